@@ -1,0 +1,1 @@
+"""Chamberlain: self-hosted IAM, wire-compatible with AWS IAM and STS."""
