@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from typing import NamedTuple
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     ALLOWED = "allowed"
     EXPLICIT_DENY = "explicitDeny"
     IMPLICIT_DENY = "implicitDeny"
 
 
-class PolicySource(str, Enum):
+class PolicySource(StrEnum):
     """Where a statement came from; AWS's denial messages name it."""
 
     IDENTITY = "identity-based policy"
@@ -21,8 +21,7 @@ class PolicySource(str, Enum):
     SESSION = "session policy"
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedStatement:
+class MatchedStatement(NamedTuple):
     source: PolicySource
     policy_id: str  # the name the caller gave the policy when compiling it
     index: int  # statement index within the policy, from 0
@@ -30,8 +29,9 @@ class MatchedStatement:
     effect: str  # "Allow" | "Deny"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """Immutable; a NamedTuple because the engine builds one per request."""
+
     outcome: Outcome
     # Statements that decided: the denying ones for explicitDeny, the allowing ones for
     # allowed (all of them when evaluated with explain=True), none for implicitDeny.

@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 P = TypeVar("P")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: instantiating a parametrised alias sets an attribute
 class Applicable(Generic[P]):
     identity: tuple[P, ...] = ()
     resource: P | None = None  # resource-based or trust policy

@@ -9,13 +9,13 @@ clauses (operator, key, values) in document order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 # A condition value as written in the policy: JSON string, number or boolean.
 ConditionValue = str | bool | int | float
 
 
-class PolicyType(str, Enum):
+class PolicyType(StrEnum):
     """What a document is used as; validation rules and size limits differ by type."""
 
     IDENTITY = "identity"  # managed or inline policy attached to a user, group or role
@@ -25,7 +25,7 @@ class PolicyType(str, Enum):
     SESSION = "session"  # an inline session policy passed to STS
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     ALLOW = "Allow"
     DENY = "Deny"
 

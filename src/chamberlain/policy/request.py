@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 ContextScalar = str | bool | int | float | _dt.datetime
 ContextValue = ContextScalar | Sequence[ContextScalar]
 
 
-class PrincipalType(str, Enum):
+class PrincipalType(StrEnum):
     ROOT = "Account"  # the account root user
     USER = "User"  # an IAM user
     ASSUMED_ROLE = "AssumedRole"  # a role session (AssumeRole, web identity, SAML)

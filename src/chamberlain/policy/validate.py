@@ -1,0 +1,527 @@
+"""What a parsed policy means for its kind: AWS's validation rules, with AWS's messages.
+
+`validate_policy` checks a `model.Policy` (built by `parse.parse_policy`, which has
+already checked the document's shape) against the rules IAM applies when a policy is
+saved: Version, Effect, Action/Resource/Principal presence per kind of policy, the format
+of actions, resources, principals and condition operators/keys/values, and Sids.
+
+Messages start with AWS's own text where AWS has one (e.g. "Syntax errors in policy.",
+"Policy document should not specify a principal.", 'Resource X must be in ARN format or
+"*".'), sometimes followed by a short detail; values echoed back are truncated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import NoReturn
+
+from .errors import MalformedPolicyDocument, PolicyTooLarge
+from .model import (
+    ConditionClause,
+    ConditionValue,
+    Effect,
+    Policy,
+    PolicyType,
+    PrincipalSpec,
+    Statement,
+)
+
+# AWS's default size quotas, in characters other than whitespace (IAM and AWS STS quotas).
+MANAGED_POLICY_MAX = 6144
+INLINE_USER_MAX = 2048  # aggregate of a user's inline policies
+INLINE_GROUP_MAX = 5120  # aggregate of a group's inline policies
+INLINE_ROLE_MAX = 10240  # aggregate of a role's inline policies
+TRUST_POLICY_MAX = 2048  # a role's trust policy (ACLSizePerRole)
+SESSION_POLICY_MAX = 2048  # an inline session policy passed to STS
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+
+# AWS's message texts.
+SYNTAX_ERRORS = "Syntax errors in policy."
+FAILED_LEGACY_PARSING = "The policy failed legacy parsing"
+NO_PRINCIPAL_ALLOWED = "Policy document should not specify a principal."
+MISSING_PRINCIPAL = "Missing required field Principal"
+PROHIBITED_RESOURCE = "Has prohibited field Resource."
+MUST_CONTAIN_ACTIONS = "Policy statement must contain actions."
+MUST_CONTAIN_RESOURCES = "Policy statement must contain resources."
+UNIQUE_SIDS = "Statement IDs (SID) in a single policy must be unique."
+ALNUM_SIDS = (
+    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the "
+    "regular expression [0-9A-Za-z]*"
+)
+NEEDS_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
+ONE_COLON = "Actions/Condition can contain only one colon."
+VENDOR_WILDCARD = "Action vendors (e.g., aws, ec2, etc.) must not contain wildcards"
+TRUST_ACTIONS = (
+    "Trust Policy statement actions can only be sts:AssumeRole, sts:AssumeRoleWithSAML,  "
+    "and sts:AssumeRoleWithWebIdentity"
+)
+CURRENT_VERSION_REQUIRED = "Policy document must be version 2012-10-17 or greater."
+
+_EXCERPT_MAX = 64
+
+
+def excerpt(value: object) -> str:
+    """`value` quoted for a message, cut short so a huge input is never echoed whole."""
+    text = str(value)
+    if len(text) > _EXCERPT_MAX:
+        text = text[: _EXCERPT_MAX - 3] + "..."
+    return f'"{text}"'
+
+
+def _fail(message: str) -> NoReturn:
+    raise MalformedPolicyDocument(message)
+
+
+def _syntax(detail: str) -> NoReturn:
+    raise MalformedPolicyDocument(f"{SYNTAX_ERRORS} {detail}")
+
+
+# -- size -----------------------------------------------------------------------------
+
+
+def policy_size(document: str) -> int:
+    """A document's size as AWS counts it against its quotas: whitespace is not counted."""
+    return len(document) - sum(document.count(c) for c in " \t\n\r")
+
+
+def check_size(document: str, limit: int) -> None:
+    """Raise PolicyTooLarge (IAM's LimitExceeded) when `document` is over `limit`."""
+    if policy_size(document) > limit:
+        raise PolicyTooLarge(f"Cannot exceed quota for PolicySize: {limit}")
+
+
+def require_current_version(policy: Policy) -> None:
+    """IAM's CreatePolicy/CreatePolicyVersion also demand Version 2012-10-17."""
+    if policy.version != "2012-10-17":
+        _fail(CURRENT_VERSION_REQUIRED)
+
+
+# -- the policy -----------------------------------------------------------------------
+
+
+def validate_policy(policy: Policy, kind: PolicyType) -> None:
+    """Raise MalformedPolicyDocument unless `policy` is a valid policy of `kind`."""
+    kind = PolicyType(kind)
+    if policy.version is not None and policy.version not in VERSIONS:
+        _syntax(f"Version {excerpt(policy.version)} is not one of {', '.join(VERSIONS)}.")
+    if not policy.statements:
+        _syntax("The policy has no statements.")
+    _check_sids(policy.statements, kind)
+    for statement in policy.statements:
+        _check_statement(statement, kind)
+
+
+_IAM_SID = re.compile(r"[0-9A-Za-z]*")
+
+
+def _check_sids(statements: Iterable[Statement], kind: PolicyType) -> None:
+    seen: set[str] = set()
+    for statement in statements:
+        sid = statement.sid
+        if sid is None:
+            continue
+        # IAM's own documents take [0-9A-Za-z]*; services' resource policies (S3, KMS,
+        # SNS, ...) also take spaces and punctuation.
+        if kind is not PolicyType.RESOURCE and not _IAM_SID.fullmatch(sid):
+            _fail(f"{ALNUM_SIDS} (statement {statement.index}: {excerpt(sid)})")
+        if sid and sid in seen:  # "" is what generators write for "no Sid": not unique
+            _fail(f"{UNIQUE_SIDS} (duplicate {excerpt(sid)})")
+        seen.add(sid)
+
+
+def _check_statement(st: Statement, kind: PolicyType) -> None:
+    where = f"Statement {st.index}"
+    if not isinstance(st.effect, Effect):
+        _syntax(f'{where}: Effect must be "Allow" or "Deny".')
+    _check_element_pairs(st, where)
+    _check_principal_rules(st, kind, where)
+    _check_actions(st, kind, where)
+    _check_resources(st, kind, where)
+    for clause in st.conditions:
+        check_clause(clause, where)
+
+
+def _check_element_pairs(st: Statement, where: str) -> None:
+    if st.action is not None and st.not_action is not None:
+        _syntax(f"{where} has both Action and NotAction.")
+    if st.resource is not None and st.not_resource is not None:
+        _syntax(f"{where} has both Resource and NotResource.")
+    if st.principal is not None and st.not_principal is not None:
+        _syntax(f"{where} has both Principal and NotPrincipal.")
+
+
+# -- principals -----------------------------------------------------------------------
+
+_PARTITIONS = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_AWS_PRINCIPAL_ARN = re.compile(
+    rf"arn:(?:{_PARTITIONS}):(?:iam::[0-9]{{12}}:(?:root|user/.+|role/.+)"
+    rf"|sts::[0-9]{{12}}:(?:assumed-role/[^/]+/.+|federated-user/.+))"
+)
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+", re.I)
+_PROVIDER_ARN = re.compile(
+    rf"arn:(?:{_PARTITIONS}):iam::[0-9]{{12}}:(?:saml-provider|oidc-provider)/.+"
+)
+_CANONICAL_USER = re.compile(r"[0-9a-f]{64}", re.I)
+
+
+def invalid_principal(kind: str | None, value: str | None) -> NoReturn:
+    """AWS's 'Invalid principal in policy' with the offending entry, truncated."""
+    if kind is None:
+        _fail(f"Invalid principal in policy: {excerpt(value)}")
+    if value is None:
+        _fail(f"Invalid principal in policy: {excerpt(kind)}")
+    _fail(f"Invalid principal in policy: {excerpt(kind)}:{excerpt(value)}")
+
+
+def _check_principal_rules(st: Statement, kind: PolicyType, where: str) -> None:
+    has_principal = st.principal is not None or st.not_principal is not None
+    if kind in (PolicyType.IDENTITY, PolicyType.BOUNDARY, PolicyType.SESSION):
+        if has_principal:
+            _fail(NO_PRINCIPAL_ALLOWED)
+        return
+    if kind is PolicyType.TRUST:
+        if st.not_principal is not None:
+            _fail(f"Has prohibited field NotPrincipal. ({where}: trust policies name a Principal.)")
+        if st.principal is None:
+            _fail(MISSING_PRINCIPAL)
+    elif not has_principal:
+        _fail(MISSING_PRINCIPAL)
+    for spec in (st.principal, st.not_principal):
+        if spec is not None:
+            _check_principal_spec(spec, kind)
+
+
+def _has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _check_principal_spec(spec: PrincipalSpec, kind: PolicyType) -> None:
+    if spec.wildcard:
+        return
+    if not (spec.aws or spec.service or spec.federated or spec.canonical_user):
+        _fail("Invalid principal in policy: the principal names no one.")
+    for value in spec.aws:
+        if value == "*":
+            continue
+        if _has_wildcard(value) or not (
+            _ACCOUNT.fullmatch(value) or _AWS_PRINCIPAL_ARN.fullmatch(value)
+        ):
+            invalid_principal("AWS", value)
+    for value in spec.service:
+        if not _DOMAIN.fullmatch(value):
+            invalid_principal("Service", value)
+    for value in spec.federated:
+        if _has_wildcard(value) or not (_DOMAIN.fullmatch(value) or _PROVIDER_ARN.fullmatch(value)):
+            invalid_principal("Federated", value)
+    for value in spec.canonical_user:
+        # A role is assumed by IAM principals, services and federated users only.
+        if kind is PolicyType.TRUST or not _CANONICAL_USER.fullmatch(value):
+            invalid_principal("CanonicalUser", value)
+
+
+# -- actions --------------------------------------------------------------------------
+
+_VENDOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+_ACTION_NAME = re.compile(r"[A-Za-z0-9*?_-]+")
+# What AWS lets a role's trust policy grant (the actions a principal takes *on* a role).
+TRUST_POLICY_ACTIONS = (
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:TagSession",
+    "sts:SetSourceIdentity",
+    "sts:SetContext",
+)
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Case-insensitive whole-string match with `*` (any run) and `?` (one character).
+
+    Greedy two-pointer matching, backtracking only to the last `*`: O(len(pattern) *
+    len(text)) at worst, where a regex built from a pattern of many stars could take
+    exponential time.
+    """
+    pattern, text = pattern.lower(), text.lower()
+    p = t = 0
+    star = -1
+    resume = 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]):
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            resume += 1
+            t = resume
+        else:
+            return False
+    return all(ch == "*" for ch in pattern[p:])
+
+
+def check_action(action: str) -> None:
+    """An action is "*" or "vendor:name-pattern" (AWS's messages for each way it is not)."""
+    if action == "*":
+        return
+    vendor, colon, name = action.partition(":")
+    if not colon or not vendor:
+        _fail(f"{NEEDS_VENDOR} (action {excerpt(action)})")
+    if ":" in name:
+        _fail(f"{ONE_COLON} (action {excerpt(action)})")
+    if _has_wildcard(vendor):
+        _fail(f"{VENDOR_WILDCARD} (action {excerpt(action)})")
+    if not _VENDOR.fullmatch(vendor):
+        _fail(f"Vendor {vendor[:_EXCERPT_MAX]} is not valid")
+    if not _ACTION_NAME.fullmatch(name):
+        _syntax(
+            f"Action {excerpt(action)} is not valid: after the vendor comes an action name "
+            "of letters, digits, '-', '_' and the wildcards '*' and '?'."
+        )
+
+
+def _trust_action_allowed(action: str) -> bool:
+    return any(glob_match(action, allowed) for allowed in TRUST_POLICY_ACTIONS)
+
+
+def _check_actions(st: Statement, kind: PolicyType, where: str) -> None:
+    actions = st.action if st.action is not None else st.not_action
+    if not actions:
+        _fail(MUST_CONTAIN_ACTIONS)
+    for action in actions:
+        check_action(action)
+    if kind is PolicyType.TRUST:
+        if st.not_action is not None:
+            _fail(f"{TRUST_ACTIONS} ({where} uses NotAction.)")
+        for action in actions:
+            if not _trust_action_allowed(action):
+                _fail(
+                    f"{TRUST_ACTIONS} (or sts:TagSession, sts:SetSourceIdentity, "
+                    f"sts:SetContext); {where} names {excerpt(action)}."
+                )
+
+
+# -- resources ------------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+_PARTITION = re.compile(rf"(?:{_PARTITIONS}|\*|\$)")
+_SERVICE = re.compile(r"[a-z0-9$][a-z0-9$.-]*", re.I)
+
+
+def check_resource(resource: str) -> None:
+    """A resource is "*" or an ARN pattern: "arn:partition:service:region:account:rest".
+
+    Wildcards and policy variables may appear anywhere. A pattern with fewer than six
+    segments is accepted when its last segment ends in "*" (it then covers the rest of
+    the ARN, e.g. "arn:aws:s3:*"); otherwise the six segments must all be there.
+    """
+    if resource == "*":
+        return
+    # A policy variable ("${aws:username}") may hold colons: stand it in with "$".
+    shape = _VARIABLE.sub("$", resource)
+    segments = shape.split(":", 5)
+    if segments[0] != "arn" or len(segments) < 3:
+        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+    if not _PARTITION.fullmatch(segments[1]):
+        _fail(f"Partition {excerpt(segments[1])} is not valid for resource {excerpt(resource)}.")
+    # "arn:aws:*" (every resource of the partition) is the one wildcard vendor accepted.
+    if not _SERVICE.fullmatch(segments[2]) and segments[2:] != ["*"]:
+        _fail(
+            "Resource vendor must be fully qualified and cannot contain regexes. "
+            f"(resource {excerpt(resource)})"
+        )
+    if len(segments) < 6 and not segments[-1].endswith("*"):
+        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+
+
+def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
+    resources = st.resource if st.resource is not None else st.not_resource
+    if kind is PolicyType.TRUST:
+        if resources is not None:
+            prohibited = "Resource" if st.resource is not None else "NotResource"
+            _fail(PROHIBITED_RESOURCE.replace("Resource", prohibited))
+        return
+    if resources is None:
+        # Resource policies of some services (ECR repositories, for one) leave the
+        # resource implicit; IAM's own policies must name it.
+        if kind is PolicyType.RESOURCE:
+            return
+        _fail(MUST_CONTAIN_RESOURCES)
+    if not resources:
+        _fail(MUST_CONTAIN_RESOURCES)
+    for resource in resources:
+        check_resource(resource)
+
+
+# -- conditions -----------------------------------------------------------------------
+
+_QUALIFIERS = ("ForAnyValue:", "ForAllValues:")
+_IF_EXISTS = "IfExists"
+# Base operator -> the family whose value rules it follows.
+OPERATOR_FAMILIES: dict[str, str] = {
+    **{
+        op: "String"
+        for op in (
+            "StringEquals",
+            "StringNotEquals",
+            "StringEqualsIgnoreCase",
+            "StringNotEqualsIgnoreCase",
+            "StringLike",
+            "StringNotLike",
+        )
+    },
+    **{
+        op: "Numeric"
+        for op in (
+            "NumericEquals",
+            "NumericNotEquals",
+            "NumericLessThan",
+            "NumericLessThanEquals",
+            "NumericGreaterThan",
+            "NumericGreaterThanEquals",
+        )
+    },
+    **{
+        op: "Date"
+        for op in (
+            "DateEquals",
+            "DateNotEquals",
+            "DateLessThan",
+            "DateLessThanEquals",
+            "DateGreaterThan",
+            "DateGreaterThanEquals",
+        )
+    },
+    "Bool": "Bool",
+    "BinaryEquals": "Binary",
+    "IpAddress": "Ip",
+    "NotIpAddress": "Ip",
+    **{op: "Arn" for op in ("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike")},
+    "Null": "Null",
+}
+
+
+def operator_base(operator: str) -> str | None:
+    """The base operator of a condition operator name ("ForAnyValue:StringLikeIfExists"
+    -> "StringLike"), or None when the name is not a valid operator. Case-sensitive."""
+    name = operator
+    for qualifier in _QUALIFIERS:
+        if name.startswith(qualifier):
+            name = name[len(qualifier) :]
+            break
+    if_exists = name.endswith(_IF_EXISTS)
+    if if_exists:
+        name = name[: -len(_IF_EXISTS)]
+    if name not in OPERATOR_FAMILIES or (if_exists and name == "Null"):
+        return None
+    return name
+
+
+def check_operator(operator: str) -> str:
+    """The base operator of `operator`; AWS's 'Invalid Condition type' when there is none."""
+    base = operator_base(operator)
+    if base is None:
+        _fail(f"Invalid Condition type : {operator[:_EXCERPT_MAX]}")
+    return base
+
+
+_CONDITION_KEY = re.compile(r"[^\s:]+:\S.*", re.DOTALL)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_EPOCH = re.compile(r"[0-9]{1,19}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].*)?", re.DOTALL)
+
+
+def _is_number(value: ConditionValue) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return len(value) <= 64 and _NUMBER.fullmatch(value) is not None
+
+
+def _is_date(value: ConditionValue) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return 0 <= value < 2**63
+    if _EPOCH.fullmatch(value):
+        return True
+    if len(value) > 64 or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_bool(value: ConditionValue) -> bool:
+    return isinstance(value, bool) or (
+        isinstance(value, str) and value.lower() in ("true", "false")
+    )
+
+
+def _is_base64(value: ConditionValue) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _is_ip(value: ConditionValue) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_string(value: ConditionValue) -> bool:
+    return isinstance(value, str)
+
+
+def _is_scalar(value: ConditionValue) -> bool:
+    return True
+
+
+# Family -> (value check, what a value must be, for messages).
+_VALUE_RULES = {
+    "String": (_is_scalar, "a string"),
+    "Numeric": (_is_number, "a number"),
+    "Date": (_is_date, "an ISO 8601 date or epoch seconds"),
+    "Bool": (_is_bool, "true or false"),
+    "Null": (_is_bool, "true or false"),
+    "Binary": (_is_base64, "base64 text"),
+    "Ip": (_is_ip, "an IP address or CIDR block"),
+    "Arn": (_is_string, "an ARN string"),
+}
+
+
+def check_clause(clause: ConditionClause, where: str = "Statement") -> None:
+    """A condition clause: a known operator, a "vendor:name" key, well-typed values."""
+    base = check_operator(clause.operator)
+    if not _CONDITION_KEY.fullmatch(clause.key):
+        _fail(f"{NEEDS_VENDOR} (condition key {excerpt(clause.key)})")
+    here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
+    if not clause.values:
+        _syntax(f"{here} has an empty list of values.")
+    family = OPERATOR_FAMILIES[base]
+    accepts, expected = _VALUE_RULES[family]
+    for value in clause.values:
+        if not accepts(value):
+            # AWS's older parser is the one that rejects a malformed date.
+            prefix = f"{FAILED_LEGACY_PARSING}." if family == "Date" else SYNTAX_ERRORS
+            _fail(f"{prefix} {here}: value {excerpt(value)} is not {expected}.")

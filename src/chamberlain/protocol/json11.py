@@ -1,0 +1,237 @@
+"""The AWS JSON 1.1 protocol, as CloudTrail speaks it (LookupEvents).
+
+A request is a POST whose `X-Amz-Target` header names the operation
+(`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`) and whose body is
+a JSON object shaped like the input. Timestamps travel as epoch seconds (numbers); we
+also accept ISO 8601 strings. Errors are `{"__type": code, "message": text}` with
+content type `application/x-amz-json-1.1`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from chamberlain.protocol.models import (
+    INT32_RANGE,
+    INT64_RANGE,
+    DecodedRequest,
+    find_operation,
+    service_model,
+    validate_input,
+    validation_message,
+)
+from chamberlain.protocol.wire_errors import ProtocolError
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def _serialization_error(detail: str) -> ProtocolError:
+    return ProtocolError("SerializationException", detail, 400)
+
+
+def _unknown_operation(target: str | None) -> ProtocolError:
+    return ProtocolError("UnknownOperationException", f"Unknown operation: {target or ''}", 400)
+
+
+def resolve_target(service: str, target: str | None) -> str:
+    """The operation an X-Amz-Target header names; UnknownOperationException otherwise."""
+    prefix = service_model(service).metadata["targetPrefix"]
+    if target is None or not target.startswith(prefix + "."):
+        raise _unknown_operation(target)
+    name = target[len(prefix) + 1 :]
+    operation = find_operation(service, name)
+    if operation is None:
+        raise _unknown_operation(target)
+    return operation.name
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _serialization_error(f"Duplicate field '{key[:64]}'.")
+        result[key] = value
+    return result
+
+
+def decode_json_request(service: str, target: str | None, body: bytes) -> DecodedRequest:
+    """Resolve the target and decode/validate the body against the input shape.
+
+    Raises ProtocolError: UnknownOperationException, SerializationException (not JSON,
+    wrong JSON type for a member) or ValidationException (constraints).
+    """
+    operation = find_operation(service, resolve_target(service, target))
+    assert operation is not None  # resolve_target only returns known operations
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text, object_pairs_hook=_reject_duplicates) if text.strip() else {}
+    except ProtocolError:
+        raise
+    except (UnicodeError, ValueError, RecursionError):
+        raise _serialization_error("The request body is not valid JSON.") from None
+    params: dict[str, Any] = {}
+    shape = operation.input_shape
+    if shape is not None:
+        params = _decode_structure(shape, document, "")
+        errors = validate_input(shape, params)
+        if errors:
+            raise ProtocolError("ValidationException", validation_message(errors))
+    return DecodedRequest(service=service, operation=operation.name, params=params)
+
+
+def _decode_structure(shape: StructureShape, value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _serialization_error(f"Expected an object at '{path or '/'}'.")
+    result: dict[str, Any] = {}
+    for name, member_shape in shape.members.items():
+        key = member_shape.serialization.get("name", name)
+        if key in value and value[key] is not None:
+            member_path = f"{path}.{name}" if path else name
+            result[name] = _decode_value(member_shape, value[key], member_path)
+    return result
+
+
+def _decode_value(shape: Shape, value: Any, path: str) -> Any:
+    if isinstance(shape, StructureShape):
+        return _decode_structure(shape, value, path)
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            raise _serialization_error(f"Expected an array at '{path}'.")
+        if any(item is None for item in value):
+            raise _serialization_error(f"Null entry in array '{path}'.")
+        return [_decode_value(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(shape, MapShape):
+        if not isinstance(value, dict):
+            raise _serialization_error(f"Expected an object at '{path}'.")
+        return {
+            _decode_value(shape.key, key, path): _decode_value(shape.value, item, f"{path}.{key}")
+            for key, item in value.items()
+            if item is not None
+        }
+    return _decode_scalar(shape, value, path)
+
+
+def _decode_scalar(shape: Shape, value: Any, path: str) -> Any:
+    kind = shape.type_name
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
+        low, high = INT32_RANGE if kind == "integer" else INT64_RANGE
+        if low <= value <= high:
+            return value
+        raise _serialization_error(f"Number out of range at '{path}'.")
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind in ("float", "double") and _is_number(value) and math.isfinite(value):
+        return float(value)
+    if kind == "timestamp":
+        return _decode_timestamp(value, path)
+    if kind == "blob" and isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise _serialization_error(f"Invalid base64 at '{path}'.") from None
+    raise _serialization_error(f"Unexpected {type(value).__name__} for {kind} at '{path}'.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _decode_timestamp(value: Any, path: str) -> dt.datetime:
+    try:
+        if _is_number(value):
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+        if isinstance(value, str):
+            parsed = dt.datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise _serialization_error(f"Invalid timestamp at '{path}'.")
+
+
+# ------------------------------------------------------------------------- responses
+
+
+def serialize_output(service: str, operation: str, output: Mapping[str, Any] | None) -> bytes:
+    """The JSON body of a successful call (`{}` for operations without output)."""
+    op = find_operation(service, operation)
+    if op is None:
+        raise KeyError(f"{service} has no operation {operation!r}")
+    shape = op.output_shape
+    if shape is None:
+        if output:
+            raise ValueError(f"{operation} has no output shape but output was given")
+        return b"{}"
+    document = _encode_value(shape, dict(output or {}))
+    return json.dumps(document, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def serialize_error(code: str, message: str) -> bytes:
+    """`{"__type": code, "message": message}`, what botocore's JSON parser reads."""
+    return json.dumps({"__type": code, "message": message}, ensure_ascii=False).encode("utf-8")
+
+
+def _encode_value(shape: Shape, value: Any) -> Any:
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{shape.name}: expected a mapping")
+        unknown = [key for key in value if key not in shape.members]
+        if unknown:
+            raise ValueError(f"{shape.name} has no member(s) {unknown}")
+        return {
+            shape.members[name].serialization.get("name", name): _encode_value(
+                shape.members[name], item
+            )
+            for name, item in value.items()
+            if item is not None
+        }
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{shape.name}: expected a list")
+        return [_encode_value(shape.member, item) for item in value]
+    if isinstance(shape, MapShape):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{shape.name}: expected a mapping")
+        return {
+            _encode_value(shape.key, key): _encode_value(shape.value, item)
+            for key, item in value.items()
+        }
+    return _encode_scalar(shape, value)
+
+
+def _encode_scalar(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "timestamp":
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise TypeError(f"{shape.name}: expected an aware datetime")
+        seconds = value.timestamp()
+        return int(seconds) if seconds.is_integer() else seconds
+    if kind == "blob":
+        if not isinstance(value, bytes | bytearray):
+            raise TypeError(f"{shape.name}: expected bytes")
+        return base64.b64encode(bytes(value)).decode("ascii")
+    expected: dict[str, type | tuple[type, ...]] = {
+        "string": str,
+        "integer": int,
+        "long": int,
+        "boolean": bool,
+        "float": (int, float),
+        "double": (int, float),
+    }
+    wanted = expected.get(kind)
+    if wanted is None or not isinstance(value, wanted):
+        raise TypeError(f"{shape.name}: expected {kind}, got {type(value).__name__}")
+    if kind != "boolean" and isinstance(value, bool):
+        raise TypeError(f"{shape.name}: expected {kind}, got bool")
+    return value
