@@ -9,7 +9,7 @@ $(BIN)/chamberlain-installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install test lint bench-engine serve
+.PHONY: install test lint bench-engine bench-api serve
 install: $(BIN)/chamberlain-installed
 
 test: install
@@ -21,3 +21,9 @@ lint: install
 
 bench-engine: install
 	$(BIN)/python -m benchmarks.engine
+
+bench-api: install
+	$(BIN)/python -m benchmarks.api
+
+serve: install
+	$(BIN)/chamberlain serve

@@ -6,6 +6,7 @@ Workload (issue 2): one principal with 10 policies x 5 statements (wildcard acti
 resources, StringEquals on aws:PrincipalTag/team, IpAddress on aws:SourceIp, one explicit
 Deny); 10,000 random requests, about half of them allowed. Throughput is the median of
 several un-instrumented runs; p50/p99 come from a separate pass timing each decision.
+The reference evaluator, about 1 ms a decision, runs the first 2,000 of the requests.
 The second table adds 1..1,000 unrelated policies (other services) to the principal.
 """
 
@@ -101,9 +102,10 @@ def build_requests(rng: random.Random, count: int) -> list[Request]:
     for _ in range(count):
         service = rng.choice(list(SERVICES))
         action = f"{service}:{rng.choice(SERVICES[service])}"
-        ip = f"10.{rng.randrange(0, 256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        octet = rng.choice((10, 172))
+        ip = f"{octet}.{rng.randrange(0, 256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         context = {
-            "aws:PrincipalTag/team": rng.choice(TEAMS),
+            "aws:PrincipalTag/team": rng.choice((*TEAMS, "red")),
             "aws:SourceIp": ip,
             "aws:CurrentTime": "2026-11-28T12:00:00Z",
             "aws:username": "alice",
@@ -172,10 +174,14 @@ def main() -> None:
     print(f"runs: {args.runs} (throughput is the median; p50/p99 from one timed pass)\n")
 
     rows = []
-    for name, decide in (("engine", engine), ("reference", reference)):
-        latencies(decide, requests[:500])  # warm caches
-        rate = throughput(decide, requests, args.runs)
-        p50, p99 = latencies(decide, requests)
+    # The reference is ~1 ms a decision: it runs the first 2,000 requests, not all.
+    for name, decide, sample in (
+        ("engine", engine, requests),
+        ("reference", reference, requests[:2000]),
+    ):
+        latencies(decide, sample[:500])  # warm caches
+        rate = throughput(decide, sample, args.runs)
+        p50, p99 = latencies(decide, sample)
         rows.append((name, rate, p50, p99))
     print(f"{'evaluator':<10} {'decisions/s':>12} {'p50 us':>8} {'p99 us':>8}")
     for name, rate, p50, p99 in rows:

@@ -10,7 +10,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import botocore.session
 import pytest
@@ -49,7 +49,23 @@ def parse(service: str, operation: str, body: bytes, status: int = 200) -> dict[
     parsed = PARSER.parse({"body": body, "headers": {}, "status_code": status}, shape)
     metadata = parsed.pop("ResponseMetadata")
     assert metadata["RequestId"] == "req-1"
-    return parsed
+    return _unquote_policies(parsed, shape)
+
+
+def _unquote_policies(value: Any, shape: Any) -> Any:
+    """IAM URL-encodes policy documents on the wire; botocore's handler decodes them."""
+    if shape is None:
+        return value
+    if shape.type_name == "string" and shape.name == "policyDocumentType":
+        return unquote(value)
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {
+            k: _unquote_policies(v, shape.members[k]) if k in shape.members else v
+            for k, v in value.items()
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_unquote_policies(v, shape.member) for v in value]
+    return value
 
 
 def _operations_with_output() -> list[tuple[str, str]]:

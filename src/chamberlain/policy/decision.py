@@ -51,5 +51,6 @@ class Decision(NamedTuple):
             return ""
         source = (self.denied_by or PolicySource.IDENTITY).value
         if self.outcome is Outcome.EXPLICIT_DENY:
-            return f"with an explicit deny in a {source}"
+            article = "an" if source[0] in "aeiou" else "a"
+            return f"with an explicit deny in {article} {source}"
         return f"because no {source} allows the {action} action"

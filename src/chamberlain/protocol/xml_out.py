@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
@@ -33,6 +34,10 @@ CONTENT_TYPE = "text/xml"
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _ESCAPE_RE = re.compile("[&<>\r]")
+
+
+#: IAM's shape for policy documents, which it returns URL-encoded (RFC 3986).
+POLICY_DOCUMENT_SHAPE = "policyDocumentType"
 
 
 def escape_text(text: str) -> str:
@@ -219,6 +224,9 @@ def _scalar_text(shape: Shape, value: Any) -> str:
     if kind == "string":
         if not isinstance(value, str):
             raise TypeError(f"{shape.name}: expected str, got {type(value).__name__}")
+        if shape.name == POLICY_DOCUMENT_SHAPE:
+            # IAM sends policy documents URL-encoded; botocore decodes them again.
+            return quote(value, safe="")
         return value
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):

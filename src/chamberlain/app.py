@@ -1,0 +1,159 @@
+"""Composition root: settings -> store -> services -> routes. Nothing else wires.
+
+One port serves IAM and STS (AWS query protocol, told apart by the Version parameter);
+every request is SigV4-verified, decoded from the botocore model, run through the
+operations layer, and answered in AWS's XML with a unique request id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chamberlain.config import Settings
+from chamberlain.crypto.secrets import SecretBox, decode_keyfile
+from chamberlain.crypto.sigv4 import SignatureError
+from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
+from chamberlain.ops.context import RequestMeta, Services
+from chamberlain.ops.dispatch import UnknownOperation, execute
+from chamberlain.ops.errors import ServiceError
+from chamberlain.protocol import sigv4_fields
+from chamberlain.protocol.query import decode_query, parse_form
+from chamberlain.protocol.wire_errors import ProtocolError
+from chamberlain.protocol.xml_out import (
+    serialize_error,
+    serialize_protocol_error,
+    serialize_response,
+)
+from chamberlain.store.sql import SqlStore
+
+log = logging.getLogger("chamberlain")
+
+VERSIONS = {"2010-05-08": "iam", "2011-06-15": "sts"}
+#: STS operations a caller makes without AWS credentials (its proof is the token).
+UNSIGNED = {("sts", "AssumeRoleWithWebIdentity"), ("sts", "AssumeRoleWithSAML")}
+MAX_BODY = 1024 * 1024
+XML = "text/xml"
+
+
+def build_services(settings: Settings) -> Services:
+    store = SqlStore(settings.database_url)
+    store.migrate()
+    keys = decode_keyfile(settings.secrets_file.read_text())
+    return Services(
+        store=store,
+        secrets=SecretBox(keys[0], keys[1:]),
+        tokens=TokenSealer(keys[0], keys[1:]),  # HKDF keeps the two uses' keys apart
+    )
+
+
+def _xml(body: bytes, status: int, request_id: str) -> Response:
+    return Response(body, status, media_type=XML, headers={"x-amzn-RequestId": request_id})
+
+
+def _error(service: str, error: ServiceError, request_id: str) -> Response:
+    body = serialize_error(
+        service, error.code, error.message, request_id, sender_fault=error.sender_fault
+    )
+    return _xml(body, error.http_status, request_id)
+
+
+class QueryApi:
+    """The IAM/STS endpoint."""
+
+    def __init__(self, services: Services, region: str) -> None:
+        self.services = services
+        self.region = region
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        service = "iam"
+        try:
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            query = request.scope.get("query_string", b"")
+            pairs = parse_form(query) if request.method == "GET" else parse_form(body)
+            first = dict(reversed(pairs))
+            service = VERSIONS.get(first.get("Version", ""), "iam")
+            now = dt.datetime.now(dt.UTC)
+            meta = RequestMeta(
+                request_id=request_id,
+                now=now.replace(microsecond=0),  # IAM's dates have whole seconds
+                source_ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+                secure_transport=request.url.scheme == "https",
+                region=self.region,
+            )
+            decoded = None
+            if (service, first.get("Action", "")) in UNSIGNED:
+                raise ProtocolError(
+                    "InvalidAction", "Federation is not available yet.", 400
+                )  # issue 4
+            caller = await run_in_threadpool(self._authenticate, request, body, service, now)
+            decoded = decode_query(service, pairs)
+            output = await run_in_threadpool(
+                execute, self.services, caller, meta, service, decoded.operation, decoded.params
+            )
+            return _xml(
+                serialize_response(service, decoded.operation, output, request_id), 200, request_id
+            )
+        except UnknownOperation as exc:
+            unknown = ProtocolError(
+                "InvalidAction", f"Chamberlain does not implement {exc.args[0]}.", 400
+            )
+            return _xml(serialize_protocol_error(service, unknown, request_id), 400, request_id)
+        except ProtocolError as exc:
+            return _xml(
+                serialize_protocol_error(service, exc, request_id), exc.http_status, request_id
+            )
+        except ServiceError as exc:
+            return _error(service, exc, request_id)
+        except Exception:
+            log.exception("internal error serving request %s", request_id)
+            failure = ServiceError("An internal error occurred. Try again later.")
+            return _error(service, failure, request_id)
+
+    def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
+        headers = request.headers.raw
+        query = request.scope.get("query_string", b"")
+        try:
+            fields = sigv4_fields.extract(headers, query)
+            signing_input = fields.signing_input(
+                method=request.method,
+                path=request.scope.get("raw_path") or request.url.path.encode(),
+                query=query,
+                headers=headers,
+                payload_hash=sigv4_fields.payload_hash(headers, body),
+            )
+        except SignatureError as exc:
+            raise signature_error(exc) from None
+        signed = SignedRequest(
+            access_key_id=fields.access_key_id,
+            signature=fields.signature,
+            signing_input=signing_input,
+            expires=fields.expires,
+            security_token=fields.security_token,
+        )
+        return authenticate(self.services, signed, now=now, service=service, region=self.region)
+
+
+def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
+    api = QueryApi(services, region)
+    return Starlette(routes=[Route("/", api.handle, methods=["GET", "POST"])])
+
+
+def app_from_data_dir(data_dir: str | Path) -> Starlette:
+    from chamberlain import config
+
+    settings = config.load(data_dir)
+    return create_app(build_services(settings), region=settings.region)

@@ -1,0 +1,242 @@
+"""The `chamberlain` command: init, account create, serve. Thin: it calls ops."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import datetime as dt
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from chamberlain import config
+from chamberlain.crypto.ids import new_account_id
+from chamberlain.crypto.secrets import encode_keyfile, generate_key
+from chamberlain.ops.accounts import create_account, generate_root_password, root_caller
+from chamberlain.ops.context import RequestMeta, Services
+from chamberlain.ops.dispatch import execute
+from chamberlain.ops.errors import ServiceError
+
+ADMIN_GROUP = "Administrators"
+ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def _secure_write(path: Path, text: str) -> None:
+    """Write `text` to `path` with mode 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write_credentials(path: Path, profile: str, key_id: str, secret: str) -> None:
+    """Add or replace one profile of an AWS shared-credentials file, keeping the others."""
+    parser = configparser.RawConfigParser()
+    if path.exists():
+        parser.read(path)
+    if not parser.has_section(profile):
+        parser.add_section(profile)
+    parser.set(profile, "aws_access_key_id", key_id)
+    parser.set(profile, "aws_secret_access_key", secret)
+    lines: list[str] = []
+    for section in parser.sections():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {v}" for k, v in parser.items(section))
+        lines.append("")
+    _secure_write(path, "\n".join(lines))
+
+
+def ensure_data_dir(settings: config.Settings) -> None:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not settings.secrets_file.exists():
+        _secure_write(settings.secrets_file, encode_keyfile([generate_key()]))
+
+
+def _services(settings: config.Settings) -> Services:
+    from chamberlain.app import build_services
+
+    return build_services(settings)
+
+
+def _root_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """(password, generated?) from --root-password-file, CHAMBERLAIN_ROOT_PASSWORD, or new."""
+    if getattr(args, "root_password_file", None):
+        return Path(args.root_password_file).read_text().strip(), False
+    from_env = os.environ.get("CHAMBERLAIN_ROOT_PASSWORD")
+    if from_env:
+        return from_env, False
+    return generate_root_password(), True
+
+
+def provision_account(
+    services: Services,
+    *,
+    account_id: str,
+    admin_user: str,
+    credentials_file: Path,
+    profile: str,
+    root_access_key: bool,
+    email: str | None,
+    root_password: str,
+) -> None:
+    """An account with its root user, group Administrators (AdministratorAccess), the
+    admin user in it, and the admin's access key written to the credentials file."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    create_account(
+        services, account_id, email or f"root@{account_id}.chamberlain.local", root_password, now
+    )
+    root = root_caller(account_id)
+
+    def call(name: str, **params: Any) -> Any:
+        meta = RequestMeta(request_id=str(uuid.uuid4()), now=now)
+        return execute(services, root, meta, "iam", name, params)
+
+    call("CreateGroup", GroupName=ADMIN_GROUP)
+    call("AttachGroupPolicy", GroupName=ADMIN_GROUP, PolicyArn=ADMIN_POLICY)
+    call("CreateUser", UserName=admin_user)
+    call("AddUserToGroup", GroupName=ADMIN_GROUP, UserName=admin_user)
+    key = call("CreateAccessKey", UserName=admin_user)["AccessKey"]
+    write_credentials(credentials_file, profile, key["AccessKeyId"], key["SecretAccessKey"])
+    if root_access_key:
+        key = call("CreateAccessKey")["AccessKey"]
+        write_credentials(
+            credentials_file, f"{profile}-root", key["AccessKeyId"], key["SecretAccessKey"]
+        )
+
+
+def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
+    password, generated = _root_password(args)
+    provision_account(
+        services,
+        account_id=args.account_id,
+        admin_user=args.admin_user,
+        credentials_file=Path(args.credentials_file),
+        profile=args.profile,
+        root_access_key=args.root_access_key,
+        email=args.root_email,
+        root_password=password,
+    )
+    print(
+        f"account {args.account_id}: user {args.admin_user} in group {ADMIN_GROUP}; "
+        f"access key in {args.credentials_file} [profile {args.profile}]"
+    )
+    if generated:
+        print(f"root user password (shown once, store it safely): {password}")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = config.load(args.data_dir, database_url=args.database_url)
+    ensure_data_dir(settings)
+    services = _services(settings)
+    try:
+        _provision_from_args(args, services)
+    finally:
+        services.store.close()
+    return 0
+
+
+def cmd_account_create(args: argparse.Namespace) -> int:
+    settings = config.load(args.data_dir, database_url=args.database_url)
+    if not settings.secrets_file.exists():
+        print(
+            f"{settings.data_dir} is not initialized: run `chamberlain init` first", file=sys.stderr
+        )
+        return 2
+    services = _services(settings)
+    try:
+        _provision_from_args(args, services)
+    finally:
+        services.store.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from chamberlain.app import create_app
+
+    settings = config.load(
+        args.data_dir, database_url=args.database_url, host=args.host, port=args.port
+    )
+    first_run = not settings.secrets_file.exists()
+    ensure_data_dir(settings)
+    services = _services(settings)
+    if first_run and not any(True for _ in services.store.accounts()):
+        # A first-time user's `chamberlain serve`: an account and credentials to start with.
+        credentials = settings.data_dir / "credentials"
+        password, _ = _root_password(args)
+        account_id = new_account_id()
+        provision_account(
+            services,
+            account_id=account_id,
+            admin_user="admin",
+            credentials_file=credentials,
+            profile="chamberlain",
+            root_access_key=False,
+            email=None,
+            root_password=password,
+        )
+        print(
+            f"new account {account_id}; user admin's access key is in {credentials} "
+            "[profile chamberlain]"
+        )
+        print(f"root user password (shown once, store it safely): {password}")
+        print(
+            f"try: AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile chamberlain "
+            f"--region us-east-1 --endpoint-url http://{settings.host}:{settings.port} "
+            "iam get-user"
+        )
+    app = create_app(services, region=settings.region)
+    # Access logs are off: presigned URLs carry credentials in their query strings.
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    return 0
+
+
+def _account_args(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--account-id", required=True)
+    parser.add_argument("--admin-user", required=True)
+    parser.add_argument("--credentials-file", required=True)
+    parser.add_argument("--profile", required=profile_required, default="chamberlain")
+    parser.add_argument("--root-access-key", action="store_true")
+    parser.add_argument("--root-email")
+    parser.add_argument("--root-password-file")
+    parser.add_argument("--database-url")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chamberlain", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create a data directory and a first account")
+    _account_args(init, profile_required=False)
+    init.set_defaults(func=cmd_init)
+    account = sub.add_parser("account", help="manage accounts")
+    account_sub = account.add_subparsers(dest="account_command", required=True)
+    create = account_sub.add_parser("create", help="create another account")
+    _account_args(create, profile_required=True)
+    create.set_defaults(func=cmd_account_create)
+    serve = sub.add_parser("serve", help="serve IAM and STS")
+    serve.add_argument("--data-dir")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--database-url")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.umask(0o077)  # the database and key files are the operator's alone
+    try:
+        return int(args.func(args))
+    except ServiceError as exc:
+        print(f"chamberlain: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

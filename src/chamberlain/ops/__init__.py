@@ -1,0 +1,1 @@
+"""The operations layer: every IAM/STS/CloudTrail operation, authorized and transactional."""

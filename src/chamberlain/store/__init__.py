@@ -1,0 +1,1 @@
+"""Persistence: repositories and units of work (api.py), SQL (sql.py), in memory (memory.py)."""

@@ -1,0 +1,449 @@
+"""The SQL store (SQLAlchemy Core): SQLite by default, PostgreSQL for several nodes.
+
+Every entity is one row of `entities(account_id, kind, key, ref, data)`, its fields a
+JSON text (codec.py), so a new entity type or field needs no migration. Keys compare
+and sort bytewise (SQLite's BINARY, PostgreSQL's "C" collation), which for UTF-8 is
+code-point order: the same order as Python's, hence as the memory store's.
+
+Transactions:
+- SQLite: the driver's own transaction handling is off; a writing unit of work starts
+  with BEGIN IMMEDIATE (one writer at a time, waiting up to the busy timeout), a
+  read-only one with BEGIN (deferred; under WAL it never blocks). synchronous=FULL, so a
+  unit of work that returned has reached the disk.
+- PostgreSQL: READ COMMITTED; `lock_account` takes a transaction-scoped advisory lock,
+  so writers to one account are serialized across every node sharing the database.
+  Read-only units of work run in autocommit (same visibility, fewer round trips).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+
+from chamberlain.domain import Account
+from chamberlain.store import codec
+from chamberlain.store.api import Conflict
+
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+DB_FILE = "chamberlain.db"
+BUSY_TIMEOUT_S = 30.0
+
+# Text that compares bytewise on both databases (SQLite's default collation is BINARY).
+_Key = Text().with_variant(Text(collation="C"), "postgresql")
+
+metadata = MetaData()
+entities = Table(
+    "entities",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("kind", _Key, nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("ref", _Key, nullable=True),
+    Column("data", Text, nullable=False),
+    PrimaryKeyConstraint("account_id", "kind", "key", name="pk_entities"),
+    # find(key): any account, first by account id
+    Index("ix_entities_kind_key", "kind", "key", "account_id"),
+    # find_by_ref(ref), ordered like list
+    Index("ix_entities_kind_ref", "kind", "ref", "account_id", "key"),
+    # list(account, ref=...) / count(account, ref=...), ordered by key
+    Index("ix_entities_account_kind_ref", "account_id", "kind", "ref", "key"),
+)
+
+_E = entities.c
+_ACCOUNT, _KIND, _KEY = bindparam("a"), bindparam("k"), bindparam("key")
+
+
+def _this_kind(*extra: Any) -> Any:
+    return (_E.account_id == _ACCOUNT, _E.kind == _KIND, *extra)
+
+
+_GET = select(_E.data).where(*_this_kind(_E.key == _KEY))
+_DELETE = (
+    entities.delete().where(*_this_kind(_E.key == _KEY)).execution_options(preserve_rowcount=True)
+)
+_COUNT = select(func.count()).select_from(entities).where(*_this_kind())
+_COUNT_REF = _COUNT.where(_E.ref == bindparam("ref"))
+_FIND = select(_E.data).where(_E.kind == _KIND, _E.key == _KEY).order_by(_E.account_id).limit(1)
+_FIND_BY_REF = (
+    select(_E.data)
+    .where(_E.kind == _KIND, _E.ref == bindparam("ref"))
+    .order_by(_E.account_id, _E.key)
+)
+_ACCOUNTS = select(_E.account_id).where(_E.kind == bindparam("k")).order_by(_E.account_id)
+_VALUES = {"account_id": _ACCOUNT, "kind": _KIND, "key": _KEY, "ref": bindparam("ref"),
+           "data": bindparam("data")}  # fmt: skip
+
+
+def _list_statement(ref: bool, lower: bool, upper: bool) -> Any:
+    stmt = select(_E.data).where(*_this_kind())
+    if ref:
+        stmt = stmt.where(_E.ref == bindparam("ref"))
+    if lower:
+        stmt = stmt.where(_E.key >= bindparam("lo"))
+    if upper:
+        stmt = stmt.where(_E.key < bindparam("hi"))
+    return stmt.order_by(_E.key)
+
+
+_LIST = {
+    (ref, lo, hi): _list_statement(ref, lo, hi)
+    for ref in (False, True)
+    for lo in (False, True)
+    for hi in (False, True)
+}
+
+
+def _writes(dialect: Any) -> tuple[Any, Any]:
+    """(insert-or-nothing, upsert) for one dialect: neither aborts the transaction."""
+    ins = dialect.insert(entities).values(_VALUES)
+    pk = [_E.account_id, _E.kind, _E.key]
+    return (
+        # rowcount (0: the key was taken) is kept for INSERT only when asked for
+        ins.on_conflict_do_nothing(index_elements=pk).execution_options(preserve_rowcount=True),
+        ins.on_conflict_do_update(
+            index_elements=pk, set_={"ref": ins.excluded.ref, "data": ins.excluded.data}
+        ),
+    )
+
+
+_WRITES = {"sqlite": _writes(sqlite), "postgresql": _writes(postgresql)}
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (None: none).
+
+    `prefix <= key < bound` selects exactly the keys with that prefix, with no LIKE
+    (whose `%` and `_` would need escaping) and using the primary key's order.
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if code <= 0x10FFFF:
+            if 0xD800 <= code <= 0xDFFF:  # surrogates are not text; skip them
+                code = 0xE000
+            return "".join(chars) + chr(code)
+    return None
+
+
+def _advisory_key(scope: str, name: str) -> int:
+    digest = hashlib.blake2b(f"chamberlain:{scope}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_MIGRATION_LOCK = _advisory_key("migrate", "")
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
+
+
+def _read_only_violation(what: str) -> RuntimeError:
+    return RuntimeError(f"{what} in a read-only unit of work")
+
+
+class _SqlRepo:
+    __slots__ = ("_cls", "_conn", "_insert", "_kind", "_read_only", "_upsert")
+
+    def __init__(self, uow: _SqlUnitOfWork, cls: type) -> None:
+        self._conn = uow.connection
+        self._cls = cls
+        self._kind = cls.KIND  # type: ignore[attr-defined]
+        self._read_only = uow.read_only
+        self._insert, self._upsert = uow.writes
+
+    def _decode(self, data: str) -> Any:
+        return codec.decode(self._cls, data)
+
+    def _row(self, entity: Any) -> dict[str, Any]:
+        if type(entity) is not self._cls:
+            raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
+        if self._read_only:
+            raise _read_only_violation("write")
+        return {
+            "a": entity.account_id,
+            "k": self._kind,
+            "key": entity.key,
+            "ref": entity.ref,
+            "data": codec.encode(entity),
+        }
+
+    def get(self, account_id: str, key: str) -> Any:
+        params = {"a": account_id, "k": self._kind, "key": key}
+        data = self._conn.execute(_GET, params).scalar()
+        return None if data is None else self._decode(data)
+
+    def add(self, entity: Any) -> None:
+        if self._conn.execute(self._insert, self._row(entity)).rowcount == 0:
+            raise Conflict(f"{type(entity).__name__} {entity.key!r} exists")
+
+    def put(self, entity: Any) -> None:
+        self._conn.execute(self._upsert, self._row(entity))
+
+    def delete(self, account_id: str, key: str) -> bool:
+        if self._read_only:
+            raise _read_only_violation("delete")
+        params = {"a": account_id, "k": self._kind, "key": key}
+        return self._conn.execute(_DELETE, params).rowcount > 0
+
+    def list(
+        self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
+    ) -> list[Any]:
+        params: dict[str, Any] = {"a": account_id, "k": self._kind}
+        if ref is not None:
+            params["ref"] = ref
+        if key_prefix:
+            params["lo"] = key_prefix
+            upper = prefix_upper_bound(key_prefix)
+            if upper is not None:
+                params["hi"] = upper
+        stmt = _LIST[(ref is not None, "lo" in params, "hi" in params)]
+        return [self._decode(t) for t in self._conn.execute(stmt, params).scalars()]
+
+    def count(self, account_id: str, *, ref: str | None = None) -> int:
+        params = {"a": account_id, "k": self._kind}
+        if ref is None:
+            return self._conn.execute(_COUNT, params).scalar_one()
+        params["ref"] = ref
+        return self._conn.execute(_COUNT_REF, params).scalar_one()
+
+    def find(self, key: str) -> Any:
+        data = self._conn.execute(_FIND, {"k": self._kind, "key": key}).scalar()
+        return None if data is None else self._decode(data)
+
+    def find_by_ref(self, ref: str) -> list[Any]:
+        rows = self._conn.execute(_FIND_BY_REF, {"k": self._kind, "ref": ref}).scalars()
+        return [self._decode(t) for t in rows]
+
+
+class _SqlUnitOfWork:
+    def __init__(self, connection: Connection, writes: tuple[Any, Any], read_only: bool) -> None:
+        self.connection = connection
+        self.writes = writes
+        self.read_only = read_only
+        self._repos: dict[type, _SqlRepo] = {}
+        self._postgres = connection.dialect.name == "postgresql"
+
+    def repo(self, kind: type[T]) -> Any:
+        repo = self._repos.get(kind)
+        if repo is None:
+            codec.check(kind)
+            repo = self._repos[kind] = _SqlRepo(self, kind)
+        return repo
+
+    def lock_account(self, account_id: str) -> None:
+        if self.read_only:
+            raise _read_only_violation("lock_account")
+        if self._postgres:
+            lock = _advisory_key("account", account_id)
+            self.connection.execute(_ADVISORY_LOCK, {"lock": lock})
+        # SQLite: BEGIN IMMEDIATE already made this the only writer.
+
+
+def alembic_config(connection: Connection) -> Any:
+    """An Alembic Config for our migrations, running on `connection` (no alembic.ini)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a store URL; plain `postgresql://` (or `postgres://`) means psycopg 3."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError(
+                "the SQLite store needs a file (sqlite:///path); in memory: MemoryStore"
+            )
+        return parsed
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent; a no-op once done).
+
+    The switch needs an exclusive lock, and SQLite may refuse it at once instead of
+    calling the busy handler when other connections are opening the same new file (several
+    processes starting together), so retry until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    if str(mode).lower() != "wal":
+        raise RuntimeError(f"SQLite refused WAL mode (journal mode {mode!r}): a local disk?")
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (IMMEDIATE or DEFERRED), so the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+class SqlStore:
+    """`Store` on SQLite or PostgreSQL. One engine (pooled, thread-safe) per store.
+
+    `schema` (PostgreSQL only) puts the tables in that schema, via the connections'
+    search_path; `migrate()` creates the schema if needed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 10,
+        max_overflow: int = 20,
+    ) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        if schema is not None:
+            if self.dialect != "postgresql":
+                raise ValueError("schema is for PostgreSQL only")
+            if not _SCHEMA_NAME.fullmatch(schema):
+                raise ValueError(f"invalid schema name {schema!r}")
+        self.schema = schema
+        self._engine = self._create_engine(pool_size, max_overflow)
+        self._writes = _WRITES[self.dialect]
+
+    @classmethod
+    def from_data_dir(cls, path: str | Path, **kwargs: Any) -> SqlStore:
+        """The default store: `chamberlain.db` in the data directory (created if needed)."""
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{(directory / DB_FILE).resolve()}", **kwargs)
+
+    def _create_engine(self, pool_size: int, max_overflow: int) -> Engine:
+        pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+        if self.dialect == "sqlite":
+            engine = create_engine(
+                self.url,
+                connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+                **pool,
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            return engine
+        connect_args: dict[str, Any] = {}
+        if self.schema is not None:
+            connect_args["options"] = f"-csearch_path={self.schema}"
+        return create_engine(
+            self.url, isolation_level="READ COMMITTED", connect_args=connect_args, **pool
+        )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            elif read_only:
+                # Under READ COMMITTED every statement has its own snapshot anyway, so a
+                # transaction adds nothing to reads but two round trips (BEGIN, COMMIT).
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[_SqlUnitOfWork]:
+        with self._transaction(read_only=read_only) as conn:
+            yield _SqlUnitOfWork(conn, self._writes, read_only)
+
+    def accounts(self) -> Iterator[str]:
+        with self._transaction(read_only=True) as conn:
+            ids = list(conn.execute(_ACCOUNTS, {"k": Account.KIND}).scalars())
+        return iter(ids)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic); safe to run on every start.
+
+        Concurrent starts are serialized (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
+        advisory lock), and the upgrade is one transaction on both.
+        """
+        from alembic import command
+
+        with self.migration_connection() as conn:
+            command.upgrade(alembic_config(conn), "head")
+
+    @contextmanager
+    def migration_connection(self) -> Iterator[Connection]:
+        """A writing transaction holding the migration lock (schema created if needed)."""
+        with self._transaction(read_only=False) as conn:
+            if self.dialect == "postgresql":
+                conn.execute(_ADVISORY_LOCK, {"lock": _MIGRATION_LOCK})
+                if self.schema is not None:
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            yield conn
+
+    def revision(self) -> str | None:
+        """The schema's current Alembic revision (None before the first migration)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self._transaction(read_only=True) as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        if self.dialect == "sqlite":
+            return {"dialect": "sqlite", "location": self.url.database}
+        location = f"{self.url.host or ''}:{self.url.port or 5432}/{self.url.database or ''}"
+        out: dict[str, Any] = {"dialect": "postgresql", "location": location}
+        if self.schema is not None:
+            out["schema"] = self.schema
+        return out

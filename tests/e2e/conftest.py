@@ -1,0 +1,165 @@
+"""A real Chamberlain server on 127.0.0.1 for end-to-end tests, driven by boto3 and the
+aws CLI exactly as users drive AWS (`--endpoint-url`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chamberlain.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+@dataclass
+class Server:
+    endpoint: str
+    data_dir: Path
+    credentials: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def session(self, profile: str = "admin") -> boto3.Session:
+        core = botocore.session.Session()
+        core.set_config_variable("credentials_file", str(self.credentials))
+        core.set_config_variable("config_file", os.devnull)
+        return boto3.Session(botocore_session=core, profile_name=profile, region_name="us-east-1")
+
+    def client(self, service: str, profile: str = "admin", **kwargs: Any) -> Any:
+        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        return self.session(profile).client(
+            service, endpoint_url=self.endpoint, config=config, **kwargs
+        )
+
+    def client_with_keys(self, service: str, key_id: str, secret: str) -> Any:
+        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=config,
+        )
+
+    def aws(self, *args: str, profile: str = "admin", check: bool = True) -> Any:
+        """Run the aws CLI; return parsed JSON output (or the CompletedProcess if check=False)."""
+        env = {
+            **os.environ,
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_PROFILE": profile,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_PAGER": "",
+        }
+        env.pop("AWS_ACCESS_KEY_ID", None)
+        env.pop("AWS_SECRET_ACCESS_KEY", None)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "awscli",
+                "--endpoint-url",
+                self.endpoint,
+                "--output",
+                "json",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        if not check:
+            return done
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+
+def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chamberlain.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("chamberlain")
+    data_dir, credentials = base / "data", base / "credentials"
+    done = run_cli(
+        "init",
+        "--data-dir",
+        str(data_dir),
+        "--account-id",
+        ACCOUNT,
+        "--admin-user",
+        "admin",
+        "--credentials-file",
+        str(credentials),
+        "--profile",
+        "admin",
+        "--root-access-key",
+    )
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = base / "server.log"
+    process = start_server(data_dir, port, log)
+    yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,124 @@
+"""Alembic migrations of the SQL store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+import chamberlain
+from chamberlain.domain import Group
+from chamberlain.store import sql
+from chamberlain.store.sql import MIGRATIONS, SqlStore, alembic_config
+
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+GROUP = Group("1", "AGPA1", "admins", "/", "arn:aws:iam::1:group/admins", dt.datetime.now(dt.UTC))
+
+Factory = Callable[[], SqlStore]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, pg_schemas: Any
+) -> Iterator[Factory]:
+    """Makes stores on one new, unmigrated database (a PostgreSQL schema not yet created)."""
+    url, schema = f"sqlite:///{tmp_path / 'c.db'}", None
+    if request.param == "postgresql":
+        url, schema = pg_url, pg_schemas.reserve()
+    made: list[SqlStore] = []
+
+    def make() -> SqlStore:
+        made.append(SqlStore(url, schema=schema))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    package = Path(chamberlain.__file__).parent
+    assert MIGRATIONS.is_relative_to(package)
+    for directory in (MIGRATIONS, MIGRATIONS / "versions"):
+        assert (directory / "__init__.py").is_file()  # a package: wheels include its .py
+    assert (MIGRATIONS / "script.py.mako").is_file()
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert script.get_heads() == ["0001"]
+    assert [r.revision for r in script.walk_revisions()] == ["0001"]
+
+
+def test_migrate_is_idempotent_and_keeps_data(new_store: Factory) -> None:
+    store = new_store()
+    assert store.revision() is None
+    store.migrate()
+    assert store.revision() == HEAD
+    with store.unit_of_work() as uow:
+        uow.repo(Group).add(GROUP)
+    store.migrate()
+    assert store.revision() == HEAD
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.repo(Group).get("1", "admins") == GROUP
+
+
+def test_the_migrated_schema_matches_the_table_definitions(new_store: Factory) -> None:
+    store = new_store()
+    store.migrate()
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, sql.metadata) == []
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("entities")}
+    assert indexes == {
+        "ix_entities_kind_key": ["kind", "key", "account_id"],
+        "ix_entities_kind_ref": ["kind", "ref", "account_id", "key"],
+        "ix_entities_account_kind_ref": ["account_id", "kind", "ref", "key"],
+    }
+
+
+def test_downgrade_to_nothing_and_up_again(new_store: Factory) -> None:
+    store = new_store()
+    store.migrate()
+    with store.migration_connection() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert store.revision() is None
+    with store.engine.connect() as conn:
+        assert not inspect(conn).has_table("entities")
+    store.migrate()
+    assert store.revision() == HEAD
+
+
+def test_concurrent_migrations_are_serialized(new_store: Factory) -> None:
+    stores = [new_store() for _ in range(3)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def migrate(store: SqlStore) -> None:
+        try:
+            barrier.wait(10)
+            store.migrate()
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert stores[0].revision() == HEAD
+
+
+def test_the_environment_needs_a_connection() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with pytest.raises(RuntimeError, match=r"SqlStore\.migrate"):
+        command.upgrade(config, "head")

@@ -1,0 +1,51 @@
+"""The import rules of shared/DESIGN.md: nothing imports upward."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "chamberlain"
+
+# For each layer, the project packages/modules it may import (besides itself).
+ALLOWED: dict[str, set[str]] = {
+    "policy": set(),
+    "crypto": set(),
+    "domain": set(),
+    "store": {"domain"},
+    "ops": {"policy", "crypto", "store", "domain"},
+    "protocol": {"crypto"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "chamberlain" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+FILES = sorted(p for p in SRC.rglob("*.py") if _layer(p) in ALLOWED)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_upward_imports(path: Path) -> None:
+    layer = _layer(path)
+    bad = _imports(path) - ALLOWED[layer] - {layer}
+    assert not bad, f"{path.relative_to(SRC)} ({layer}) imports {sorted(bad)}"
