@@ -23,9 +23,10 @@ from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
-from chamberlain.ops.context import RequestMeta, Services
+from chamberlain.ops.context import Caller, RequestMeta, Services
 from chamberlain.ops.dispatch import UnknownOperation, execute
 from chamberlain.ops.errors import ServiceError
+from chamberlain.policy import PrincipalType
 from chamberlain.protocol import sigv4_fields
 from chamberlain.protocol.query import decode_query, parse_form
 from chamberlain.protocol.wire_errors import ProtocolError
@@ -54,6 +55,14 @@ def build_services(settings: Settings) -> Services:
         secrets=SecretBox(keys[0], keys[1:]),
         tokens=TokenSealer(keys[0], keys[1:]),  # HKDF keeps the two uses' keys apart
     )
+
+
+#: The caller of an unsigned federation request, before its token is checked.
+ANONYMOUS = Caller(account_id="", arn="", principal_id="", type=PrincipalType.ANONYMOUS)
+
+
+def _is_signed(request: Request) -> bool:
+    return "authorization" in request.headers or "X-Amz-Signature" in request.query_params
 
 
 def _xml(body: bytes, status: int, request_id: str) -> Response:
@@ -94,12 +103,13 @@ class QueryApi:
                 secure_transport=request.url.scheme == "https",
                 region=self.region,
             )
-            decoded = None
-            if (service, first.get("Action", "")) in UNSIGNED:
-                raise ProtocolError(
-                    "InvalidAction", "Federation is not available yet.", 400
-                )  # issue 4
-            caller = await run_in_threadpool(self._authenticate, request, body, service, now)
+            unsigned = (service, first.get("Action", "")) in UNSIGNED and not _is_signed(
+                request
+            )
+            if unsigned:  # the token or assertion in the request is its proof
+                caller = ANONYMOUS
+            else:
+                caller = await run_in_threadpool(self._authenticate, request, body, service, now)
             decoded = decode_query(service, pairs)
             output = await run_in_threadpool(
                 execute, self.services, caller, meta, service, decoded.operation, decoded.params

@@ -451,3 +451,35 @@ ENTITY_TYPES: tuple[type, ...] = (
     ServerCertificate,
     MfaDevice,
 )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit-trail event: a CloudTrail record and its place in its account's chain.
+
+    Not an entity of `ENTITY_TYPES`: events live in their own tables, indexed for
+    LookupEvents (store/events.py), and are reached through `uow.events`.
+
+    `record` is the CloudTrail record as canonical JSON text (sorted keys, compact);
+    the other fields repeat what LookupEvents filters and shows, so lookups need not
+    parse records. `seq` numbers the account's events from 1 without gaps; `hash`
+    commits to the record, `resources` and the previous event's hash; `seal`
+    authenticates (account, seq, hash) under the operator's key (ops/audit.py).
+    `principal` is the ARN of the authenticated identity (a role for its sessions),
+    None when the caller was not authenticated: service-last-accessed reads it.
+    """
+
+    account_id: str
+    seq: int
+    event_id: str
+    event_time: dt.datetime
+    event_name: str
+    event_source: str
+    read_only: bool
+    record: str
+    hash: str
+    seal: bytes
+    username: str | None = None
+    access_key_id: str | None = None
+    principal: str | None = None
+    resources: tuple[tuple[str, str], ...] = ()  # (ResourceType, ResourceName)

@@ -71,12 +71,11 @@ class Server:
             config=config,
         )
 
-    def aws(self, *args: str, profile: str = "admin", check: bool = True) -> Any:
-        """Run the aws CLI; return parsed JSON output (or the CompletedProcess if check=False)."""
+    def aws_env(self, profile: str, config_file: Path | None = None) -> dict[str, str]:
         env = {
             **os.environ,
             "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials),
-            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_CONFIG_FILE": str(config_file or os.devnull),
             "AWS_PROFILE": profile,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_MAX_ATTEMPTS": "1",
@@ -84,6 +83,17 @@ class Server:
         }
         env.pop("AWS_ACCESS_KEY_ID", None)
         env.pop("AWS_SECRET_ACCESS_KEY", None)
+        return env
+
+    def aws(
+        self,
+        *args: str,
+        profile: str = "admin",
+        check: bool = True,
+        config_file: Path | None = None,
+    ) -> Any:
+        """Run the aws CLI; return parsed JSON output (or the CompletedProcess if check=False)."""
+        env = self.aws_env(profile, config_file)
         done = subprocess.run(
             [
                 sys.executable,

@@ -145,8 +145,9 @@ def test_user_without_user_name_manages_own_keys(aws: Call, services: Services):
 
 def test_role_session_must_name_a_user(aws: Call, services: Services):
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/r"
+    role_id = new_unique_id(Prefix.ROLE)
     with services.store.unit_of_work() as uow:
-        uow.repo(Role).add(Role(ACCOUNT, new_unique_id(Prefix.ROLE), "r", "/", role_arn, "{}", NOW))
+        uow.repo(Role).add(Role(ACCOUNT, role_id, "r", "/", role_arn, "{}", NOW))
         uow.repo(InlinePolicy).add(
             InlinePolicy(
                 ACCOUNT,
@@ -160,11 +161,11 @@ def test_role_session_must_name_a_user(aws: Call, services: Services):
     session = Caller(
         account_id=ACCOUNT,
         arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s",
-        principal_id="AROAEXAMPLE:s",
+        principal_id=f"{role_id}:s",
         type=PrincipalType.ASSUMED_ROLE,
         session=Session(
             issuer_arn=role_arn,
-            issuer_id="AROAEXAMPLE",
+            issuer_id=role_id,
             issued=NOW,
             expires=NOW + dt.timedelta(hours=1),
         ),

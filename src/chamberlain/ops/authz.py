@@ -43,6 +43,8 @@ from chamberlain.policy.request import ContextValue
 
 NamedText = tuple[str, str]  # (policy id for reports, JSON text)
 _CACHE_LIMIT = 10_000
+#: A federated session of the root user: the root's own (unlimited) permissions.
+_ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
 
 
 # ------------------------------------------------------------------ policy documents
@@ -172,10 +174,22 @@ def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[t
     elif caller.type is PrincipalType.ASSUMED_ROLE and caller.session is not None:
         role_name = caller.session.issuer_arn.rsplit("/", 1)[-1]
         role = repo_role.get(caller.account_id, role_name.lower())
-        if role is not None:
+        # A role deleted and re-created under the same name is another role: its old
+        # sessions get nothing from the new one.
+        if role is not None and role.role_id == caller.session.issuer_id:
             identity = principal_policies(ctx, "role", role.name)
             boundary_arn = role.permissions_boundary
             tags = list(role.tags)
+    elif caller.type is PrincipalType.FEDERATED_USER and caller.session is not None:
+        issuer = caller.session.issuer_arn
+        if issuer.endswith(":root"):
+            identity = [("root", _ALLOW_ALL)]
+        else:
+            user = repo_user.get(caller.account_id, issuer.rsplit("/", 1)[-1].lower())
+            if user is not None and user.user_id == caller.session.issuer_id:
+                identity = user_identity_policies(ctx, user.name)
+                boundary_arn = user.permissions_boundary
+                tags = list(user.tags)
     if caller.session is not None:
         session = caller.session
         # Session tags override the principal's tags with the same key.
@@ -190,6 +204,8 @@ def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[t
                 text = managed_policy_text(ctx, arn)
                 if text is not None:
                     session_texts.append((arn, text))
+        elif caller.type is PrincipalType.FEDERATED_USER:
+            session_texts = []  # AWS: a federation token without a session policy grants nothing
     boundary = None
     if boundary_arn:
         text = managed_policy_text(ctx, boundary_arn)

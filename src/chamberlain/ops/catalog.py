@@ -20,6 +20,14 @@ MODULES = (
     "iam_certs",
     "iam_simulate",
     "iam_auth_details",
+    "iam_service_linked",
+    "iam_service_credentials",
+    "iam_account_settings",
+    "iam_organizations",
+    "iam_credential_report",
+    "iam_mfa",
+    "iam_service_last_accessed",
+    "cloudtrail",
     "sts",
 )
 

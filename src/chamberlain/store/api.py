@@ -12,9 +12,13 @@ their `ref` property (see domain.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
+
+from chamberlain.domain import Event
+from chamberlain.store.events import Attribute, Cursor, Digest, Pruned
 
 T = TypeVar("T")
 
@@ -53,8 +57,59 @@ class Repo(Protocol[T]):
         """Entities of any account with this ref (e.g. the account of a root email)."""
 
 
+class EventLog(Protocol):
+    """The audit trail (store/events.py): per account, events numbered 1, 2, ... by `seq`.
+
+    Appending is the caller's read-check-write: take `lock_account`, read `last`, append
+    `seq + 1`. A taken seq raises Conflict (and, on SQL stores, spoils the transaction).
+    """
+
+    def append(self, event: Event) -> None: ...
+
+    def last(self, account_id: str) -> Event | None:
+        """The account's newest event by seq (the head of its chain)."""
+
+    def get(self, account_id: str, seq: int) -> Event | None: ...
+
+    def lookup(
+        self,
+        account_id: str,
+        *,
+        attribute: Attribute | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        before: Cursor | None = None,
+        limit: int = 50,
+    ) -> list[Event]:
+        """Newest first (event time, then seq): events with `attribute` (an exact
+        (name, value) of events.ATTRIBUTE_NAMES), start <= time <= end, and
+        (time, seq) < before."""
+
+    def iterate(self, account_id: str, after_seq: int = 0) -> Iterator[Event]:
+        """The account's events with seq > after_seq, in seq order (read in batches)."""
+
+    def prune(self, account_id: str, before: dt.datetime) -> Pruned:
+        """Delete the account's oldest events: every event with a seq below the first
+        event at or after `before` (all of them if none is), so what remains is a seq
+        range and no event at or after `before` goes. Returns the count and the newest
+        deleted event. Digests about deleted events go too."""
+
+    def add_digest(self, digest: Digest) -> None:
+        """Insert, or replace the digest with the same account, seq and kind."""
+
+    def digests(self, account_id: str) -> list[Digest]:
+        """The account's digests, by seq then kind."""
+
+    def accounts(self) -> list[str]:
+        """Accounts with events or digests, sorted."""
+
+
 class UnitOfWork(Protocol):
     def repo(self, kind: type[T]) -> Repo[T]: ...
+
+    @property
+    def events(self) -> EventLog:
+        """The audit trail; writes need a writing unit of work."""
 
     def lock_account(self, account_id: str) -> None:
         """Serialize this transaction with every other write to the account."""

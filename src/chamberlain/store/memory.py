@@ -8,16 +8,28 @@ readers under WAL, it neither waits for a writer nor sees its uncommitted change
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from chamberlain.domain import Account
+from chamberlain.domain import Account, Event
 from chamberlain.store.api import Conflict
+from chamberlain.store.events import (
+    Attribute,
+    Cursor,
+    Digest,
+    Pruned,
+    attribute_rows,
+    in_range,
+    to_micros,
+)
 
 T = TypeVar("T")
 Table = dict[tuple[str, str], Any]  # (account_id, key) -> entity
+Log = dict[str, list[Any]]  # account_id -> its events by seq (or digests by seq, kind)
 
 
 class _MemoryRepo:
@@ -75,11 +87,110 @@ class _MemoryRepo:
         return [e for _, e in sorted((k, e) for k, e in self._t.items() if e.ref == ref)]
 
 
+class _MemoryEventLog:
+    """`EventLog` on per-account lists, copied on the first write to an account (the
+    published lists are never mutated, like the entity tables)."""
+
+    def __init__(self, events: Log, digests: Log, read_only: bool) -> None:
+        self.event_lists = events if read_only else dict(events)
+        self.digest_lists = digests if read_only else dict(digests)
+        self._read_only = read_only
+        self._copied: set[tuple[int, str]] = set()
+
+    def _own(self, log: Log, account_id: str) -> list[Any]:
+        if self._read_only:
+            raise RuntimeError("audit trail write in a read-only unit of work")
+        if (id(log), account_id) not in self._copied:
+            log[account_id] = list(log.get(account_id, ()))
+            self._copied.add((id(log), account_id))
+        return log[account_id]
+
+    def append(self, event: Event) -> None:
+        to_micros(event.event_time)  # an aware time, as the SQL store requires
+        events = self._own(self.event_lists, event.account_id)
+        if events and events[-1].seq >= event.seq:  # not the next one: keep seq order
+            if any(e.seq == event.seq for e in events):
+                raise Conflict(f"event {event.seq} of account {event.account_id} exists")
+            events.insert(bisect.bisect([e.seq for e in events], event.seq), event)
+        else:
+            events.append(event)
+
+    def last(self, account_id: str) -> Event | None:
+        events = self.event_lists.get(account_id)
+        return events[-1] if events else None
+
+    def get(self, account_id: str, seq: int) -> Event | None:
+        return next((e for e in self.event_lists.get(account_id, ()) if e.seq == seq), None)
+
+    def lookup(
+        self,
+        account_id: str,
+        *,
+        attribute: Attribute | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        before: Cursor | None = None,
+        limit: int = 50,
+    ) -> list[Event]:
+        hits = [
+            e
+            for e in self.event_lists.get(account_id, ())
+            if in_range(e, start, end, before)
+            and (attribute is None or attribute in attribute_rows(e))
+        ]
+        hits.sort(key=lambda e: (e.event_time, e.seq), reverse=True)
+        return hits[:limit]
+
+    def iterate(self, account_id: str, after_seq: int = 0) -> Iterator[Event]:
+        return iter([e for e in self.event_lists.get(account_id, ()) if e.seq > after_seq])
+
+    def prune(self, account_id: str, before: dt.datetime) -> Pruned:
+        if self._read_only:
+            raise RuntimeError("audit trail write in a read-only unit of work")
+        current = self.event_lists.get(account_id, [])
+        newer = [e.seq for e in current if e.event_time >= before]
+        upto = min(newer) - 1 if newer else (current[-1].seq if current else 0)
+        gone = [e for e in current if e.seq <= upto]
+        if not gone:
+            return Pruned(0, None)
+        self._own(self.event_lists, account_id)[: len(gone)] = []
+        digests = self._own(self.digest_lists, account_id)
+        digests[:] = [d for d in digests if d.seq > upto]
+        return Pruned(len(gone), gone[-1])
+
+    def add_digest(self, digest: Digest) -> None:
+        digests = self._own(self.digest_lists, digest.account_id)
+        digests[:] = [d for d in digests if (d.seq, d.kind) != (digest.seq, digest.kind)]
+        digests.append(digest)
+        digests.sort(key=lambda d: (d.seq, d.kind))
+
+    def digests(self, account_id: str) -> list[Digest]:
+        return list(self.digest_lists.get(account_id, ()))
+
+    def accounts(self) -> list[str]:
+        logs = (self.event_lists, self.digest_lists)
+        return sorted({a for log in logs for a, items in log.items() if items})
+
+
 class _MemoryUnitOfWork:
-    def __init__(self, tables: dict[type, Table], read_only: bool) -> None:
+    def __init__(self, tables: dict[type, Table], log: tuple[Log, Log], read_only: bool) -> None:
         self._base = tables
         self.read_only = read_only
         self.tables: dict[type, Table] = {}
+        self._log = log
+        self._events: _MemoryEventLog | None = None
+
+    @property
+    def events(self) -> _MemoryEventLog:
+        if self._events is None:
+            self._events = _MemoryEventLog(*self._log, read_only=self.read_only)
+        return self._events
+
+    def published_log(self) -> tuple[Log, Log]:
+        """The event log as this unit of work leaves it (the base if it never looked)."""
+        if self._events is None:
+            return self._log
+        return self._events.event_lists, self._events.digest_lists
 
     def repo(self, kind: type[T]) -> Any:
         if kind not in self.tables:
@@ -96,23 +207,26 @@ class _MemoryUnitOfWork:
 class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[type, Table] = {}
+        self._log: tuple[Log, Log] = ({}, {})  # events, digests
         self._lock = threading.RLock()
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
         if read_only:
-            yield _MemoryUnitOfWork(self._tables, read_only=True)
+            yield _MemoryUnitOfWork(self._tables, self._log, read_only=True)
             return
         with self._lock:
-            uow = _MemoryUnitOfWork(self._tables, read_only=False)
+            uow = _MemoryUnitOfWork(self._tables, self._log, read_only=False)
             yield uow
             self._tables = {**self._tables, **uow.tables}
+            self._log = uow.published_log()
 
     def accounts(self) -> Iterator[str]:
         return iter(sorted(a for a, _ in self._tables.get(Account, {})))
 
     def close(self) -> None:
         self._tables = {}
+        self._log = ({}, {})
 
     def describe(self) -> dict[str, Any]:
         return {"dialect": "memory"}

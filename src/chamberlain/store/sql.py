@@ -17,7 +17,10 @@ Transactions:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import itertools
+import json
 import re
 import sqlite3
 import time
@@ -27,10 +30,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
     Index,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -41,13 +47,23 @@ from sqlalchemy import (
     func,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
-from chamberlain.domain import Account
+from chamberlain.domain import Account, Event
 from chamberlain.store import codec
 from chamberlain.store.api import Conflict
+from chamberlain.store.events import (
+    Attribute,
+    Cursor,
+    Digest,
+    Pruned,
+    attribute_rows,
+    from_micros,
+    to_micros,
+)
 
 T = TypeVar("T")
 
@@ -74,6 +90,54 @@ entities = Table(
     Index("ix_entities_kind_ref", "kind", "ref", "account_id", "key"),
     # list(account, ref=...) / count(account, ref=...), ordered by key
     Index("ix_entities_account_kind_ref", "account_id", "kind", "ref", "key"),
+)
+
+# The audit trail (store/events.py). Times are integer microseconds since the epoch.
+events = Table(
+    "events",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("event_id", _Key, nullable=False),
+    Column("event_name", _Key, nullable=False),
+    Column("event_source", _Key, nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("username", _Key, nullable=True),
+    Column("access_key_id", _Key, nullable=True),
+    Column("principal", _Key, nullable=True),
+    Column("resources", Text, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("seal", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("account_id", "seq", name="pk_events"),
+    # unfiltered lookups: an account's events by time
+    Index("ix_events_account_time", "account_id", "event_time", "seq"),
+)
+# One row per (event, attribute it is looked up by): a filtered lookup is one range scan.
+event_attributes = Table(
+    "event_attributes",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("name", _Key, nullable=False),
+    Column("value", _Key, nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "account_id", "name", "value", "event_time", "seq", name="pk_event_attributes"
+    ),
+    sqlite_with_rowid=False,  # the primary key is the table: no second copy
+)
+event_digests = Table(
+    "event_digests",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", _Key, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("seal", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("account_id", "seq", "kind", name="pk_event_digests"),
 )
 
 _E = entities.c
@@ -239,6 +303,267 @@ class _SqlRepo:
         return [self._decode(t) for t in rows]
 
 
+# ------------------------------------------------------------------------ audit trail
+
+_V, _X, _D = events.c, event_attributes.c, event_digests.c
+_EVENT_COLUMNS = (
+    _V.account_id, _V.seq, _V.event_time, _V.event_id, _V.event_name, _V.event_source,
+    _V.read_only, _V.username, _V.access_key_id, _V.principal, _V.resources, _V.record,
+    _V.hash, _V.seal,
+)  # fmt: skip
+_ITERATE_BATCH = 1000
+
+
+def _lookup_statement(attribute: bool, start: bool, end: bool, before: bool) -> Any:
+    """Newest first, on the attribute index (filtered) or the account/time index."""
+    if attribute:
+        on = (_V.account_id == _X.account_id) & (_V.seq == _X.seq)
+        stmt = select(*_EVENT_COLUMNS).select_from(event_attributes.join(events, on))
+        stmt = stmt.where(
+            _X.account_id == _ACCOUNT, _X.name == bindparam("n"), _X.value == bindparam("v")
+        )
+        time, seq = _X.event_time, _X.seq
+    else:
+        stmt = select(*_EVENT_COLUMNS).where(_V.account_id == _ACCOUNT)
+        time, seq = _V.event_time, _V.seq
+    if start:
+        stmt = stmt.where(time >= bindparam("start", type_=BigInteger))
+    if end:
+        stmt = stmt.where(time <= bindparam("end", type_=BigInteger))
+    if before:
+        # a row-value comparison: both databases scan the index from the cursor on
+        stmt = stmt.where(
+            tuple_(time, seq)
+            < tuple_(bindparam("bt", type_=BigInteger), bindparam("bs", type_=BigInteger))
+        )
+    return stmt.order_by(time.desc(), seq.desc()).limit(bindparam("limit", type_=BigInteger))
+
+
+_LOOKUP = {flags: _lookup_statement(*flags) for flags in itertools.product((False, True), repeat=4)}
+_LAST = select(*_EVENT_COLUMNS).where(_V.account_id == _ACCOUNT).order_by(_V.seq.desc()).limit(1)
+_GET_EVENT = select(*_EVENT_COLUMNS).where(_V.account_id == _ACCOUNT, _V.seq == bindparam("s"))
+_ITERATE = (
+    select(*_EVENT_COLUMNS)
+    .where(_V.account_id == _ACCOUNT, _V.seq > bindparam("s"))
+    .order_by(_V.seq)
+    .limit(bindparam("limit", type_=BigInteger))
+)
+_FIRST_SINCE = select(func.min(_V.seq)).where(
+    _V.account_id == _ACCOUNT, _V.event_time >= bindparam("t")
+)
+_LAST_SEQ = select(func.max(_V.seq)).where(_V.account_id == _ACCOUNT)
+_PRUNE_BATCH = (
+    select(*_EVENT_COLUMNS)
+    .where(_V.account_id == _ACCOUNT, _V.seq > bindparam("s"), _V.seq <= bindparam("upto"))
+    .order_by(_V.seq)
+    .limit(bindparam("limit", type_=BigInteger))
+)
+_DELETE_ATTRIBUTE = event_attributes.delete().where(
+    _X.account_id == bindparam("a"),
+    _X.name == bindparam("n"),
+    _X.value == bindparam("v"),
+    _X.event_time == bindparam("t"),
+    _X.seq == bindparam("s"),
+)
+_DELETE_EVENTS = (
+    events.delete()
+    .where(_V.account_id == _ACCOUNT, _V.seq <= bindparam("upto"))
+    .execution_options(preserve_rowcount=True)
+)
+_DELETE_DIGESTS = event_digests.delete().where(
+    _D.account_id == _ACCOUNT, _D.seq <= bindparam("upto")
+)
+_DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
+_INSERT_ATTRIBUTE = event_attributes.insert()
+# Accounts of a large table without reading it all: a loose index scan (both databases).
+_EVENT_ACCOUNTS = text(
+    "WITH RECURSIVE a(id) AS ("
+    " SELECT MIN(account_id) FROM events"
+    " UNION ALL SELECT (SELECT MIN(account_id) FROM events WHERE account_id > a.id)"
+    " FROM a WHERE a.id IS NOT NULL"
+    ") SELECT id FROM a WHERE id IS NOT NULL"
+)
+_DIGEST_ACCOUNTS = select(_D.account_id).distinct()
+
+
+def _event_writes(dialect: Any) -> tuple[Any, Any]:
+    """(insert an event unless its seq is taken, upsert a digest) for one dialect."""
+    ins = dialect.insert(events)
+    dig = dialect.insert(event_digests)
+    return (
+        ins.on_conflict_do_nothing(index_elements=[_V.account_id, _V.seq]).execution_options(
+            preserve_rowcount=True
+        ),
+        dig.on_conflict_do_update(
+            index_elements=[_D.account_id, _D.seq, _D.kind],
+            set_={"created": dig.excluded.created, "hash": dig.excluded.hash,
+                  "seal": dig.excluded.seal},
+        ),
+    )  # fmt: skip
+
+
+_EVENT_WRITES = {"sqlite": _event_writes(sqlite), "postgresql": _event_writes(postgresql)}
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "account_id": event.account_id,
+        "seq": event.seq,
+        "event_time": to_micros(event.event_time),
+        "event_id": event.event_id,
+        "event_name": event.event_name,
+        "event_source": event.event_source,
+        "read_only": event.read_only,
+        "username": event.username,
+        "access_key_id": event.access_key_id,
+        "principal": event.principal,
+        "resources": json.dumps([list(r) for r in event.resources], ensure_ascii=False),
+        "record": event.record,
+        "hash": event.hash,
+        "seal": bytes(event.seal),
+    }
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        account_id=row.account_id,
+        seq=row.seq,
+        event_id=row.event_id,
+        event_time=from_micros(row.event_time),
+        event_name=row.event_name,
+        event_source=row.event_source,
+        read_only=bool(row.read_only),
+        record=row.record,
+        hash=row.hash,
+        seal=bytes(row.seal),
+        username=row.username,
+        access_key_id=row.access_key_id,
+        principal=row.principal,
+        resources=tuple((str(t), str(n)) for t, n in json.loads(row.resources)),
+    )
+
+
+def _attribute_params(event: Event) -> list[dict[str, Any]]:
+    when = to_micros(event.event_time)
+    return [
+        {"account_id": event.account_id, "name": n, "value": v, "event_time": when,
+         "seq": event.seq}
+        for n, v in attribute_rows(event)
+    ]  # fmt: skip
+
+
+class _SqlEventLog:
+    """`EventLog` (store/api.py) on the events, event_attributes and event_digests tables."""
+
+    __slots__ = ("_conn", "_insert", "_read_only", "_upsert_digest")
+
+    def __init__(self, uow: _SqlUnitOfWork) -> None:
+        self._conn = uow.connection
+        self._read_only = uow.read_only
+        self._insert, self._upsert_digest = _EVENT_WRITES[uow.connection.dialect.name]
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise _read_only_violation("audit trail write")
+
+    def append(self, event: Event) -> None:
+        self._writable()
+        if self._conn.execute(self._insert, _event_row(event)).rowcount == 0:
+            raise Conflict(f"event {event.seq} of account {event.account_id} exists")
+        self._conn.execute(_INSERT_ATTRIBUTE, _attribute_params(event))
+
+    def last(self, account_id: str) -> Event | None:
+        row = self._conn.execute(_LAST, {"a": account_id}).first()
+        return None if row is None else _event(row)
+
+    def get(self, account_id: str, seq: int) -> Event | None:
+        row = self._conn.execute(_GET_EVENT, {"a": account_id, "s": seq}).first()
+        return None if row is None else _event(row)
+
+    def lookup(
+        self,
+        account_id: str,
+        *,
+        attribute: Attribute | None = None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        before: Cursor | None = None,
+        limit: int = 50,
+    ) -> list[Event]:
+        params: dict[str, Any] = {"a": account_id, "limit": limit}
+        if attribute is not None:
+            params["n"], params["v"] = attribute
+        if start is not None:
+            params["start"] = to_micros(start)
+        if end is not None:
+            params["end"] = to_micros(end)
+        if before is not None:
+            params["bt"], params["bs"] = to_micros(before[0]), before[1]
+        flags = (attribute is not None, start is not None, end is not None, before is not None)
+        return [_event(r) for r in self._conn.execute(_LOOKUP[flags], params)]
+
+    def iterate(self, account_id: str, after_seq: int = 0) -> Iterator[Event]:
+        seq = after_seq
+        while True:
+            batch = _ITERATE_BATCH
+            params = {"a": account_id, "s": seq, "limit": batch}
+            rows = self._conn.execute(_ITERATE, params).all()
+            for row in rows:
+                yield _event(row)
+            if len(rows) < batch:
+                return
+            seq = rows[-1].seq
+
+    def prune(self, account_id: str, before: dt.datetime) -> Pruned:
+        self._writable()
+        params: dict[str, Any] = {"a": account_id, "t": to_micros(before)}
+        first_kept = self._conn.execute(_FIRST_SINCE, params).scalar()
+        upto = (
+            self._conn.execute(_LAST_SEQ, params).scalar() if first_kept is None else first_kept - 1
+        )
+        if upto is None:
+            return Pruned(0, None)
+        last, seq = None, -1
+        while True:  # the attribute rows, by their full keys (the index has no seq prefix)
+            params = {"a": account_id, "s": seq, "upto": upto, "limit": _ITERATE_BATCH}
+            rows = [_event(r) for r in self._conn.execute(_PRUNE_BATCH, params)]
+            if not rows:
+                break
+            keys = [
+                {"a": p["account_id"], "n": p["name"], "v": p["value"], "t": p["event_time"],
+                 "s": p["seq"]}
+                for e in rows for p in _attribute_params(e)
+            ]  # fmt: skip
+            self._conn.execute(_DELETE_ATTRIBUTE, keys)
+            last, seq = rows[-1], rows[-1].seq
+        count = self._conn.execute(_DELETE_EVENTS, {"a": account_id, "upto": upto}).rowcount
+        self._conn.execute(_DELETE_DIGESTS, {"a": account_id, "upto": upto})
+        return Pruned(count, last)
+
+    def add_digest(self, digest: Digest) -> None:
+        self._writable()
+        row = {
+            "account_id": digest.account_id,
+            "seq": digest.seq,
+            "kind": digest.kind,
+            "created": to_micros(digest.created),
+            "hash": digest.hash,
+            "seal": bytes(digest.seal),
+        }
+        self._conn.execute(self._upsert_digest, row)
+
+    def digests(self, account_id: str) -> list[Digest]:
+        return [
+            Digest(r.account_id, r.seq, r.hash, from_micros(r.created), r.kind, bytes(r.seal))
+            for r in self._conn.execute(_DIGESTS, {"a": account_id})
+        ]
+
+    def accounts(self) -> list[str]:
+        found = set(self._conn.execute(_EVENT_ACCOUNTS).scalars())
+        found.update(self._conn.execute(_DIGEST_ACCOUNTS).scalars())
+        return sorted(found)
+
+
 class _SqlUnitOfWork:
     def __init__(self, connection: Connection, writes: tuple[Any, Any], read_only: bool) -> None:
         self.connection = connection
@@ -246,6 +571,13 @@ class _SqlUnitOfWork:
         self.read_only = read_only
         self._repos: dict[type, _SqlRepo] = {}
         self._postgres = connection.dialect.name == "postgresql"
+        self._events: _SqlEventLog | None = None
+
+    @property
+    def events(self) -> _SqlEventLog:
+        if self._events is None:
+            self._events = _SqlEventLog(self)
+        return self._events
 
     def repo(self, kind: type[T]) -> Any:
         repo = self._repos.get(kind)
