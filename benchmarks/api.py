@@ -5,7 +5,8 @@ Run: `make bench-api` (or `python -m benchmarks.api [--runs N] [--users N]
 data directory unless --database-url), then, as the admin user, runs each phase over N
 users: create users, groups, policies, attachments, access keys; signed calls made with
 the new keys; list with pagination; delete everything. Prints ops/s and p50/p99 per
-phase; with several runs, the median of the runs' ops/s and of their p50/p99.
+phase; with several runs, the median of the runs' ops/s and of their p50/p99. It runs
+the workload twice, against a server with auditing on and one with it off.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(base: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    base: Path, database_url: str | None, audit: bool
+) -> tuple[subprocess.Popen[bytes], str]:
     data, creds = base / "data", base / "credentials"
     extra = ["--database-url", database_url] if database_url else []
     cli = [sys.executable, "-m", "chamberlain.cli"]
@@ -186,32 +189,43 @@ def run_once(
     return results
 
 
+def measure(args: argparse.Namespace, audit: bool) -> list[dict[str, tuple[float, float, float]]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        proc, endpoint = start_server(base, args.database_url, audit)
+        try:
+            iam = admin_client(base, endpoint)
+            return [run_once(iam, endpoint, args.users, r) for r in range(args.runs)]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        proc, endpoint = start_server(base, args.database_url)
-        try:
-            iam = admin_client(base, endpoint)
-            runs = [run_once(iam, endpoint, args.users, r) for r in range(args.runs)]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    results = {audit: measure(args, audit) for audit in (True, False)}
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"API benchmark: {args.users} users per run, {args.runs} runs, store {store}, "
-        "one client thread (medians of the runs)"
+        "one client thread (medians of the runs); auditing on vs off"
     )
-    print(f"{'phase':<26} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for phase in runs[0]:
-        rate = statistics.median(r[phase][0] for r in runs)
-        p50 = statistics.median(r[phase][1] for r in runs)
-        p99 = statistics.median(r[phase][2] for r in runs)
-        print(f"{phase:<26} {rate:>8.1f} {p50:>8.2f} {p99:>8.2f}")
+    print(
+        f"{'phase':<26} {'ops/s on':>9} {'ops/s off':>9} {'p50 on':>7} {'p50 off':>7} "
+        f"{'p99 on':>7} {'p99 off':>7}  (ms)"
+    )
+    for phase in results[True][0]:
+        row = []
+        for index in range(3):
+            for audit in (True, False):
+                row.append(statistics.median(r[phase][index] for r in results[audit]))
+        print(
+            f"{phase:<26} {row[0]:>9.1f} {row[1]:>9.1f} {row[2]:>7.2f} {row[3]:>7.2f} "
+            f"{row[4]:>7.2f} {row[5]:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"domain"},
     "ops": {"policy", "crypto", "store", "domain"},
     "protocol": {"crypto"},
+    "agent": set(),  # talks to the server over the wire only
 }
 
 

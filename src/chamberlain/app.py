@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -22,17 +23,17 @@ from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops import audit
 from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
 from chamberlain.ops.context import Caller, RequestMeta, Services
 from chamberlain.ops.dispatch import UnknownOperation, execute
 from chamberlain.ops.errors import ServiceError
 from chamberlain.policy import PrincipalType
-from chamberlain.protocol import sigv4_fields
+from chamberlain.protocol import json11, sigv4_fields
 from chamberlain.protocol.query import decode_query, parse_form
 from chamberlain.protocol.wire_errors import ProtocolError
 from chamberlain.protocol.xml_out import (
     serialize_error,
-    serialize_protocol_error,
     serialize_response,
 )
 from chamberlain.store.sql import SqlStore
@@ -44,16 +45,20 @@ VERSIONS = {"2010-05-08": "iam", "2011-06-15": "sts"}
 UNSIGNED = {("sts", "AssumeRoleWithWebIdentity"), ("sts", "AssumeRoleWithSAML")}
 MAX_BODY = 1024 * 1024
 XML = "text/xml"
+JSON = "application/x-amz-json-1.1"
+#: Services on the JSON 1.1 protocol, by their X-Amz-Target prefix.
+JSON_SERVICES = {"cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"}
 
 
 def build_services(settings: Settings) -> Services:
-    store = SqlStore(settings.database_url)
+    store = SqlStore(settings.database_url, schema=settings.database_schema)
     store.migrate()
     keys = decode_keyfile(settings.secrets_file.read_text())
     return Services(
         store=store,
         secrets=SecretBox(keys[0], keys[1:]),
         tokens=TokenSealer(keys[0], keys[1:]),  # HKDF keeps the two uses' keys apart
+        audit=settings.audit,
     )
 
 
@@ -69,15 +74,37 @@ def _xml(body: bytes, status: int, request_id: str) -> Response:
     return Response(body, status, media_type=XML, headers={"x-amzn-RequestId": request_id})
 
 
-def _error(service: str, error: ServiceError, request_id: str) -> Response:
+def _json(body: bytes, status: int, request_id: str) -> Response:
+    return Response(body, status, media_type=JSON, headers={"x-amzn-RequestId": request_id})
+
+
+def _error_response(
+    service: str,
+    code: str,
+    message: str,
+    status: int,
+    sender: bool,
+    request_id: str,
+    *,
+    aws_fault: bool = False,
+) -> Response:
+    if service in JSON_SERVICES:
+        return _json(json11.serialize_error(code, message), status, request_id)
     body = serialize_error(
-        service, error.code, error.message, request_id, sender_fault=error.sender_fault
+        service, code, message, request_id, sender_fault=sender, aws_fault_namespace=aws_fault
     )
-    return _xml(body, error.http_status, request_id)
+    return _xml(body, status, request_id)
+
+
+def _json_service(target: str) -> str | None:
+    for service, prefix in JSON_SERVICES.items():
+        if target.startswith(prefix + "."):
+            return service
+    return None
 
 
 class QueryApi:
-    """The IAM/STS endpoint."""
+    """The IAM/STS (query protocol) and CloudTrail (JSON 1.1) endpoint."""
 
     def __init__(self, services: Services, region: str) -> None:
         self.services = services
@@ -90,10 +117,6 @@ class QueryApi:
             body = await request.body()
             if len(body) > MAX_BODY:
                 raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
-            query = request.scope.get("query_string", b"")
-            pairs = parse_form(query) if request.method == "GET" else parse_form(body)
-            first = dict(reversed(pairs))
-            service = VERSIONS.get(first.get("Version", ""), "iam")
             now = dt.datetime.now(dt.UTC)
             meta = RequestMeta(
                 request_id=request_id,
@@ -103,35 +126,90 @@ class QueryApi:
                 secure_transport=request.url.scheme == "https",
                 region=self.region,
             )
-            unsigned = (service, first.get("Action", "")) in UNSIGNED and not _is_signed(
-                request
-            )
-            if unsigned:  # the token or assertion in the request is its proof
-                caller = ANONYMOUS
+            target = request.headers.get("x-amz-target")
+            if target is not None:
+                service = _json_service(target) or "cloudtrail"
+                caller = await self._caller(request, body, service, now, meta, target)
+                decoded = json11.decode_json_request(service, target, body)
             else:
-                caller = await run_in_threadpool(self._authenticate, request, body, service, now)
-            decoded = decode_query(service, pairs)
+                query = request.scope.get("query_string", b"")
+                pairs = parse_form(query) if request.method == "GET" else parse_form(body)
+                first = dict(reversed(pairs))
+                service = VERSIONS.get(first.get("Version", ""), "iam")
+                action = first.get("Action", "")
+                if (service, action) in UNSIGNED and not _is_signed(request):
+                    caller = ANONYMOUS  # the token or assertion in the request is its proof
+                else:
+                    caller = await self._caller(request, body, service, now, meta, action)
+                decoded = decode_query(service, pairs)
             output = await run_in_threadpool(
                 execute, self.services, caller, meta, service, decoded.operation, decoded.params
             )
+            if service in JSON_SERVICES:
+                return _json(
+                    json11.serialize_output(service, decoded.operation, output), 200, request_id
+                )
             return _xml(
                 serialize_response(service, decoded.operation, output, request_id), 200, request_id
             )
         except UnknownOperation as exc:
-            unknown = ProtocolError(
-                "InvalidAction", f"Chamberlain does not implement {exc.args[0]}.", 400
-            )
-            return _xml(serialize_protocol_error(service, unknown, request_id), 400, request_id)
+            message = f"Chamberlain does not implement {exc.args[0]}."
+            return _error_response(service, "InvalidAction", message, 400, True, request_id)
         except ProtocolError as exc:
-            return _xml(
-                serialize_protocol_error(service, exc, request_id), exc.http_status, request_id
+            return _error_response(
+                service,
+                exc.code,
+                exc.message,
+                exc.http_status,
+                exc.sender_fault,
+                request_id,
+                aws_fault=exc.aws_fault_namespace,
             )
         except ServiceError as exc:
-            return _error(service, exc, request_id)
+            return _error_response(
+                service, exc.code, exc.message, exc.http_status, exc.sender_fault, request_id
+            )
         except Exception:
             log.exception("internal error serving request %s", request_id)
-            failure = ServiceError("An internal error occurred. Try again later.")
-            return _error(service, failure, request_id)
+            return _error_response(
+                service,
+                "ServiceFailure" if service not in JSON_SERVICES else "InternalFailure",
+                "An internal error occurred. Try again later.",
+                500,
+                False,
+                request_id,
+            )
+
+    async def _caller(
+        self,
+        request: Request,
+        body: bytes,
+        service: str,
+        now: dt.datetime,
+        meta: RequestMeta,
+        operation: str,
+    ) -> Caller:
+        """Authenticate; a failure by a known key is recorded in its account's trail."""
+        try:
+            return await run_in_threadpool(self._authenticate, request, body, service, now)
+        except ServiceError as exc:
+            known = getattr(exc, "known_key", None)
+            if known is not None and self.services.audit:
+                account_id, key_id, identity = known
+                await run_in_threadpool(
+                    partial(
+                        audit.record_auth_failure,
+                        self.services,
+                        meta,
+                        service=service,
+                        operation=operation.rsplit(".", 1)[-1],
+                        access_key_id=key_id,
+                        account_id=account_id,
+                        identity=identity,
+                        error=exc,
+                    )
+                )
+            raise
 
     def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
         headers = request.headers.raw

@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import configparser
 import datetime as dt
+import logging
 import os
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from chamberlain import config
+from chamberlain.agent.main import add_arguments as add_agent_arguments
 from chamberlain.crypto.ids import new_account_id
 from chamberlain.crypto.secrets import encode_keyfile, generate_key
+from chamberlain.ops import audit_trail
 from chamberlain.ops.accounts import create_account, generate_root_password, root_caller
 from chamberlain.ops.context import RequestMeta, Services
 from chamberlain.ops.dispatch import execute
 from chamberlain.ops.errors import ServiceError
 
 ADMIN_GROUP = "Administrators"
+HOUSEKEEPING_SECONDS = 3600
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
@@ -190,10 +196,124 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"--region us-east-1 --endpoint-url http://{settings.host}:{settings.port} "
             "iam get-user"
         )
+    threading.Thread(
+        target=_audit_housekeeping, args=(services, settings.audit_retention_days), daemon=True
+    ).start()
     app = create_app(services, region=settings.region)
     # Access logs are off: presigned URLs carry credentials in their query strings.
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
     return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from chamberlain.agent.main import run
+
+    return run(args)
+
+
+def _open(args: argparse.Namespace) -> Services:
+    settings = config.load(args.data_dir, database_url=getattr(args, "database_url", None))
+    if not settings.secrets_file.exists():
+        raise SystemExit(f"{settings.data_dir} is not initialized: run `chamberlain init` first")
+    return _services(settings)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        result = audit_trail.verify(services.store, services.secrets, args.account)
+    finally:
+        services.store.close()
+    for problem in result.problems:
+        print(problem)
+    print(
+        f"{result.events} events in {len(result.accounts)} account(s): "
+        f"{'intact' if result.ok else 'NOT intact'}"
+    )
+    return 0 if result.ok else 1
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        result = audit_trail.export(
+            services.store, services.secrets, args.account, args.out, args.format
+        )
+    finally:
+        services.store.close()
+    print(
+        f"{result.events} events of {result.account_id} -> {len(result.files)} file(s) "
+        f"in {args.out}"
+    )
+    return 0
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    if (args.before is None) == (args.retention_days is None):
+        raise SystemExit("give exactly one of --before and --retention-days")
+    before = (
+        dt.datetime.fromisoformat(args.before).astimezone(dt.UTC)
+        if args.before
+        else dt.datetime.now(dt.UTC) - dt.timedelta(days=args.retention_days)
+    )
+    services = _open(args)
+    try:
+        result = audit_trail.prune(services.store, services.secrets, before)
+    except audit_trail.AuditTrailError as exc:
+        print(f"not pruned: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.store.close()
+    for account, count in sorted(result.deleted.items()):
+        print(f"account {account}: {count} events before {before.isoformat()} deleted")
+    return 0
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    services = _open(args)
+    try:
+        digests = audit_trail.checkpoint(services.store, services.secrets, args.account)
+    finally:
+        services.store.close()
+    print(f"{len(digests)} digest(s) sealed")
+    return 0
+
+
+def _audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="the audit trail: verify, export, prune")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="exit 0 if the trail is intact")
+    verify.add_argument("--account")
+    verify.set_defaults(func=cmd_audit_verify)
+    export = audit_sub.add_parser("export", help="write an account's trail to files")
+    export.add_argument("--account", required=True)
+    export.add_argument("--out", required=True)
+    export.add_argument("--format", choices=("cloudtrail", "jsonl"), default="cloudtrail")
+    export.set_defaults(func=cmd_audit_export)
+    prune = audit_sub.add_parser("prune", help="delete old events, keeping verification")
+    prune.add_argument("--before", help="ISO 8601 time")
+    prune.add_argument("--retention-days", type=int)
+    prune.set_defaults(func=cmd_audit_prune)
+    checkpoint = audit_sub.add_parser("checkpoint", help="seal a digest of each trail's head")
+    checkpoint.add_argument("--account")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    for command in (verify, export, prune, checkpoint):
+        command.add_argument("--data-dir", required=True)
+        command.add_argument("--database-url")
+
+
+def _audit_housekeeping(services: Services, retention_days: int | None) -> None:
+    """Hourly: seal a digest of each account's trail and, with a retention setting, prune
+    events older than it (verification of what remains keeps working)."""
+    while True:
+        time.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            if retention_days is not None:
+                before = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+                audit_trail.prune(services.store, services.secrets, before)
+            audit_trail.checkpoint(services.store, services.secrets)
+        except Exception:  # keep serving; the next round retries
+            logging.getLogger("chamberlain").exception("audit housekeeping failed")
 
 
 def _account_args(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
@@ -225,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--database-url")
     serve.set_defaults(func=cmd_serve)
+    _audit_parser(sub)
+    agent = sub.add_parser(
+        "agent", help="serve an instance profile's role credentials to local AWS SDKs"
+    )
+    add_agent_arguments(agent)
+    agent.set_defaults(func=cmd_agent)
     return parser
 
 

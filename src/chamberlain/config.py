@@ -24,6 +24,9 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     region: str = "us-east-1"
+    database_schema: str | None = None  # PostgreSQL: the schema holding Chamberlain's tables
+    audit_retention_days: int | None = None  # None: keep every audit event
+    audit: bool = True  # False only to measure what auditing costs (benchmarks/api)
 
     @property
     def secrets_file(self) -> Path:
@@ -54,4 +57,16 @@ def load(
         host=host or file_settings.get("host") or DEFAULT_HOST,
         port=int(port or file_settings.get("port") or DEFAULT_PORT),
         region=str(file_settings.get("region") or "us-east-1"),
+        database_schema=os.environ.get("CHAMBERLAIN_DATABASE_SCHEMA")
+        or file_settings.get("database_schema"),
+        audit=os.environ.get("CHAMBERLAIN_AUDIT", str(file_settings.get("audit", "on"))).lower()
+        not in ("off", "false", "0"),
+        audit_retention_days=_optional_int(
+            os.environ.get("CHAMBERLAIN_AUDIT_RETENTION_DAYS")
+            or file_settings.get("audit_retention_days")
+        ),
     )
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value in (None, "") else int(str(value))

@@ -420,6 +420,7 @@ class MfaDevice:
     enabled: dt.datetime | None = None
     last_step: int | None = None  # the last accepted TOTP step (replay protection)
     tags: Tags = ()
+    offset: int = 0  # the device clock's offset in steps, learned at enable/resync
 
     @property
     def key(self) -> str:

@@ -117,7 +117,14 @@ class Server:
         return json.loads(done.stdout) if done.stdout.strip() else None
 
 
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path,
+    port: int,
+    log: Path,
+    *,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     process = subprocess.Popen(
         [
@@ -131,9 +138,11 @@ def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes
             "127.0.0.1",
             "--port",
             str(port),
+            *extra,
         ],
         stdout=handle,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

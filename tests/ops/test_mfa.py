@@ -669,3 +669,45 @@ def test_resource_tags_condition_on_device_operations(aws: Call, services: Servi
     aws("UntagMFADevice", caller=alice, SerialNumber=mine, TagKeys=["owner"])
     # Without its tag the device no longer matches the condition.
     assert error(aws, "ListMFADeviceTags", caller=alice, SerialNumber=mine).code == ("AccessDenied")
+
+
+def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
+    """A device whose clock runs 3 steps fast works again after a resync."""
+    import datetime as dt
+
+    from chamberlain.crypto.totp import code_at, step_at
+    from chamberlain.domain import MfaDevice
+    from chamberlain.ops.iam_mfa import verify_device_code
+
+    from .conftest import ACCOUNT, NOW, meta
+
+    iam("CreateUser", UserName="drift")
+    device = iam("CreateVirtualMFADevice", VirtualMFADeviceName="drift")["VirtualMFADevice"]
+    seed, serial = device["Base32StringSeed"].decode(), device["SerialNumber"]
+    now = step_at(NOW)
+    iam(
+        "EnableMFADevice",
+        UserName="drift",
+        SerialNumber=serial,
+        AuthenticationCode1=code_at(seed, now - 1),
+        AuthenticationCode2=code_at(seed, now),
+    )
+    fast = now + 3  # the device's clock has run ahead
+    iam(
+        "ResyncMFADevice",
+        UserName="drift",
+        SerialNumber=serial,
+        AuthenticationCode1=code_at(seed, fast - 1),
+        AuthenticationCode2=code_at(seed, fast),
+    )
+    with services.store.unit_of_work() as uow:
+        stored = uow.repo(MfaDevice).get(ACCOUNT, serial)
+        assert stored.offset == 3
+    later = NOW + dt.timedelta(seconds=90)
+    from chamberlain.ops.context import OpContext
+
+    from .conftest import root_caller
+
+    with services.store.unit_of_work() as uow:
+        ctx = OpContext(caller=root_caller(), meta=meta(later), uow=uow, services=services)
+        assert verify_device_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")

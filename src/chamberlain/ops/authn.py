@@ -69,8 +69,13 @@ def authenticate(
         key = uow.repo(AccessKey).find(signed.access_key_id)
         if key is None or key.status != "Active":
             raise InvalidClientTokenId(INVALID_TOKEN)
-        _verify(signed, _secret(services, key), now, service)
         caller = _caller_for(uow, key)
+        try:
+            _verify(signed, _secret(services, key), now, service)
+        except ServiceError as exc:
+            # The key is known: the audit trail records who failed to authenticate.
+            exc.known_key = (key.account_id, key.access_key_id, caller)  # type: ignore[attr-defined]
+            raise
     _record_use(services, key, now, service, region)
     return caller
 

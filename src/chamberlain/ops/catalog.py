@@ -29,6 +29,8 @@ MODULES = (
     "iam_service_last_accessed",
     "cloudtrail",
     "sts",
+    "sts_web_identity",
+    "sts_saml",
 )
 
 for _name in MODULES:

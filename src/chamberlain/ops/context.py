@@ -70,6 +70,7 @@ class Services:
     secrets: SecretBox
     tokens: TokenSealer | None = None  # STS session tokens; None: no temporary credentials
     password_params: Argon2Params = DEFAULT_PARAMS
+    audit: bool = True  # record every call in the audit trail (off only for benchmarks)
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
 

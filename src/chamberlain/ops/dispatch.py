@@ -6,8 +6,9 @@ with the audit trail, the event written in the same transaction) happens in one 
 
 from __future__ import annotations
 
-from chamberlain.ops import authz
+from chamberlain.ops import audit, authz
 from chamberlain.ops.context import Caller, OpContext, RequestMeta, Services
+from chamberlain.ops.errors import ServiceError
 from chamberlain.ops.registry import Operation, Output, Params, lookup
 
 
@@ -38,9 +39,57 @@ def execute(
     op = lookup(service, name)
     if op is None:
         raise UnknownOperation(f"{service}:{name}")
-    with services.store.unit_of_work(read_only=op.read_only) as uow:
-        ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services)
-        if not op.read_only:
-            uow.lock_account(caller.account_id)
-        authorize_operation(ctx, op, params)
-        return op.handler(ctx, params)
+    accounts = _audit_accounts(caller, params)
+    try:
+        with services.store.unit_of_work(read_only=op.read_only) as uow:
+            ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services)
+            if not op.read_only:
+                uow.lock_account(caller.account_id)
+            authorize_operation(ctx, op, params)
+            output = op.handler(ctx, params)
+            if services.audit and not op.read_only:
+                # The change and its event commit together, or neither does.
+                for account in accounts:
+                    audit.record(
+                        ctx,
+                        service,
+                        name,
+                        params,
+                        read_only=False,
+                        output=output,
+                        account_id=account,
+                    )
+    except ServiceError as error:  # rolled back: the failure is recorded on its own
+        if services.audit:
+            for account in accounts:
+                audit.record_detached(
+                    services,
+                    caller,
+                    meta,
+                    service,
+                    name,
+                    params,
+                    read_only=op.read_only,
+                    error=error,
+                    account_id=account,
+                )
+        raise
+    if services.audit and op.read_only:
+        for account in accounts:
+            audit.record_detached(
+                services, caller, meta, service, name, params, read_only=True, account_id=account
+            )
+    return output
+
+
+def _audit_accounts(caller: Caller, params: Params) -> list[str]:
+    """The accounts whose trails record the call: the caller's, and the role's account for
+    a role assumed across accounts (as CloudTrail records it in both); for an unsigned
+    federation call, only the role's."""
+    accounts = [caller.account_id] if caller.account_id else []
+    role_arn = params.get("RoleArn")
+    if isinstance(role_arn, str) and role_arn.count(":") >= 5:
+        role_account = role_arn.split(":")[4]
+        if role_account.isdigit() and len(role_account) == 12 and role_account not in accounts:
+            accounts.append(role_account)
+    return accounts

@@ -285,7 +285,9 @@ def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
     device = _require_assigned(ctx, params["SerialNumber"], owner)
     step = _check_codes(ctx, device, params)
-    _repo(ctx).put(replace(device, last_step=step))
+    # Resynchronizing is how a device whose clock drifted is brought back: its offset
+    # is learned from the two codes and used from now on.
+    _repo(ctx).put(replace(device, last_step=step, offset=totp.offset_for(step, ctx.now)))
     return None
 
 
@@ -379,7 +381,7 @@ def verify_device_code(ctx: OpContext, serial_number: str, code: str, user_name:
     device = _find(ctx, serial_number)
     if device is None or not _assigned_to(device, user_name):
         return False
-    step = totp.verify(_seed(ctx, device), code, ctx.now, device.last_step)
+    step = totp.verify(_seed(ctx, device), code, ctx.now, device.last_step, offset=device.offset)
     if step is None:
         return False
     repo.put(replace(device, last_step=step))

@@ -94,7 +94,7 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
         seed = ctx.services.secrets.decrypt(
             device.seed_encrypted, aad=device.serial_number.encode()
         ).decode("ascii")
-        step = totp.verify(seed, code, ctx.now, device.last_step)
+        step = totp.verify(seed, code, ctx.now, device.last_step, offset=device.offset)
     except (SecretBoxError, UnicodeDecodeError, ValueError):
         return False
     if step is None:

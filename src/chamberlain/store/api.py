@@ -61,7 +61,7 @@ class EventLog(Protocol):
     """The audit trail (store/events.py): per account, events numbered 1, 2, ... by `seq`.
 
     Appending is the caller's read-check-write: take `lock_account`, read `last`, append
-    `seq + 1`. A taken seq raises Conflict (and, on SQL stores, spoils the transaction).
+    `seq + 1`. A taken seq raises Conflict (the transaction goes on).
     """
 
     def append(self, event: Event) -> None: ...

@@ -1,7 +1,9 @@
 """The SQL store (SQLAlchemy Core): SQLite by default, PostgreSQL for several nodes.
 
 Every entity is one row of `entities(account_id, kind, key, ref, data)`, its fields a
-JSON text (codec.py), so a new entity type or field needs no migration. Keys compare
+JSON text (codec.py), so a new entity type or field needs no migration. The audit trail
+has tables of its own (`events`, its lookup index `event_attributes`, `event_digests`;
+see store/events.py), reached through `uow.events`. Keys compare
 and sort bytewise (SQLite's BINARY, PostgreSQL's "C" collation), which for UTF-8 is
 code-point order: the same order as Python's, hence as the memory store's.
 
@@ -572,6 +574,7 @@ class _SqlUnitOfWork:
         self._repos: dict[type, _SqlRepo] = {}
         self._postgres = connection.dialect.name == "postgresql"
         self._events: _SqlEventLog | None = None
+        self._locked: set[str] = set()
 
     @property
     def events(self) -> _SqlEventLog:
@@ -589,9 +592,10 @@ class _SqlUnitOfWork:
     def lock_account(self, account_id: str) -> None:
         if self.read_only:
             raise _read_only_violation("lock_account")
-        if self._postgres:
+        if self._postgres and account_id not in self._locked:
             lock = _advisory_key("account", account_id)
             self.connection.execute(_ADVISORY_LOCK, {"lock": lock})
+            self._locked.add(account_id)  # held until the transaction ends: ask once
         # SQLite: BEGIN IMMEDIATE already made this the only writer.
 
 

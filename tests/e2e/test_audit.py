@@ -1,0 +1,88 @@
+"""The audit trail over the wire: `aws cloudtrail lookup-events`, denied calls and failed
+sign-ins recorded, secrets redacted, and `chamberlain audit verify`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import ACCOUNT, Server, run_cli
+
+
+def events(server: Server, **kwargs) -> list[dict]:
+    trail = server.client("cloudtrail")
+    return trail.lookup_events(**kwargs)["Events"]
+
+
+def test_calls_are_recorded_and_looked_up(server: Server) -> None:
+    iam = server.client("iam")
+    name = f"aud-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    found = events(
+        server,
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAccessKey"}],
+    )
+    record = next(
+        json.loads(e["CloudTrailEvent"])
+        for e in found
+        if json.loads(e["CloudTrailEvent"])["requestParameters"].get("userName") == name
+    )
+    assert record["eventSource"] == "iam.amazonaws.com"
+    assert record["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
+    assert record["recipientAccountId"] == ACCOUNT
+    assert key["SecretAccessKey"] not in json.dumps(record)
+    # A denied call is recorded too, with AWS's error code.
+    denied = server.client_with_keys("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError):
+        denied.list_users()
+    mine = events(server, LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": name}])
+    codes = {json.loads(e["CloudTrailEvent"]).get("errorCode") for e in mine}
+    assert "AccessDenied" in codes
+
+
+def test_failed_signature_by_known_key_is_recorded(server: Server) -> None:
+    iam = server.client("iam")
+    name = f"sig-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    with pytest.raises(ClientError):
+        server.client_with_keys("sts", key["AccessKeyId"], "x" * 40).get_caller_identity()
+    found = events(
+        server,
+        LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": key["AccessKeyId"]}],
+    )
+    assert any(
+        json.loads(e["CloudTrailEvent"]).get("errorCode") == "SignatureDoesNotMatch" for e in found
+    )
+
+
+def test_lookup_errors_and_cli(server: Server) -> None:
+    trail = server.client("cloudtrail")
+    with pytest.raises(ClientError) as exc:
+        trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateUser"}],
+            StartTime="2026-01-02",
+            EndTime="2026-01-01",
+        )
+    assert exc.value.response["Error"]["Code"] == "InvalidTimeRangeException"
+    with pytest.raises(ClientError) as exc:
+        trail.lookup_events(NextToken="forged")
+    assert exc.value.response["Error"]["Code"] == "InvalidNextTokenException"
+    out = server.aws(
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventSource,AttributeValue=iam.amazonaws.com",
+        "--max-results",
+        "5",
+    )
+    assert out["Events"] and all(e["EventSource"] == "iam.amazonaws.com" for e in out["Events"])
+
+
+def test_audit_verify_command(server: Server) -> None:
+    done = run_cli("audit", "verify", "--data-dir", str(server.data_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
