@@ -96,6 +96,18 @@ def _error_response(
     return _xml(body, status, request_id)
 
 
+async def _read_capped(request: Request) -> bytes:
+    """The body, but never more than MAX_BODY + 1 bytes held in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > MAX_BODY:
+            break
+    return b"".join(chunks)
+
+
 def _json_service(target: str) -> str | None:
     for service, prefix in JSON_SERVICES.items():
         if target.startswith(prefix + "."):
@@ -114,7 +126,10 @@ class QueryApi:
         request_id = str(uuid.uuid4())
         service = "iam"
         try:
-            body = await request.body()
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            body = await _read_capped(request)
             if len(body) > MAX_BODY:
                 raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
             now = dt.datetime.now(dt.UTC)

@@ -178,7 +178,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert done.returncode == 0, done.stderr
     port = free_port()
     log = base / "server.log"
-    process = start_server(data_dir, port, log)
+    # Web identity tests run a local OpenID Connect issuer on plain http (loopback).
+    process = start_server(data_dir, port, log, env={"CHAMBERLAIN_OIDC_ALLOW_HTTP": "1"})
     yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
     process.terminate()
     process.wait(timeout=10)

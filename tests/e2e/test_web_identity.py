@@ -3,9 +3,8 @@ Connect issuer (discovery + JWKS on 127.0.0.1, an RSA key generated here), the p
 registered and a role created with boto3, tokens exchanged with boto3 (unsigned) and by
 the aws CLI's web-identity profile, and AWS's errors for bad tokens.
 
-The server must run with CHAMBERLAIN_OIDC_ALLOW_HTTP=1 (the issuer is plain http), so
-this module starts its own server with the shared helpers of conftest.py rather than
-using the session's `server` (started without it).
+The issuer is plain http, which the session's `server` allows (conftest.py starts it
+with CHAMBERLAIN_OIDC_ALLOW_HTTP=1).
 """
 
 from __future__ import annotations
@@ -25,41 +24,12 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chamberlain.ops.oidc import ALLOW_HTTP_ENV
-
-from .conftest import ACCOUNT, Server, free_port, run_cli, start_server
+from .conftest import ACCOUNT, Server
 from .oidc_issuer import Issuer, SigningKey
 
 CLIENT = "sts.amazonaws.com"
 SUBJECT = "system:serviceaccount:default:app"
 LIST_ROLES = {"Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"}
-
-
-@pytest.fixture(scope="module")
-def oidc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server whose environment allows http issuers on loopback."""
-    base = tmp_path_factory.mktemp("chamberlain-oidc")
-    data_dir, credentials = base / "data", base / "credentials"
-    done = run_cli(
-        "init",
-        "--data-dir",
-        str(data_dir),
-        "--account-id",
-        ACCOUNT,
-        "--admin-user",
-        "admin",
-        "--credentials-file",
-        str(credentials),
-        "--profile",
-        "admin",
-    )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = base / "server.log"
-    process = start_server(data_dir, port, log, env={ALLOW_HTTP_ENV: "1"})
-    yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +39,8 @@ def issuer() -> Iterator[Issuer]:
 
 
 @pytest.fixture(scope="module")
-def role_arn(oidc_server: Server, issuer: Issuer) -> str:
-    iam = oidc_server.client("iam")
+def role_arn(server: Server, issuer: Issuer) -> str:
+    iam = server.client("iam")
     provider = iam.create_open_id_connect_provider(
         Url=issuer.provider_url, ClientIDList=[CLIENT], ThumbprintList=[]
     )["OpenIDConnectProviderArn"]
@@ -135,9 +105,9 @@ def refused(server: Server, role_arn: str, token: str) -> tuple[str, str, int]:
 
 
 def test_exchange_a_token_and_use_the_credentials(
-    oidc_server: Server, issuer: Issuer, role_arn: str
+    server: Server, issuer: Issuer, role_arn: str
 ) -> None:
-    out = exchange(oidc_server, role_arn, issuer.mint(sub=SUBJECT, aud=CLIENT))
+    out = exchange(server, role_arn, issuer.mint(sub=SUBJECT, aud=CLIENT))
     role_name = role_arn.rsplit("/", 1)[1]
     session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/e2e"
     assert out["AssumedRoleUser"]["Arn"] == session_arn
@@ -148,18 +118,18 @@ def test_exchange_a_token_and_use_the_credentials(
     assert creds["AccessKeyId"].startswith("ASIA")
     assert creds["Expiration"] > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=55)
 
-    assert session_client(oidc_server, "sts", creds).get_caller_identity()["Arn"] == session_arn
-    iam = session_client(oidc_server, "iam", creds)
+    assert session_client(server, "sts", creds).get_caller_identity()["Arn"] == session_arn
+    iam = session_client(server, "iam", creds)
     assert any(r["Arn"] == role_arn for r in iam.list_roles()["Roles"])
     with pytest.raises(ClientError) as exc:
         iam.create_user(UserName=f"nope-{uuid.uuid4().hex[:6]}")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
-    last = oidc_server.client("iam").get_role(RoleName=role_name)["Role"]["RoleLastUsed"]
+    last = server.client("iam").get_role(RoleName=role_name)["Role"]["RoleLastUsed"]
     assert "LastUsedDate" in last
 
 
 def test_aws_cli_web_identity_profile(
-    oidc_server: Server, issuer: Issuer, role_arn: str, tmp_path: Path
+    server: Server, issuer: Issuer, role_arn: str, tmp_path: Path
 ) -> None:
     """botocore's web-identity credential provider (what EKS pods use) against us."""
     token_file = tmp_path / "token"
@@ -169,10 +139,10 @@ def test_aws_cli_web_identity_profile(
         f"[profile web]\nregion = us-east-1\nrole_arn = {role_arn}\n"
         f"web_identity_token_file = {token_file}\nrole_session_name = cli\n"
     )
-    env = oidc_server.aws_env("web", config) | {"AWS_ENDPOINT_URL_STS": oidc_server.endpoint}
+    env = server.aws_env("web", config) | {"AWS_ENDPOINT_URL_STS": server.endpoint}
     command = ["sts", "get-caller-identity", "--output", "json"]
     done = subprocess.run(
-        [sys.executable, "-m", "awscli", "--endpoint-url", oidc_server.endpoint, *command],
+        [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, *command],
         capture_output=True,
         text=True,
         env=env,
@@ -183,26 +153,26 @@ def test_aws_cli_web_identity_profile(
     assert json.loads(done.stdout)["Arn"].endswith(f"/{role_arn.rsplit('/', 1)[1]}/cli")
 
 
-def test_wrong_signature(oidc_server: Server, issuer: Issuer, role_arn: str) -> None:
+def test_wrong_signature(server: Server, issuer: Issuer, role_arn: str) -> None:
     forger = SigningKey.generate(kid=issuer.keys[0].kid)
     token = issuer.mint(sub=SUBJECT, aud=CLIENT, key=forger)
-    code, _, status = refused(oidc_server, role_arn, token)
+    code, _, status = refused(server, role_arn, token)
     assert (code, status) == ("InvalidIdentityToken", 400)
 
 
-def test_wrong_audience(oidc_server: Server, issuer: Issuer, role_arn: str) -> None:
+def test_wrong_audience(server: Server, issuer: Issuer, role_arn: str) -> None:
     token = issuer.mint(sub=SUBJECT, aud="someone-else")
-    assert refused(oidc_server, role_arn, token) == (
+    assert refused(server, role_arn, token) == (
         "InvalidIdentityToken",
         "Incorrect token audience",
         400,
     )
 
 
-def test_wrong_issuer(oidc_server: Server, role_arn: str) -> None:
+def test_wrong_issuer(server: Server, role_arn: str) -> None:
     with Issuer() as stranger:
         token = stranger.mint(sub=SUBJECT, aud=CLIENT)
-        assert refused(oidc_server, role_arn, token) == (
+        assert refused(server, role_arn, token) == (
             "InvalidIdentityToken",
             f"No OpenIDConnect provider found in your account for {stranger.url}",
             400,
@@ -210,19 +180,19 @@ def test_wrong_issuer(oidc_server: Server, role_arn: str) -> None:
         assert stranger.hits == {}
 
 
-def test_expired_token(oidc_server: Server, issuer: Issuer, role_arn: str) -> None:
+def test_expired_token(server: Server, issuer: Issuer, role_arn: str) -> None:
     issued = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
     token = issuer.mint(sub=SUBJECT, aud=CLIENT, now=issued)
-    code, message, status = refused(oidc_server, role_arn, token)
+    code, message, status = refused(server, role_arn, token)
     assert (code, status) == ("ExpiredTokenException", 400)
     expires = int((issued + dt.timedelta(hours=1)).timestamp())
     assert message.startswith("Token expired: current date/time ")
     assert message.endswith(f" must be before the expiration date/time {expires}")
 
 
-def test_trust_policy_condition(oidc_server: Server, issuer: Issuer, role_arn: str) -> None:
+def test_trust_policy_condition(server: Server, issuer: Issuer, role_arn: str) -> None:
     token = issuer.mint(sub="system:serviceaccount:default:other", aud=CLIENT)
-    assert refused(oidc_server, role_arn, token) == (
+    assert refused(server, role_arn, token) == (
         "AccessDenied",
         "Not authorized to perform sts:AssumeRoleWithWebIdentity",
         403,

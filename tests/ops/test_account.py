@@ -170,3 +170,11 @@ def test_summary_needs_permission(aws: Call, services: Services):
     with pytest.raises(ServiceError) as excinfo:
         aws("GetAccountSummary", caller=user_caller("alice"))
     assert excinfo.value.code == "AccessDenied"
+
+
+def test_summary_reports_the_global_endpoint_token_version(aws: Call):
+    assert aws("GetAccountSummary")["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
+    aws("SetSecurityTokenServicePreferences", GlobalEndpointTokenVersion="v2Token")
+    assert aws("GetAccountSummary")["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    aws("SetSecurityTokenServicePreferences", GlobalEndpointTokenVersion="v1Token")
+    assert aws("GetAccountSummary")["SummaryMap"]["GlobalEndpointTokenVersion"] == 1

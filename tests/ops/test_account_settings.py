@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chamberlain.ops.context import Caller, OpContext, Services
-from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.errors import FeatureDisabled, FeatureEnabled, ServiceError
 from chamberlain.ops.iam_account_settings import global_endpoint_token_version
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
@@ -118,6 +118,16 @@ def test_outbound_web_identity_federation(aws: Call) -> None:
     }
     # The account keeps its issuer.
     assert aws("EnableOutboundWebIdentityFederation") == {"IssuerIdentifier": issuer}
+
+
+def test_outbound_federation_errors_are_the_shared_classes(aws: Call) -> None:
+    with pytest.raises(FeatureDisabled) as disabled:
+        aws("DisableOutboundWebIdentityFederation")
+    assert disabled.value.sender_fault
+    aws("EnableOutboundWebIdentityFederation")
+    with pytest.raises(FeatureEnabled) as enabled:
+        aws("EnableOutboundWebIdentityFederation")
+    assert enabled.value.sender_fault
 
 
 # ------------------------------------------------ ListPoliciesGrantingServiceAccess

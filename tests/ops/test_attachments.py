@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from chamberlain.ops.context import Services
 from chamberlain.ops.errors import ServiceError
 
 from .conftest import ACCOUNT, user_caller
+from .entity_seed import Seed
 
 Call = Callable[..., Any]
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -183,3 +185,27 @@ def test_policy_arn_condition_key(iam: Call, iam_as: Call) -> None:
     assert f"iam:AttachUserPolicy on resource: arn:aws:iam::{ACCOUNT}:user/alice" in err.message
     iam_as(bob, "AttachUserPolicy", UserName="alice", PolicyArn=READ_ONLY)
     iam_as(bob, "DetachUserPolicy", UserName="alice", PolicyArn=READ_ONLY)
+
+
+def test_service_linked_role_attachments_are_only_modifiable_by_aws(
+    iam: Call, services: Services
+) -> None:
+    role = "AWSServiceRoleForElasticBeanstalk"
+    iam("CreateServiceLinkedRole", AWSServiceName="elasticbeanstalk.amazonaws.com")
+    Seed(services).attach("role", role, READ_ONLY)
+    protected = (
+        f"Cannot perform the operation on the protected role '{role}' "
+        "- this role is only modifiable by AWS"
+    )
+    for op, arn in (
+        ("AttachRolePolicy", ADMIN),
+        ("AttachRolePolicy", READ_ONLY),
+        ("DetachRolePolicy", READ_ONLY),
+    ):
+        err = error_of(iam, op, RoleName=role, PolicyArn=arn)
+        assert (err.code, err.http_status, err.message) == ("UnmodifiableEntity", 400, protected)
+    listed = iam("ListAttachedRolePolicies", RoleName=role)["AttachedPolicies"]
+    assert listed == [{"PolicyName": "ReadOnlyAccess", "PolicyArn": READ_ONLY}]
+    # The role's own deletion still detaches its policies.
+    iam("DeleteServiceLinkedRole", RoleName=role)
+    assert iam("ListEntitiesForPolicy", PolicyArn=READ_ONLY)["PolicyRoles"] == []

@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from chamberlain.domain import InlinePolicy
+from chamberlain.ops.context import Services
 from chamberlain.ops.errors import ServiceError
 from chamberlain.policy.validate import policy_size
 
 from .conftest import ACCOUNT, user_caller
+from .entity_seed import Seed
 
 Call = Callable[..., Any]
 TRUST = json.dumps(
@@ -168,3 +171,30 @@ def test_inline_policy_operations_are_authorized_on_the_principal(iam: Call, iam
     iam_as(bob, "PutRolePolicy", RoleName="app", PolicyName="x", PolicyDocument=allow("s3:*"))
     assert iam_as(bob, "ListRolePolicies", RoleName="app")["PolicyNames"] == ["x"]
     assert error_of(iam_as, bob, "ListUserPolicies", UserName="bob").code == "AccessDenied"
+
+
+def test_service_linked_role_inline_policies_are_only_modifiable_by_aws(
+    iam: Call, services: Services
+) -> None:
+    role = "AWSServiceRoleForElasticBeanstalk"
+    iam("CreateServiceLinkedRole", AWSServiceName="elasticbeanstalk.amazonaws.com")
+    Seed(services).inline("role", role, "service", allow("s3:GetObject"))
+    protected = (
+        f"Cannot perform the operation on the protected role '{role}' "
+        "- this role is only modifiable by AWS"
+    )
+    for op, params in (
+        ("PutRolePolicy", {"PolicyName": "mine", "PolicyDocument": allow("s3:*")}),
+        ("PutRolePolicy", {"PolicyName": "service", "PolicyDocument": allow("s3:*")}),
+        ("DeleteRolePolicy", {"PolicyName": "service"}),
+    ):
+        err = error_of(iam, op, RoleName=role, **params)
+        assert (err.code, err.http_status, err.message) == ("UnmodifiableEntity", 400, protected)
+    # Reading is allowed, and nothing changed.
+    assert iam("ListRolePolicies", RoleName=role)["PolicyNames"] == ["service"]
+    got = iam("GetRolePolicy", RoleName=role, PolicyName="service")
+    assert got["PolicyDocument"] == allow("s3:GetObject")
+    # The role's own deletion still takes its policies with it.
+    iam("DeleteServiceLinkedRole", RoleName=role)
+    with services.store.unit_of_work(read_only=True) as uow:
+        assert uow.repo(InlinePolicy).list(ACCOUNT) == []

@@ -11,7 +11,7 @@ import botocore.session
 import pytest
 
 from chamberlain.ops.context import Caller, Services
-from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.errors import OrganizationNotFoundException, ServiceError
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -66,7 +66,7 @@ def error(call: Call, *args: Any, **params: Any) -> tuple[str, int, str]:
 
 @pytest.mark.parametrize("name", ROOT_ACCESS_OPERATIONS)
 def test_root_access_features_need_an_organization(aws: Call, iam_client: Any, name: str) -> None:
-    with pytest.raises(ServiceError) as info:
+    with pytest.raises(OrganizationNotFoundException) as info:  # the shared class
         aws(name)
     exc = info.value
     assert (exc.code, exc.http_status, exc.sender_fault) == (

@@ -290,3 +290,64 @@ def test_create_role_authorization(iam: Call, iam_as: Call) -> None:
     assert error_of(iam_as, bob, "DeleteRole", RoleName="r").code == "AccessDenied"
     err = error_of(iam_as, bob, "ListRoles", PathPrefix="/svc/")
     assert f"iam:ListRoles on resource: arn:aws:iam::{ACCOUNT}:role/svc/ because" in err.message
+
+
+# ------------------------------------------------------------ service-linked roles
+
+EB = "elasticbeanstalk.amazonaws.com"
+EB_ROLE = "AWSServiceRoleForElasticBeanstalk"
+PROTECTED = (
+    f"Cannot perform the operation on the protected role '{EB_ROLE}' "
+    "- this role is only modifiable by AWS"
+)
+
+
+@pytest.mark.parametrize("path", ["/aws-service-role/", f"/aws-service-role/{EB}/"])
+def test_create_role_refuses_the_service_linked_path(iam: Call, path: str) -> None:
+    err = error_of(iam, "CreateRole", RoleName="r", Path=path, AssumeRolePolicyDocument=TRUST)
+    assert (err.code, err.http_status, err.message) == (
+        "InvalidInput",
+        400,
+        "Path prefix '/aws-service-role/' can only be used for AWS Service linked Roles",
+    )
+    assert iam("ListRoles")["Roles"] == []
+    # A path that merely resembles it is an ordinary path.
+    iam("CreateRole", RoleName="r", Path="/aws-service-roles/", AssumeRolePolicyDocument=TRUST)
+
+
+GUARDED: list[tuple[str, dict[str, Any]]] = [
+    ("DeleteRole", {}),
+    ("UpdateAssumeRolePolicy", {"PolicyDocument": TRUST}),
+    ("PutRolePermissionsBoundary", {"PermissionsBoundary": READ_ONLY}),
+    ("DeleteRolePermissionsBoundary", {}),
+    ("TagRole", {"Tags": [{"Key": "k", "Value": "v"}]}),
+    ("UntagRole", {"TagKeys": ["k"]}),
+]
+
+
+@pytest.mark.parametrize(("op", "params"), GUARDED)
+def test_service_linked_roles_are_only_modifiable_by_aws(
+    iam: Call, op: str, params: dict[str, Any]
+) -> None:
+    before = iam("CreateServiceLinkedRole", AWSServiceName=EB)["Role"]
+    err = error_of(iam, op, RoleName=EB_ROLE, **params)
+    assert (err.code, err.http_status, err.message) == ("UnmodifiableEntity", 400, PROTECTED)
+    after = iam("GetRole", RoleName=EB_ROLE)["Role"]
+    after.pop("RoleLastUsed")
+    assert after == before
+    assert iam("GetPolicy", PolicyArn=READ_ONLY)["Policy"]["PermissionsBoundaryUsageCount"] == 0
+
+
+def test_guarded_operations_still_work_on_ordinary_roles(iam: Call) -> None:
+    iam("CreateRole", RoleName="plain", AssumeRolePolicyDocument=TRUST)
+    for op, params in GUARDED[1:] + GUARDED[:1]:  # DeleteRole last
+        iam(op, RoleName="plain", **params)
+    assert error_of(iam, "GetRole", RoleName="plain").code == "NoSuchEntity"
+
+
+def test_service_linked_role_description_and_duration_can_change(iam: Call) -> None:
+    iam("CreateServiceLinkedRole", AWSServiceName=EB)
+    iam("UpdateRoleDescription", RoleName=EB_ROLE, Description="mine")
+    iam("UpdateRole", RoleName=EB_ROLE, MaxSessionDuration=7200)
+    role = iam("GetRole", RoleName=EB_ROLE)["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("mine", 7200)

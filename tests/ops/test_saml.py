@@ -23,8 +23,8 @@ from chamberlain.ops.saml import (
     ISSUER_UNKNOWN,
     SIGNATURE_INVALID,
     TOO_OLD,
-    ExpiredTokenException,
 )
+from chamberlain.ops.sts_common import ExpiredTokenException
 from chamberlain.ops.sts_saml import (
     NOT_AUTHORIZED,
     PROVIDER_MISSING,
@@ -38,7 +38,7 @@ from chamberlain.protocol.wire_errors import error_spec
 
 from ..e2e.saml_idp import ATTRIBUTES, AWS_SIGNIN, DS, SAML, IdP, Response, encode, trust_policy
 from .conftest import ACCOUNT, NOW
-from .sts_helpers import OTHER, World, allow
+from .sts_helpers import OTHER, World, allow, trust
 
 ANONYMOUS = Caller(account_id="", arn="", principal_id="", type=PrincipalType.ANONYMOUS)
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta"
@@ -467,6 +467,101 @@ def test_explicit_deny_in_trust_policy_wins(w: World, idp: IdP) -> None:
     assert error_of(assume, w, idp.response(new(idp))) == ("AccessDenied", NOT_AUTHORIZED)
 
 
+# ------------------------------------------------------- the session's saml: keys
+
+
+TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+
+
+def qualifier_of(idp: IdP) -> str:
+    digest = hashlib.sha1(f"{idp.entity_id}{ACCOUNT}/Okta".encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_role_policy_conditions_on_the_sessions_saml_keys(w: World, idp: IdP) -> None:
+    """AWS keeps saml:sub, saml:sub_type and saml:namequalifier for the session: the
+    role's permission policies can test them on every request it makes."""
+    policy = allow(
+        "iam:ListRoles",
+        condition={
+            "StringEquals": {
+                "saml:sub": "alice@example.com",
+                "saml:sub_type": "persistent",
+                "saml:namequalifier": qualifier_of(idp),
+            }
+        },
+    )
+    w.role("federated", trust_policy(PROVIDER), policy)
+    alice = assume(w, idp.response(new(idp)))
+    session = w.session(alice["Credentials"], now=LATER)
+    assert session.session is not None
+    assert session.session.extra_context == {
+        "saml:sub": "alice@example.com",
+        "saml:sub_type": "persistent",
+        "saml:namequalifier": qualifier_of(idp),
+    }
+    assert w.iam(session, "ListRoles", now=LATER)["Roles"][0]["RoleName"] == "federated"
+
+    bob = new(idp, subject="bob@example.com", assertion_id="_bob")
+    session = w.session(assume(w, idp.response(bob))["Credentials"], now=LATER)
+    assert error_of(w.iam, session, "ListRoles", now=LATER)[0] == "AccessDenied"
+
+
+def test_saml_keys_as_policy_variables_and_in_denies(w: World, idp: IdP) -> None:
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": "iam:GetRole",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/${{saml:sub}}",
+        },
+        {
+            "Effect": "Deny",
+            "Action": "iam:GetRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"saml:sub_type": "transient"}},
+        },
+    ]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    w.role("federated", trust_policy(PROVIDER), policy)
+    w.role("alice", trust_policy(PROVIDER))
+    w.role("bob", trust_policy(PROVIDER))
+    alice = w.session(assume(w, idp.response(new(idp, subject="alice")))["Credentials"], LATER)
+    assert w.iam(alice, "GetRole", RoleName="alice", now=LATER)["Role"]["RoleName"] == "alice"
+    assert error_of(w.iam, alice, "GetRole", RoleName="bob", now=LATER)[0] == "AccessDenied"
+    transient = new(idp, subject="alice", subject_format=TRANSIENT, assertion_id="_t")
+    session = w.session(assume(w, idp.response(transient))["Credentials"], LATER)
+    assert session.session is not None
+    assert session.session.extra_context["saml:sub_type"] == "transient"
+    assert error_of(w.iam, session, "GetRole", RoleName="alice", now=LATER)[0] == "AccessDenied"
+
+
+def test_role_chaining_trust_policies_see_the_sessions_saml_keys(w: World, idp: IdP) -> None:
+    """AssumeRole from a SAML session: the next role's trust policy can test saml:sub."""
+    federated = w.role("federated", trust_policy(PROVIDER))
+    condition = {"StringEquals": {"saml:sub": "alice@example.com"}}
+    w.role("next", trust(federated["Arn"], condition=condition))
+    next_role = f"arn:aws:iam::{ACCOUNT}:role/next"
+    alice = w.session(assume(w, idp.response(new(idp)))["Credentials"], now=LATER)
+    out = w.sts(alice, "AssumeRole", now=LATER, RoleArn=next_role, RoleSessionName="chained")
+    assert out["AssumedRoleUser"]["Arn"].endswith(":assumed-role/next/chained")
+    bob = new(idp, subject="bob@example.com")
+    bob_session = w.session(assume(w, idp.response(bob))["Credentials"], now=LATER)
+    code, _ = error_of(
+        w.sts, bob_session, "AssumeRole", now=LATER, RoleArn=next_role, RoleSessionName="x1"
+    )
+    assert code == "AccessDenied"
+
+
+def test_trust_policy_only_saml_keys_are_not_kept(w: World, idp: IdP) -> None:
+    """saml:iss, saml:aud, saml:doc and the attribute keys are for the trust policy only."""
+    condition = {"StringEquals": {"saml:iss": idp.entity_id}}
+    w.role("federated", trust_policy(PROVIDER), allow("iam:ListRoles", condition=condition))
+    session = w.session(assume(w, idp.response(new(idp)))["Credentials"], now=LATER)
+    assert session.session is not None
+    assert set(session.session.extra_context) == {"saml:sub", "saml:sub_type", "saml:namequalifier"}
+    assert error_of(w.iam, session, "ListRoles", now=LATER)[0] == "AccessDenied"
+
+
 # --------------------------------------------------------------- session attributes
 
 
@@ -587,8 +682,19 @@ def test_durations(w: World, idp: IdP) -> None:
     )
     ending = new(idp, session_not_on_or_after=LATER + dt.timedelta(minutes=20))
     assert expiration(assume(w, idp.response(ending))) == dt.timedelta(minutes=20)
-    bad = new(idp, attributes={ATTRIBUTES + "SessionDuration": ["forever"]})
-    assert error_of(assume, w, idp.response(bad))[0] == "InvalidIdentityToken"
+    for value in (
+        "forever",
+        "899",
+        "43201",
+        "\u00b2",
+        "\u0661\u0662\u0660\u0660",
+        "9" * 5000,
+    ):
+        bad = new(idp, attributes={ATTRIBUTES + "SessionDuration": [value]})
+        assert error_of(assume, w, idp.response(bad)) == (
+            "InvalidIdentityToken",
+            "SessionDuration in AuthnResponse must be an integer from 900 to 43200",
+        ), value
 
 
 # ------------------------------------------------------------------ session policies

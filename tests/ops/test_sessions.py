@@ -211,6 +211,54 @@ def test_an_empty_session_reads_back_with_defaults(services: Services, uow: Unit
     assert session.chained is False
 
 
+def test_extra_context_is_sealed_and_restored(services: Services, uow: UnitOfWork) -> None:
+    moment = dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)
+    extra = {
+        "saml:sub": "alice@example.com",
+        "example.com/oidc:aud": ["client-a", "client-b"],
+        "x:flag": True,
+        "x:count": 3,
+        "x:when": moment,
+    }
+    creds = issue(services, uow, extra_context=extra)
+    assert "alice@example.com" not in creds["SessionToken"]  # sealed, not merely encoded
+    caller, _ = caller_from_token(services, creds["AccessKeyId"], creds["SessionToken"], NOW)
+    assert caller.session is not None
+    assert caller.session.extra_context == {
+        "saml:sub": "alice@example.com",
+        "example.com/oidc:aud": ["client-a", "client-b"],
+        "x:flag": True,
+        "x:count": 3,
+        "x:when": "2024-05-01T12:30:00Z",
+    }
+    # A session issued without it reads back with none.
+    plain = issue(services, uow)
+    caller, _ = caller_from_token(services, plain["AccessKeyId"], plain["SessionToken"], NOW)
+    assert caller.session is not None and caller.session.extra_context == {}
+
+
+def test_extra_context_values_must_be_condition_values(services: Services, uow: UnitOfWork) -> None:
+    with pytest.raises(TypeError):
+        issue(services, uow, extra_context={"x:bad": {"nested": "mapping"}})
+    with pytest.raises(TypeError):
+        issue(services, uow, extra_context={"x:bad": [None]})
+
+
+def test_a_token_with_a_malformed_context_claim_is_invalid(services: Services) -> None:
+    """A context claim that is not condition keys (a token sealed by a future or buggy
+    version) is refused as an invalid token, not a server error."""
+    sealer = services.tokens
+    assert sealer is not None
+    with services.store.unit_of_work() as uow:
+        creds = issue(services, uow)
+    claims = sealer.open(creds["SessionToken"])
+    for bad in ({"k": {"nested": 1}}, ["not", "a", "mapping"], {"k": [["nested"]]}):
+        token = sealer.seal({**claims, "ctx": bad})
+        with pytest.raises(ServiceError) as info:
+            caller_from_token(services, creds["AccessKeyId"], token, NOW)
+        assert info.value.code == "InvalidClientTokenId"
+
+
 def test_issued_time_is_whole_seconds(services: Services) -> None:
     with services.store.unit_of_work() as uow:
         ctx = context(services, uow, now=NOW + dt.timedelta(microseconds=700_000))
@@ -237,7 +285,7 @@ def test_expiry(services: Services, uow: UnitOfWork) -> None:
         with pytest.raises(ServiceError) as info:
             caller_from_token(services, key, token, when)
         assert info.value.code == "ExpiredToken"
-        assert info.value.http_status == 400
+        assert info.value.http_status == 403  # AWS answers an expired session token with 403
 
 
 def test_tokens_open_on_any_node_with_the_key_and_on_no_other(

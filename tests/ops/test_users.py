@@ -23,12 +23,14 @@ from chamberlain.domain import (
 from chamberlain.ops import iam_users
 from chamberlain.ops.context import Caller, Services
 from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.iam_service_credentials import ServiceSpecificCredential
 from chamberlain.policy import PrincipalType
 
 from .conftest import ACCOUNT, NOW, root_caller, user_caller
 
 Call = Callable[..., Any]
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+CODECOMMIT = "codecommit.amazonaws.com"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
@@ -212,6 +214,7 @@ def _seed_user_relations(iam: Call, services: Services) -> None:
         SigningCertificate(ACCOUNT, "alice", "CERT1", "body", "Active", when),
         MfaDevice(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:mfa/alice", b"s", when, "alice", when),
     )
+    iam("CreateServiceSpecificCredential", UserName="alice", ServiceName=CODECOMMIT)
 
 
 def test_rename_user_carries_every_relation(iam: Call, services: Services) -> None:
@@ -236,6 +239,9 @@ def test_rename_user_carries_every_relation(iam: Call, services: Services) -> No
         assert uow.repo(SshPublicKey).list(ACCOUNT, ref="alicia")[0].user_name == "Alicia"
         assert uow.repo(SigningCertificate).list(ACCOUNT, ref="alicia")[0].user_name == "Alicia"
         assert uow.repo(MfaDevice).list(ACCOUNT, ref="alicia")[0].user_name == "Alicia"
+        credentials = uow.repo(ServiceSpecificCredential)
+        assert [c.user_name for c in credentials.list(ACCOUNT, ref="alicia")] == ["Alicia"]
+        assert credentials.list(ACCOUNT, ref="alice") == []
         assert uow.repo(Membership).list(ACCOUNT, ref="alice") == []
         assert uow.repo(InlinePolicy).list(ACCOUNT, key_prefix=joined("user", "alice", "")) == []
 
@@ -282,6 +288,7 @@ DELETE_CONFLICTS: list[tuple[str, str]] = [
     ("key", "Cannot delete entity, must delete access keys first."),
     ("cert", "Cannot delete entity, must delete signing certificates first."),
     ("ssh", "Cannot delete entity, must delete SSH public keys first."),
+    ("ssc", "Cannot delete entity, must remove service specific credentials first."),
     ("mfa", "Cannot delete entity, must delete MFA device first."),
     ("inline", "Cannot delete entity, must delete policies first."),
     ("attached", "Cannot delete entity, must detach all policies first."),
@@ -301,6 +308,8 @@ def test_delete_user_conflicts(iam: Call, services: Services, what: str, message
         add(services, SigningCertificate(ACCOUNT, "alice", "C1", "body", "Active", when))
     elif what == "ssh":
         add(services, SshPublicKey(ACCOUNT, "alice", "APKA1", "b", "fp", "Active", when))
+    elif what == "ssc":
+        iam("CreateServiceSpecificCredential", UserName="alice", ServiceName=CODECOMMIT)
     elif what == "mfa":
         add(services, MfaDevice(ACCOUNT, "arn:mfa", b"s", when, "alice", when))
     elif what == "inline":
@@ -313,6 +322,29 @@ def test_delete_user_conflicts(iam: Call, services: Services, what: str, message
     err = error_of(iam, "DeleteUser", UserName="alice")
     assert (err.code, err.message, err.http_status) == ("DeleteConflict", message, 409)
     assert iam("GetUser", UserName="alice")["User"]["UserName"] == "alice"
+
+
+def test_service_specific_credentials_are_checked_after_ssh_keys(
+    iam: Call, services: Services
+) -> None:
+    iam("CreateUser", UserName="alice")
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    add(
+        services,
+        SshPublicKey(ACCOUNT, "alice", "APKA1", "b", "fp", "Active", when),
+        MfaDevice(ACCOUNT, "arn:mfa", b"s", when, "alice", when),
+    )
+    made = iam("CreateServiceSpecificCredential", UserName="alice", ServiceName=CODECOMMIT)
+    credential_id = made["ServiceSpecificCredential"]["ServiceSpecificCredentialId"]
+    assert "SSH public keys" in error_of(iam, "DeleteUser", UserName="alice").message
+    iam("DeleteSSHPublicKey", UserName="alice", SSHPublicKeyId="APKA1")
+    assert "service specific credentials" in error_of(iam, "DeleteUser", UserName="alice").message
+    iam(
+        "DeleteServiceSpecificCredential",
+        UserName="alice",
+        ServiceSpecificCredentialId=credential_id,
+    )
+    assert "MFA device" in error_of(iam, "DeleteUser", UserName="alice").message
 
 
 def test_delete_user(iam: Call) -> None:

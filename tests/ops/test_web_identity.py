@@ -233,6 +233,38 @@ def test_amr_and_federated_provider_condition_keys(w: World, issuer: Issuer) -> 
     assert refused(w, role, issuer.mint(now=NOW, amr=["pwd"]))[0] == "AccessDenied"
 
 
+def test_role_policy_conditions_on_the_sessions_provider_keys(w: World, issuer: Issuer) -> None:
+    """AWS keeps the provider's application id (`:aud`) and user id (`:sub`) for the
+    session: the role's permission policies can test them on every request."""
+    keys = {f"{issuer.host_path}:sub": "user-0001", f"{issuer.host_path}:aud": CLIENT}
+    role = setup(
+        w, issuer, condition=None, policy=allow("iam:ListRoles", condition={"StringEquals": keys})
+    )
+    session = w.session(assume(w, role, issuer.mint(now=NOW, amr=["mfa"]))["Credentials"])
+    assert session.session is not None
+    assert session.session.extra_context == keys  # :amr is for trust policies only
+    assert "Roles" in w.iam(session, "ListRoles")
+
+    other = w.session(assume(w, role, issuer.mint(now=NOW, sub="user-0002"))["Credentials"])
+    with pytest.raises(ServiceError) as info:
+        w.iam(other, "ListRoles")
+    assert info.value.code == "AccessDenied"
+
+
+def test_the_sessions_user_id_as_a_policy_variable(w: World, issuer: Issuer) -> None:
+    resource = f"arn:aws:iam::{ACCOUNT}:role/${{{issuer.host_path}:sub}}"
+    statement = {"Effect": "Allow", "Action": "iam:GetRole", "Resource": resource}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    role = setup(w, issuer, condition=None, policy=policy)
+    w.role("user-0001", web_trust(provider_arn(issuer)))
+    w.role("user-0002", web_trust(provider_arn(issuer)))
+    session = w.session(assume(w, role, issuer.mint(now=NOW))["Credentials"])
+    assert w.iam(session, "GetRole", RoleName="user-0001")["Role"]["RoleName"] == "user-0001"
+    with pytest.raises(ServiceError) as info:
+        w.iam(session, "GetRole", RoleName="user-0002")
+    assert info.value.code == "AccessDenied"
+
+
 def test_session_policy(w: World, issuer: Issuer) -> None:
     role = setup(w, issuer, policy=allow(["iam:ListUsers", "iam:ListRoles"]))
     out = assume(w, role, issuer.mint(now=NOW), Policy=allow("iam:ListRoles"))
@@ -347,6 +379,42 @@ def test_not_a_jwt(w: World, issuer: Issuer, token: str) -> None:
     code, message = refused(w, role, token)
     assert code == "InvalidIdentityToken"
     assert message in (oidc.NOT_A_JWT, oidc.UNSUPPORTED_ALGORITHM)
+
+
+def _b64(part: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"alg": "RS256", "kid": ["k"]}, oidc.NOT_A_JWT),
+        ({"alg": "RS256", "kid": 5}, oidc.NOT_A_JWT),
+        ({"alg": "RS256", "crit": ["exp"], "exp": 1}, oidc.NOT_A_JWT),
+        ({"alg": "RS256", "crit": "b64"}, oidc.NOT_A_JWT),
+        ({"alg": ["RS256"]}, oidc.UNSUPPORTED_ALGORITHM),
+        ({"alg": {"RS256": 1}}, oidc.UNSUPPORTED_ALGORITHM),
+    ],
+)
+def test_malformed_headers_are_not_a_server_error(
+    w: World, issuer: Issuer, header: dict, message: str
+) -> None:
+    role = setup(w, issuer)
+    good = issuer.mint(now=NOW)
+    _, payload, signature = good.split(".")
+    token = f"{_b64(header)}.{payload}.{signature}"
+    assert refused(w, role, token) == ("InvalidIdentityToken", message)
+    assert issuer.hits == {}
+
+
+@pytest.mark.parametrize("iss", ["https://[::1", "http://[zz]/x", "[", "https://a]b"])
+def test_an_unparseable_issuer_names_no_provider(w: World, issuer: Issuer, iss: str) -> None:
+    role = setup(w, issuer)
+    code, message = refused(w, role, issuer.mint(now=NOW, iss=iss))
+    assert code == "InvalidIdentityToken"
+    assert message.startswith("No OpenIDConnect provider found in your account for ")
 
 
 def test_symmetric_algorithms_are_refused(w: World, issuer: Issuer) -> None:

@@ -51,6 +51,8 @@ SOURCES = {
 SECRET_MEMBERS = frozenset(
     {
         "SecretAccessKey",
+        "ServiceCredentialSecret",
+        "AddPrivateKey",
         "Password",
         "OldPassword",
         "NewPassword",

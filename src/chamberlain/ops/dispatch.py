@@ -44,7 +44,10 @@ def execute(
         with services.store.unit_of_work(read_only=op.read_only) as uow:
             ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services)
             if not op.read_only:
-                uow.lock_account(caller.account_id)
+                # Every account this call writes to (its trail included), in one order,
+                # so calls between two accounts in opposite directions cannot deadlock.
+                for account in sorted({caller.account_id, *accounts}):
+                    uow.lock_account(account)
             authorize_operation(ctx, op, params)
             output = op.handler(ctx, params)
             if services.audit and not op.read_only:

@@ -52,6 +52,10 @@ InvalidUserType = _error("InvalidUserType", 400)
 OpenIdIdpCommunicationError = _error("OpenIdIdpCommunicationError", 400)
 ServiceFailure = _error("ServiceFailure", 500, sender=False)
 ServiceNotSupported = _error("NotSupportedService", 404)
+FeatureEnabled = _error("FeatureEnabled", 409)
+FeatureDisabled = _error("FeatureDisabled", 404)
+# The model gives this shape no wire code, so its name is the code (as awsQuery sends it).
+OrganizationNotFoundException = _error("OrganizationNotFoundException", 400)
 
 # Authentication and authorization (AWS's common errors).
 AccessDenied = _error("AccessDenied", 403)
@@ -59,7 +63,7 @@ InvalidClientTokenId = _error("InvalidClientTokenId", 403)
 SignatureDoesNotMatch = _error("SignatureDoesNotMatch", 403)
 IncompleteSignature = _error("IncompleteSignature", 400)
 MissingAuthenticationToken = _error("MissingAuthenticationToken", 403)
-ExpiredToken = _error("ExpiredToken", 400)
+ExpiredToken = _error("ExpiredToken", 403)
 RequestExpired = _error("RequestExpired", 400)
 OptInRequired = _error("OptInRequired", 403)
 Throttling = _error("Throttling", 400)
@@ -67,7 +71,7 @@ Throttling = _error("Throttling", 400)
 # STS.
 MalformedPolicyDocumentSts = MalformedPolicyDocument
 PackedPolicyTooLarge = _error("PackedPolicyTooLarge", 400)
-RegionDisabled = _error("RegionDisabled", 403)
+RegionDisabled = _error("RegionDisabledException", 403)
 IDPRejectedClaim = _error("IDPRejectedClaim", 403)
 InvalidIdentityToken = _error("InvalidIdentityToken", 400)
 IDPCommunicationError = _error("IDPCommunicationError", 400)

@@ -27,6 +27,7 @@ from chamberlain.domain import (
 )
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import EntityAlreadyExists, NoSuchEntity, ServiceFailure
+from chamberlain.ops.iam_account_settings import global_endpoint_token_version
 from chamberlain.ops.registry import Output, Params, Target, operation
 from chamberlain.policy.validate import (
     INLINE_GROUP_MAX,
@@ -60,7 +61,6 @@ QUOTAS: dict[str, int] = {
     "PolicyVersionsInUseQuota": 10000,
     "VersionsPerPolicyQuota": 5,
 }
-GLOBAL_ENDPOINT_TOKEN_VERSION = 1
 
 
 def _star(ctx: OpContext, params: Params) -> Target:
@@ -143,7 +143,7 @@ def get_account_summary(ctx: OpContext, params: Params) -> Output:
         "AccountAccessKeysPresent": int(root_keys > 0),
         "AccountSigningCertificatesPresent": int(root_certs > 0),
         "AccountPasswordPresent": int(bool(account.root_password_hash)),
-        "GlobalEndpointTokenVersion": GLOBAL_ENDPOINT_TOKEN_VERSION,
+        "GlobalEndpointTokenVersion": global_endpoint_token_version(ctx),
         **QUOTAS,
     }
     return {"SummaryMap": summary}

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, Role, User, joined
 from chamberlain.ops.authz import managed_policy_text
 from chamberlain.ops.context import OpContext
-from chamberlain.ops.errors import InvalidInput, NoSuchEntity, ServiceError
+from chamberlain.ops.errors import FeatureDisabled, FeatureEnabled, InvalidInput, NoSuchEntity
 from chamberlain.ops.registry import Output, Params, Target, operation
 from chamberlain.policy import MalformedPolicyDocument, Policy, PolicyType, parse_policy
 from chamberlain.policy.compile import ActionMatcher
@@ -34,18 +34,6 @@ SETTINGS_KEY = "account_settings"
 TOKEN_VERSIONS = {"v1Token": 1, "v2Token": 2}
 DEFAULT_TOKEN_VERSION = 1
 ISSUER_TEMPLATE = "https://{id}.tokens.sts.global.api.aws"
-
-
-class FeatureEnabled(ServiceError):
-    code = "FeatureEnabled"
-    http_status = 409
-    sender_fault = True
-
-
-class FeatureDisabled(ServiceError):
-    code = "FeatureDisabled"
-    http_status = 404
-    sender_fault = True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chamberlain.domain import Attachment, Group, Role, User, joined
+from chamberlain.ops import iam_service_linked as slr  # a module import: no import cycle
 from chamberlain.ops.common import paginate
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import NoSuchEntity
@@ -46,6 +47,14 @@ def _policy_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def _require_changeable(ctx: OpContext, kind: str, name: str) -> User | Group | Role:
+    """The principal, unless it is a service-linked role (UnmodifiableEntity)."""
+    principal = require_principal(ctx, kind, name)
+    if isinstance(principal, Role):
+        slr.require_modifiable(principal)
+    return principal
+
+
 def _attach_target(kind: str, name_param: str) -> Resolver:
     def resolve(ctx: OpContext, params: Params) -> Target:
         return principal_target(
@@ -67,7 +76,7 @@ def _attach(kind: str, name_param: str) -> Handler:
     def handler(ctx: OpContext, params: Params) -> Output:
         arn = params["PolicyArn"]
         check_policy_arn(arn)
-        principal = require_principal(ctx, kind, params[name_param])
+        principal = _require_changeable(ctx, kind, params[name_param])
         require_attachable(ctx, arn)
         repo = ctx.uow.repo(Attachment)
         if repo.get(ctx.account_id, joined(kind, principal.key, arn)) is not None:
@@ -92,7 +101,7 @@ def _detach(kind: str, name_param: str) -> Handler:
     def handler(ctx: OpContext, params: Params) -> Output:
         arn = params["PolicyArn"]
         check_policy_arn(arn)
-        principal = require_principal(ctx, kind, params[name_param])
+        principal = _require_changeable(ctx, kind, params[name_param])
         if not ctx.uow.repo(Attachment).delete(ctx.account_id, joined(kind, principal.key, arn)):
             raise NoSuchEntity(f"Policy {arn} was not found.")
         adjust_policy_counts(ctx, arn, attachments=-1)

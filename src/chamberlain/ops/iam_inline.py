@@ -6,7 +6,8 @@ counted, as AWS counts): 2048 for a user, 5120 for a group, 10240 for a role.
 
 from __future__ import annotations
 
-from chamberlain.domain import InlinePolicy, joined
+from chamberlain.domain import Group, InlinePolicy, Role, User, joined
+from chamberlain.ops import iam_service_linked as slr  # a module import: no import cycle
 from chamberlain.ops.common import paginate
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import LimitExceeded, NoSuchEntity
@@ -33,8 +34,21 @@ def _policies(ctx: OpContext, kind: str, key: str) -> list[InlinePolicy]:
     return ctx.uow.repo(InlinePolicy).list(ctx.account_id, key_prefix=joined(kind, key, ""))
 
 
-def _require_inline(ctx: OpContext, kind: str, name_param: str, params: Params) -> InlinePolicy:
-    principal = require_principal(ctx, kind, params[name_param])
+def _require_changeable(ctx: OpContext, kind: str, name: str) -> User | Group | Role:
+    """The principal, unless it is a service-linked role (UnmodifiableEntity)."""
+    principal = require_principal(ctx, kind, name)
+    if isinstance(principal, Role):
+        slr.require_modifiable(principal)
+    return principal
+
+
+def _require_inline(
+    ctx: OpContext, kind: str, name_param: str, params: Params, *, change: bool = False
+) -> InlinePolicy:
+    name = params[name_param]
+    principal = (
+        _require_changeable(ctx, kind, name) if change else require_principal(ctx, kind, name)
+    )
     key = joined(kind, principal.key, params["PolicyName"])
     policy = ctx.uow.repo(InlinePolicy).get(ctx.account_id, key)
     if policy is None:
@@ -51,7 +65,7 @@ def _target(kind: str, name_param: str, *, boundary_key: bool = False) -> Resolv
 
 def _put(kind: str, name_param: str) -> Handler:
     def handler(ctx: OpContext, params: Params) -> Output:
-        principal = require_principal(ctx, kind, params[name_param])
+        principal = _require_changeable(ctx, kind, params[name_param])
         name, document = params["PolicyName"], params["PolicyDocument"]
         parse_document(document, PolicyType.IDENTITY)
         others = [p for p in _policies(ctx, kind, principal.key) if p.policy_name != name]
@@ -88,7 +102,7 @@ def _get(kind: str, word: str, name_param: str) -> Handler:
 
 def _delete(kind: str, name_param: str) -> Handler:
     def handler(ctx: OpContext, params: Params) -> Output:
-        policy = _require_inline(ctx, kind, name_param, params)
+        policy = _require_inline(ctx, kind, name_param, params, change=True)
         ctx.uow.repo(InlinePolicy).delete(ctx.account_id, policy.key)
         return None
 

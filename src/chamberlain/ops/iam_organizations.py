@@ -29,20 +29,17 @@ from typing import Any, ClassVar
 from chamberlain.domain import OidcProvider
 from chamberlain.ops.common import iam_arn, resource_tag_context
 from chamberlain.ops.context import OpContext
-from chamberlain.ops.errors import InvalidInput, NoSuchEntity, ServiceError
+from chamberlain.ops.errors import (
+    InvalidInput,
+    NoSuchEntity,
+    OrganizationNotFoundException,
+    ServiceError,
+)
 from chamberlain.ops.iam_access_keys import reject_unsupported
 from chamberlain.ops.registry import Output, Params, Target, operation
 
 NOT_IN_ORGANIZATION = "Your account is not a member of an organization."
 ORGANIZATIONS_NOT_IN_USE = "AWSOrganizationsNotInUseException"
-
-
-class OrganizationNotFound(ServiceError):
-    """The model gives this shape no wire code, so its name is the code (awsQuery)."""
-
-    code = "OrganizationNotFoundException"
-    http_status = 400
-    sender_fault = True
 
 
 def _star(ctx: OpContext, params: Params) -> Target:
@@ -53,7 +50,7 @@ def _star(ctx: OpContext, params: Params) -> Target:
 
 
 def _no_organization(ctx: OpContext, params: Params) -> Output:
-    raise OrganizationNotFound(
+    raise OrganizationNotFoundException(
         "The request was rejected because no organization is associated with your account."
     )
 

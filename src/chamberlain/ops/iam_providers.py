@@ -68,7 +68,10 @@ def _arn_prefix(ctx: OpContext, kind: str) -> str:
 
 def _oidc_url(url: str) -> str:
     """The URL as AWS stores it (no scheme), or ValidationError."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise ValidationError("Invalid Open ID Connect Provider URL") from exc
     valid = (
         parts.scheme.lower() == "https"
         and parts.hostname

@@ -8,6 +8,7 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
+from chamberlain.ops import iam_service_linked as slr  # a module import: it imports this one
 from chamberlain.ops.common import (
     check_tag_count,
     iam_arn,
@@ -20,7 +21,12 @@ from chamberlain.ops.common import (
     tags_out,
 )
 from chamberlain.ops.context import OpContext
-from chamberlain.ops.errors import DeleteConflict, EntityAlreadyExists, ValidationError
+from chamberlain.ops.errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    InvalidInput,
+    ValidationError,
+)
 from chamberlain.ops.iam_entities import (
     Context,
     adjust_policy_counts,
@@ -121,6 +127,10 @@ def create_role(ctx: OpContext, params: Params) -> Output:
     document = params["AssumeRolePolicyDocument"]
     tags = check_tag_count(tags_in(params.get("Tags")))
     boundary = params.get("PermissionsBoundary")
+    if path.startswith(slr.PATH_PREFIX):  # only CreateServiceLinkedRole puts roles there
+        raise InvalidInput(
+            f"Path prefix '{slr.PATH_PREFIX}' can only be used for AWS Service linked Roles"
+        )
     duration = _session_duration(params.get("MaxSessionDuration"), MIN_SESSION)
     _trust_policy(document)
     repo = ctx.uow.repo(Role)
@@ -179,7 +189,7 @@ def update_role_description(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "UpdateAssumeRolePolicy", resource=_target())
 def update_assume_role_policy(ctx: OpContext, params: Params) -> Output:
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     _trust_policy(params["PolicyDocument"])
     ctx.uow.repo(Role).put(replace(role, assume_role_policy=params["PolicyDocument"]))
     return None
@@ -192,7 +202,7 @@ def update_assume_role_policy(ctx: OpContext, params: Params) -> Output:
 def delete_role(ctx: OpContext, params: Params) -> Output:
     """DeleteConflict while the role has inline or attached policies or is in an
     instance profile (checked in the order AWS's documentation lists them)."""
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     prefix = joined("role", role.key, "")
     if ctx.uow.repo(InlinePolicy).list(ctx.account_id, key_prefix=prefix):
         raise DeleteConflict("Cannot delete entity, must delete policies first.")
@@ -233,7 +243,7 @@ def _untag_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "TagRole", resource=_tag_target)
 def tag_role(ctx: OpContext, params: Params) -> Output:
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     tags = merge_tags(role.tags, tags_in(params["Tags"]))
     ctx.uow.repo(Role).put(replace(role, tags=tags))
     return None
@@ -241,7 +251,7 @@ def tag_role(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "UntagRole", resource=_untag_target)
 def untag_role(ctx: OpContext, params: Params) -> Output:
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     ctx.uow.repo(Role).put(replace(role, tags=remove_tags(role.tags, params["TagKeys"])))
     return None
 
@@ -261,7 +271,7 @@ def _put_boundary_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "PutRolePermissionsBoundary", resource=_put_boundary_target)
 def put_role_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     boundary = params["PermissionsBoundary"]
     require_attachable(ctx, boundary)
     change_boundary(ctx, role.permissions_boundary, boundary)
@@ -271,7 +281,7 @@ def put_role_permissions_boundary(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "DeleteRolePermissionsBoundary", resource=_target(boundary_key=True))
 def delete_role_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    role = require_role(ctx, params["RoleName"])
+    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
     change_boundary(ctx, role.permissions_boundary, None)
     ctx.uow.repo(Role).put(replace(role, permissions_boundary=None))
     return None

@@ -47,6 +47,10 @@ from chamberlain.ops.iam_entities import (
     require_attachable,
     require_user,
 )
+from chamberlain.ops.iam_service_credentials import (
+    ServiceSpecificCredential,
+    has_service_specific_credentials,
+)
 from chamberlain.ops.registry import Output, Params, Target, operation
 from chamberlain.policy import PrincipalType
 
@@ -175,7 +179,8 @@ def _carry_relations(ctx: OpContext, old: str, new: str) -> None:
         memberships.delete(account, membership.key)
         memberships.put(replace(membership, user_name=new))
     rename_principal_policies(ctx, "user", old, new)
-    for kind in (AccessKey, SshPublicKey, SigningCertificate, MfaDevice):
+    per_user = (AccessKey, SshPublicKey, SigningCertificate, MfaDevice, ServiceSpecificCredential)
+    for kind in per_user:
         repo = ctx.uow.repo(kind)
         for entity in repo.list(account, ref=low):
             repo.delete(account, entity.key)
@@ -218,6 +223,10 @@ def _delete_conflict(ctx: OpContext, user: User) -> str | None:
             "delete signing certificates",
         ),
         (ctx.uow.repo(SshPublicKey).count(account, ref=low) > 0, "delete SSH public keys"),
+        (
+            has_service_specific_credentials(ctx, user.name),
+            "remove service specific credentials",
+        ),
         (ctx.uow.repo(MfaDevice).count(account, ref=low) > 0, "delete MFA device"),
         (bool(ctx.uow.repo(InlinePolicy).list(account, key_prefix=prefix)), "delete policies"),
         (bool(ctx.uow.repo(Attachment).list(account, key_prefix=prefix)), "detach all policies"),

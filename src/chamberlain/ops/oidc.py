@@ -37,24 +37,16 @@ from urllib.parse import urlsplit
 
 import jwt
 from jwt.exceptions import (
-    DecodeError,
     InvalidAlgorithmError,
     InvalidKeyError,
     InvalidSignatureError,
     PyJWKError,
+    PyJWTError,
 )
 
 from chamberlain.ops.context import Services
-from chamberlain.ops.errors import IDPCommunicationError, InvalidIdentityToken, ServiceError
-
-
-class ExpiredTokenException(ServiceError):
-    """STS's error for an expired web identity token (not yet in ops/errors.py)."""
-
-    code = "ExpiredTokenException"
-    http_status = 400
-    sender_fault = True
-
+from chamberlain.ops.errors import IDPCommunicationError, InvalidIdentityToken
+from chamberlain.ops.sts_common import ExpiredTokenException
 
 ALLOW_HTTP_ENV = "CHAMBERLAIN_OIDC_ALLOW_HTTP"
 #: The algorithms AWS accepts for web identity tokens (the STS API reference).
@@ -113,18 +105,20 @@ class IdToken:
 
 def parse(raw: str) -> IdToken:
     """The token's header and claims (unverified); InvalidIdentityToken when it is not a
-    signed JWT with a JSON object payload and a string `iss`."""
+    signed JWT with a JSON object payload and a string `iss`, or its header is not one
+    PyJWT accepts (a `kid` that is not a string, an unknown critical extension, ...)."""
     try:
         parts = jwt.PyJWS().decode_complete(raw, options={"verify_signature": False})
         claims = json.loads(parts["payload"])
-    except (DecodeError, ValueError, TypeError):
+    except (PyJWTError, ValueError, TypeError):
         raise InvalidIdentityToken(NOT_A_JWT) from None
     header = parts["header"]
     if not isinstance(claims, dict) or not isinstance(header, dict):
         raise InvalidIdentityToken(NOT_A_JWT)
     if not isinstance(claims.get("iss"), str) or not claims["iss"]:
         raise InvalidIdentityToken(NOT_A_JWT)
-    if header.get("alg") not in ALGORITHMS:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise InvalidIdentityToken(UNSUPPORTED_ALGORITHM)
     return IdToken(raw=raw, header=header, claims=claims)
 
@@ -150,11 +144,15 @@ def issuer_key(iss: str) -> str | None:
     http counts only for loopback issuers with CHAMBERLAIN_OIDC_ALLOW_HTTP=1."""
     if "://" not in iss:
         iss = "https://" + iss
-    parts = urlsplit(iss)
-    scheme = parts.scheme.lower()
-    if scheme == "http" and not (http_allowed() and _loopback(parts.hostname)):
+    try:
+        parts = urlsplit(iss)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unbalanced "[" (an IPv6 literal): names no provider
         return None
-    if scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+    scheme = parts.scheme.lower()
+    if scheme == "http" and not (http_allowed() and _loopback(hostname)):
+        return None
+    if scheme not in ("https", "http") or not hostname or parts.query or parts.fragment:
         return None
     return parts.netloc + parts.path
 
@@ -310,7 +308,7 @@ def verify_signature(
             jwt.PyJWS().decode_complete(token.raw, key=key, algorithms=[alg])
         except (InvalidSignatureError, InvalidAlgorithmError, InvalidKeyError):
             continue
-        except DecodeError:
+        except PyJWTError:  # DecodeError and any other defect of the token itself
             raise InvalidIdentityToken(NOT_A_JWT) from None
         return
     raise InvalidIdentityToken(BAD_SIGNATURE)

@@ -30,7 +30,8 @@ from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 
-from chamberlain.ops.errors import IDPRejectedClaim, InvalidIdentityToken, ServiceError
+from chamberlain.ops.errors import IDPRejectedClaim, InvalidIdentityToken
+from chamberlain.ops.sts_common import ExpiredTokenException
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -69,15 +70,6 @@ _CONFIG = SignatureConfiguration(
     signature_methods=_METHODS,
     digest_algorithms=_DIGESTS,
 )
-
-
-class ExpiredTokenException(ServiceError):
-    """STS's ExpiredTokenException (botocore's STS model: 400, sender's fault); ops/errors.py
-    has only the common ExpiredToken code."""
-
-    code = "ExpiredTokenException"
-    http_status = 400
-    sender_fault = True
 
 
 def _q(ns: str, name: str) -> str:

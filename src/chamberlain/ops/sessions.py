@@ -33,6 +33,7 @@ from chamberlain.domain import MfaDevice
 from chamberlain.ops.context import Caller, OpContext, Services, Session
 from chamberlain.ops.errors import ExpiredToken, InvalidClientTokenId, ServiceFailure
 from chamberlain.policy import Decision, Outcome, PrincipalType
+from chamberlain.policy.request import ContextValue
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
@@ -135,10 +136,16 @@ def issue_credentials(
     session_policy_arns: Iterable[str] = (),
     federated_provider: str | None = None,
     chained: bool = False,
+    extra_context: Mapping[str, ContextValue] | None = None,
 ) -> dict[str, Any]:
     """New temporary credentials for the session described, valid `duration_s` seconds
     from now: botocore's Credentials shape {AccessKeyId, SecretAccessKey, SessionToken,
-    Expiration}. The caller has validated every field."""
+    Expiration}. The caller has validated every field.
+
+    `extra_context` holds condition keys every request of the session carries (as
+    `Session.extra_context`, which authz merges into the request context): the identity
+    provider's keys AWS keeps for a federated session, such as `saml:sub`. Values are
+    strings, booleans, numbers, datetimes (sealed as ISO 8601 text) or lists of those."""
     sealer = ctx.services.tokens
     if sealer is None:
         raise ServiceFailure("Temporary credentials are not enabled on this server.")
@@ -169,6 +176,7 @@ def issue_credentials(
         "parns": list(session_policy_arns),
         "fed": federated_provider,
         "chain": chained,
+        "ctx": _sealable_context(extra_context or {}),
     }
     # Optional claims are left out when empty: a shorter token (defaults when opened).
     required = ("typ", "akid", "sk", "acct", "arn", "pid", "ptype", "iss", "issid", "iat")
@@ -181,7 +189,44 @@ def issue_credentials(
     }
 
 
+def _sealable_scalar(value: Any) -> str | bool | int | float:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, str | bool | int | float):
+        return value
+    raise TypeError(f"a session's context value cannot be {type(value).__name__}")
+
+
+def _sealable_context(context: Mapping[str, ContextValue]) -> dict[str, Any]:
+    """`extra_context` as JSON the token can carry (lists for multi-valued keys)."""
+    out: dict[str, Any] = {}
+    for key, value in context.items():
+        if isinstance(value, list | tuple):
+            out[key] = [_sealable_scalar(v) for v in value]
+        else:
+            out[key] = _sealable_scalar(value)
+    return out
+
+
 # ------------------------------------------------------------------------- verify
+
+
+def _context_of(claim: Any) -> dict[str, ContextValue]:
+    """The sealed `ctx` claim back as condition keys; TypeError when it is not one."""
+    if claim is None:
+        return {}
+    if not isinstance(claim, dict):
+        raise TypeError("session context is not a mapping")
+    scalar = str | bool | int | float
+    out: dict[str, ContextValue] = {}
+    for key, value in claim.items():
+        if isinstance(value, list) and all(isinstance(v, scalar) for v in value):
+            out[key] = list(value)
+        elif isinstance(value, scalar):
+            out[key] = value
+        else:
+            raise TypeError("session context value is not valid")
+    return out
 
 
 def _session_of(claims: Mapping[str, Any]) -> Session:
@@ -201,6 +246,7 @@ def _session_of(claims: Mapping[str, Any]) -> Session:
         session_policy_arns=tuple(str(a) for a in claims.get("parns") or ()),
         federated_provider=claims.get("fed"),
         chained=bool(claims.get("chain")),
+        extra_context=_context_of(claims.get("ctx")),
     )
 
 

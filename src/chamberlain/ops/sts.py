@@ -12,8 +12,6 @@ policy as the resource policy and `require_resource_allow` set.
 from __future__ import annotations
 
 import json
-import math
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -21,14 +19,7 @@ from chamberlain.domain import ROOT, AccessKey, Account, Role, Tags
 from chamberlain.ops import authz
 from chamberlain.ops.common import request_tag_context
 from chamberlain.ops.context import Caller, OpContext
-from chamberlain.ops.errors import (
-    AccessDenied,
-    InvalidAuthorizationMessage,
-    MalformedPolicyDocument,
-    PackedPolicyTooLarge,
-    ServiceError,
-    ValidationError,
-)
+from chamberlain.ops.errors import AccessDenied, InvalidAuthorizationMessage, ValidationError
 from chamberlain.ops.registry import Output, Params, Target, operation
 from chamberlain.ops.sessions import (
     MFA_FAILED,
@@ -38,51 +29,37 @@ from chamberlain.ops.sessions import (
     issue_credentials,
     verify_mfa_code,
 )
+from chamberlain.ops.sts_common import (
+    MIN_DURATION,
+    ROLE_DURATION_MODEL_MAX,
+    ROLE_SESSION_DEFAULT,
+    SESSION_NAME,
+    SOURCE_IDENTITY,
+    InvalidParameterValue,
+    find_role,
+    model_bound,
+    packed_size,
+    policy_arns,
+    session_policy,
+    session_tags,
+    transitive_keys,
+)
 from chamberlain.policy import (
     Decision,
     Outcome,
     PolicySource,
-    PolicyTooLarge,
     PolicyType,
     PrincipalType,
     Request,
     evaluate,
-    parse_policy,
 )
 from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy.request import ContextValue
-from chamberlain.policy.validate import SESSION_POLICY_MAX, policy_size
 
-MIN_DURATION = 900
 USER_SESSION_MAX = 129_600  # GetSessionToken / GetFederationToken, IAM users
 USER_SESSION_DEFAULT = 43_200
 ROOT_SESSION_MAX = 3_600  # the root user's sessions: longer requests get one hour
-ROLE_DURATION_MODEL_MAX = 43_200  # roleDurationSecondsType
-ROLE_SESSION_DEFAULT = 3_600
 ROLE_CHAINING_MAX = 3_600
-MAX_POLICY_ARNS = 10
-#: The budget PackedPolicySize is a percentage of: the session policy text (without
-#: whitespace outside strings), managed session policy ARNs and session tags (inherited
-#: ones included), together. AWS packs them into an undocumented binary format; we count
-#: their plain characters against the plain-text session policy quota instead.
-PACKED_BUDGET = SESSION_POLICY_MAX
-
-# The model's patterns are Java regexes, whose \w is ASCII.
-_ROLE_ARN = re.compile(
-    r"arn:(aws[a-z-]*):iam::(\d{12}):role(/(?:[!-~]*/)?)([\w+=,.@-]{1,64})", re.ASCII
-)
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
-_SOURCE_IDENTITY = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
-# A JSON string (kept as is) or a run of insignificant whitespace (dropped).
-_JSON_STRING_OR_SPACE = re.compile(r'"(?:[^"\\]++|\\.)*+"|[ \t\n\r]+')
-
-
-class InvalidParameterValue(ServiceError):
-    """AWS's common error for an invalid input value (not yet in ops/errors.py)."""
-
-    code = "InvalidParameterValue"
-    http_status = 400
-    sender_fault = True
 
 
 # ------------------------------------------------------------------------ helpers
@@ -109,113 +86,12 @@ def _refuse_session_credentials(caller: Caller, op: str, *, any_session: bool) -
         raise AccessDenied(f"Cannot call {op} with session credentials")
 
 
-def _model_bound(value: int, member: str, lo: int, hi: int) -> None:
-    """The model's bounds, checked again for callers that do not come over the wire."""
-    if not lo <= value <= hi:
-        bound = f"greater than or equal to {lo}" if value < lo else f"less than or equal to {hi}"
-        raise ValidationError(
-            f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
-            f"constraint: Member must have value {bound}"
-        )
-
-
 def _duration(params: Params, default: int, hi: int) -> int:
     value = params.get("DurationSeconds")
     if value is None:
         return default
-    _model_bound(value, "durationSeconds", MIN_DURATION, hi)
+    model_bound(value, "durationSeconds", MIN_DURATION, hi)
     return value
-
-
-def _minified(text: str) -> str:
-    """A policy document without insignificant whitespace (the same JSON, smaller token)."""
-    return _JSON_STRING_OR_SPACE.sub(lambda m: m.group() if m.group()[0] == '"' else "", text)
-
-
-def _packed_too_large(percent: int) -> PackedPolicyTooLarge:
-    return PackedPolicyTooLarge(
-        f"Packed policy consumes {percent}% of allotted space, please use smaller policy."
-    )
-
-
-def _packed_percent(characters: int) -> int:
-    return math.ceil(100 * characters / PACKED_BUDGET)
-
-
-def _session_policy(params: Params) -> str | None:
-    text = params.get("Policy")
-    if text is None:
-        return None
-    try:
-        parse_policy(text, PolicyType.SESSION)
-    except PolicyTooLarge:  # longer than any policy document may be
-        raise _packed_too_large(_packed_percent(policy_size(text))) from None
-    except PolicyMalformed as exc:
-        raise MalformedPolicyDocument(exc.message) from None
-    return _minified(text)
-
-
-def _policy_arns(params: Params) -> tuple[str, ...]:
-    raw = params.get("PolicyArns") or []
-    if len(raw) > MAX_POLICY_ARNS:
-        raise ValidationError(
-            "1 validation error detected: Value at 'policyArns' failed to satisfy "
-            f"constraint: Member must have length less than or equal to {MAX_POLICY_ARNS}"
-        )
-    arns: list[str] = []
-    for item in raw:
-        arn = item.get("arn")
-        if not arn:
-            raise ValidationError("PolicyArns entries must name an arn.")
-        if arn not in arns:
-            arns.append(arn)
-    return tuple(arns)
-
-
-def _session_tags(params: Params) -> Tags:
-    out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for tag in params.get("Tags") or []:
-        key, value = tag["Key"], tag.get("Value", "")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterValue("The tag key 'aws:' prefix is reserved for AWS use.")
-        if key.lower() in seen:
-            raise InvalidParameterValue(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-            )
-        seen.add(key.lower())
-        out.append((key, value))
-    return tuple(out)
-
-
-def _transitive_keys(params: Params, tags: Tags) -> tuple[str, ...]:
-    keys = tuple(dict.fromkeys(params.get("TransitiveTagKeys") or ()))
-    tagged = {k.lower() for k, _ in tags}
-    for key in keys:
-        if key.lower() not in tagged:
-            raise InvalidParameterValue(
-                f"The transitive tag key {key} is not one of the session tags of the request."
-            )
-    return keys
-
-
-def _packed_size(
-    policy: str | None, arns: tuple[str, ...], tags: Tags, inherited: Tags = ()
-) -> int | None:
-    """PackedPolicySize (a percentage) when the request carries session policies or tags;
-    raises PackedPolicyTooLarge over 100. `policy` is the minified text the token will
-    carry; tags inherited along a role chain count too, so tokens stay small."""
-    if policy is None and not arns and not tags:
-        return None
-    characters = (
-        len(policy or "")
-        + sum(len(a) for a in arns)
-        + sum(len(k) + len(v) for k, v in (*inherited, *tags))
-    )
-    percent = _packed_percent(characters)
-    if percent > 100:
-        raise _packed_too_large(percent)
-    return percent
 
 
 def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
@@ -290,17 +166,6 @@ def get_session_token(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ AssumeRole
 
 
-def _find_role(ctx: OpContext, role_arn: str) -> Role | None:
-    match = _ROLE_ARN.fullmatch(role_arn)
-    if match is None:
-        raise ValidationError("Request ARN is invalid")
-    account, name = match.group(2), match.group(4)
-    role = ctx.uow.repo(Role).get(account, name.lower())
-    if role is None or role.arn != role_arn:
-        return None
-    return role
-
-
 def trust_decision(
     ctx: OpContext, role: Role, action: str, extra: dict[str, ContextValue]
 ) -> Decision:
@@ -338,22 +203,22 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
     if caller.is_root:
         raise AccessDenied("Roles may not be assumed by root accounts.")
-    if _SESSION_NAME.fullmatch(session_name) is None:
+    if SESSION_NAME.fullmatch(session_name) is None:
         raise ValidationError(
             f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
             r"to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
         )
     requested_duration = params.get("DurationSeconds")
     if requested_duration is not None:
-        _model_bound(requested_duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
+        model_bound(requested_duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
     # Input first (as AWS validates it before authorizing), then who may do what.
-    policy = _session_policy(params)
-    policy_arns = _policy_arns(params)
-    tags = _session_tags(params)
-    transitive = _transitive_keys(params, tags)
+    policy = session_policy(params)
+    managed_arns = policy_arns(params)
+    tags = session_tags(params)
+    transitive = transitive_keys(params, tags)
     source_identity = params.get("SourceIdentity")
     if source_identity is not None:
-        if _SOURCE_IDENTITY.fullmatch(source_identity) is None:
+        if SOURCE_IDENTITY.fullmatch(source_identity) is None:
             raise ValidationError(
                 f"1 validation error detected: Value '{source_identity}' at 'sourceIdentity' "
                 r"failed to satisfy constraint: Member must satisfy regular expression "
@@ -364,7 +229,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
                 "The source identity 'aws:' prefix is reserved for AWS use."
             )
 
-    role = _find_role(ctx, role_arn)
+    role = find_role(ctx, role_arn)
     if role is None or caller.type is PrincipalType.FEDERATED_USER:
         raise _denied(caller, "sts:AssumeRole", role_arn)
 
@@ -378,7 +243,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
             "A session tag has the same key as a transitive tag inherited from the calling "
             f"session: {sorted(clash)[0]}."
         )
-    packed = _packed_size(policy, policy_arns, tags, inherited_tags)
+    packed = packed_size(policy, managed_arns, tags, inherited_tags)
     inherited_source = session.source_identity if session is not None else None
     if inherited_source and source_identity and source_identity != inherited_source:
         raise InvalidParameterValue(
@@ -446,7 +311,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
         transitive_tag_keys=tuple(dict.fromkeys((*inherited_keys, *transitive))),
         source_identity=source_identity,
         session_policy=policy,
-        session_policy_arns=policy_arns,
+        session_policy_arns=managed_arns,
         chained=chained,
     )
     ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
@@ -486,10 +351,10 @@ def get_federation_token(ctx: OpContext, params: Params) -> Output:
     duration = _duration(params, USER_SESSION_DEFAULT, USER_SESSION_MAX)
     if caller.is_root:
         duration = min(duration, ROOT_SESSION_MAX)
-    policy = _session_policy(params)
-    policy_arns = _policy_arns(params)
-    tags = _session_tags(params)
-    packed = _packed_size(policy, policy_arns, tags)
+    policy = session_policy(params)
+    managed_arns = policy_arns(params)
+    tags = session_tags(params)
+    packed = packed_size(policy, managed_arns, tags)
     arn = _federated_user_arn(ctx, name)
     federated_id = f"{ctx.account_id}:{name}"
     credentials = issue_credentials(
@@ -504,7 +369,7 @@ def get_federation_token(ctx: OpContext, params: Params) -> Output:
         session_name=name,
         tags=tags,
         session_policy=policy,
-        session_policy_arns=policy_arns,
+        session_policy_arns=managed_arns,
     )
     out: dict[str, Any] = {
         "Credentials": credentials,

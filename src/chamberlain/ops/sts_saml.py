@@ -38,16 +38,16 @@ from chamberlain.ops.saml import (
     verify_response,
 )
 from chamberlain.ops.sessions import issue_credentials
-from chamberlain.ops.sts import (
+from chamberlain.ops.sts_common import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
     ROLE_SESSION_DEFAULT,
     InvalidParameterValue,
-    _find_role,
-    _model_bound,
-    _packed_size,
-    _policy_arns,
-    _session_policy,
+    find_role,
+    model_bound,
+    packed_size,
+    policy_arns,
+    session_policy,
 )
 from chamberlain.policy import (
     Applicable,
@@ -84,6 +84,7 @@ TAG_ATTRIBUTE_PREFIX = _ATTRIBUTES + "PrincipalTag:"
 MAX_SESSION_TAGS = 50
 
 _SESSION_NAME = re.compile(r"[a-zA-Z_0-9+=,.@-]{2,64}")
+_SECONDS = re.compile(r"[0-9]{1,9}")
 _SAML_PROVIDER_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):saml-provider/([\w+=,.@-]{1,128})")
 # Tag keys: Unicode letters, digits, spaces and _ . : / = + - @ (IAM's tagKeyType).
 _TAG_KEY = re.compile(r"[\w\s.:/=+\-@]{1,128}")
@@ -218,7 +219,10 @@ def _session_duration(assertion: SamlAssertion) -> int | None:
     value = _single(assertion, SESSION_DURATION_ATTRIBUTE)
     if value is None:
         return None
-    if not value.isdigit() or not MIN_DURATION <= int(value) <= ROLE_DURATION_MODEL_MAX:
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses.
+    if _SECONDS.fullmatch(value) is None or not (
+        MIN_DURATION <= int(value) <= ROLE_DURATION_MODEL_MAX
+    ):
         raise InvalidIdentityToken(
             f"SessionDuration in AuthnResponse must be an integer from {MIN_DURATION} to "
             f"{ROLE_DURATION_MODEL_MAX}"
@@ -304,6 +308,17 @@ def saml_context(
     return context
 
 
+#: The `saml:` keys AWS keeps for the session: its permission policies (and those of the
+#: services it calls) can test them on every request (IAM User Guide, "Available keys
+#: for SAML-based federation", permission policies).
+SESSION_KEYS = ("saml:namequalifier", "saml:sub", "saml:sub_type")
+
+
+def session_context(context: dict[str, ContextValue]) -> dict[str, ContextValue]:
+    """The keys of `SESSION_KEYS` the response gave."""
+    return {key: context[key] for key in SESSION_KEYS if key in context}
+
+
 def _request_context(ctx: OpContext, provider: SamlProvider) -> dict[str, ContextValue]:
     meta = ctx.meta
     context: dict[str, ContextValue] = {
@@ -377,11 +392,11 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
     role's trust policy decides. Nothing is written or issued unless every check passes."""
     requested = params.get("DurationSeconds")
     if requested is not None:
-        _model_bound(requested, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
-    policy = _session_policy(params)
-    policy_arns = _policy_arns(params)
+        model_bound(requested, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
+    policy = session_policy(params)
+    managed_arns = policy_arns(params)
     role_arn, principal_arn = params["RoleArn"], params["PrincipalArn"]
-    role = _find_role(ctx, role_arn)  # ValidationError for a malformed ARN
+    role = find_role(ctx, role_arn)  # ValidationError for a malformed ARN
     role_account = role_arn.split(":")[4]
     provider = _provider(ctx, principal_arn, role_account)
 
@@ -399,7 +414,7 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
     if assertion.name_id is None:
         raise _denied()  # AWS: a response without Subject/NameID is not authorized
     tags, transitive = _session_tags(assertion)
-    packed = _packed_size(policy, policy_arns, tags)
+    packed = packed_size(policy, managed_arns, tags)
 
     qualifier = name_qualifier(assertion.issuer, provider.account_id, provider.name)
     context = _request_context(ctx, provider)
@@ -441,8 +456,9 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
         transitive_tag_keys=transitive,
         source_identity=source_identity,
         session_policy=policy,
-        session_policy_arns=policy_arns,
+        session_policy_arns=managed_arns,
         federated_provider=provider.arn,
+        extra_context=session_context(context),
     )
     ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
     out: dict[str, Any] = {

@@ -40,20 +40,20 @@ from chamberlain.ops.errors import (
 )
 from chamberlain.ops.registry import Output, Params, operation
 from chamberlain.ops.sessions import issue_credentials
-from chamberlain.ops.sts import (
-    _ROLE_ARN,
-    _SESSION_NAME,
-    _SOURCE_IDENTITY,
+from chamberlain.ops.sts_common import (
     MIN_DURATION,
+    ROLE_ARN,
     ROLE_DURATION_MODEL_MAX,
     ROLE_SESSION_DEFAULT,
+    SESSION_NAME,
+    SOURCE_IDENTITY,
     InvalidParameterValue,
-    _model_bound,
-    _packed_size,
-    _policy_arns,
-    _session_policy,
-    _session_tags,
-    _transitive_keys,
+    model_bound,
+    packed_size,
+    policy_arns,
+    session_policy,
+    session_tags,
+    transitive_keys,
 )
 from chamberlain.policy import (
     Applicable,
@@ -84,14 +84,14 @@ def _not_authorized(action: str) -> AccessDenied:
 
 def _check_input(params: Params) -> None:
     session_name = params["RoleSessionName"]
-    if _SESSION_NAME.fullmatch(session_name) is None:
+    if SESSION_NAME.fullmatch(session_name) is None:
         raise ValidationError(
             f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
             r"to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
         )
     duration = params.get("DurationSeconds")
     if duration is not None:
-        _model_bound(duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
+        model_bound(duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
     provider_id = params.get("ProviderId")
     if provider_id is not None:
         # OAuth 2.0 access tokens (Login with Amazon, Facebook) are checked by asking
@@ -103,7 +103,7 @@ def _check_input(params: Params) -> None:
 
 
 def _role_account(role_arn: str) -> tuple[str, str]:
-    match = _ROLE_ARN.fullmatch(role_arn)
+    match = ROLE_ARN.fullmatch(role_arn)
     if match is None:
         raise ValidationError("Request ARN is invalid")
     return match.group(2), match.group(4)
@@ -158,7 +158,7 @@ def _source_identity(claims: dict[str, Any]) -> str | None:
     value = claims.get(SOURCE_IDENTITY_CLAIM)
     if value is None:
         return None
-    if not isinstance(value, str) or _SOURCE_IDENTITY.fullmatch(value) is None:
+    if not isinstance(value, str) or SOURCE_IDENTITY.fullmatch(value) is None:
         raise IDPRejectedClaim(
             f"The {SOURCE_IDENTITY_CLAIM} claim must match the pattern [\\w+=,.@-]{{2,64}}."
         )
@@ -191,8 +191,8 @@ def _tags(claims: dict[str, Any]) -> tuple[Tags, tuple[str, ...]]:
             raise invalid
         raw.append({"Key": key, "Value": value[0]})
     try:
-        tags = _session_tags({"Tags": raw})
-        keys = _transitive_keys({"TransitiveTagKeys": list(transitive)}, tags)
+        tags = session_tags({"Tags": raw})
+        keys = transitive_keys({"TransitiveTagKeys": list(transitive)}, tags)
     except InvalidParameterValue as exc:
         raise IDPRejectedClaim(exc.message) from None
     return tags, keys
@@ -246,6 +246,18 @@ def _context(
     return context
 
 
+def session_context(
+    provider: OidcProvider, context: dict[str, ContextValue]
+) -> dict[str, ContextValue]:
+    """The provider's keys AWS keeps for the session, which its permission policies can
+    test on every request: the application id (`HOST/PATH:aud`) and the user id
+    (`HOST/PATH:sub`), as in the trust policy's context (IAM User Guide, "Available keys
+    for web identity federation"). aws:FederatedProvider comes from the session's
+    provider; `:amr`, `:azp` and `:oaud` are for trust policies only."""
+    keys = (f"{provider.url}:aud", f"{provider.url}:sub")
+    return {key: context[key] for key in keys if key in context}
+
+
 def _trust_allows(
     ctx: OpContext, role: Role, provider: OidcProvider, action: str, context: dict
 ) -> bool:
@@ -277,8 +289,8 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
     dispatcher: the caller is anonymous."""
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
     _check_input(params)
-    policy = _session_policy(params)
-    policy_arns = _policy_arns(params)
+    policy = session_policy(params)
+    managed_arns = policy_arns(params)
     account, role_name = _role_account(role_arn)
 
     token = oidc.parse(params["WebIdentityToken"])
@@ -290,7 +302,7 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
     subject = _subject(claims)
     source_identity = _source_identity(claims)
     tags, transitive = _tags(claims)
-    packed = _packed_size(policy, policy_arns, tags)
+    packed = packed_size(policy, managed_arns, tags)
 
     role = ctx.uow.repo(Role).get(account, role_name.lower())
     if role is None or role.arn != role_arn:
@@ -331,8 +343,9 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
         transitive_tag_keys=transitive,
         source_identity=source_identity,
         session_policy=policy,
-        session_policy_arns=policy_arns,
+        session_policy_arns=managed_arns,
         federated_provider=provider.arn,
+        extra_context=session_context(provider, context),
     )
     ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
     out: dict[str, Any] = {
