@@ -252,3 +252,24 @@ def test_adding_a_role_needs_pass_role(aws: Call, services: Services, role: Role
     aws("AddRoleToInstanceProfile", caller=bob, InstanceProfileName="web", RoleName="WebServer")
     got = aws("GetInstanceProfile", InstanceProfileName="web")["InstanceProfile"]
     assert [r["RoleName"] for r in got["Roles"]] == ["WebServer"]
+
+
+def test_pass_role_conditions_see_the_roles_tags(aws: Call, services: Services, role: Role):
+    """iam:PassRole is evaluated on the role: aws:ResourceTag comes from the role's tags,
+    not from the instance profile's (else a tag on the profile could pass any role)."""
+    aws("CreateInstanceProfile", InstanceProfileName="blue",
+        Tags=[{"Key": "team", "Value": "blue"}])  # fmt: skip
+    add_only = {"Effect": "Allow", "Action": "iam:AddRoleToInstanceProfile", "Resource": "*"}
+    pass_blue = {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+    }
+    carol = add_user(services, "carol", [add_only, pass_blue])
+    with pytest.raises(ServiceError) as excinfo:  # the role is not tagged blue
+        aws("AddRoleToInstanceProfile", caller=carol, InstanceProfileName="blue",
+            RoleName="WebServer")  # fmt: skip
+    assert excinfo.value.code == "AccessDenied"
+    aws("TagRole", RoleName="WebServer", Tags=[{"Key": "team", "Value": "blue"}])
+    aws("AddRoleToInstanceProfile", caller=carol, InstanceProfileName="blue", RoleName="WebServer")

@@ -21,8 +21,9 @@ def authorize_operation(ctx: OpContext, op: Operation, params: Params) -> None:
         return
     target = op.resource(ctx, params)
     authz.authorize(ctx, op.action, target.resource, target.context)
-    for action, resource in target.also:
-        authz.authorize(ctx, action, resource, target.context)
+    for index, (action, resource) in enumerate(target.also):
+        own = target.also_context[index] if index < len(target.also_context) else None
+        authz.authorize(ctx, action, resource, target.context if own is None else own)
 
 
 def execute(

@@ -176,9 +176,15 @@ def list_instance_profiles(ctx: OpContext, params: Params) -> Output:
 
 
 def _add_role_target(ctx: OpContext, params: Params) -> Target:
-    target = _target(ctx, params, {"iam:PassedToService": PASSED_TO_SERVICE})
+    target = _target(ctx, params, {})
     role_arn = _role_arn(ctx, params["RoleName"])
-    return replace(target, also=(("iam:PassRole", role_arn),))
+    role = ctx.uow.repo(Role).get(ctx.account_id, params["RoleName"].lower())
+    # iam:PassRole is about the role: its tags, and the service it is passed to.
+    passing: dict = {"iam:PassedToService": PASSED_TO_SERVICE}
+    if role is not None:
+        passing.update(resource_tag_context(role.tags))
+        passing.update({f"iam:ResourceTag/{k}": v for k, v in role.tags})
+    return replace(target, also=(("iam:PassRole", role_arn),), also_context=(passing,))
 
 
 @operation("iam", "AddRoleToInstanceProfile", resource=_add_role_target)

@@ -25,12 +25,15 @@ class Target:
     """What a call is authorized against: a resource ARN and its condition keys.
 
     `also` lists further (action, resource) pairs the call needs, as AWS asks e.g.
-    iam:TagUser when CreateUser carries tags.
+    iam:TagUser when CreateUser carries tags; they are evaluated with `context`, or with
+    `also_context[i]` when given (iam:PassRole sees the passed role's tags, not those of
+    the resource the call is about).
     """
 
     resource: str
     context: Mapping[str, ContextValue] = field(default_factory=dict)
     also: tuple[tuple[str, str], ...] = ()
+    also_context: tuple[Mapping[str, ContextValue] | None, ...] = ()
 
 
 Handler = Callable[[OpContext, Params], Output]
