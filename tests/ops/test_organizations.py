@@ -280,3 +280,23 @@ def test_authorized_before_answering(aws: Call, services: Services) -> None:
         )[0]
         == "AccessDenied"
     )
+
+
+def test_access_report_policy_id_condition(aws: Call, services: Services) -> None:
+    """iam:OrganizationsPolicyId carries the OrganizationsPolicyId the report is for."""
+    seed = Seed(services)
+    seed.user("auditor")
+    statement = {
+        "Effect": "Allow",
+        "Action": "iam:GenerateOrganizationsAccessReport",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"iam:OrganizationsPolicyId": "p-allowed1"}},
+    }
+    seed.inline("user", "auditor", "reports", policy(statement))
+    auditor = user_caller("auditor")
+    assert aws("GenerateOrganizationsAccessReport", auditor, EntityPath=ENTITY_PATH,
+               OrganizationsPolicyId="p-allowed1")["JobId"]  # fmt: skip
+    for other in ({"OrganizationsPolicyId": "p-other123"}, {}):
+        code = error(aws, "GenerateOrganizationsAccessReport", auditor, EntityPath=ENTITY_PATH,
+                     **other)[0]  # fmt: skip
+        assert code == "AccessDenied"

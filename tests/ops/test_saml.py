@@ -16,7 +16,7 @@ from lxml import etree
 
 from chamberlain.domain import Role
 from chamberlain.ops.context import Caller, Services
-from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.errors import ExpiredTokenException, ServiceError
 from chamberlain.ops.saml import (
     AUDIENCE_MISSING,
     EXPIRED,
@@ -24,7 +24,6 @@ from chamberlain.ops.saml import (
     SIGNATURE_INVALID,
     TOO_OLD,
 )
-from chamberlain.ops.sts_common import ExpiredTokenException
 from chamberlain.ops.sts_saml import (
     NOT_AUTHORIZED,
     PROVIDER_MISSING,

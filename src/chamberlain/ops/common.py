@@ -127,5 +127,10 @@ def request_tag_context(raw: Sequence[dict[str, str]] | None) -> dict[str, Any]:
     return ctx
 
 
-def resource_tag_context(tags: Tags) -> dict[str, Any]:
-    return {f"aws:ResourceTag/{k}": v for k, v in tags}
+def resource_tag_context(tags: Tags, *, iam_keys: bool = False) -> dict[str, Any]:
+    """aws:ResourceTag/KEY for a resource's tags; with `iam_keys` (users and roles, as
+    the Service Authorization Reference lists them) iam:ResourceTag/KEY too."""
+    ctx: dict[str, Any] = {f"aws:ResourceTag/{k}": v for k, v in tags}
+    if iam_keys:
+        ctx.update({f"iam:ResourceTag/{k}": v for k, v in tags})
+    return ctx

@@ -10,6 +10,7 @@ from typing import Any
 from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
 from chamberlain.crypto.secrets import SecretBox
 from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops.mfa_throttle import MfaThrottle
 from chamberlain.policy import PrincipalType
 from chamberlain.store.api import Store, UnitOfWork
 
@@ -73,6 +74,7 @@ class Services:
     audit: bool = True  # record every call in the audit trail (off only for benchmarks)
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
+    mfa_throttle: MfaThrottle = field(default_factory=MfaThrottle)
 
 
 @dataclass

@@ -76,3 +76,6 @@ IDPRejectedClaim = _error("IDPRejectedClaim", 403)
 InvalidIdentityToken = _error("InvalidIdentityToken", 400)
 IDPCommunicationError = _error("IDPCommunicationError", 400)
 InvalidAuthorizationMessage = _error("InvalidAuthorizationMessageException", 400)
+#: An expired web identity token or SAML response (ExpiredToken is for request credentials).
+ExpiredTokenException = _error("ExpiredTokenException", 400)
+InvalidParameterValue = _error("InvalidParameterValue", 400)

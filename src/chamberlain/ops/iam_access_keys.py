@@ -77,12 +77,12 @@ def owner_target(ctx: OpContext, params: Params) -> Target:
         if caller.type is PrincipalType.USER and caller.user_name:
             user = find_user(ctx, caller.user_name)
             if user is not None:
-                return Target(user.arn, resource_tag_context(user.tags))
+                return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
         return Target(caller.arn)
     user = find_user(ctx, name)
     if user is None:
         return Target(iam_arn(ctx, "user", name))
-    return Target(user.arn, resource_tag_context(user.tags))
+    return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
 
 
 def user_name_out(owner: str) -> str | None:

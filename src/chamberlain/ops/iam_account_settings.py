@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, Role, User, joined
 from chamberlain.ops.authz import managed_policy_text
+from chamberlain.ops.common import resource_tag_context
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import FeatureDisabled, FeatureEnabled, InvalidInput, NoSuchEntity
 from chamberlain.ops.registry import Output, Params, Target, operation
@@ -176,9 +177,10 @@ def _identity(ctx: OpContext, arn: str) -> tuple[str, Any]:
 def _access_target(ctx: OpContext, params: Params) -> Target:
     arn = params["Arn"]
     try:
-        return Target(_identity(ctx, arn)[1].arn)
+        entity = _identity(ctx, arn)[1]
     except (InvalidInput, NoSuchEntity):
         return Target(arn)
+    return Target(entity.arn, resource_tag_context(getattr(entity, "tags", ()), iam_keys=True))
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def principal_target(
     if entity is not None:
         arn = entity.arn
         if not isinstance(entity, Group):
-            context.update(resource_tag_context(entity.tags))
+            context.update(resource_tag_context(entity.tags, iam_keys=True))
             if boundary_key and entity.permissions_boundary:
                 context["iam:PermissionsBoundary"] = entity.permissions_boundary
     if extra:

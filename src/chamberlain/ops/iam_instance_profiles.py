@@ -182,8 +182,7 @@ def _add_role_target(ctx: OpContext, params: Params) -> Target:
     # iam:PassRole is about the role: its tags, and the service it is passed to.
     passing: dict = {"iam:PassedToService": PASSED_TO_SERVICE}
     if role is not None:
-        passing.update(resource_tag_context(role.tags))
-        passing.update({f"iam:ResourceTag/{k}": v for k, v in role.tags})
+        passing.update(resource_tag_context(role.tags, iam_keys=True))
     return replace(target, also=(("iam:PassRole", role_arn),), also_context=(passing,))
 
 
@@ -219,7 +218,7 @@ def _role_target(ctx: OpContext, params: Params) -> Target:
     role = ctx.uow.repo(Role).get(ctx.account_id, name.lower())
     if role is None:
         return Target(iam_arn(ctx, "role", name))
-    return Target(role.arn, resource_tag_context(role.tags))
+    return Target(role.arn, resource_tag_context(role.tags, iam_keys=True))
 
 
 @operation("iam", "ListInstanceProfilesForRole", resource=_role_target, read_only=True)

@@ -1,7 +1,7 @@
 """IAM virtual MFA devices: CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice,
 DeactivateMFADevice, DeleteVirtualMFADevice, ListMFADevices, ListVirtualMFADevices,
-GetMFADevice, TagMFADevice, UntagMFADevice, ListMFADeviceTags; and, for STS and the
-console, `verify_device_code`.
+GetMFADevice, TagMFADevice, UntagMFADevice, ListMFADeviceTags. Codes presented to STS
+(and later the console) are checked by `sessions.verify_mfa_code`.
 
 The TOTP seed is generated here, encrypted at rest with the operator's key (bound to the
 device's serial number, so a blob copied onto another row does not decrypt) and shown
@@ -363,26 +363,3 @@ def untag_mfa_device(ctx: OpContext, params: Params) -> Output:
 @operation("iam", "ListMFADeviceTags", resource=_device_target, read_only=True)
 def list_mfa_device_tags(ctx: OpContext, params: Params) -> Output:
     return list_tags(params, _require_device(ctx, params["SerialNumber"]).tags)
-
-
-# ------------------------------------------------------------ for STS and the console
-
-
-def verify_device_code(ctx: OpContext, serial_number: str, code: str, user_name: str) -> bool:
-    """Whether `code` is a fresh code of the enabled device `serial_number` of `user_name`
-    (the user's name, or `domain.ROOT` for the root user), at `ctx.now`.
-
-    Accepts the device's current step or one step either side; refuses a step at or
-    before the last one accepted (a code works once), and records the step it accepted.
-    Call it in a writable unit of work, and note the record is part of the caller's
-    transaction: a call that fails afterwards rolls it back, making the code usable again.
-    """
-    repo = _repo(ctx)
-    device = _find(ctx, serial_number)
-    if device is None or not _assigned_to(device, user_name):
-        return False
-    step = totp.verify(_seed(ctx, device), code, ctx.now, device.last_step, offset=device.offset)
-    if step is None:
-        return False
-    repo.put(replace(device, last_step=step))
-    return True

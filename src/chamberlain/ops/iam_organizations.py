@@ -87,7 +87,10 @@ class OrganizationsAccessReportJob:
 
 
 def _report_target(ctx: OpContext, params: Params) -> Target:
-    return Target(iam_arn(ctx, "access-report", params["EntityPath"]))
+    """The access-report resource; iam:OrganizationsPolicyId when a policy is named."""
+    policy_id = params.get("OrganizationsPolicyId")
+    context = {"iam:OrganizationsPolicyId": policy_id} if policy_id else {}
+    return Target(iam_arn(ctx, "access-report", params["EntityPath"]), context)
 
 
 @operation("iam", "GenerateOrganizationsAccessReport", resource=_report_target)

@@ -20,9 +20,9 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from chamberlain.domain import Attachment, Event, Membership, Role, User, joined
+from chamberlain.domain import Attachment, Event, Group, Membership, Role, User, joined
 from chamberlain.ops import audit
 from chamberlain.ops.authz import (
     NamedText,
@@ -30,10 +30,14 @@ from chamberlain.ops.authz import (
     principal_policies,
     user_identity_policies,
 )
-from chamberlain.ops.common import paginate
+from chamberlain.ops.common import paginate, resource_tag_context
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import InvalidInput, NoSuchEntity
 from chamberlain.ops.iam_entities import (
+    find_policy,
+    get_group,
+    get_role,
+    get_user,
     require_group,
     require_policy,
     require_role,
@@ -59,6 +63,7 @@ ACTION_TRACKED = frozenset({"iam"})
 #: How long a finished job stays readable.
 JOB_RETENTION = dt.timedelta(days=7)
 _ENTITY_ARN_KINDS = ("user", "group", "role", "policy")
+_E = TypeVar("_E", User, Role, Group)
 
 
 @dataclass(frozen=True)
@@ -132,16 +137,23 @@ def _members(ctx: OpContext, group: str) -> list[_Tracked]:
     return found
 
 
+def _same_arn(entity: _E, arn: str) -> _E:
+    """The entity named by the ARN's last segment, if the ARN (path included) is its."""
+    if entity.arn != arn:
+        raise NoSuchEntity(f"The entity {arn} cannot be found.")
+    return entity
+
+
 def _subject(ctx: OpContext, kind: str, name: str, arn: str) -> tuple[list[NamedText], list]:
     """The policies that decide which services are listed, and the entities tracked."""
     if kind == "user":
-        user = require_user(ctx, name)
+        user = _same_arn(require_user(ctx, name), arn)
         return user_identity_policies(ctx, user.name), [_user(user)]
     if kind == "group":
-        group = require_group(ctx, name)
+        group = _same_arn(require_group(ctx, name), arn)
         return principal_policies(ctx, "group", group.name), _members(ctx, group.name)
     if kind == "role":
-        role = require_role(ctx, name)
+        role = _same_arn(require_role(ctx, name), arn)
         return principal_policies(ctx, "role", role.name), [_role(role)]
     require_policy(ctx, arn)
     text = managed_policy_text(ctx, arn)
@@ -296,7 +308,19 @@ def _build_report(ctx: OpContext, arn: str, granularity: str) -> dict[str, Any]:
 
 
 def _entity_target(ctx: OpContext, params: Params) -> Target:
-    return Target(resource=params["Arn"])
+    """The reported entity's ARN, with its tags as aws:ResourceTag/* when it exists."""
+    arn = params["Arn"]
+    try:
+        kind, name = _parse_arn(ctx, arn)
+    except (InvalidInput, NoSuchEntity):
+        return Target(resource=arn)
+    entity = {"user": get_user, "group": get_group, "role": get_role}.get(kind)
+    found = entity(ctx, name) if entity is not None else find_policy(ctx, arn)
+    if found is None or found.arn != arn:
+        return Target(resource=arn)
+    tags = getattr(found, "tags", ())
+    context = resource_tag_context(tags, iam_keys=kind in ("user", "role"))
+    return Target(resource=arn, context=context)
 
 
 def _anywhere(ctx: OpContext, params: Params) -> Target:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
 from chamberlain.ops import iam_roles  # a module import: iam_roles may import this one
-from chamberlain.ops.common import iam_arn
+from chamberlain.ops.common import iam_arn, resource_tag_context
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import InvalidInput, NoSuchEntity, UnmodifiableEntity
 from chamberlain.ops.iam_entities import adjust_policy_counts, compact, get_role, quota_exceeded
@@ -222,7 +222,9 @@ def create_service_linked_role(ctx: OpContext, params: Params) -> Output:
 def _role_target(ctx: OpContext, params: Params) -> Target:
     name = params["RoleName"]
     role = get_role(ctx, name)
-    return Target(role.arn if role is not None else iam_arn(ctx, "role", name))
+    if role is None:
+        return Target(iam_arn(ctx, "role", name))
+    return Target(role.arn, resource_tag_context(role.tags, iam_keys=True))
 
 
 def _profiles_using(ctx: OpContext, role: Role) -> list[str]:

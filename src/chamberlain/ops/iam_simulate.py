@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from chamberlain.ops.common import paginate
+from chamberlain.ops.common import paginate, resource_tag_context
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import InvalidInput
 from chamberlain.ops.registry import Output, Params, Target, operation
@@ -70,7 +70,10 @@ def _source_target(ctx: OpContext, params: Params) -> Target:
     arn = params["PolicySourceArn"]
     ref = parse_entity_arn(arn)
     entity = find_entity(ctx, ref) if ref is not None else None
-    return Target(resource=entity.arn if entity is not None else arn)
+    if entity is None:
+        return Target(resource=arn)
+    tags = getattr(entity, "tags", ())
+    return Target(resource=entity.arn, context=resource_tag_context(tags, iam_keys=True))
 
 
 def _any_target(ctx: OpContext, params: Params) -> Target:

@@ -45,8 +45,11 @@ from jwt.exceptions import (
 )
 
 from chamberlain.ops.context import Services
-from chamberlain.ops.errors import IDPCommunicationError, InvalidIdentityToken
-from chamberlain.ops.sts_common import ExpiredTokenException
+from chamberlain.ops.errors import (
+    ExpiredTokenException,
+    IDPCommunicationError,
+    InvalidIdentityToken,
+)
 
 ALLOW_HTTP_ENV = "CHAMBERLAIN_OIDC_ALLOW_HTTP"
 #: The algorithms AWS accepts for web identity tokens (the STS API reference).

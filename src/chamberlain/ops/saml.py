@@ -30,8 +30,7 @@ from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 
-from chamberlain.ops.errors import IDPRejectedClaim, InvalidIdentityToken
-from chamberlain.ops.sts_common import ExpiredTokenException
+from chamberlain.ops.errors import ExpiredTokenException, IDPRejectedClaim, InvalidIdentityToken
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"

@@ -83,7 +83,8 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
     caller's account, belonging to `owner` (a user name, or `domain.ROOT`)?
 
     A matched code's step is written back (`MfaDevice.last_step`) in the operation's
-    unit of work, so each code is accepted once (RFC 6238 section 5.2).
+    unit of work, so each code is accepted once (RFC 6238 section 5.2). Wrong codes are
+    counted per device and, past a limit, refuse all codes for a while (`MfaThrottle`).
     """
     repo = ctx.uow.repo(MfaDevice)
     device = repo.get(ctx.account_id, serial_number)
@@ -91,15 +92,20 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
         return False
     if device.user_name.lower() != owner.lower():
         return False
+    throttle = ctx.services.mfa_throttle
+    if throttle.blocked(ctx.account_id, device.serial_number, ctx.now):
+        return False
     try:
         seed = ctx.services.secrets.decrypt(
             device.seed_encrypted, aad=device.serial_number.encode()
         ).decode("ascii")
         step = totp.verify(seed, code, ctx.now, device.last_step, offset=device.offset)
     except (SecretBoxError, UnicodeDecodeError, ValueError):
-        return False
+        step = None
     if step is None:
+        throttle.failed(ctx.account_id, device.serial_number, ctx.now)
         return False
+    throttle.succeeded(ctx.account_id, device.serial_number)
     repo.put(replace(device, last_step=step))
     return True
 

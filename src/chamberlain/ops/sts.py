@@ -19,7 +19,12 @@ from chamberlain.domain import ROOT, AccessKey, Account, Role, Tags
 from chamberlain.ops import authz
 from chamberlain.ops.common import request_tag_context
 from chamberlain.ops.context import Caller, OpContext
-from chamberlain.ops.errors import AccessDenied, InvalidAuthorizationMessage, ValidationError
+from chamberlain.ops.errors import (
+    AccessDenied,
+    InvalidAuthorizationMessage,
+    InvalidParameterValue,
+    ValidationError,
+)
 from chamberlain.ops.registry import Output, Params, Target, operation
 from chamberlain.ops.sessions import (
     MFA_FAILED,
@@ -35,7 +40,6 @@ from chamberlain.ops.sts_common import (
     ROLE_SESSION_DEFAULT,
     SESSION_NAME,
     SOURCE_IDENTITY,
-    InvalidParameterValue,
     find_role,
     model_bound,
     packed_size,

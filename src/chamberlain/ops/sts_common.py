@@ -1,9 +1,9 @@
 """What the STS operations share: the model's limits, input checks (role ARN, session
-name, source identity, durations), session policies and tags and their packed size, the
-role lookup, and the STS error codes ops/errors.py does not have yet.
+name, source identity, durations), session policies and tags and their packed size, and
+the role lookup.
 
-Used by `ops.sts` (AssumeRole, GetFederationToken, ...), `ops.sts_saml`,
-`ops.sts_web_identity`, and by `ops.saml` / `ops.oidc` for their errors.
+Used by `ops.sts` (AssumeRole, GetFederationToken, ...), `ops.sts_saml` and
+`ops.sts_web_identity`.
 """
 
 from __future__ import annotations
@@ -14,38 +14,15 @@ import re
 from chamberlain.domain import Role, Tags
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import (
+    InvalidParameterValue,
     MalformedPolicyDocument,
     PackedPolicyTooLarge,
-    ServiceError,
     ValidationError,
 )
 from chamberlain.ops.registry import Params
 from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy import PolicyTooLarge, PolicyType, parse_policy
 from chamberlain.policy.validate import SESSION_POLICY_MAX, policy_size
-
-# ------------------------------------------------------------------------- errors
-# Codes of STS's model (or AWS's common errors) that ops/errors.py lacks; kept here, in
-# one place, until they move there.
-
-
-class InvalidParameterValue(ServiceError):
-    """AWS's common error for an invalid input value."""
-
-    code = "InvalidParameterValue"
-    http_status = 400
-    sender_fault = True
-
-
-class ExpiredTokenException(ServiceError):
-    """STS's ExpiredTokenException (botocore's STS model: 400, sender's fault), for an
-    expired web identity token or SAML response; ops/errors.py has only the common
-    ExpiredToken code (expired request credentials)."""
-
-    code = "ExpiredTokenException"
-    http_status = 400
-    sender_fault = True
-
 
 # ------------------------------------------------------------------------- limits
 

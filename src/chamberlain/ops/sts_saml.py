@@ -28,7 +28,12 @@ from typing import Any, ClassVar
 from chamberlain.domain import Role, SamlProvider, Tags, joined
 from chamberlain.ops import authz
 from chamberlain.ops.context import OpContext
-from chamberlain.ops.errors import AccessDenied, InvalidIdentityToken, ValidationError
+from chamberlain.ops.errors import (
+    AccessDenied,
+    InvalidIdentityToken,
+    InvalidParameterValue,
+    ValidationError,
+)
 from chamberlain.ops.registry import Output, Params, operation
 from chamberlain.ops.saml import (
     SamlAssertion,
@@ -42,7 +47,6 @@ from chamberlain.ops.sts_common import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
     ROLE_SESSION_DEFAULT,
-    InvalidParameterValue,
     find_role,
     model_bound,
     packed_size,

@@ -36,6 +36,7 @@ from chamberlain.ops.errors import (
     AccessDenied,
     IDPRejectedClaim,
     InvalidIdentityToken,
+    InvalidParameterValue,
     ValidationError,
 )
 from chamberlain.ops.registry import Output, Params, operation
@@ -47,7 +48,6 @@ from chamberlain.ops.sts_common import (
     ROLE_SESSION_DEFAULT,
     SESSION_NAME,
     SOURCE_IDENTITY,
-    InvalidParameterValue,
     model_bound,
     packed_size,
     policy_arns,
