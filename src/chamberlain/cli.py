@@ -117,8 +117,9 @@ def provision_account(
     `on_created` runs once the account exists (to show a generated root password even if
     a later step fails: the root user can then finish the set-up by hand).
     """
-    errors = validate_input(find_operation("iam", "CreateUser").input_shape,
-                            {"UserName": admin_user})  # fmt: skip
+    create_user = find_operation("iam", "CreateUser")
+    assert create_user is not None
+    errors = validate_input(create_user.input_shape, {"UserName": admin_user})
     if errors:
         raise ProvisioningError(f"--admin-user: {validation_message(errors)}")
     check_credentials_file(credentials_file)
@@ -144,20 +145,26 @@ def provision_account(
             keys[f"{profile}-root"] = call("CreateAccessKey")["AccessKey"]
         for name, key in keys.items():
             write_credentials(credentials_file, name, key["AccessKeyId"], key["SecretAccessKey"])
-    except (ServiceError, OSError) as exc:
-        detail = f"{exc.code}: {exc.message}" if isinstance(exc, ServiceError) else str(exc)
+    except Exception as exc:  # any failure: the account exists, say so
+        detail = f"{exc.code}: {exc.message}" if isinstance(exc, ServiceError) else repr(exc)
         raise ProvisioningError(
             f"account {account_id} was created but its set-up stopped: {detail}; "
             "sign in as its root user to finish it"
         ) from exc
 
 
-def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
-    password, generated = _root_password(args)
+def _shown_once(password: str, generated: bool) -> Callable[[], None]:
+    """Prints a generated root password once the account exists (a given one: nothing)."""
 
-    def show_password() -> None:
+    def show() -> None:
         if generated:
             print(f"root user password (shown once, store it safely): {password}", flush=True)
+
+    return show
+
+
+def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
+    password, generated = _root_password(args)
 
     provision_account(
         services,
@@ -168,7 +175,7 @@ def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
         root_access_key=args.root_access_key,
         email=args.root_email,
         root_password=password,
-        on_created=show_password,
+        on_created=_shown_once(password, generated),
     )
     print(
         f"account {args.account_id}: user {args.admin_user} in group {ADMIN_GROUP}; "
@@ -202,6 +209,38 @@ def cmd_account_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provision_first_account(
+    args: argparse.Namespace, settings: config.Settings, services: Services
+) -> None:
+    """A first-time user's `chamberlain serve`: an account and credentials to start with."""
+    credentials = settings.data_dir / "credentials"
+    password, generated = _root_password(args)
+    account_id = new_account_id()
+
+    provision_account(
+        services,
+        account_id=account_id,
+        admin_user="admin",
+        credentials_file=credentials,
+        profile="chamberlain",
+        root_access_key=False,
+        email=None,
+        root_password=password,
+        on_created=_shown_once(password, generated),
+    )
+    print(
+        f"new account {account_id}; user admin's access key is in {credentials} "
+        "[profile chamberlain]",
+        flush=True,
+    )
+    print(
+        f"try: AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile chamberlain "
+        f"--region us-east-1 --endpoint-url http://{settings.host}:{settings.port} "
+        "iam get-user",
+        flush=True,
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -210,35 +249,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = config.load(
         args.data_dir, database_url=args.database_url, host=args.host, port=args.port
     )
+    # Only a true first run (no key file yet, no accounts in the store) gets an account
+    # made for it: a node added to an existing deployment, or a store whose key file
+    # was misplaced, must not quietly grow a new account with administrator keys.
+    first_run = not settings.secrets_file.exists()
     ensure_data_dir(settings)
     services = _services(settings)
-    if not any(True for _ in services.store.accounts()):
-        # A first-time user's `chamberlain serve`: an account and credentials to start with.
-        credentials = settings.data_dir / "credentials"
-        password, _ = _root_password(args)
-        account_id = new_account_id()
-        provision_account(
-            services,
-            account_id=account_id,
-            admin_user="admin",
-            credentials_file=credentials,
-            profile="chamberlain",
-            root_access_key=False,
-            email=None,
-            root_password=password,
-            on_created=lambda: print(
-                f"root user password (shown once, store it safely): {password}", flush=True
-            ),
-        )
-        print(
-            f"new account {account_id}; user admin's access key is in {credentials} "
-            "[profile chamberlain]"
-        )
-        print(
-            f"try: AWS_SHARED_CREDENTIALS_FILE={credentials} aws --profile chamberlain "
-            f"--region us-east-1 --endpoint-url http://{settings.host}:{settings.port} "
-            "iam get-user"
-        )
+    if first_run and not any(True for _ in services.store.accounts()):
+        _provision_first_account(args, settings, services)
     threading.Thread(
         target=_audit_housekeeping, args=(services, settings.audit_retention_days), daemon=True
     ).start()

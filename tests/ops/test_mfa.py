@@ -21,6 +21,7 @@ from chamberlain.ops import iam_mfa
 from chamberlain.ops.context import Caller, OpContext, Services
 from chamberlain.ops.errors import ServiceError
 from chamberlain.ops.iam_mfa import qr_png
+from chamberlain.ops.mfa_throttle import MfaThrottle
 from chamberlain.ops.sessions import verify_mfa_code
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
@@ -427,8 +428,9 @@ def test_code_check_refuses_other_users_unassigned_devices_and_junk(aws: Call, s
     assert not check(services, serial, code, ROOT)
     assert not check(services, spare, totp.code_at(spare_seed, S), "alice")
     assert not check(services, f"{MFA}gone", code, "alice")
-    for junk in ("", "12345", "1234567", "abcdef"):
+    for junk in ("", "12345", "1234567", "abcdef", code + " "):
         assert not check(services, serial, junk, "alice")
+    services.mfa_throttle = MfaThrottle()  # five wrong codes: the limit (tested below)
     assert check(services, serial, code, "ALICE")  # user names are case-insensitive
     entity = stored(services, serial)
     assert entity is not None and entity.last_step == S + 1
@@ -450,6 +452,20 @@ def test_wrong_codes_past_the_limit_refuse_every_code_for_a_while(aws: Call, ser
     assert not check(services, serial, totp.code_at(seed, totp.step_at(soon)), "alice", now=soon)
     later = NOW + dt.timedelta(minutes=5, seconds=30)
     assert check(services, serial, totp.code_at(seed, totp.step_at(later)), "alice", now=later)
+
+
+def test_a_device_made_again_under_a_deleted_ones_name_starts_with_no_count(
+    aws: Call, services: Services
+):
+    aws("CreateUser", UserName="alice")
+    serial, _ = enable(aws, "alice", "d")
+    for _ in range(5):
+        assert not check(services, serial, "000000", "alice")
+    aws("DeactivateMFADevice", UserName="alice", SerialNumber=serial)
+    aws("DeleteVirtualMFADevice", SerialNumber=serial)
+    again, seed = enable(aws, "alice", "d")
+    assert again == serial
+    assert check(services, serial, totp.code_at(seed, S + 1), "alice")
 
 
 def test_renamed_user_keeps_the_device(aws: Call, services: Services):

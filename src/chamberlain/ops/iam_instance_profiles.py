@@ -30,6 +30,7 @@ from chamberlain.ops.common import (
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import DeleteConflict, EntityAlreadyExists, LimitExceeded, NoSuchEntity
 from chamberlain.ops.registry import Output, Params, Target, operation
+from chamberlain.policy.request import ContextValue
 
 ROLES_PER_PROFILE = 1
 PROFILES_PER_ACCOUNT = 1000
@@ -180,7 +181,7 @@ def _add_role_target(ctx: OpContext, params: Params) -> Target:
     role_arn = _role_arn(ctx, params["RoleName"])
     role = ctx.uow.repo(Role).get(ctx.account_id, params["RoleName"].lower())
     # iam:PassRole is about the role: its tags, and the service it is passed to.
-    passing: dict = {"iam:PassedToService": PASSED_TO_SERVICE}
+    passing: dict[str, ContextValue] = {"iam:PassedToService": PASSED_TO_SERVICE}
     if role is not None:
         passing.update(resource_tag_context(role.tags, iam_keys=True))
     return replace(target, also=(("iam:PassRole", role_arn),), also_context=(passing,))

@@ -277,6 +277,8 @@ def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
         raise quota_exceeded("MFADevicesPerUser", MFA_DEVICES_PER_USER)
     step = _check_codes(ctx, device, params)
     repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step))
+    # A newly enabled device starts with no wrong codes counted against it.
+    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
@@ -288,6 +290,7 @@ def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     # Resynchronizing is how a device whose clock drifted is brought back: its offset
     # is learned from the two codes and used from now on.
     _repo(ctx).put(replace(device, last_step=step, offset=totp.offset_for(step, ctx.now)))
+    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
@@ -306,6 +309,8 @@ def delete_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     if device.user_name is not None:
         raise DeleteConflict(DELETE_IN_USE)
     _repo(ctx).delete(ctx.account_id, device.key)
+    # A device created later under the same name must not inherit this one's count.
+    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 

@@ -310,12 +310,13 @@ def _build_report(ctx: OpContext, arn: str, granularity: str) -> dict[str, Any]:
 def _entity_target(ctx: OpContext, params: Params) -> Target:
     """The reported entity's ARN, with its tags as aws:ResourceTag/* when it exists."""
     arn = params["Arn"]
+    # A malformed ARN is reported after authorization, by the operation itself.
     try:
         kind, name = _parse_arn(ctx, arn)
+        entity = {"user": get_user, "group": get_group, "role": get_role}.get(kind)
+        found = entity(ctx, name) if entity is not None else find_policy(ctx, arn)
     except (InvalidInput, NoSuchEntity):
         return Target(resource=arn)
-    entity = {"user": get_user, "group": get_group, "role": get_role}.get(kind)
-    found = entity(ctx, name) if entity is not None else find_policy(ctx, arn)
     if found is None or found.arn != arn:
         return Target(resource=arn)
     tags = getattr(found, "tags", ())

@@ -84,7 +84,8 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
 
     A matched code's step is written back (`MfaDevice.last_step`) in the operation's
     unit of work, so each code is accepted once (RFC 6238 section 5.2). Wrong codes are
-    counted per device and, past a limit, refuse all codes for a while (`MfaThrottle`).
+    counted per device and, past a limit, refuse all codes for a while (`MfaThrottle`):
+    an attempt is reserved before the code is checked, so concurrent guesses count too.
     """
     repo = ctx.uow.repo(MfaDevice)
     device = repo.get(ctx.account_id, serial_number)
@@ -93,7 +94,7 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
     if device.user_name.lower() != owner.lower():
         return False
     throttle = ctx.services.mfa_throttle
-    if throttle.blocked(ctx.account_id, device.serial_number, ctx.now):
+    if not throttle.attempt(ctx.account_id, device.serial_number, ctx.now):
         return False
     try:
         seed = ctx.services.secrets.decrypt(
@@ -103,7 +104,6 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
     except (SecretBoxError, UnicodeDecodeError, ValueError):
         step = None
     if step is None:
-        throttle.failed(ctx.account_id, device.serial_number, ctx.now)
         return False
     throttle.succeeded(ctx.account_id, device.serial_number)
     repo.put(replace(device, last_step=step))
