@@ -28,13 +28,13 @@ class ActionMatcher:
         lowered = [p.lower() for p in patterns]
         self._exact = frozenset(p for p in lowered if not has_wildcard(p))
         wild = [p for p in lowered if has_wildcard(p)]
-        self._regex = union_regex(wild, arn_aware=PLAIN, ignore_case=False) if wild else None
+        self._regex = union_regex(wild, arn_aware=PLAIN, ignore_case=False).test if wild else None
 
     def match(self, action: str) -> bool:
         """`action` must already be lower-cased."""
         if action in self._exact:
             return True
-        return self._regex is not None and self._regex.fullmatch(action) is not None
+        return self._regex is not None and self._regex(action) is not None
 
 
 class ResourceMatcher:
@@ -59,13 +59,15 @@ class ResourceMatcher:
             else:
                 exact.add(p)
         self._exact = frozenset(exact)
-        self._regex = union_regex(wild, arn_aware=ARN_RESOURCE, ignore_case=False) if wild else None
+        self._regex = (
+            union_regex(wild, arn_aware=ARN_RESOURCE, ignore_case=False).test if wild else None
+        )
         self._templates = tuple(templates)
 
     def match(self, resource: str, state: EvalState) -> bool | None:
         if self._any or resource in self._exact:
             return True
-        if self._regex is not None and self._regex.fullmatch(resource) is not None:
+        if self._regex is not None and self._regex(resource) is not None:
             return True
         if not self._templates:
             return False
@@ -140,7 +142,10 @@ class CompiledStatement:
             hit = rm.match(resource, state)
             if hit is None or hit == self.not_resource:
                 return False
-        return all(test(state) for test in self.conditions)
+        for test in self.conditions:  # noqa: SIM110 - all(genexpr) costs a frame per call
+            if not test(state):
+                return False
+        return True
 
     def matches_action(self, action: str) -> bool:
         if self.action is None:

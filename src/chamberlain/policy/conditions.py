@@ -49,8 +49,8 @@ def _like(arn: bool) -> Builder:
     def build(values: tuple[Pieces, ...]) -> Matcher:
         rx = union_pieces_regex(values, ARN_CONDITION if arn else PLAIN, False)
         if arn:
-            return lambda v: isinstance(v, str) and arn_shaped(v) and rx.fullmatch(v) is not None
-        return lambda v: rx.fullmatch(scalar_text(v)) is not None
+            return lambda v: isinstance(v, str) and arn_shaped(v) and rx.test(v) is not None
+        return lambda v: rx.test(scalar_text(v)) is not None
 
     return build
 
@@ -86,7 +86,10 @@ def _ip(values: tuple[Pieces, ...]) -> Matcher:
         if ip is None:
             return False
         version, addr = ip
-        return any(nv == version and addr & mask == net for nv, net, mask in nets)
+        for nv, net, mask in nets:  # noqa: SIM110 - a loop is faster than any(genexpr)
+            if nv == version and addr & mask == net:
+                return True
+        return False
 
     return match
 
@@ -225,7 +228,9 @@ def _plain_test(key: str, written: str, if_exists: bool, negated: bool, match: M
     when_missing = if_exists or negated
 
     def test(state: EvalState) -> bool:
-        value = state.get(key, written)
+        value = state.raw.get(written, MISSING)  # the policy's spelling: usually a hit
+        if value is MISSING or (type(value) in SEQUENCES and not value):
+            value = state.get(key)
         if value is MISSING:
             return when_missing
         if type(value) in SEQUENCES:

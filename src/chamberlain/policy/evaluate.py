@@ -7,7 +7,7 @@ matched and every missing context key (what the policy simulator shows).
 
 from __future__ import annotations
 
-from .compile import CompiledPolicy, CompiledStatement, StatementIndex, group
+from .compile import Candidates, CompiledPolicy, CompiledStatement, StatementIndex, group
 from .context import MISSING, EvalState
 from .decision import Decision, MatchedStatement, Outcome, PolicySource
 from .inputs import Applicable
@@ -18,7 +18,7 @@ PolicySet = Applicable[CompiledPolicy]
 
 IDENTITY, RESOURCE = PolicySource.IDENTITY, PolicySource.RESOURCE
 BOUNDARY, SESSION = PolicySource.BOUNDARY, PolicySource.SESSION
-_EMPTY: tuple[tuple[CompiledStatement, ...], tuple[CompiledStatement, ...]] = ((), ())
+_EMPTY: Candidates = ((), ())
 Indexes = tuple[StatementIndex | None, StatementIndex | None]
 
 
@@ -34,6 +34,33 @@ def _indexes(policies: PolicySet) -> Indexes:
         )
         object.__setattr__(policies, "_indexes", cached)
     return cached
+
+
+Plan = tuple[Candidates, Candidates, Candidates, Candidates]
+_PLAN_CACHE_MAX = 4096
+
+
+def _plan(policies: PolicySet, action: str) -> Plan:
+    """The identity, resource, boundary and session statements whose Action matches the
+    (lower-cased) action, looked up once per action and kept on the policy set."""
+    plans: dict[str, Plan] | None = policies.__dict__.get("_plans")
+    if plans is None:
+        plans = {}
+        object.__setattr__(policies, "_plans", plans)
+    plan = plans.get(action)
+    if plan is None:
+        identity_index, session_index = _indexes(policies)
+        rp, bp = policies.resource, policies.boundary
+        plan = (
+            identity_index.for_action(action) if identity_index is not None else _EMPTY,
+            rp.for_action(action) if rp is not None else _EMPTY,
+            bp.for_action(action) if bp is not None else _EMPTY,
+            session_index.for_action(action) if session_index is not None else _EMPTY,
+        )
+        if len(plans) >= _PLAN_CACHE_MAX:
+            plans.clear()
+        plans[action] = plan
+    return plan
 
 
 _accounts: dict[str, str | None] = {}
@@ -80,12 +107,8 @@ def evaluate(request: Request, policies: PolicySet, *, explain: bool = False) ->
     resource = request.resource
     principal = request.principal
     state = EvalState(request.context)
-    identity_index, session_index = _indexes(policies)
-    ident = identity_index.for_action(action) if identity_index is not None else _EMPTY
-    rp, bp, sp = policies.resource, policies.boundary, policies.session
-    res = rp.for_action(action) if rp is not None else _EMPTY
-    bnd = bp.for_action(action) if bp is not None else _EMPTY
-    ses = session_index.for_action(action) if session_index is not None else _EMPTY
+    ident, res, bnd, ses = _plan(policies, action)
+    bp, sp = policies.boundary, policies.session
 
     # 1. An explicit deny anywhere decides.
     for s in ident[0]:
