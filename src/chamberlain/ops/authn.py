@@ -72,6 +72,10 @@ def authenticate(
         caller = _caller_for(uow, key)
         try:
             _verify(signed, _secret(services, key), now, service)
+            if signed.security_token:
+                # AWS refuses a session token beside a long-term key (a stale
+                # AWS_SESSION_TOKEN left set) rather than ignoring it.
+                raise InvalidClientTokenId(INVALID_TOKEN)
         except ServiceError as exc:
             # The key is known: the audit trail records who failed to authenticate.
             exc.known_key = (key.account_id, key.access_key_id, caller)  # type: ignore[attr-defined]
