@@ -60,7 +60,9 @@ class Server:
             service, endpoint_url=self.endpoint, config=config, **kwargs
         )
 
-    def client_with_keys(self, service: str, key_id: str, secret: str) -> Any:
+    def client_with_keys(
+        self, service: str, key_id: str, secret: str, token: str | None = None
+    ) -> Any:
         config = Config(retries={"max_attempts": 1, "mode": "standard"})
         return boto3.client(
             service,
@@ -68,6 +70,7 @@ class Server:
             region_name="us-east-1",
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
+            aws_session_token=token,
             config=config,
         )
 

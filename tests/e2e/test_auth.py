@@ -6,10 +6,8 @@ import datetime as dt
 import uuid
 from unittest import mock
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .conftest import ACCOUNT, Server
@@ -63,15 +61,7 @@ def test_session_token_beside_a_long_term_key_is_refused(server: Server) -> None
     request instead of ignoring the token."""
     name, key = _new_user_key(server)
     token = server.client("sts").get_session_token()["Credentials"]["SessionToken"]
-    sts = boto3.client(
-        "sts",
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        aws_session_token=token,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    sts = server.client_with_keys("sts", key["AccessKeyId"], key["SecretAccessKey"], token)
     with pytest.raises(ClientError) as exc:
         sts.get_caller_identity()
     assert _code(exc) == ("InvalidClientTokenId", 403)

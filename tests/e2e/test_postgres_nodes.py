@@ -87,15 +87,8 @@ def test_session_from_one_node_works_on_the_other(nodes: tuple[Server, Server]) 
     creds = first.client("sts").assume_role(
         RoleArn="arn:aws:iam::333333333333:role/reader", RoleSessionName="n1"
     )["Credentials"]
-    import boto3
-
-    sts = boto3.client(
-        "sts",
-        endpoint_url=second.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
+    sts = second.client_with_keys(
+        "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
     )
     assert sts.get_caller_identity()["Arn"].endswith(":assumed-role/reader/n1")
 
