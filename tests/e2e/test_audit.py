@@ -72,6 +72,20 @@ def test_lookup_errors_and_cli(server: Server) -> None:
     with pytest.raises(ClientError) as exc:
         trail.lookup_events(NextToken="forged")
     assert exc.value.response["Error"]["Code"] == "InvalidNextTokenException"
+    # What boto3 lets through (it checks minimums, not maximums or enums) gets
+    # CloudTrail's own codes, not a generic ValidationException.
+    for kwargs, code in (
+        ({"MaxResults": 51}, "InvalidMaxResultsException"),
+        (
+            {"LookupAttributes": [{"AttributeKey": "Colour", "AttributeValue": "x"}]},
+            "InvalidLookupAttributesException",
+        ),
+        ({"EventCategory": "everything"}, "InvalidEventCategoryException"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            trail.lookup_events(**kwargs)
+        error = exc.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, 400)
     out = server.aws(
         "cloudtrail",
         "lookup-events",

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from chamberlain.protocol.json11 import (
     CONTENT_TYPE,
+    MEMBER_ERROR_CODES,
     decode_json_request,
     resolve_target,
     serialize_error,
@@ -88,19 +89,29 @@ def test_generated_requests_roundtrip(shapes: Any, data: st.DataObject) -> None:
     assert decode_json_request("cloudtrail", target, body).params == params
 
 
-def validation(body: dict[str, Any]) -> str:
+OWN_CODES = set(MEMBER_ERROR_CODES[("cloudtrail", "LookupEvents")].values())
+
+
+def validation(body: dict[str, Any], code: str = "ValidationException") -> str:
     with pytest.raises(ProtocolError) as caught:
         decode_json_request("cloudtrail", TARGET, json.dumps(body).encode())
-    assert (caught.value.code, caught.value.http_status) == ("ValidationException", 400)
+    assert (caught.value.code, caught.value.http_status) == (code, 400)
     return caught.value.message
 
 
 def test_validation_messages() -> None:
-    assert validation({"MaxResults": 51}) == (
+    """LookupEvents' own members fail with CloudTrail's codes, in AWS's constraint words."""
+    assert validation({"MaxResults": 51}, "InvalidMaxResultsException") == (
         "1 validation error detected: Value '51' at 'maxResults' failed to satisfy "
         "constraint: Member must have value less than or equal to 50"
     )
-    message = validation({"LookupAttributes": [{"AttributeKey": "Colour"}]})
+    assert validation({"MaxResults": 0}, "InvalidMaxResultsException")
+    assert validation({"EventCategory": "Nope"}, "InvalidEventCategoryException")
+    empty = [{"AttributeKey": "Username", "AttributeValue": ""}]
+    assert validation({"LookupAttributes": empty}, "InvalidLookupAttributesException")
+    message = validation(
+        {"LookupAttributes": [{"AttributeKey": "Colour"}]}, "InvalidLookupAttributesException"
+    )
     assert message == (
         "2 validation errors detected: Value 'Colour' at 'lookupAttributes.1.member."
         "attributeKey' failed to satisfy constraint: Member must satisfy enum value set: "
@@ -171,7 +182,7 @@ def test_arbitrary_bodies_give_a_result_or_a_protocol_error(body: bytes) -> None
     try:
         decode_json_request("cloudtrail", TARGET, body)
     except ProtocolError as err:
-        assert err.code in {"SerializationException", "ValidationException"}
+        assert err.code in {"SerializationException", "ValidationException", *OWN_CODES}
 
 
 # -------------------------------------------------------------------------- output

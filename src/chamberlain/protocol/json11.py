@@ -33,6 +33,18 @@ from chamberlain.protocol.wire_errors import ProtocolError
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
+# Members whose constraint failures the service reports with its own error code rather
+# than the generic ValidationException (CloudTrail's API reference lists these for
+# LookupEvents: an unknown attribute key or an empty value, a MaxResults outside 1..50).
+MEMBER_ERROR_CODES: dict[tuple[str, str], dict[str, str]] = {
+    ("cloudtrail", "LookupEvents"): {
+        "LookupAttributes": "InvalidLookupAttributesException",
+        "MaxResults": "InvalidMaxResultsException",
+        "EventCategory": "InvalidEventCategoryException",
+    },
+}
+
+
 def _serialization_error(detail: str) -> ProtocolError:
     return ProtocolError("SerializationException", detail, 400)
 
@@ -81,10 +93,23 @@ def decode_json_request(service: str, target: str | None, body: bytes) -> Decode
     shape = operation.input_shape
     if shape is not None:
         params = _decode_structure(shape, document, "")
-        errors = validate_input(shape, params)
-        if errors:
-            raise ProtocolError("ValidationException", validation_message(errors))
+        _validate(service, operation.name, shape, params)
     return DecodedRequest(service=service, operation=operation.name, params=params)
+
+
+def _validate(service: str, operation: str, shape: StructureShape, params: dict[str, Any]) -> None:
+    """ValidationException for the input's constraint failures, except on the members the
+    service reports with a code of its own (MEMBER_ERROR_CODES), checked after the rest."""
+    owned = MEMBER_ERROR_CODES.get((service, operation), {})
+    rest = {name: value for name, value in params.items() if name not in owned}
+    errors = validate_input(shape, rest)
+    if errors:
+        raise ProtocolError("ValidationException", validation_message(errors))
+    for name, code in owned.items():
+        if name in params:
+            errors = validate_input(shape, {**rest, name: params[name]})
+            if errors:
+                raise ProtocolError(code, validation_message(errors))
 
 
 def _decode_structure(shape: StructureShape, value: Any, path: str) -> dict[str, Any]:
