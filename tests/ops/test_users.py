@@ -27,6 +27,7 @@ from chamberlain.ops.iam_service_credentials import ServiceSpecificCredential
 from chamberlain.policy import PrincipalType
 
 from .conftest import ACCOUNT, NOW, root_caller, user_caller
+from .entity_seed import TRUST
 
 Call = Callable[..., Any]
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -371,6 +372,26 @@ def test_list_users_path_prefix_and_pagination(iam: Call) -> None:
     assert [u["UserName"] for u in first["Users"]] == ["a", "b", "c"] and first["IsTruncated"]
     rest = iam("ListUsers", MaxItems=3, Marker=first["Marker"])
     assert [u["UserName"] for u in rest["Users"]] == ["d"] and rest["IsTruncated"] is False
+
+
+@pytest.mark.parametrize("marker", ["%%%", "AAAA", "\u00ff", "enp6eg==", "garbage", "", "W10="])
+def test_a_marker_this_server_did_not_issue_is_refused(iam: Call, marker: str) -> None:
+    for name in ("a", "b"):
+        iam("CreateUser", UserName=name)
+    with pytest.raises(ServiceError) as caught:
+        iam("ListUsers", Marker=marker)
+    assert (caught.value.code, caught.value.message) == ("InvalidInput", "Invalid Marker.")
+
+
+def test_a_marker_from_another_listing_is_refused(iam: Call) -> None:
+    for name in ("a", "b"):
+        iam("CreateUser", UserName=name)
+        iam("CreateRole", RoleName=name, AssumeRolePolicyDocument=TRUST)
+    marker = iam("ListUsers", MaxItems=1)["Marker"]
+    assert iam("ListUsers", Marker=marker)["Users"][0]["UserName"] == "b"
+    with pytest.raises(ServiceError) as caught:
+        iam("ListRoles", Marker=marker)
+    assert caught.value.code == "InvalidInput"
 
 
 # ------------------------------------------------------------------------- tags

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -29,15 +30,22 @@ def account_root_arn(ctx: OpContext, account_id: str | None = None) -> str:
 # ---------------------------------------------------------------------- pagination
 
 
-def _encode_marker(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
+def _encode_marker(member: str, key: str) -> str:
+    """An opaque marker: the listing it belongs to and the last key it returned."""
+    return base64.urlsafe_b64encode(json.dumps([member, key]).encode()).decode()
 
 
-def _decode_marker(marker: str) -> str:
+def _decode_marker(marker: str, member: str) -> str:
+    """The key a marker resumes after; InvalidInput for anything this server did not
+    issue for this listing (strict base64, the exact JSON shape, the same listing)."""
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raw = base64.b64decode(marker.encode("ascii"), altchars=b"-_", validate=True)
+        listing, key = json.loads(raw.decode())
+    except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
         raise InvalidInput("Invalid Marker.") from exc
+    if listing != member or not isinstance(key, str) or _encode_marker(member, key) != marker:
+        raise InvalidInput("Invalid Marker.")
+    return key
 
 
 def paginate(
@@ -56,13 +64,13 @@ def paginate(
     marker = params.get("Marker")
     start = 0
     if marker is not None:
-        after = _decode_marker(marker)
+        after = _decode_marker(marker, member)
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     page = list(items[start : start + max_items])
     truncated = start + max_items < len(items)
     out: dict[str, Any] = {member: [render(i) for i in page], "IsTruncated": truncated}
     if truncated:
-        out["Marker"] = _encode_marker(key(page[-1]))
+        out["Marker"] = _encode_marker(member, key(page[-1]))
     return out
 
 
