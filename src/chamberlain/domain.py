@@ -120,6 +120,9 @@ class Role:
     tags: Tags = ()
     last_used: dt.datetime | None = None
     last_used_region: str | None = None
+    # (ARN, unique ID) of each user or role the trust policy names, taken when it was
+    # saved (ops/trust_principals.py).
+    trust_principals: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:

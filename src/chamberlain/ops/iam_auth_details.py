@@ -26,9 +26,11 @@ from chamberlain.domain import (
     User,
     joined,
 )
+from chamberlain.ops import trust_principals
 from chamberlain.ops.aws_managed import AWS_MANAGED, AwsManagedPolicy
 from chamberlain.ops.common import paginate, tags_out
 from chamberlain.ops.context import OpContext
+from chamberlain.ops.iam_instance_profiles import render_role
 from chamberlain.ops.registry import Output, Params, Target, operation
 
 USERS, GROUPS, ROLES, POLICIES = "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"
@@ -66,18 +68,6 @@ def _boundary_and_tags(detail: dict[str, Any], boundary: str | None, tags: Any) 
         detail["Tags"] = tags_out(tags)
 
 
-def _role_summary(role: Role) -> dict[str, Any]:
-    """A role as an instance profile lists it."""
-    return {
-        "Path": role.path,
-        "RoleName": role.name,
-        "RoleId": role.role_id,
-        "Arn": role.arn,
-        "CreateDate": role.created,
-        "AssumeRolePolicyDocument": role.assume_role_policy,
-    }
-
-
 def _instance_profiles(ctx: OpContext, role: Role) -> list[dict[str, Any]]:
     roles = ctx.uow.repo(Role)
     out: list[dict[str, Any]] = []
@@ -89,7 +79,7 @@ def _instance_profiles(ctx: OpContext, role: Role) -> list[dict[str, Any]]:
             "InstanceProfileId": profile.instance_profile_id,
             "Arn": profile.arn,
             "CreateDate": profile.created,
-            "Roles": [_role_summary(r) for r in members if r is not None],
+            "Roles": [render_role(ctx, r) for r in members if r is not None],
         }
         if profile.tags:
             item["Tags"] = tags_out(profile.tags)
@@ -139,7 +129,7 @@ def _role_detail(ctx: OpContext, role: Role) -> dict[str, Any]:
         "RoleId": role.role_id,
         "Arn": role.arn,
         "CreateDate": role.created,
-        "AssumeRolePolicyDocument": role.assume_role_policy,
+        "AssumeRolePolicyDocument": trust_principals.trust_text(ctx, role),
         "InstanceProfileList": _instance_profiles(ctx, role),
         "RolePolicyList": _inline(ctx, "role", role.name),
         "AttachedManagedPolicies": _attached(ctx, "role", role.name),

@@ -15,6 +15,7 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import InstanceProfile, Role, Tags
+from chamberlain.ops import trust_principals
 from chamberlain.ops.common import (
     check_tag_count,
     iam_arn,
@@ -58,8 +59,10 @@ def _require_role(ctx: OpContext, name: str) -> Role:
     return role
 
 
-def render_role(role: Role) -> dict[str, Any]:
-    """A role as AWS lists it inside an instance profile."""
+def render_role(ctx: OpContext, role: Role) -> dict[str, Any]:
+    """A role as AWS lists it inside an instance profile (and in the authorization
+    details' InstanceProfileList), its trust policy as IAM shows it."""
+    role = trust_principals.as_shown(ctx, role)
     return {
         "Path": role.path,
         "RoleName": role.name,
@@ -80,7 +83,7 @@ def render_profile(ctx: OpContext, profile: InstanceProfile, *, tags: bool) -> d
         "InstanceProfileId": profile.instance_profile_id,
         "Arn": profile.arn,
         "CreateDate": profile.created,
-        "Roles": [render_role(role) for role in roles if role is not None],
+        "Roles": [render_role(ctx, role) for role in roles if role is not None],
     }
     if tags and profile.tags:
         out["Tags"] = tags_out(profile.tags)

@@ -9,6 +9,7 @@ from typing import Any
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
 from chamberlain.ops import iam_service_linked as slr  # a module import: it imports this one
+from chamberlain.ops import trust_principals
 from chamberlain.ops.common import (
     check_tag_count,
     iam_arn,
@@ -85,11 +86,13 @@ def _target(**kwargs: Any) -> Any:
     return resolve
 
 
-def _trust_policy(text: str) -> None:
-    parse_document(text, PolicyType.TRUST)
+def _trust_policy(ctx: OpContext, text: str) -> trust_principals.Binding:
+    """Validate a trust policy and bind the users and roles it names."""
+    policy = parse_document(text, PolicyType.TRUST)
     check_size(
         text, TRUST_POLICY_MAX, f"Cannot exceed quota for ACLSizePerRole: {TRUST_POLICY_MAX}"
     )
+    return trust_principals.bind(ctx, policy)
 
 
 def _session_duration(value: int | None, default: int) -> int:
@@ -132,7 +135,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
             f"Path prefix '{slr.PATH_PREFIX}' can only be used for AWS Service linked Roles"
         )
     duration = _session_duration(params.get("MaxSessionDuration"), MIN_SESSION)
-    _trust_policy(document)
+    bound = _trust_policy(ctx, document)
     repo = ctx.uow.repo(Role)
     if repo.get(ctx.account_id, name.lower()) is not None:
         raise EntityAlreadyExists(f"Role with name {name} already exists.")
@@ -152,6 +155,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
         max_session_duration=duration,
         permissions_boundary=boundary or None,
         tags=tags,
+        trust_principals=bound,
     )
     repo.add(role)
     adjust_policy_counts(ctx, boundary, boundaries=1)
@@ -163,7 +167,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "GetRole", resource=_target(), read_only=True)
 def get_role_op(ctx: OpContext, params: Params) -> Output:
-    return {"Role": role_out(require_role(ctx, params["RoleName"]))}
+    return {"Role": role_out(trust_principals.as_shown(ctx, require_role(ctx, params["RoleName"])))}
 
 
 @operation("iam", "UpdateRole", resource=_target())
@@ -184,14 +188,16 @@ def update_role(ctx: OpContext, params: Params) -> Output:
 def update_role_description(ctx: OpContext, params: Params) -> Output:
     role = replace(require_role(ctx, params["RoleName"]), description=params["Description"])
     ctx.uow.repo(Role).put(role)
-    return {"Role": role_out(role)}
+    return {"Role": role_out(trust_principals.as_shown(ctx, role))}
 
 
 @operation("iam", "UpdateAssumeRolePolicy", resource=_target())
 def update_assume_role_policy(ctx: OpContext, params: Params) -> Output:
     role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
-    _trust_policy(params["PolicyDocument"])
-    ctx.uow.repo(Role).put(replace(role, assume_role_policy=params["PolicyDocument"]))
+    bound = _trust_policy(ctx, params["PolicyDocument"])
+    ctx.uow.repo(Role).put(
+        replace(role, assume_role_policy=params["PolicyDocument"], trust_principals=bound)
+    )
     return None
 
 
@@ -224,7 +230,13 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 def list_roles(ctx: OpContext, params: Params) -> Output:
     keep = path_prefix_filter(params, lambda r: r.path)
     roles = [r for r in ctx.uow.repo(Role).list(ctx.account_id) if keep(r)]
-    return paginate(params, roles, key=lambda r: r.key, member="Roles", render=role_summary)
+    return paginate(
+        params,
+        roles,
+        key=lambda r: r.key,
+        member="Roles",
+        render=lambda r: role_summary(trust_principals.as_shown(ctx, r)),
+    )
 
 
 # ------------------------------------------------------------------------ tags

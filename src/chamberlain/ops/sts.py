@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from chamberlain.domain import ROOT, AccessKey, Account, Role, Tags
-from chamberlain.ops import authz
+from chamberlain.ops import authz, trust_principals
 from chamberlain.ops.common import request_tag_context
 from chamberlain.ops.context import Caller, OpContext
 from chamberlain.ops.errors import (
@@ -179,7 +179,9 @@ def trust_decision(
     caller = ctx.caller
     policy_set, tags = authz.caller_policy_set(ctx, caller)
     try:
-        trust = authz.compiled(ctx, (role.arn, role.assume_role_policy), PolicyType.TRUST)
+        trust = authz.compiled(
+            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+        )
     except PolicyMalformed:
         trust = None
     if trust is None:

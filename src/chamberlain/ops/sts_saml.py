@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from chamberlain.domain import Role, SamlProvider, Tags, joined
-from chamberlain.ops import authz
+from chamberlain.ops import authz, trust_principals
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import (
     AccessDenied,
@@ -348,7 +348,9 @@ def trust_decision(
     """May the SAML user of `provider` do `action` on `role`? The trust policy alone
     decides (a SAML user has no identity policies): it must allow explicitly."""
     try:
-        trust = authz.compiled(ctx, (role.arn, role.assume_role_policy), PolicyType.TRUST)
+        trust = authz.compiled(
+            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+        )
     except PolicyMalformed:
         return Decision(Outcome.IMPLICIT_DENY, (), PolicySource.RESOURCE)
     applicable = Applicable(

@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from chamberlain.domain import OidcProvider, Role, Tags
-from chamberlain.ops import authz, oidc
+from chamberlain.ops import authz, oidc, trust_principals
 from chamberlain.ops.common import request_tag_context
 from chamberlain.ops.context import OpContext
 from chamberlain.ops.errors import (
@@ -265,7 +265,9 @@ def _trust_allows(
     AssumeRole); the caller is the provider's federated principal, in the role's
     account, with no identity policies of its own."""
     try:
-        trust = authz.compiled(ctx, (role.arn, role.assume_role_policy), PolicyType.TRUST)
+        trust = authz.compiled(
+            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+        )
     except PolicyMalformed:
         return False
     applicable = Applicable(

@@ -160,6 +160,9 @@ def _check_element_pairs(st: Statement, where: str) -> None:
 
 _PARTITIONS = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
 _ACCOUNT = re.compile(r"[0-9]{12}")
+# A user's or role's unique ID: IAM shows one where a trust policy named a user or role
+# that was deleted since (it matches no caller).
+_UNIQUE_ID = re.compile(r"A(?:IDA|ROA)[A-Z0-9]{12,124}")
 _AWS_PRINCIPAL_ARN = re.compile(
     rf"arn:(?:{_PARTITIONS}):(?:iam::[0-9]{{12}}:(?:root|user/.+|role/.+)"
     rf"|sts::[0-9]{{12}}:(?:assumed-role/[^/]+/.+|federated-user/.+))"
@@ -211,7 +214,9 @@ def _check_principal_spec(spec: PrincipalSpec, kind: PolicyType) -> None:
         if value == "*":
             continue
         if _has_wildcard(value) or not (
-            _ACCOUNT.fullmatch(value) or _AWS_PRINCIPAL_ARN.fullmatch(value)
+            _ACCOUNT.fullmatch(value)
+            or _AWS_PRINCIPAL_ARN.fullmatch(value)
+            or _UNIQUE_ID.fullmatch(value)
         ):
             invalid_principal("AWS", value)
     for value in spec.service:
