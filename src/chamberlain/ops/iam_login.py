@@ -78,28 +78,41 @@ def _classes(password: str) -> dict[str, bool]:
     }
 
 
-def password_acceptable(
+_CLASS_RULES = {
+    "upper": "Password should have at least one uppercase letter",
+    "lower": "Password should have at least one lowercase letter",
+    "number": "Password should have at least one number",
+    "symbol": "Password should have at least one symbol",
+}
+
+
+def password_problem(
     password: str,
     policy: PasswordPolicy | None,
     *,
     context: Iterable[str] = (),
     account: Account | None = None,
-) -> bool:
-    """True when `password` satisfies `policy` (AWS's default policy when None) and is
-    not a common password (`context`: the user name, the account alias, ...)."""
+) -> str | None:
+    """Why `password` may not be set (PasswordPolicyViolation's message), or None.
+
+    `policy` None means AWS's default policy (8 characters from 3 of the 4 classes,
+    not the account's email or alias). Common passwords are refused either way
+    (`context`: the user name, the account alias, ...)."""
     classes = _classes(password)
     if policy is None:
         if len(password) < DEFAULT_MINIMUM_LENGTH:
-            return False
-        if sum(classes.values()) < DEFAULT_CHARACTER_CLASSES:
-            return False
+            return POLICY_VIOLATION
+        short = DEFAULT_CHARACTER_CLASSES - sum(classes.values())
+        if short > 0:  # AWS's wording for the default policy's character classes
+            missing = ", ".join(_CLASS_RULES[kind] for kind, has in classes.items() if not has)
+            return f"Password should meet {short} more of the following requirements: {missing}"
         if account is not None:
             names = {account.email.casefold(), (account.alias or "").casefold()}
             if password.casefold() in names:
-                return False
+                return POLICY_VIOLATION
     else:
         if len(password) < policy.minimum_password_length:
-            return False
+            return POLICY_VIOLATION
         required = {
             "upper": policy.require_uppercase_characters,
             "lower": policy.require_lowercase_characters,
@@ -107,8 +120,18 @@ def password_acceptable(
             "symbol": policy.require_symbols,
         }
         if any(needed and not classes[kind] for kind, needed in required.items()):
-            return False
-    return not common_password(password, context=context)
+            return POLICY_VIOLATION
+    return POLICY_VIOLATION if common_password(password, context=context) else None
+
+
+def password_acceptable(
+    password: str,
+    policy: PasswordPolicy | None,
+    *,
+    context: Iterable[str] = (),
+    account: Account | None = None,
+) -> bool:
+    return password_problem(password, policy, context=context, account=account) is None
 
 
 def _context_words(account: Account | None, user_name: str) -> list[str]:
@@ -126,8 +149,9 @@ def check_new_password(
     """Raise PasswordPolicyViolation unless `password` may become `user_name`'s."""
     account = ctx.uow.repo(Account).get(ctx.account_id, "account")
     context = _context_words(account, user_name)
-    if not password_acceptable(password, policy, context=context, account=account):
-        raise PasswordPolicyViolation(POLICY_VIOLATION)
+    problem = password_problem(password, policy, context=context, account=account)
+    if problem is not None:
+        raise PasswordPolicyViolation(problem)
 
 
 def _reused(profile: LoginProfile, password: str, policy: PasswordPolicy | None) -> bool:
