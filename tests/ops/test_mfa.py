@@ -746,3 +746,19 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
     with services.store.unit_of_work() as uow:
         ctx = OpContext(caller=root_caller(), meta=meta(later), uow=uow, services=services)
         assert verify_mfa_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")
+
+
+def test_enabling_again_forgets_an_offset_learned_before(aws: Call, services: Services):
+    """Resync taught the device a +4 offset; deactivated and enabled again (its clock now
+    right), it is checked against the server's clock, not the stale offset."""
+    aws("CreateUser", UserName="alice")
+    serial, seed = enable(aws, "alice", "d")
+    aws("ResyncMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S + 3))
+    assert stored(services, serial).offset == 4  # type: ignore[union-attr]
+    aws("DeactivateMFADevice", UserName="alice", SerialNumber=serial)
+    aws("EnableMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S + 5))
+    assert stored(services, serial).offset == 0  # type: ignore[union-attr]
+    later = NOW + dt.timedelta(minutes=10)  # 20 steps on: past the codes used so far
+    now = totp.step_at(later)
+    assert not check(services, serial, totp.code_at(seed, now + 4), "alice", now=later)
+    assert check(services, serial, totp.code_at(seed, now), "alice", now=later)

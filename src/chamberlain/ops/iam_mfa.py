@@ -276,7 +276,9 @@ def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     if repo.count(ctx.account_id, ref=owner.lower()) >= MFA_DEVICES_PER_USER:
         raise quota_exceeded("MFADevicesPerUser", MFA_DEVICES_PER_USER)
     step = _check_codes(ctx, device, params)
-    repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step))
+    # A clock offset learned (ResyncMFADevice) while the device was assigned before does
+    # not carry over: a newly enabled device is checked against the server's clock.
+    repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step, offset=0))
     # A newly enabled device starts with no wrong codes counted against it.
     ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
