@@ -164,12 +164,30 @@ def test_principal_entries_match_in_any_of_three_ways(
     assert (outcome is Outcome.EXPLICIT_DENY) is expected
 
 
-def test_not_principal_applies_to_everyone_not_named_in_any_way() -> None:
-    """Matching, Principal: NotPrincipal excludes direct, issuer and account matches."""
-    statement = deny(NotPrincipal={"AWS": ROLE_ADMIN})
-    documents = Applicable(identity=(("id", policy(allow())),), resource=("res", policy(statement)))
-    assert decide(documents, principal=SESSION_A).allowed  # excluded through its issuer
-    assert decide(documents, principal=ALICE).outcome is Outcome.EXPLICIT_DENY
+def test_a_deny_not_principal_exempts_only_callers_listed_at_every_layer() -> None:
+    """Matching, NotPrincipal with Deny: AWS checks the account, then the caller (a
+    session by its role); a caller is exempt only when both are listed."""
+    account_root = ROLE_ADMIN.split(":role/")[0] + ":root"
+
+    def outcome(listed: list[str], caller: Principal) -> Outcome:
+        statement = deny(NotPrincipal={"AWS": listed})
+        documents = Applicable(
+            identity=(("id", policy(allow())),), resource=("res", policy(statement))
+        )
+        return decide(documents, principal=caller).outcome
+
+    assert outcome([ROLE_ADMIN, account_root], SESSION_A) is Outcome.ALLOWED
+    assert outcome([ROLE_ADMIN], SESSION_A) is Outcome.EXPLICIT_DENY  # account not listed
+    assert outcome([account_root], SESSION_A) is Outcome.EXPLICIT_DENY  # role not listed
+    assert outcome([ROLE_ADMIN, account_root], ALICE) is Outcome.EXPLICIT_DENY
+
+
+def test_an_allow_not_principal_leaves_out_callers_named_in_any_way() -> None:
+    """Matching, NotPrincipal with Allow (AWS advises against it): a caller named
+    directly, through its issuer or through its account gets nothing from it."""
+    statement = allow(NotPrincipal={"AWS": ROLE_ADMIN})
+    documents = Applicable(resource=("res", policy(statement)))
+    assert decide(documents, principal=SESSION_A).outcome is Outcome.IMPLICIT_DENY
 
 
 def test_principal_is_ignored_in_identity_policies() -> None:

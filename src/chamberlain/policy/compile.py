@@ -112,7 +112,7 @@ class CompiledStatement:
         if st.principal is not None:
             self.principal: PrincipalMatcher | None = PrincipalMatcher(st.principal, negated=False)
         elif st.not_principal is not None:
-            self.principal = PrincipalMatcher(st.not_principal, negated=True)
+            self.principal = PrincipalMatcher(st.not_principal, negated=True, deny=self.deny)
         else:
             self.principal = None
         self.conditions: tuple[Test, ...] = tuple(

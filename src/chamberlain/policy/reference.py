@@ -31,7 +31,7 @@ from typing import Any
 
 from chamberlain.policy.decision import Decision, MatchedStatement, Outcome, PolicySource
 from chamberlain.policy.inputs import NamedDocument, PolicyDocuments
-from chamberlain.policy.request import Principal, Request
+from chamberlain.policy.request import Principal, PrincipalType, Request
 
 __all__ = ["reference_evaluate"]
 
@@ -514,6 +514,38 @@ def _principal_kinds(spec: Any, caller: Principal) -> set[str]:
     return kinds
 
 
+def _not_principal_exempts(spec: Any, caller: Principal) -> bool:
+    """Does a Deny's NotPrincipal value exempt `caller`? Only when it lists every layer
+    AWS checks: the caller's account (ID or root ARN), then the caller itself, a session
+    by the role (or IAM user) it was issued from (IAM User Guide, "AWS JSON policy
+    elements: NotPrincipal": you must also list the account; for an assumed role, list
+    the role's ARN and its account's ARN)."""
+    if spec == "*":
+        return True
+    if not isinstance(spec, dict):
+        return False
+    aws = _strings(spec.get("AWS", []))
+    if "*" in aws:
+        return True
+    for kind_name, value in (("Service", caller.service), ("Federated", caller.federated_provider)):
+        if value is not None:
+            return DIRECT in _principal_kinds({kind_name: spec.get(kind_name, [])}, caller)
+    account_listed = (
+        _ACCOUNT_ID.fullmatch(caller.account) is not None
+        and (caller.account in aws or f"arn:aws:iam::{caller.account}:root" in aws)
+    ) or (  # S3's CanonicalUser names an account too
+        caller.canonical_user is not None
+        and caller.canonical_user in _strings(spec.get("CanonicalUser", []))
+    )
+    if not account_listed:
+        return False
+    if caller.type is PrincipalType.ROOT:
+        return True
+    if caller.issuer_arn is not None:
+        return caller.issuer_arn in aws
+    return caller.arn in aws
+
+
 def _action_matches(statement: dict[str, Any], action: str) -> bool:
     def any_match(patterns: Any) -> bool:
         return any(_glob(_plain(p), action, fold_case=True) for p in _strings(patterns))
@@ -581,11 +613,14 @@ def _matches(
             if "Principal" in statement:
                 kinds = _principal_kinds(statement["Principal"], request.principal)
             elif "NotPrincipal" in statement:
-                excluded = _principal_kinds(statement["NotPrincipal"], request.principal)
-                # AWS: a Deny with NotPrincipal always denies a caller that has a
-                # permissions boundary, whatever NotPrincipal lists.
-                always = statement.get("Effect") == "Deny" and has_boundary
-                kinds = {DIRECT} if always or not excluded else set()
+                spec = statement["NotPrincipal"]
+                if statement.get("Effect") == "Deny":
+                    # AWS: a Deny with NotPrincipal always denies a caller that has a
+                    # permissions boundary, whatever NotPrincipal lists.
+                    applies = has_boundary or not _not_principal_exempts(spec, request.principal)
+                else:  # an Allow leaves out a caller the element names in any way
+                    applies = not _principal_kinds(spec, request.principal)
+                kinds = {DIRECT} if applies else set()
             else:
                 kinds = set()
             if not kinds:
