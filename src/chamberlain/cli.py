@@ -300,6 +300,9 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         result = audit_trail.export(
             services.store, services.secrets, args.account, args.out, args.format
         )
+    except audit_trail.AuditTrailError as exc:
+        print(f"not exported: {exc}", file=sys.stderr)
+        return 1
     finally:
         services.store.close()
     print(
@@ -310,13 +313,25 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_prune(args: argparse.Namespace) -> int:
-    if (args.before is None) == (args.retention_days is None):
-        raise SystemExit("give exactly one of --before and --retention-days")
-    before = (
-        dt.datetime.fromisoformat(args.before).astimezone(dt.UTC)
-        if args.before
-        else dt.datetime.now(dt.UTC) - dt.timedelta(days=args.retention_days)
-    )
+    if args.before is not None and args.retention_days is not None:
+        raise SystemExit("give at most one of --before and --retention-days")
+    retention = args.retention_days
+    if args.before is None and retention is None:  # the data directory's setting
+        settings = config.load(args.data_dir, database_url=getattr(args, "database_url", None))
+        retention = settings.audit_retention_days
+        if retention is None:
+            raise SystemExit(
+                "give --before or --retention-days (or set audit_retention_days in "
+                "chamberlain.toml)"
+            )
+    try:
+        before = (
+            dt.datetime.fromisoformat(args.before).astimezone(dt.UTC)
+            if args.before
+            else dt.datetime.now(dt.UTC) - dt.timedelta(days=retention)
+        )
+    except (ValueError, OverflowError) as exc:
+        raise SystemExit(f"not a usable time: {exc}") from None
     services = _open(args)
     try:
         result = audit_trail.prune(services.store, services.secrets, before)
@@ -425,6 +440,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ProvisioningError as exc:
         print(f"chamberlain: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A corrupt database, an unreadable key or settings file, a database that cannot
+        # be reached, an unwritable output path: one line, not a traceback
+        # (CHAMBERLAIN_DEBUG=1 shows the traceback).
+        if os.environ.get("CHAMBERLAIN_DEBUG"):
+            raise
+        first_line = (str(exc).splitlines() or [""])[0]  # SQLAlchemy adds SQL and a link
+        print(f"chamberlain: {type(exc).__name__}: {first_line}", file=sys.stderr)
         return 1
 
 

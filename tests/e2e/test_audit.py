@@ -100,3 +100,35 @@ def test_lookup_errors_and_cli(server: Server) -> None:
 def test_audit_verify_command(server: Server) -> None:
     done = run_cli("audit", "verify", "--data-dir", str(server.data_dir))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_audit_commands_on_a_damaged_data_dir_fail_in_one_line(server: Server, tmp_path) -> None:
+    """A corrupt database or settings file: exit 1 with one line, no traceback."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(server.data_dir, copy, ignore=shutil.ignore_patterns("*.db-*"))
+    (copy / "chamberlain.db").write_bytes(b"not a database" * 100)
+    for command in ("verify", "checkpoint"):
+        done = run_cli("audit", command, "--data-dir", str(copy))
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.startswith("chamberlain: ") and done.stderr.count("\n") == 1
+    (copy / "chamberlain.toml").write_text("audit_retention_days = [")
+    done = run_cli("audit", "verify", "--data-dir", str(copy))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    done = run_cli("audit", "prune", "--data-dir", str(server.data_dir), "--before", "garbage")
+    assert done.returncode == 1 and "not a usable time" in done.stderr
+
+
+def test_audit_prune_uses_the_retention_setting(server: Server, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(server.data_dir, copy)
+    done = run_cli("audit", "prune", "--data-dir", str(copy))
+    assert done.returncode == 1 and "audit_retention_days" in done.stderr
+    (copy / "chamberlain.toml").write_text("audit_retention_days = 3650\n")
+    done = run_cli("audit", "prune", "--data-dir", str(copy))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run_cli("audit", "verify", "--data-dir", str(copy)).returncode == 0

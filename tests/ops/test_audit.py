@@ -705,6 +705,29 @@ def test_prune_refuses_a_tampered_trail(sql_services: Services) -> None:
     assert len(events(sql_services)) == 4
 
 
+def test_a_trail_pruned_empty_goes_on_from_its_anchor(sql_services: Services) -> None:
+    """Retention deleting every event of a quiet account: new events continue the chain
+    from the prune anchor, so verify checks them (tampering with one is caught)."""
+    fill(sql_services, 3)
+    audit_trail.prune(sql_services.store, sql_services.secrets, NOW + dt.timedelta(days=1))
+    assert events(sql_services) == []
+    fill(sql_services, 3)
+    assert [e.seq for e in events(sql_services)] == [4, 5, 6]
+    result = audit_trail.verify(sql_services.store, sql_services.secrets)
+    assert result.ok and result.events == 3
+    sql(sql_services, "UPDATE events SET record = replace(record, 'user', 'x') WHERE seq = 5")
+    found = problem(sql_services)
+    assert (found.seq, found.kind) == (5, "changed")
+
+
+def test_export_refuses_a_tampered_trail(sql_services: Services, tmp_path: Path) -> None:
+    fill(sql_services, 4)
+    sql(sql_services, "UPDATE events SET record = replace(record, 'user2', 'x') WHERE seq = 2")
+    with pytest.raises(audit_trail.AuditTrailError, match="event 2"):
+        audit_trail.export(sql_services.store, sql_services.secrets, ACCOUNT, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("**/*.json*"))
+
+
 def test_verify_and_prune_on_the_memory_store(services: Services) -> None:
     store: Store = services.store
     fill(services, 5)

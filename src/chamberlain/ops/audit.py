@@ -453,7 +453,14 @@ def append(
     read here is the head the new event follows."""
     uow.lock_account(account_id)
     head = uow.events.last(account_id)
-    seq, previous = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    if head is not None:
+        seq, previous = head.seq + 1, head.hash
+    else:
+        # No events: a new account, or retention pruned them all. Then the chain goes on
+        # from the newest prune anchor (verify starts there), not from a blank chain.
+        anchors = [d for d in uow.events.digests(account_id) if d.kind == "prune"]
+        anchor = max(anchors, key=lambda d: d.seq) if anchors else None
+        seq, previous = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS)
     text = canonical(record)
     pairs = tuple((str(t), str(n)) for t, n in resources)
     hash_ = chain_hash(account_id, seq, previous, resources_text(pairs), text)

@@ -293,6 +293,11 @@ def export(
     chain: list[dict[str, Any]] = []
     start_hash = GENESIS
     with store.unit_of_work(read_only=True) as uow:
+        # Like prune: a trail that does not verify is not exported, so an export (whose
+        # digest is signed) never vouches for a tampered event.
+        _, problem = verify_account(uow.events, secrets, account_id)
+        if problem is not None:
+            raise AuditTrailError(f"not exporting a trail that does not verify: {problem}")
         anchors = [d for d in uow.events.digests(account_id) if d.kind == "prune"]
         if anchors:
             start_hash = max(anchors, key=lambda d: d.seq).hash
