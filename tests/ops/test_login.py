@@ -15,7 +15,7 @@ from chamberlain.crypto.passwords import Argon2Params, hash_password, verify_pas
 from chamberlain.domain import Account, InlinePolicy, LoginProfile, User
 from chamberlain.ops.context import Caller, Services
 from chamberlain.ops.errors import ServiceError
-from chamberlain.ops.iam_login import check_password, password_acceptable
+from chamberlain.ops.iam_login import check_password, password_problem
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -307,9 +307,9 @@ def test_non_root_without_policy_is_denied(aws: Call, alice: User):
 
 def test_password_acceptable_uses_account_names():
     account = Account(ACCOUNT, "ops@example.com", "x", NOW, alias="acme-prod")
-    assert password_acceptable(GOOD, None, account=account)
-    assert not password_acceptable("Acme-Prod", None, account=account)
-    assert not password_acceptable("Acme-Prod2024!", None, context=["acme-prod"], account=account)
+    assert password_problem(GOOD, None, account=account) is None
+    assert password_problem("Acme-Prod", None, account=account) is not None
+    assert password_problem("Acme-Prod2024!", None, context=["acme-prod"], account=account)
 
 
 def test_account_alias_counts_as_a_common_word(aws: Call, alice: User):

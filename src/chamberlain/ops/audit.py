@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chamberlain.crypto.secrets import SecretBox, SecretBoxError
@@ -442,6 +442,12 @@ def make_digest(
     return Digest(account_id, seq, hash_, created, kind, blob)
 
 
+def prune_anchor(digests: Iterable[Digest]) -> Digest | None:
+    """The newest "prune" digest: where what remains of a pruned chain starts."""
+    anchors = [d for d in digests if d.kind == "prune"]
+    return max(anchors, key=lambda d: d.seq) if anchors else None
+
+
 def append(
     uow: UnitOfWork,
     secrets: SecretBox,
@@ -458,8 +464,7 @@ def append(
     else:
         # No events: a new account, or retention pruned them all. Then the chain goes on
         # from the newest prune anchor (verify starts there), not from a blank chain.
-        anchors = [d for d in uow.events.digests(account_id) if d.kind == "prune"]
-        anchor = max(anchors, key=lambda d: d.seq) if anchors else None
+        anchor = prune_anchor(uow.events.digests(account_id))
         seq, previous = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS)
     text = canonical(record)
     pairs = tuple((str(t), str(n)) for t, n in resources)

@@ -40,6 +40,7 @@ from chamberlain.ops.audit import (
     event_hash,
     event_seal_problem,
     make_digest,
+    prune_anchor,
     resources_text,
 )
 from chamberlain.store.api import EventLog, Store
@@ -175,8 +176,7 @@ def verify_account(
         )
         if why is not None:
             return 0, Problem(account_id, d.seq, None, "digest", f"the {d.kind} digest: {why}")
-    anchors = [d for d in digests if d.kind == "prune"]
-    anchor = max(anchors, key=lambda d: d.seq) if anchors else None
+    anchor = prune_anchor(digests)
     seq, previous = (anchor.seq, anchor.hash) if anchor else (0, GENESIS)
     checkpoints = {d.seq: d for d in digests if d.kind != "prune" and d.seq > seq}
     last_id: str | None = None
@@ -298,9 +298,9 @@ def export(
         _, problem = verify_account(uow.events, secrets, account_id)
         if problem is not None:
             raise AuditTrailError(f"not exporting a trail that does not verify: {problem}")
-        anchors = [d for d in uow.events.digests(account_id) if d.kind == "prune"]
-        if anchors:
-            start_hash = max(anchors, key=lambda d: d.seq).hash
+        anchor = prune_anchor(uow.events.digests(account_id))
+        if anchor is not None:
+            start_hash = anchor.hash
         events = uow.events.iterate(account_id)
         if fmt == "jsonl":
             path = out / f"{account_id}_CloudTrail.jsonl"

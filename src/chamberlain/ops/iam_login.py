@@ -124,16 +124,6 @@ def password_problem(
     return POLICY_VIOLATION if common_password(password, context=context) else None
 
 
-def password_acceptable(
-    password: str,
-    policy: PasswordPolicy | None,
-    *,
-    context: Iterable[str] = (),
-    account: Account | None = None,
-) -> bool:
-    return password_problem(password, policy, context=context, account=account) is None
-
-
 def _context_words(account: Account | None, user_name: str) -> list[str]:
     words = [user_name]
     if account is not None:
