@@ -1,23 +1,45 @@
 # Two commands on a fresh machine: `make serve` and `make test`.
+# Both install exactly what requirements.lock pins (with hashes); `make lock` refreshes it.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LATEST := .venv-latest
+# Test workers: one per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
+DATA_DIR ?= chamberlain-data
 
-$(BIN)/chamberlain-installed: pyproject.toml
+$(BIN)/chamberlain-installed: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-.PHONY: install test lint bench-engine bench-api serve
+.PHONY: install test lint typecheck lock test-latest bench-engine bench-api serve
 install: $(BIN)/chamberlain-installed
 
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+
+# Resolve the newest versions pyproject.toml's ranges allow, for Python 3.11 on Linux.
+lock:
+	$(PY) -m pip install --quiet 'uv>=0.5'
+	$(PY) -m uv pip compile pyproject.toml requirements-build.in --extra test --extra bench \
+	    --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	    --upgrade -o requirements.lock
+
+# The newest releases the ranges allow, in a separate environment: drift shows up here first.
+test-latest:
+	rm -rf $(LATEST)
+	$(PY) -m venv $(LATEST)
+	$(LATEST)/bin/pip install --quiet --upgrade pip
+	$(LATEST)/bin/pip install --quiet --upgrade -e '.[test,bench]'
+	$(LATEST)/bin/pip freeze --exclude-editable > $(LATEST)/versions.txt
+	$(LATEST)/bin/ruff check src tests benchmarks
+	$(LATEST)/bin/python -m pytest -n $(TEST_WORKERS)
 
 bench-engine: install
 	$(BIN)/python -m benchmarks.engine
@@ -26,4 +48,4 @@ bench-api: install
 	$(BIN)/python -m benchmarks.api
 
 serve: install
-	$(BIN)/chamberlain serve
+	$(BIN)/chamberlain serve --data-dir $(DATA_DIR) --init-if-missing

@@ -1,4 +1,4 @@
-"""AWS's SigV4 test suite (shared/sigv4/vectors), one test set per case folder.
+"""AWS's SigV4 test suite (tests/data/sigv4/vectors), one test set per case folder.
 
 For every case: rebuild ``.creq``, ``.sts`` and the signature in ``.authz`` from ``.req``;
 accept ``.sreq``; and reject ``.sreq`` once any signed byte changes (method, path, a query
@@ -33,7 +33,7 @@ from chamberlain.crypto.sigv4 import (
 )
 from chamberlain.protocol.sigv4_fields import extract, parse_authorization, parse_credential
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "sigv4" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "sigv4" / "vectors"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 NOW = datetime(2015, 8, 30, 12, 36, tzinfo=UTC)
 SCOPE = CredentialScope("20150830", "us-east-1", "service")
