@@ -123,3 +123,47 @@ def test_failed_operation_leaves_nothing_behind(harness: Any) -> None:
         [("Action", "GetUser"), ("Version", "2010-05-08"), ("UserName", "half")],
     )
     assert again.status_code == 404
+
+
+def _model_only(service: str) -> list[str]:
+    from chamberlain.ops.registry import REGISTRY
+
+    served = {name for s, name in REGISTRY if s == service}
+    return sorted(set(service_model(service).operation_names) - served)
+
+
+@pytest.mark.parametrize(("service", "version"), [("iam", "2010-05-08"), ("sts", "2011-06-15")])
+def test_an_operation_only_the_model_has_is_an_unknown_action(
+    harness: Any, service: str, version: str
+) -> None:
+    """A newer botocore model may name operations Chamberlain does not serve: the client gets
+    AWS's answer for an unknown action (400 InvalidAction), never a 500, whatever the input."""
+    client, creds, _ = harness
+    missing = _model_only(service)
+    if not missing:
+        pytest.skip(f"Chamberlain implements every {service} operation of this botocore model")
+    reply = signed_post(client, creds, service, [("Action", missing[0]), ("Version", version)])
+    assert reply.status_code == 400, reply.text
+    error = ET.fromstring(reply.text).find(".//{*}Error")
+    assert error is not None
+    assert error.findtext("{*}Code") == "InvalidAction"
+    message = f"Could not find operation {missing[0]} for version {version}"
+    assert error.findtext("{*}Message") == message
+
+
+def test_a_cloudtrail_operation_only_the_model_has_is_an_unknown_operation(harness: Any) -> None:
+    client, creds, _ = harness
+    missing = _model_only("cloudtrail")
+    assert missing, "CloudTrail's model has operations beyond LookupEvents"
+    target = f"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{missing[0]}"
+    request = AWSRequest(
+        method="POST",
+        url=ENDPOINT + "/",
+        data=b"{}",
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+    )
+    SigV4Auth(creds, "cloudtrail", "us-east-1").add_auth(request)
+    reply = client.post("/", content=b"{}", headers=dict(request.headers.items()))
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["__type"] == "UnknownOperationException"
+    assert reply.json()["message"] == f"Unknown operation: {target}"

@@ -28,10 +28,12 @@ from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
 from chamberlain.ops.context import Caller, RequestMeta, Services
 from chamberlain.ops.dispatch import UnknownOperation, execute
 from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.registry import lookup
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol import json11, sigv4_fields
+from chamberlain.protocol.models import find_operation
 from chamberlain.protocol.query import decode_query, parse_form
-from chamberlain.protocol.wire_errors import ProtocolError
+from chamberlain.protocol.wire_errors import ProtocolError, unknown_action
 from chamberlain.protocol.xml_out import (
     serialize_error,
     serialize_response,
@@ -145,6 +147,7 @@ class QueryApi:
             if target is not None:
                 service = _json_service(target) or "cloudtrail"
                 caller = await self._caller(request, body, service, now, meta, target)
+                _require_served(service, json11.resolve_target(service, target))
                 decoded = json11.decode_json_request(service, target, body)
             else:
                 query = request.scope.get("query_string", b"")
@@ -156,6 +159,8 @@ class QueryApi:
                     caller = ANONYMOUS  # the token or assertion in the request is its proof
                 else:
                     caller = await self._caller(request, body, service, now, meta, action)
+                if find_operation(service, action) is not None:
+                    _require_served(service, action)
                 decoded = decode_query(service, pairs)
             output = await run_in_threadpool(
                 execute, self.services, caller, meta, service, decoded.operation, decoded.params
@@ -168,8 +173,19 @@ class QueryApi:
                 serialize_response(service, decoded.operation, output, request_id), 200, request_id
             )
         except UnknownOperation as exc:
-            message = f"Chamberlain does not implement {exc.args[0]}."
-            return _error_response(service, "InvalidAction", message, 400, True, request_id)
+            # In the installed botocore model but not implemented here: the client gets the
+            # same answer as for an action the service does not have.
+            log.info("unimplemented operation %s (request %s)", exc.args[0], request_id)
+            unknown = unknown_action(service, exc.args[0].partition(":")[2])
+            return _error_response(
+                service,
+                unknown.code,
+                unknown.message,
+                unknown.http_status,
+                unknown.sender_fault,
+                request_id,
+                aws_fault=unknown.aws_fault_namespace,
+            )
         except ProtocolError as exc:
             return _error_response(
                 service,
@@ -260,3 +276,10 @@ def app_from_data_dir(data_dir: str | Path) -> Starlette:
 
     settings = config.load(data_dir)
     return create_app(build_services(settings), region=settings.region)
+
+
+def _require_served(service: str, operation: str) -> None:
+    """Raise UnknownOperation, before the input is decoded, for an operation that the
+    installed botocore model has and Chamberlain does not implement."""
+    if lookup(service, operation) is None:
+        raise UnknownOperation(f"{service}:{operation}")

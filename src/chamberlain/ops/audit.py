@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import botocore.session
 
 from chamberlain.crypto.secrets import SecretBox, SecretBoxError
 from chamberlain.domain import Event
@@ -80,55 +83,20 @@ AUTH_FAILURES = frozenset(
         "RequestExpired",
     }
 )
+
+
 # CloudTrail names a modeled error by its shape (the SDK's exception class), e.g.
 # "NoSuchEntityException"; common errors (AccessDenied, ...) keep their code.
-_SHAPE_NAMES = {
-    "iam": {
-        "ConcurrentModification": "ConcurrentModificationException",
-        "ReportExpired": "CredentialReportExpiredException",
-        "ReportNotPresent": "CredentialReportNotPresentException",
-        "ReportInProgress": "CredentialReportNotReadyException",
-        "DeleteConflict": "DeleteConflictException",
-        "DuplicateCertificate": "DuplicateCertificateException",
-        "DuplicateSSHPublicKey": "DuplicateSSHPublicKeyException",
-        "EntityAlreadyExists": "EntityAlreadyExistsException",
-        "EntityTemporarilyUnmodifiable": "EntityTemporarilyUnmodifiableException",
-        "FeatureDisabled": "FeatureDisabledException",
-        "FeatureEnabled": "FeatureEnabledException",
-        "InvalidAuthenticationCode": "InvalidAuthenticationCodeException",
-        "InvalidCertificate": "InvalidCertificateException",
-        "InvalidInput": "InvalidInputException",
-        "InvalidPublicKey": "InvalidPublicKeyException",
-        "InvalidUserType": "InvalidUserTypeException",
-        "KeyPairMismatch": "KeyPairMismatchException",
-        "LimitExceeded": "LimitExceededException",
-        "MalformedCertificate": "MalformedCertificateException",
-        "MalformedPolicyDocument": "MalformedPolicyDocumentException",
-        "NameConflict": "NameConflictException",
-        "NoSuchEntity": "NoSuchEntityException",
-        "OpenIdIdpCommunicationError": "OpenIdIdpCommunicationErrorException",
-        "PasswordPolicyViolation": "PasswordPolicyViolationException",
-        "PolicyEvaluation": "PolicyEvaluationException",
-        "PolicyNotAttachable": "PolicyNotAttachableException",
-        "ReportGenerationLimitExceeded": "ReportGenerationLimitExceededException",
-        "RoleModified": "RoleModifiedException",
-        "RoleTemplateDisabled": "RoleTemplateDisabledException",
-        "ServiceFailure": "ServiceFailureException",
-        "NotSupportedService": "ServiceNotSupportedException",
-        "UnmodifiableEntity": "UnmodifiableEntityException",
-        "UnrecognizedPublicKeyEncoding": "UnrecognizedPublicKeyEncodingException",
-    },
-    "sts": {
-        "IDPCommunicationError": "IDPCommunicationErrorException",
-        "IDPRejectedClaim": "IDPRejectedClaimException",
-        "InsufficientSessionLifetime": "InsufficientSessionLifetimeException",
-        "InvalidContextAssertion": "InvalidContextAssertionException",
-        "InvalidIdentityToken": "InvalidIdentityTokenException",
-        "InvalidSubjectCredentials": "InvalidSubjectCredentialsException",
-        "MalformedPolicyDocument": "MalformedPolicyDocumentException",
-        "PackedPolicyTooLarge": "PackedPolicyTooLargeException",
-    },
-}
+@functools.cache
+def _shape_names(service: str) -> dict[str, str]:
+    """{wire error code: shape name} where the two differ, from the botocore model the wire
+    is generated from (e.g. ReportInProgress -> CredentialReportNotReadyException)."""
+    if service not in ("iam", "sts"):
+        return {}
+    model = botocore.session.get_session().get_service_model(service)
+    return {s.error_code: s.name for s in model.error_shapes if s.error_code != s.name}
+
+
 # Input/output members naming a resource, and its LookupEvents ResourceType.
 _RESOURCE_MEMBERS = {
     "UserName": "AWS::IAM::User",
@@ -204,7 +172,7 @@ def canonical(record: Mapping[str, Any]) -> str:
 
 
 def error_code(service: str, code: str) -> str:
-    return _SHAPE_NAMES.get(service, {}).get(code, code)
+    return _shape_names(service).get(code, code)
 
 
 # ----------------------------------------------------------------------- identity

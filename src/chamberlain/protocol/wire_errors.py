@@ -52,6 +52,16 @@ def invalid_action(action: str, version: str | None) -> ProtocolError:
     )
 
 
+def unknown_action(service: str, operation: str) -> ProtocolError:
+    """What a client gets for an operation the service does not serve: InvalidAction for the
+    query services, UnknownOperationException for the JSON ones (as for a bad X-Amz-Target)."""
+    model = service_model(service)
+    if model.protocol == "json":
+        target = f"{model.metadata['targetPrefix']}.{operation}"
+        return ProtocolError("UnknownOperationException", f"Unknown operation: {target}", 400)
+    return invalid_action(operation, model.api_version)
+
+
 def missing_action() -> ProtocolError:
     """A query request without an Action parameter."""
     return ProtocolError("MissingAction", "Missing Action", aws_fault_namespace=True)
