@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,105 @@ def test_an_unwritable_credentials_file_creates_nothing(tmp_path: Path):
     assert shown == []
     with services.store.unit_of_work() as uow:
         assert uow.repo(Account).get("555555555555", "account") is None
+
+
+def _init(tmp_path: Path, *extra: str, data: str = "data", account: str = "555555555555") -> int:
+    return cli.main(
+        [
+            "init",
+            "--data-dir",
+            str(tmp_path / data),
+            "--account-id",
+            account,
+            "--admin-user",
+            "admin",
+            "--credentials-file",
+            str(tmp_path / "credentials"),
+            "--root-password-file",
+            str(_password_file(tmp_path)),
+            *extra,
+        ]
+    )
+
+
+def _password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "root-password"
+    path.write_text("a Long enough passw0rd! for root")
+    return path
+
+
+def test_init_refuses_to_replace_a_profile_of_the_credentials_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[chamberlain]\naws_access_key_id = AKIAOLD\naws_secret_access_key = x\n")  # noqa: E501
+    assert _init(tmp_path) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "already has profile [chamberlain]" in error and "--force" in error
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+    assert "AKIAOLD" in credentials.read_text()
+
+
+def test_init_force_backs_the_credentials_file_up_then_replaces_the_profile(tmp_path: Path):
+    credentials = tmp_path / "credentials"
+    old = "[chamberlain]\naws_access_key_id = AKIAOLD\naws_secret_access_key = x\n[other]\nx = 1\n"
+    credentials.write_text(old)
+    assert _init(tmp_path, "--force") == 0
+    backups = list(tmp_path.glob("credentials.*.bak"))
+    assert [b.read_text() for b in backups] == [old]
+    text = credentials.read_text()
+    assert "AKIAOLD" not in text and "[other]" in text and "aws_access_key_id = AKIA" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "account", "message"),
+    [
+        ((), "12345", "--account-id: '12345' is not 12 digits"),
+        (("--profile", "bad]name"), "555555555555", "--profile: 'bad]name' is not a usable"),
+        (("--root-email", "not an email"), "555555555555", "InvalidInput"),
+    ],
+)
+def test_init_with_bad_input_leaves_nothing_behind(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...],
+    account: str,
+    message: str,
+):
+    assert _init(tmp_path, *extra, account=account) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+    assert not (tmp_path / "data").exists()
+    assert not (tmp_path / "credentials").exists()
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["serve", "--port", "99999"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error == "chamberlain serve: error: argument --port: port must be 1..65535, not 99999 (see chamberlain serve --help)\n"  # noqa: E501
+
+
+def test_version(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("chamberlain 0.")
+
+
+def test_every_option_has_help() -> None:
+    """`chamberlain X --help` explains every flag (argparse's own -h aside)."""
+    parser = cli.build_parser()
+    pending = [parser]
+    seen = 0
+    while pending:
+        current = pending.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+            elif action.option_strings and action.dest != "help":
+                seen += 1
+                assert action.help, f"{current.prog} {action.option_strings[0]} has no help"
+    assert seen > 30

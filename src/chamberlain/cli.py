@@ -7,17 +7,18 @@ import configparser
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from chamberlain import config
+from chamberlain import __version__, config
 from chamberlain.agent.main import add_arguments as add_agent_arguments
-from chamberlain.crypto.ids import new_account_id
+from chamberlain.crypto.ids import is_account_id, new_account_id
 from chamberlain.crypto.secrets import encode_keyfile, generate_key
 from chamberlain.ops import audit_trail
 from chamberlain.ops.accounts import create_account, generate_root_password, root_caller
@@ -57,6 +58,54 @@ def check_credentials_file(path: Path) -> None:
             configparser.RawConfigParser().read_string(path.read_text())
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ProvisioningError(f"cannot write credentials file {path}: {exc}") from exc
+
+
+def check_profiles_free(path: Path, profiles: list[str], *, force: bool) -> list[str]:
+    """The profiles the credentials file already has; refused unless `force`."""
+    if not path.exists():
+        return []
+    parser = configparser.RawConfigParser()
+    parser.read_string(path.read_text())
+    taken = [p for p in profiles if parser.has_section(p)]
+    if taken and not force:
+        names = ", ".join(f"[{p}]" for p in taken)
+        raise ProvisioningError(
+            f"{path} already has profile {names}: choose another --profile, "
+            "or pass --force to replace it (the file is backed up first)"
+        )
+    return taken
+
+
+def _back_up(path: Path) -> None:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = path.with_name(f"{path.name}.{stamp}.bak")
+    _secure_write(backup, path.read_text())
+    print(f"backed up {path} to {backup}", file=sys.stderr)
+
+
+def check_inputs(
+    *,
+    account_id: str,
+    admin_user: str,
+    credentials_file: Path,
+    profile: str,
+    root_access_key: bool,
+    force: bool,
+) -> list[str]:
+    """Everything provisioning can check before it creates anything; returns the profiles
+    of the credentials file that `force` will replace."""
+    if not is_account_id(account_id):
+        raise ProvisioningError(f"--account-id: {account_id!r} is not 12 digits")
+    create_user = find_operation("iam", "CreateUser")
+    assert create_user is not None
+    errors = validate_input(create_user.input_shape, {"UserName": admin_user})
+    if errors:
+        raise ProvisioningError(f"--admin-user: {validation_message(errors)}")
+    if not profile or any(c in profile for c in "[]\n\r") or profile != profile.strip():
+        raise ProvisioningError(f"--profile: {profile!r} is not a usable profile name")
+    check_credentials_file(credentials_file)
+    profiles = [profile, f"{profile}-root"] if root_access_key else [profile]
+    return check_profiles_free(credentials_file, profiles, force=force)
 
 
 def write_credentials(path: Path, profile: str, key_id: str, secret: str) -> None:
@@ -109,6 +158,7 @@ def provision_account(
     email: str | None,
     root_password: str,
     on_created: Callable[[], None] | None = None,
+    force: bool = False,
 ) -> None:
     """An account with its root user, group Administrators (AdministratorAccess), the
     admin user in it, and the admin's access key written to the credentials file.
@@ -117,12 +167,14 @@ def provision_account(
     `on_created` runs once the account exists (to show a generated root password even if
     a later step fails: the root user can then finish the set-up by hand).
     """
-    create_user = find_operation("iam", "CreateUser")
-    assert create_user is not None
-    errors = validate_input(create_user.input_shape, {"UserName": admin_user})
-    if errors:
-        raise ProvisioningError(f"--admin-user: {validation_message(errors)}")
-    check_credentials_file(credentials_file)
+    replaced = check_inputs(
+        account_id=account_id,
+        admin_user=admin_user,
+        credentials_file=credentials_file,
+        profile=profile,
+        root_access_key=root_access_key,
+        force=force,
+    )
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     create_account(
         services, account_id, email or f"root@{account_id}.chamberlain.local", root_password, now
@@ -143,6 +195,8 @@ def provision_account(
         keys = {profile: call("CreateAccessKey", UserName=admin_user)["AccessKey"]}
         if root_access_key:
             keys[f"{profile}-root"] = call("CreateAccessKey")["AccessKey"]
+        if replaced:
+            _back_up(credentials_file)
         for name, key in keys.items():
             write_credentials(credentials_file, name, key["AccessKeyId"], key["SecretAccessKey"])
     except Exception as exc:  # any failure: the account exists, say so
@@ -176,6 +230,7 @@ def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
         email=args.root_email,
         root_password=password,
         on_created=_shown_once(password, generated),
+        force=args.force,
     )
     print(
         f"account {args.account_id}: user {args.admin_user} in group {ADMIN_GROUP}; "
@@ -183,14 +238,32 @@ def _provision_from_args(args: argparse.Namespace, services: Services) -> None:
     )
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    check_inputs(
+        account_id=args.account_id,
+        admin_user=args.admin_user,
+        credentials_file=Path(args.credentials_file),
+        profile=args.profile,
+        root_access_key=args.root_access_key,
+        force=args.force,
+    )
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     settings = config.load(args.data_dir, database_url=args.database_url)
+    _check_args(args)  # bad input: nothing is created
+    fresh = not settings.data_dir.exists()
     ensure_data_dir(settings)
     services = _services(settings)
     try:
         _provision_from_args(args, services)
-    finally:
+    except Exception:
+        made_nothing = not any(True for _ in services.store.accounts())
         services.store.close()
+        if fresh and made_nothing:  # e.g. a refused root email: leave no directory behind
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+        raise
+    services.store.close()
     return 0
 
 
@@ -249,10 +322,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = config.load(
         args.data_dir, database_url=args.database_url, host=args.host, port=args.port
     )
-    # Only a true first run (no key file yet, no accounts in the store) gets an account
-    # made for it: a node added to an existing deployment, or a store whose key file
-    # was misplaced, must not quietly grow a new account with administrator keys.
+    # Only a true first run (no key file yet, no accounts in the store), and only when
+    # asked, gets an account made for it: a mistyped --data-dir, a node added to an
+    # existing deployment, or a store whose key file was misplaced must not quietly grow
+    # a new account with administrator keys.
     first_run = not settings.secrets_file.exists()
+    if first_run and not args.init_if_missing:
+        raise SystemExit(
+            f"chamberlain: {settings.data_dir} is not an initialized data directory (no "
+            f"{settings.secrets_file.name}): run `chamberlain init`, or pass --init-if-missing"
+        )
     ensure_data_dir(settings)
     services = _services(settings)
     if first_run and not any(True for _ in services.store.accounts()):
@@ -261,9 +340,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         target=_audit_housekeeping, args=(services, settings.audit_retention_days), daemon=True
     ).start()
     app = create_app(services, region=settings.region)
+    database = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+    ready = (
+        f"chamberlain {__version__} ready on http://{settings.host}:{settings.port} "
+        f"(data directory {settings.data_dir.resolve()}, {database})"
+    )
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(ready, flush=True)
+
     # Access logs are off: presigned URLs carry credentials in their query strings.
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
-    return 0
+    server_config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
+    )
+    server = Server(server_config)
+    server.run()
+    return 0 if server.started else 1
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -356,26 +451,42 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _audit_parser(sub: Any) -> None:
-    audit = sub.add_parser("audit", help="the audit trail: verify, export, prune")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="exit 0 if the trail is intact")
-    verify.add_argument("--account")
+    audit = sub.add_parser(
+        "audit",
+        help="the audit trail: verify, export, prune, checkpoint",
+        description="Check, export and prune the CloudTrail-format audit trail.",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = audit_sub.add_parser(
+        "verify", help="exit 0 if the trail is intact, else name the first bad event"
+    )
+    verify.add_argument("--account", help="one account's trail (default: every account)")
     verify.set_defaults(func=cmd_audit_verify)
     export = audit_sub.add_parser("export", help="write an account's trail to files")
-    export.add_argument("--account", required=True)
-    export.add_argument("--out", required=True)
-    export.add_argument("--format", choices=("cloudtrail", "jsonl"), default="cloudtrail")
+    export.add_argument("--account", required=True, help="the account whose trail to export")
+    export.add_argument("--out", required=True, help="directory to write the files into")
+    export.add_argument(
+        "--format",
+        choices=("cloudtrail", "jsonl"),
+        default="cloudtrail",
+        help="CloudTrail log files with a signed digest, or JSON Lines",
+    )
     export.set_defaults(func=cmd_audit_export)
     prune = audit_sub.add_parser("prune", help="delete old events, keeping verification")
-    prune.add_argument("--before", help="ISO 8601 time")
-    prune.add_argument("--retention-days", type=int)
+    prune.add_argument("--before", help="delete events before this ISO 8601 time")
+    prune.add_argument(
+        "--retention-days",
+        type=int,
+        help="delete events older than this many days "
+        "(default: audit_retention_days in chamberlain.toml)",
+    )
     prune.set_defaults(func=cmd_audit_prune)
     checkpoint = audit_sub.add_parser("checkpoint", help="seal a digest of each trail's head")
-    checkpoint.add_argument("--account")
+    checkpoint.add_argument("--account", help="one account (default: every account)")
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
     for command in (verify, export, prune, checkpoint):
-        command.add_argument("--data-dir", required=True)
-        command.add_argument("--database-url")
+        command.add_argument("--data-dir", required=True, help=_DATA_DIR_HELP)
+        command.add_argument("--database-url", help=_DATABASE_HELP)
 
 
 def _audit_housekeeping(services: Services, retention_days: int | None) -> None:
@@ -392,34 +503,123 @@ def _audit_housekeeping(services: Services, retention_days: int | None) -> None:
             logging.getLogger("chamberlain").exception("audit housekeeping failed")
 
 
+_DATA_DIR_HELP = "data directory: secrets.key, chamberlain.toml, the SQLite database"
+_DATABASE_HELP = (
+    "postgresql://user@host:5432/db to use PostgreSQL "
+    "(default: $CHAMBERLAIN_DATABASE_URL, database_url in chamberlain.toml, else SQLite)"
+)
+_DESCRIPTION = """\
+Chamberlain: AWS IAM, STS and CloudTrail LookupEvents as a service you run yourself.
+boto3, the aws CLI and the AWS SDKs work against it with --endpoint-url.
+
+Start with `chamberlain serve --init-if-missing` (a new data directory with an account and
+an admin access key), or `chamberlain init` to choose the account id and where the key goes.
+"""
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port must be 1..65535, not {port}")
+    return port
+
+
 def _account_args(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--account-id", required=True)
-    parser.add_argument("--admin-user", required=True)
-    parser.add_argument("--credentials-file", required=True)
-    parser.add_argument("--profile", required=profile_required, default="chamberlain")
-    parser.add_argument("--root-access-key", action="store_true")
-    parser.add_argument("--root-email")
-    parser.add_argument("--root-password-file")
-    parser.add_argument("--database-url")
+    parser.add_argument("--data-dir", required=True, help=_DATA_DIR_HELP)
+    parser.add_argument("--account-id", required=True, help="the new account's 12-digit id")
+    parser.add_argument(
+        "--admin-user", required=True, help="name of the IAM user made administrator"
+    )
+    parser.add_argument(
+        "--credentials-file",
+        required=True,
+        help="AWS shared-credentials file that receives the admin user's access key",
+    )
+    parser.add_argument(
+        "--profile",
+        required=profile_required,
+        default="chamberlain",
+        help="profile name in --credentials-file (default: chamberlain)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the profile if the credentials file has it (after a backup)",
+    )
+    parser.add_argument(
+        "--root-access-key",
+        action="store_true",
+        help="also write a root access key as profile PROFILE-root (for test harnesses; "
+        "AWS's best practice is to have none)",
+    )
+    parser.add_argument(
+        "--root-email", help="root user's email (default: root@ACCOUNT.chamberlain.local)"
+    )
+    parser.add_argument(
+        "--root-password-file",
+        help="file holding the root password (default: $CHAMBERLAIN_ROOT_PASSWORD, "
+        "else one is generated and printed once)",
+    )
+    parser.add_argument("--database-url", help=_DATABASE_HELP)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (the full usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chamberlain", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="create a data directory and a first account")
+    parser = _Parser(
+        prog="chamberlain",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"chamberlain {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = sub.add_parser(
+        "init",
+        help="create a data directory and a first account",
+        description="Create a data directory (its encryption key and database) and an "
+        "account with an admin user in the Administrators group.",
+    )
     _account_args(init, profile_required=False)
     init.set_defaults(func=cmd_init)
     account = sub.add_parser("account", help="manage accounts")
-    account_sub = account.add_subparsers(dest="account_command", required=True)
-    create = account_sub.add_parser("create", help="create another account")
+    account_sub = account.add_subparsers(dest="account_command", required=True, metavar="COMMAND")
+    create = account_sub.add_parser(
+        "create", help="create another account (works while serving)"
+    )
     _account_args(create, profile_required=True)
     create.set_defaults(func=cmd_account_create)
-    serve = sub.add_parser("serve", help="serve IAM and STS")
-    serve.add_argument("--data-dir")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--database-url")
+    serve = sub.add_parser(
+        "serve",
+        help="serve IAM, STS and CloudTrail LookupEvents over HTTP",
+        description="Serve IAM, STS and CloudTrail LookupEvents on HOST:PORT.",
+    )
+    serve.add_argument(
+        "--data-dir",
+        help=f"{_DATA_DIR_HELP} (default: $CHAMBERLAIN_DATA_DIR, else ./{config.DEFAULT_DATA_DIR})",
+    )
+    serve.add_argument(
+        "--host", help=f"address to listen on (default: {config.DEFAULT_HOST}, or chamberlain.toml)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        help=f"port to listen on (default: {config.DEFAULT_PORT}, or chamberlain.toml)",
+    )
+    serve.add_argument("--database-url", help=_DATABASE_HELP)
+    serve.add_argument(
+        "--init-if-missing",
+        action="store_true",
+        help="if the data directory is not initialized, create it with a new account, an "
+        "admin user and its access key (DIR/credentials, profile chamberlain)",
+    )
     serve.set_defaults(func=cmd_serve)
     _audit_parser(sub)
     agent = sub.add_parser(

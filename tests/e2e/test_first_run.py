@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import Server, free_port, start_server
@@ -15,7 +16,7 @@ from .conftest import Server, free_port, start_server
 
 def _serve(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Server:
     port = free_port()
-    process = start_server(data_dir, port, log, env=env)
+    process = start_server(data_dir, port, log, extra=("--init-if-missing",), env=env)
     return Server(f"http://127.0.0.1:{port}", data_dir, data_dir / "credentials", process, log)
 
 
@@ -43,6 +44,8 @@ def test_first_serve_makes_an_account_and_a_restart_does_not(tmp_path: Path):
         first = _stop(server)
     account = me["Arn"].split(":")[4]
     assert f"new account {account}" in first
+    ready = f"ready on {server.endpoint} (data directory {data_dir.resolve()}, SQLite)"
+    assert ready in first
     assert re.search(r"root user password \(shown once, store it safely\): \S{20,}", first)
     credentials = (data_dir / "credentials").read_text()
 
@@ -80,3 +83,21 @@ def test_an_initialized_data_dir_with_an_empty_store_gets_no_account(tmp_path: P
     log = _stop(_serve(data_dir, tmp_path / "second.log"))
     assert "new account" not in log
     assert not (data_dir / "credentials").exists()
+
+
+def test_serve_without_a_data_directory_fails_in_one_line_and_creates_nothing(tmp_path: Path):
+    """A mistyped --data-dir must not quietly become a second deployment."""
+    missing = tmp_path / "typo"
+    done = subprocess.run(
+        [sys.executable, "-m", "chamberlain.cli", "serve", "--data-dir", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "is not an initialized data directory" in done.stderr
+    assert "--init-if-missing" in done.stderr
+    assert not missing.exists()

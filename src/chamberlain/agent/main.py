@@ -29,10 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="AWS credentials file holding the host user's access key (only the agent reads it)",
     )
-    parser.add_argument("--profile", default="default", help="profile in --credentials-file")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--profile", default="default", help="profile in --credentials-file (default: default)"
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="region served to the SDKs (default: us-east-1)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default: {DEFAULT_PORT})",
+    )
     parser.add_argument(
         "--session-name", help="RoleSessionName (default: this host's name, sanitized)"
     )
@@ -40,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--duration-seconds",
         type=int,
         default=DEFAULT_DURATION,
-        help=f"lifetime of the role's credentials ({MIN_DURATION}..{MAX_DURATION})",
+        help=f"lifetime of the role's credentials ({MIN_DURATION}..{MAX_DURATION}, "
+        f"default: {DEFAULT_DURATION})",
     )
     parser.add_argument(
         "--refresh-before",
