@@ -13,13 +13,16 @@ import uuid
 from functools import partial
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import chamberlain.ops.catalog  # noqa: F401  (registers every operation)
+from chamberlain import health
 from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
@@ -40,6 +43,7 @@ from chamberlain.protocol.xml_out import (
     serialize_response,
 )
 from chamberlain.store.sql import SqlStore
+from chamberlain.telemetry import RequestTelemetry, Telemetry
 
 log = logging.getLogger("chamberlain")
 
@@ -128,6 +132,8 @@ class QueryApi:
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         service = "iam"
+        info: dict[str, str] = {}  # what the request log and metrics say of this call
+        request.state.telemetry = info
         try:
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY:
@@ -147,7 +153,9 @@ class QueryApi:
             target = request.headers.get("x-amz-target")
             if target is not None:
                 service = _json_service(target) or "cloudtrail"
+                info["action"] = target.rsplit(".", 1)[-1]
                 caller = await self._caller(request, body, service, now, meta, target)
+                info["principal"] = caller.arn
                 _require_served(service, json11.resolve_target(service, target))
                 decoded = json11.decode_json_request(service, target, body)
             else:
@@ -156,10 +164,12 @@ class QueryApi:
                 first = dict(reversed(pairs))
                 service = VERSIONS.get(first.get("Version", ""), "iam")
                 action = first.get("Action", "")
+                info["action"] = action
                 if (service, action) in UNSIGNED and not _is_signed(request):
                     caller = ANONYMOUS  # the token or assertion in the request is its proof
                 else:
                     caller = await self._caller(request, body, service, now, meta, action)
+                info["principal"] = caller.arn
                 if find_operation(service, action) is not None:
                     _require_served(service, action)
                 decoded = decode_query(service, pairs)
@@ -178,6 +188,7 @@ class QueryApi:
             # same answer as for an action the service does not have.
             log.info("unimplemented operation %s (request %s)", exc.args[0], request_id)
             unknown = unknown_action(service, exc.args[0].partition(":")[2])
+            info["outcome"] = unknown.code
             return _error_response(
                 service,
                 unknown.code,
@@ -188,6 +199,7 @@ class QueryApi:
                 aws_fault=unknown.aws_fault_namespace,
             )
         except ProtocolError as exc:
+            info["outcome"] = exc.code
             return _error_response(
                 service,
                 exc.code,
@@ -198,10 +210,15 @@ class QueryApi:
                 aws_fault=exc.aws_fault_namespace,
             )
         except ServiceError as exc:
+            info["outcome"] = exc.code
             return _error_response(
                 service, exc.code, exc.message, exc.http_status, exc.sender_fault, request_id
             )
+        except ClientDisconnect:  # the client went away mid-body: nothing to answer
+            info["outcome"] = "ClientDisconnected"
+            return Response(status_code=400)
         except Exception:
+            info["outcome"] = "InternalFailure"
             log.exception("internal error serving request %s", request_id)
             return _error_response(
                 service,
@@ -211,6 +228,8 @@ class QueryApi:
                 False,
                 request_id,
             )
+        finally:
+            info["service"] = service
 
     async def _caller(
         self,
@@ -243,7 +262,9 @@ class QueryApi:
                 )
             raise
 
-    def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
+    def _authenticate(
+        self, request: Request, body: bytes, service: str, now: dt.datetime
+    ) -> Caller:
         headers = request.headers.raw
         query = request.scope.get("query_string", b"")
         try:
@@ -268,8 +289,23 @@ class QueryApi:
 
 
 def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
+    """The HTTP app: the AWS APIs at `/`, health at `/healthz` and `/readyz`, Prometheus
+    metrics at `/metrics`; every request timed, counted and logged in one line."""
     api = QueryApi(services, region)
-    return Starlette(routes=[Route("/", api.handle, methods=["GET", "POST"])])
+    store = services.store
+    telemetry = Telemetry(store.pool_status if isinstance(store, SqlStore) else None)
+
+    async def metrics(request: Request) -> Response:
+        return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/", api.handle, methods=["GET", "POST"]),
+            *health.routes(store),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestTelemetry, telemetry=telemetry)],
+    )
 
 
 def app_from_data_dir(data_dir: str | Path) -> Starlette:

@@ -26,6 +26,7 @@ from chamberlain.ops.context import RequestMeta, Services
 from chamberlain.ops.dispatch import execute
 from chamberlain.ops.errors import ServiceError
 from chamberlain.protocol.models import find_operation, validate_input, validation_message
+from chamberlain.telemetry import configure_logging
 
 ADMIN_GROUP = "Administrators"
 HOUSEKEEPING_SECONDS = 3600
@@ -320,8 +321,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from chamberlain.app import create_app
 
     settings = config.load(
-        args.data_dir, database_url=args.database_url, host=args.host, port=args.port
+        args.data_dir,
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+    configure_logging(settings.log_level, settings.log_format)
     # Only a true first run (no key file yet, no accounts in the store), and only when
     # asked, gets an account made for it: a mistyped --data-dir, a node added to an
     # existing deployment, or a store whose key file was misplaced must not quietly grow
@@ -340,10 +347,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         target=_audit_housekeeping, args=(services, settings.audit_retention_days), daemon=True
     ).start()
     app = create_app(services, region=settings.region)
-    database = "SQLite" if settings.database_url.startswith("sqlite") else "PostgreSQL"
+    scheme = "https" if settings.tls_cert else "http"
     ready = (
-        f"chamberlain {__version__} ready on http://{settings.host}:{settings.port} "
-        f"(data directory {settings.data_dir.resolve()}, {database})"
+        f"chamberlain {__version__} ready on {scheme}://{settings.host}:{settings.port} "
+        f"(data directory {settings.data_dir.resolve()}, {settings.database_kind})"
     )
 
     class Server(uvicorn.Server):
@@ -352,9 +359,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if self.started:
                 print(ready, flush=True)
 
-    # Access logs are off: presigned URLs carry credentials in their query strings.
+    # uvicorn's access log is off (presigned URLs carry credentials in their query
+    # strings): the app logs each request itself, without them. Forwarded headers are
+    # believed only from the configured proxies (they decide aws:SourceIp and
+    # aws:SecureTransport); on SIGTERM in-flight requests get 30 s to finish.
     server_config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, access_log=False, log_level="warning"
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+        timeout_graceful_shutdown=30,
     )
     server = Server(server_config)
     server.run()
@@ -614,6 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"port to listen on (default: {config.DEFAULT_PORT}, or chamberlain.toml)",
     )
     serve.add_argument("--database-url", help=_DATABASE_HELP)
+    serve.add_argument(
+        "--tls-cert", help="PEM certificate (chain) to serve HTTPS with (needs --tls-key)"
+    )
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument(
         "--init-if-missing",
         action="store_true",

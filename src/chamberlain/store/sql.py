@@ -772,6 +772,22 @@ class SqlStore:
         with self._transaction(read_only=True) as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
+    def head_revision(self) -> str | None:
+        """The newest revision this code's migrations know."""
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory(str(MIGRATIONS))
+        return script.get_current_head()
+
+    def pool_status(self) -> dict[str, int]:
+        """Connections of the pool in use and idle (for /metrics)."""
+        pool = self._engine.pool
+        checked_out = getattr(pool, "checkedout", None)
+        checked_in = getattr(pool, "checkedin", None)
+        if checked_out is None or checked_in is None:
+            return {}
+        return {"in_use": int(checked_out()), "idle": int(checked_in())}
+
     def close(self) -> None:
         self._engine.dispose()
 

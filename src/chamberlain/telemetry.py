@@ -1,0 +1,187 @@
+"""What a node tells its operator: one log line per request and Prometheus metrics.
+
+The request log holds no secret by construction: it is built from a fixed list of fields
+(time, request id, source IP, service, action, principal ARN, outcome, status, latency),
+never from headers, query strings or bodies, which carry signatures, session tokens and
+passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REQUEST_LOG = logging.getLogger("chamberlain.requests")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+#: Latency buckets (seconds): a signed call is ~5-20 ms, argon2id ~0.1-0.2 s.
+BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class _PoolCollector(Collector):
+    """Database connections in use and idle, read when scraped."""
+
+    def __init__(self, pool_status: Callable[[], dict[str, int]] | None) -> None:
+        self._pool_status = pool_status
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self._pool_status is None:
+            return
+        family = GaugeMetricFamily(
+            "chamberlain_db_pool_connections", "Database pool connections", labels=["state"]
+        )
+        for state, count in sorted(self._pool_status().items()):
+            family.add_metric([state], count)
+        yield family
+
+
+class Telemetry:
+    """One registry per app (tests build many apps in one process)."""
+
+    def __init__(self, pool_status: Callable[[], dict[str, int]] | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "chamberlain_requests",
+            "Requests answered, by service, action and outcome (Success or AWS error code)",
+            ["service", "action", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chamberlain_request_duration_seconds",
+            "Time from the first byte read to the response, by service",
+            ["service"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "chamberlain_requests_in_flight", "Requests being served", registry=self.registry
+        )
+        self.denied = Counter(
+            "chamberlain_access_denied",
+            "Calls refused by authorization (AccessDenied), by service",
+            ["service"],
+            registry=self.registry,
+        )
+        self.registry.register(_PoolCollector(pool_status))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def observe(self, fields: dict[str, Any], seconds: float) -> None:
+        service = str(fields.get("service") or "-")
+        outcome = str(fields.get("outcome") or "-")
+        self.requests.labels(service, str(fields.get("action") or "-"), outcome).inc()
+        self.latency.labels(service).observe(seconds)
+        if outcome in ("AccessDenied", "AccessDeniedException"):
+            self.denied.labels(service).inc()
+
+
+class RequestTelemetry:
+    """ASGI middleware: times each HTTP request, then logs one line and counts it.
+
+    The endpoint fills `request.state.telemetry` (a dict: service, action, principal,
+    outcome); anything it leaves out is logged as unknown.
+    """
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        request_id = ""
+
+        async def sending(message: Message) -> None:
+            nonlocal status, request_id
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"x-amzn-requestid":
+                        request_id = value.decode("latin-1")
+            await send(message)
+
+        self.telemetry.in_flight.inc()
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.telemetry.in_flight.dec()
+            seconds = time.perf_counter() - started
+            state = scope.get("state", {}).get("telemetry") or {}
+            client = scope.get("client")
+            fields: dict[str, Any] = {
+                "request_id": request_id or None,
+                "source_ip": client[0] if client else None,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "service": state.get("service"),
+                "action": state.get("action"),
+                "principal": state.get("principal"),
+                "outcome": state.get("outcome") or ("Success" if status < 400 else None),
+                "status": status,
+                "latency_ms": round(seconds * 1000, 2),
+            }
+            if state:  # an API call (health checks and metrics scrapes are not counted)
+                self.telemetry.observe(fields, seconds)
+            REQUEST_LOG.info("request", extra={"fields": fields})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """For people: `time level logger message key=value ...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", {})
+        extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds")
+        line = f"{when} {record.levelname.lower()} {record.name} {record.getMessage()}"
+        line = f"{line} {extra}" if extra else line
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """The process's logging: one handler on stderr in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's own start-up chatter stays out; its warnings and errors come through.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
