@@ -20,7 +20,7 @@ from chamberlain.app import create_app
 from chamberlain.cli import provision_account
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 from chamberlain.protocol.models import service_model
 from chamberlain.store.memory import MemoryStore
 

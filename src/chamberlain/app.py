@@ -23,11 +23,11 @@ from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
-from chamberlain.ops import audit
-from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
-from chamberlain.ops.context import Caller, RequestMeta, Services
-from chamberlain.ops.dispatch import UnknownOperation, execute
-from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.audit import records as audit
+from chamberlain.ops.core.authn import SignedRequest, authenticate, signature_error
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import UnknownOperation, execute
+from chamberlain.ops.core.errors import ServiceError
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol import json11, sigv4_fields
 from chamberlain.protocol.query import decode_query, parse_form
