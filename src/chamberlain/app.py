@@ -24,7 +24,12 @@ from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.ops.audit import records as audit
-from chamberlain.ops.core.authn import SignedRequest, authenticate, signature_error
+from chamberlain.ops.core.authn import (
+    KeyAuthenticationFailed,
+    SignedRequest,
+    authenticate,
+    signature_error,
+)
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import UnknownOperation, execute
 from chamberlain.ops.core.errors import ServiceError
@@ -207,10 +212,8 @@ class QueryApi:
         """Authenticate; a failure by a known key is recorded in its account's trail."""
         try:
             return await run_in_threadpool(self._authenticate, request, body, service, now)
-        except ServiceError as exc:
-            known = getattr(exc, "known_key", None)
-            if known is not None and self.services.audit:
-                account_id, key_id, identity = known
+        except KeyAuthenticationFailed as failed:
+            if self.services.audit:
                 await run_in_threadpool(
                     partial(
                         audit.record_auth_failure,
@@ -218,13 +221,13 @@ class QueryApi:
                         meta,
                         service=service,
                         operation=operation.rsplit(".", 1)[-1],
-                        access_key_id=key_id,
-                        account_id=account_id,
-                        identity=identity,
-                        error=exc,
+                        access_key_id=failed.key.access_key_id,
+                        account_id=failed.key.account_id,
+                        identity=failed.key.identity,
+                        error=failed.error,
                     )
                 )
-            raise
+            raise failed.error from None
 
     def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
         headers = request.headers.raw

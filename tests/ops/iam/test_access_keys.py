@@ -12,9 +12,9 @@ import pytest
 
 from chamberlain.crypto.ids import Prefix, is_access_key_id, is_secret_access_key, new_unique_id
 from chamberlain.domain import ROOT, AccessKey, InlinePolicy, Role, User
+from chamberlain.ops.core.authn import decrypt_secret, record_key_use
 from chamberlain.ops.core.context import Caller, Services, Session
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.iam.access_keys import decrypt_secret, record_key_use
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
@@ -243,23 +243,6 @@ def test_last_used_never_and_after_use(aws: Call, services: Services):
     with pytest.raises(ServiceError) as excinfo:
         aws("GetAccessKeyLastUsed", AccessKeyId="AKIAUNKNOWNUNKNOWN00")
     assert excinfo.value.code == "NoSuchEntity"
-
-
-def test_record_key_use_writes_sparingly(services: Services):
-    key = AccessKey(ACCOUNT, "alice", "AKIAAAAAAAAAAAAAAAAA", b"x", "Active", NOW)
-    with services.store.unit_of_work() as uow:
-        uow.repo(AccessKey).add(key)
-        first = record_key_use(uow, key, NOW, "iam", "us-east-1")
-        assert first.last_used == NOW
-        soon = record_key_use(uow, first, NOW + dt.timedelta(seconds=30), "iam", "us-east-1")
-        assert soon is first  # nothing written
-        moved = record_key_use(uow, first, NOW + dt.timedelta(seconds=30), "sts", "us-east-1")
-        assert moved.last_used_service == "sts"
-        earlier = record_key_use(uow, moved, NOW - dt.timedelta(minutes=5), "sts", "us-east-1")
-        assert earlier is moved  # a node with a slow clock does not move it back
-        later = record_key_use(uow, moved, NOW + dt.timedelta(minutes=5), "sts", "us-east-1")
-        assert later.last_used == NOW + dt.timedelta(minutes=5)
-        assert uow.repo(AccessKey).get(ACCOUNT, key.access_key_id) == later
 
 
 # ---------------------------------------------------------------------- authorization

@@ -20,8 +20,8 @@ from chamberlain.ops.core.errors import (
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW
 from ..audit.test_audit import ROLE_ARN, meta, role_session_caller
+from ..conftest import ACCOUNT, NOW
 
 Call = Callable[..., Any]
 HOUR = dt.timedelta(hours=1)

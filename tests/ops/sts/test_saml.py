@@ -35,8 +35,8 @@ from chamberlain.ops.sts.saml import (
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol.wire_errors import error_spec
 
-from ..conftest import ACCOUNT, NOW
 from ...e2e.saml_idp import ATTRIBUTES, AWS_SIGNIN, DS, SAML, IdP, Response, encode, trust_policy
+from ..conftest import ACCOUNT, NOW
 from ..sts_helpers import OTHER, World, allow, trust
 
 ANONYMOUS = Caller(account_id="", arn="", principal_id="", type=PrincipalType.ANONYMOUS)

@@ -18,8 +18,8 @@ from chamberlain.ops.sts import oidc
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol.wire_errors import error_spec
 
-from ..conftest import ACCOUNT, NOW
 from ...e2e.oidc_issuer import JWKS_PATH, Issuer, SigningKey
+from ..conftest import ACCOUNT, NOW
 from ..sts_helpers import OTHER, World, allow
 
 ANONYMOUS = Caller(account_id="", arn="", principal_id="", type=PrincipalType.ANONYMOUS)

@@ -9,73 +9,178 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
+    """An error AWS would send: each subclass names its code and HTTP status in its header,
+    `class NoSuchEntity(ServiceError, status=404)` (the code is the class name unless given)."""
+
     code: str = "ServiceFailure"
     http_status: int = 500
     sender_fault: bool = False
+
+    def __init_subclass__(
+        cls, *, code: str | None = None, status: int | None = None, sender_fault: bool = True
+    ) -> None:
+        super().__init_subclass__()
+        cls.code = code or cls.__name__
+        if status is not None:
+            cls.http_status = status
+        cls.sender_fault = sender_fault
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-def _error(code: str, status: int, sender: bool = True) -> type[ServiceError]:
-    attrs = {"code": code, "http_status": status, "sender_fault": sender}
-    return type(code, (ServiceError,), attrs)
+class NoSuchEntity(ServiceError, status=404): ...
 
 
-NoSuchEntity = _error("NoSuchEntity", 404)
-EntityAlreadyExists = _error("EntityAlreadyExists", 409)
-LimitExceeded = _error("LimitExceeded", 409)
-DeleteConflict = _error("DeleteConflict", 409)
-MalformedPolicyDocument = _error("MalformedPolicyDocument", 400)
-InvalidInput = _error("InvalidInput", 400)
-ValidationError = _error("ValidationError", 400)
-PasswordPolicyViolation = _error("PasswordPolicyViolation", 400)
-EntityTemporarilyUnmodifiable = _error("EntityTemporarilyUnmodifiable", 409)
-PolicyNotAttachable = _error("PolicyNotAttachable", 400)
-PolicyEvaluation = _error("PolicyEvaluation", 500, sender=False)
-UnmodifiableEntity = _error("UnmodifiableEntity", 400)
-ConcurrentModification = _error("ConcurrentModification", 409)
-InvalidAuthenticationCode = _error("InvalidAuthenticationCode", 403)
-KeyPairMismatch = _error("KeyPairMismatch", 400)
-MalformedCertificate = _error("MalformedCertificate", 400)
-InvalidCertificate = _error("InvalidCertificate", 400)
-DuplicateCertificate = _error("DuplicateCertificate", 409)
-InvalidPublicKey = _error("InvalidPublicKey", 400)
-DuplicateSSHPublicKey = _error("DuplicateSSHPublicKey", 400)
-UnrecognizedPublicKeyEncoding = _error("UnrecognizedPublicKeyEncoding", 400)
-ReportNotPresent = _error("ReportNotPresent", 410)
-ReportInProgress = _error("ReportInProgress", 404)
-ReportExpired = _error("ReportExpired", 410)
-CredentialReportNotReady = _error("ReportInProgress", 404)
-InvalidUserType = _error("InvalidUserType", 400)
-OpenIdIdpCommunicationError = _error("OpenIdIdpCommunicationError", 400)
-ServiceFailure = _error("ServiceFailure", 500, sender=False)
-ServiceNotSupported = _error("NotSupportedService", 404)
-FeatureEnabled = _error("FeatureEnabled", 409)
-FeatureDisabled = _error("FeatureDisabled", 404)
+class EntityAlreadyExists(ServiceError, status=409): ...
+
+
+class LimitExceeded(ServiceError, status=409): ...
+
+
+class DeleteConflict(ServiceError, status=409): ...
+
+
+class MalformedPolicyDocument(ServiceError, status=400): ...
+
+
+class InvalidInput(ServiceError, status=400): ...
+
+
+class ValidationError(ServiceError, status=400): ...
+
+
+class PasswordPolicyViolation(ServiceError, status=400): ...
+
+
+class EntityTemporarilyUnmodifiable(ServiceError, status=409): ...
+
+
+class PolicyNotAttachable(ServiceError, status=400): ...
+
+
+class PolicyEvaluation(ServiceError, status=500, sender_fault=False): ...
+
+
+class UnmodifiableEntity(ServiceError, status=400): ...
+
+
+class ConcurrentModification(ServiceError, status=409): ...
+
+
+class InvalidAuthenticationCode(ServiceError, status=403): ...
+
+
+class KeyPairMismatch(ServiceError, status=400): ...
+
+
+class MalformedCertificate(ServiceError, status=400): ...
+
+
+class InvalidCertificate(ServiceError, status=400): ...
+
+
+class DuplicateCertificate(ServiceError, status=409): ...
+
+
+class InvalidPublicKey(ServiceError, status=400): ...
+
+
+class DuplicateSSHPublicKey(ServiceError, status=400): ...
+
+
+class UnrecognizedPublicKeyEncoding(ServiceError, status=400): ...
+
+
+class ReportNotPresent(ServiceError, status=410): ...
+
+
+class ReportInProgress(ServiceError, status=404): ...
+
+
+class ReportExpired(ServiceError, status=410): ...
+
+
+class CredentialReportNotReady(ServiceError, code="ReportInProgress", status=404): ...
+
+
+class InvalidUserType(ServiceError, status=400): ...
+
+
+class OpenIdIdpCommunicationError(ServiceError, status=400): ...
+
+
+class ServiceFailure(ServiceError, status=500, sender_fault=False): ...
+
+
+class ServiceNotSupported(ServiceError, code="NotSupportedService", status=404): ...
+
+
+class FeatureEnabled(ServiceError, status=409): ...
+
+
+class FeatureDisabled(ServiceError, status=404): ...
+
+
 # The model gives this shape no wire code, so its name is the code (as awsQuery sends it).
-OrganizationNotFoundException = _error("OrganizationNotFoundException", 400)
+class OrganizationNotFoundException(ServiceError, status=400): ...
+
 
 # Authentication and authorization (AWS's common errors).
-AccessDenied = _error("AccessDenied", 403)
-InvalidClientTokenId = _error("InvalidClientTokenId", 403)
-SignatureDoesNotMatch = _error("SignatureDoesNotMatch", 403)
-IncompleteSignature = _error("IncompleteSignature", 400)
-MissingAuthenticationToken = _error("MissingAuthenticationToken", 403)
-ExpiredToken = _error("ExpiredToken", 403)
-RequestExpired = _error("RequestExpired", 400)
-OptInRequired = _error("OptInRequired", 403)
-Throttling = _error("Throttling", 400)
+class AccessDenied(ServiceError, status=403): ...
+
+
+class InvalidClientTokenId(ServiceError, status=403): ...
+
+
+class SignatureDoesNotMatch(ServiceError, status=403): ...
+
+
+class IncompleteSignature(ServiceError, status=400): ...
+
+
+class MissingAuthenticationToken(ServiceError, status=403): ...
+
+
+class ExpiredToken(ServiceError, status=403): ...
+
+
+class RequestExpired(ServiceError, status=400): ...
+
+
+class OptInRequired(ServiceError, status=403): ...
+
+
+class Throttling(ServiceError, status=400): ...
+
 
 # STS.
 MalformedPolicyDocumentSts = MalformedPolicyDocument
-PackedPolicyTooLarge = _error("PackedPolicyTooLarge", 400)
-RegionDisabled = _error("RegionDisabledException", 403)
-IDPRejectedClaim = _error("IDPRejectedClaim", 403)
-InvalidIdentityToken = _error("InvalidIdentityToken", 400)
-IDPCommunicationError = _error("IDPCommunicationError", 400)
-InvalidAuthorizationMessage = _error("InvalidAuthorizationMessageException", 400)
+
+
+class PackedPolicyTooLarge(ServiceError, status=400): ...
+
+
+class RegionDisabled(ServiceError, code="RegionDisabledException", status=403): ...
+
+
+class IDPRejectedClaim(ServiceError, status=403): ...
+
+
+class InvalidIdentityToken(ServiceError, status=400): ...
+
+
+class IDPCommunicationError(ServiceError, status=400): ...
+
+
+class InvalidAuthorizationMessage(
+    ServiceError, code="InvalidAuthorizationMessageException", status=400
+): ...
+
+
 #: An expired web identity token or SAML response (ExpiredToken is for request credentials).
-ExpiredTokenException = _error("ExpiredTokenException", 400)
-InvalidParameterValue = _error("InvalidParameterValue", 400)
+class ExpiredTokenException(ServiceError, status=400): ...
+
+
+class InvalidParameterValue(ServiceError, status=400): ...

@@ -1,5 +1,5 @@
 """IAM access keys: CreateAccessKey, UpdateAccessKey, DeleteAccessKey, ListAccessKeys,
-GetAccessKeyLastUsed; and, for authentication, `record_key_use` and `decrypt_secret`.
+GetAccessKeyLastUsed (core/authn.py records the use and decrypts the secret).
 
 The secret access key is generated here, encrypted at rest with the operator's key
 (bound to the key id, so a blob copied onto another row does not decrypt), and shown
@@ -12,23 +12,18 @@ credentials, which for the account root user are the root user's (`domain.ROOT`)
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from typing import Any
 
 from chamberlain.crypto.ids import new_access_key_id, new_secret_access_key
 from chamberlain.domain import ROOT, AccessKey, User
 from chamberlain.ops.core.common import iam_arn, paginate, resource_tag_context
-from chamberlain.ops.core.context import OpContext, Services
+from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.policy import PrincipalType
-from chamberlain.store.api import UnitOfWork
 
 ACCESS_KEYS_PER_USER = 2
-# Last-used data is written at most this often per key (unless service or region change),
-# so authenticating a busy key does not turn every request into a write.
-LAST_USED_GRANULARITY = dt.timedelta(seconds=60)
 NOT_AVAILABLE = "N/A"
 SETTABLE_STATUSES = ("Active", "Inactive")
 
@@ -219,32 +214,3 @@ def get_access_key_last_used(ctx: OpContext, params: Params) -> Output:
     if key.last_used is not None:
         last_used["LastUsedDate"] = key.last_used
     return without_none({"UserName": user_name_out(key.user_name), "AccessKeyLastUsed": last_used})
-
-
-# ------------------------------------------------------------ for authentication
-
-
-def record_key_use(
-    uow: UnitOfWork, access_key: AccessKey, now: dt.datetime, service: str, region: str
-) -> AccessKey:
-    """Note that `access_key` signed a request for `service` in `region`.
-
-    Writes only when the service or region changed, the day changed, or the stored time
-    is older than LAST_USED_GRANULARITY: cheap enough to call on every request (in a
-    writable unit of work). Returns the key as stored afterwards.
-    """
-    last = access_key.last_used
-    same_place = access_key.last_used_service == service and access_key.last_used_region == region
-    if same_place and last is not None:
-        recent = now - last < LAST_USED_GRANULARITY and now.date() == last.date()
-        if recent or now <= last:  # never move last-used back (clock skew between nodes)
-            return access_key
-    updated = replace(access_key, last_used=now, last_used_service=service, last_used_region=region)
-    uow.repo(AccessKey).put(updated)
-    return updated
-
-
-def decrypt_secret(services: Services, access_key: AccessKey) -> str:
-    """The secret access key in clear, for verifying a signature. Never log or return it."""
-    aad = access_key.access_key_id.encode()
-    return services.secrets.decrypt(access_key.secret_encrypted, aad=aad).decode()
