@@ -17,12 +17,11 @@ from chamberlain.domain import (
     InlinePolicy,
     ManagedPolicy,
     Role,
-    Tags,
     User,
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import iam_arn, paginate, resource_tag_context
+from chamberlain.ops.core.common import iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -268,18 +267,6 @@ def quota_exceeded(name: str, limit: int) -> LimitExceeded:
 
 
 # ------------------------------------------------------------------- shared pieces
-
-
-def list_tags(params: Mapping[str, Any], tags: Tags) -> dict[str, Any]:
-    """ListXTags: the tags in the order they were added, paginated."""
-    items = list(enumerate(tags))
-    return paginate(
-        dict(params),
-        items,
-        key=lambda item: f"{item[0]:04d}",
-        member="Tags",
-        render=lambda item: {"Key": item[1][0], "Value": item[1][1]},
-    )
 
 
 def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> None:

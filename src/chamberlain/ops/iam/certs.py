@@ -20,7 +20,6 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,10 +34,8 @@ from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicK
 from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
-    merge_tags,
     paginate,
     path_prefix_filter,
-    remove_tags,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -57,6 +54,7 @@ from chamberlain.ops.core.errors import (
     UnrecognizedPublicKeyEncoding,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,
@@ -64,7 +62,6 @@ from chamberlain.ops.iam.access_keys import (
     user_name_out,
     without_none,
 )
-from chamberlain.ops.iam.instance_profiles import paginate_tags
 
 SSH_KEYS_PER_USER = 5
 SIGNING_CERTIFICATES_PER_USER = 2
@@ -535,32 +532,11 @@ def list_server_certificates(ctx: OpContext, params: Params) -> Output:
     )
 
 
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    return _server_target(ctx, params, request_tag_context(params.get("Tags")))
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    keys: Sequence[str] = params.get("TagKeys") or []
-    return _server_target(ctx, params, {"aws:TagKeys": list(keys)})
-
-
-@operation("iam", "TagServerCertificate", resource=_tag_target)
-def tag_server_certificate(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
-    tags = merge_tags(cert.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(ServerCertificate).put(replace(cert, tags=tags))
-    return None
-
-
-@operation("iam", "UntagServerCertificate", resource=_untag_target)
-def untag_server_certificate(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
-    tags = remove_tags(cert.tags, params["TagKeys"])
-    ctx.uow.repo(ServerCertificate).put(replace(cert, tags=tags))
-    return None
-
-
-@operation("iam", "ListServerCertificateTags", resource=_server_target, read_only=True)
-def list_server_certificate_tags(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
-    return paginate_tags(params, cert.tags)
+tag_operations(
+    TaggedKind(
+        "ServerCertificate",
+        ServerCertificate,
+        target=adding(_server_target),
+        require=lambda ctx, params, action: _require_server(ctx, params["ServerCertificateName"]),
+    )
+)

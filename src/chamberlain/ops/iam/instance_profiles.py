@@ -14,14 +14,12 @@ from dataclasses import replace
 from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import InstanceProfile, Role, Tags
+from chamberlain.domain import InstanceProfile, Role
 from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
-    merge_tags,
     paginate,
     path_prefix_filter,
-    remove_tags,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -35,6 +33,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy.request import ContextValue
 
@@ -101,14 +100,6 @@ def _target(ctx: OpContext, params: Params, extra: dict[str, Any] | None = None)
     if profile is None:
         return Target(iam_arn(ctx, "instance-profile", name), dict(extra or {}))
     return Target(profile.arn, {**resource_tag_context(profile.tags), **(extra or {})})
-
-
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    return _target(ctx, params, request_tag_context(params.get("Tags")))
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    return _target(ctx, params, {"aws:TagKeys": list(params.get("TagKeys") or [])})
 
 
 def _role_arn(ctx: OpContext, name: str) -> str:
@@ -246,34 +237,11 @@ def list_instance_profiles_for_role(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------------ tags
 
 
-def paginate_tags(params: Params, tags: Tags) -> dict[str, Any]:
-    """ListXTags: tags in the order they were added, paged by position."""
-    return paginate(
-        params,
-        list(enumerate(tags)),
-        lambda item: f"{item[0]:06d}",
-        member="Tags",
-        render=lambda item: {"Key": item[1][0], "Value": item[1][1]},
+tag_operations(
+    TaggedKind(
+        "InstanceProfile",
+        InstanceProfile,
+        target=adding(_target),
+        require=lambda ctx, params, action: _require(ctx, params["InstanceProfileName"]),
     )
-
-
-@operation("iam", "TagInstanceProfile", resource=_tag_target)
-def tag_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
-    tags = merge_tags(profile.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(InstanceProfile).put(replace(profile, tags=tags))
-    return None
-
-
-@operation("iam", "UntagInstanceProfile", resource=_untag_target)
-def untag_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
-    tags = remove_tags(profile.tags, params["TagKeys"])
-    ctx.uow.repo(InstanceProfile).put(replace(profile, tags=tags))
-    return None
-
-
-@operation("iam", "ListInstanceProfileTags", resource=_target, read_only=True)
-def list_instance_profile_tags(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
-    return paginate_tags(params, profile.tags)
+)

@@ -34,16 +34,14 @@ from chamberlain.ops.core.common import (
     account_root_arn,
     check_tag_count,
     iam_arn,
-    merge_tags,
     paginate,
-    remove_tags,
     request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import compact, list_tags, quota_exceeded
+from chamberlain.ops.core.entities import compact, quota_exceeded
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -51,6 +49,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
 
@@ -216,16 +215,6 @@ def _create_target(ctx: OpContext, params: Params) -> Target:
     return Target(arn, request_tag_context(params.get("Tags")), also)
 
 
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    target = _device_target(ctx, params)
-    return replace(target, context={**target.context, **request_tag_context(params["Tags"])})
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    target = _device_target(ctx, params)
-    return replace(target, context={**target.context, "aws:TagKeys": list(params["TagKeys"])})
-
-
 def _list_virtual_target(ctx: OpContext, params: Params) -> Target:
     # AWS names the account's mfa/ prefix in its denial of ListVirtualMFADevices.
     return Target(iam_arn(ctx, "mfa", ""))
@@ -352,21 +341,11 @@ def get_mfa_device(ctx: OpContext, params: Params) -> Output:
     return _mfa_device_out(device)
 
 
-@operation("iam", "TagMFADevice", resource=_tag_target)
-def tag_mfa_device(ctx: OpContext, params: Params) -> Output:
-    device = _require_device(ctx, params["SerialNumber"])
-    tags = merge_tags(device.tags, tags_in(params["Tags"]))
-    _repo(ctx).put(replace(device, tags=tags))
-    return None
-
-
-@operation("iam", "UntagMFADevice", resource=_untag_target)
-def untag_mfa_device(ctx: OpContext, params: Params) -> Output:
-    device = _require_device(ctx, params["SerialNumber"])
-    _repo(ctx).put(replace(device, tags=remove_tags(device.tags, params["TagKeys"])))
-    return None
-
-
-@operation("iam", "ListMFADeviceTags", resource=_device_target, read_only=True)
-def list_mfa_device_tags(ctx: OpContext, params: Params) -> Output:
-    return list_tags(params, _require_device(ctx, params["SerialNumber"]).tags)
+tag_operations(
+    TaggedKind(
+        "MFADevice",
+        MfaDevice,
+        target=adding(_device_target),
+        require=lambda ctx, params, action: _require_device(ctx, params["SerialNumber"]),
+    )
+)

@@ -8,25 +8,21 @@ account are computed when they are read.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import SEP, Attachment, ManagedPolicy, PolicyVersion, Role, User
+from chamberlain.domain import SEP, Attachment, ManagedPolicy, PolicyVersion, Role, Tags, User
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
 from chamberlain.ops.core.common import (
     check_tag_count,
-    merge_tags,
     paginate,
     path_prefix_filter,
-    remove_tags,
     request_tag_context,
     tags_in,
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    list_tags,
     managed_document,
     policy_target,
     quota_exceeded,
@@ -35,6 +31,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, tag_operations
 
 MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
 
@@ -220,32 +217,20 @@ def _list_key(policy: AnyPolicy) -> str:
 # ------------------------------------------------------------------------ tags
 
 
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    return policy_target(ctx, params, request_tag_context(params["Tags"]))
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    return policy_target(ctx, params, {"aws:TagKeys": list(params["TagKeys"])})
-
-
-@operation("iam", "TagPolicy", resource=_tag_target)
-def tag_policy(ctx: OpContext, params: Params) -> Output:
-    policy = require_customer_policy(ctx, params["PolicyArn"], "iam:TagPolicy")
-    tags = merge_tags(policy.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(ManagedPolicy).put(replace(policy, tags=tags))
-    return None
-
-
-@operation("iam", "UntagPolicy", resource=_untag_target)
-def untag_policy(ctx: OpContext, params: Params) -> Output:
-    policy = require_customer_policy(ctx, params["PolicyArn"], "iam:UntagPolicy")
-    tags = remove_tags(policy.tags, params["TagKeys"])
-    ctx.uow.repo(ManagedPolicy).put(replace(policy, tags=tags))
-    return None
-
-
-@operation("iam", "ListPolicyTags", resource=policy_target, read_only=True)
-def list_policy_tags(ctx: OpContext, params: Params) -> Output:
+def _shown_tags(ctx: OpContext, params: Params) -> Tags:
     """AWS managed policies carry no tags: their list is empty."""
     policy = require_policy(ctx, params["PolicyArn"])
-    return list_tags(params, policy.tags if isinstance(policy, ManagedPolicy) else ())
+    return policy.tags if isinstance(policy, ManagedPolicy) else ()
+
+
+tag_operations(
+    TaggedKind(
+        "Policy",
+        ManagedPolicy,
+        target=policy_target,
+        require=lambda ctx, params, action: require_customer_policy(
+            ctx, params["PolicyArn"], action
+        ),
+        shown=_shown_tags,
+    )
+)

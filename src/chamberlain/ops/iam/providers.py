@@ -25,8 +25,6 @@ from urllib.parse import urlsplit
 from chamberlain.domain import OidcProvider, SamlProvider
 from chamberlain.ops.core.common import (
     check_tag_count,
-    merge_tags,
-    remove_tags,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -41,8 +39,8 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import reject_unsupported
-from chamberlain.ops.iam.instance_profiles import paginate_tags
 
 OIDC_PROVIDERS_PER_ACCOUNT = 100
 SAML_PROVIDERS_PER_ACCOUNT = 100
@@ -137,17 +135,7 @@ def _provider_target(
     return resolve
 
 
-def _request_tags(params: Params) -> dict[str, Any]:
-    return request_tag_context(params.get("Tags"))
-
-
-def _tag_keys(params: Params) -> dict[str, Any]:
-    return {"aws:TagKeys": list(params.get("TagKeys") or [])}
-
-
 _oidc_target = _provider_target(OidcProvider, "OpenIDConnectProviderArn")
-_oidc_tag_target = _provider_target(OidcProvider, "OpenIDConnectProviderArn", _request_tags)
-_oidc_untag_target = _provider_target(OidcProvider, "OpenIDConnectProviderArn", _tag_keys)
 
 
 def _oidc_create_target(ctx: OpContext, params: Params) -> Target:
@@ -247,26 +235,14 @@ def update_thumbprints(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-@operation("iam", "TagOpenIDConnectProvider", resource=_oidc_tag_target)
-def tag_oidc_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
-    tags = merge_tags(provider.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(OidcProvider).put(replace(provider, tags=tags))
-    return None
-
-
-@operation("iam", "UntagOpenIDConnectProvider", resource=_oidc_untag_target)
-def untag_oidc_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
-    tags = remove_tags(provider.tags, params["TagKeys"])
-    ctx.uow.repo(OidcProvider).put(replace(provider, tags=tags))
-    return None
-
-
-@operation("iam", "ListOpenIDConnectProviderTags", resource=_oidc_target, read_only=True)
-def list_oidc_provider_tags(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
-    return paginate_tags(params, provider.tags)
+tag_operations(
+    TaggedKind(
+        "OpenIDConnectProvider",
+        OidcProvider,
+        target=adding(_oidc_target),
+        require=lambda ctx, params, action: _require_oidc(ctx, params["OpenIDConnectProviderArn"]),
+    )
+)
 
 
 # ============================================================================= SAML
@@ -325,8 +301,6 @@ def _require_saml(ctx: OpContext, arn: str) -> SamlProvider:
 
 
 _saml_target = _provider_target(SamlProvider, "SAMLProviderArn")
-_saml_tag_target = _provider_target(SamlProvider, "SAMLProviderArn", _request_tags)
-_saml_untag_target = _provider_target(SamlProvider, "SAMLProviderArn", _tag_keys)
 
 
 def _saml_create_target(ctx: OpContext, params: Params) -> Target:
@@ -422,23 +396,11 @@ def list_saml_providers(ctx: OpContext, params: Params) -> Output:
     }
 
 
-@operation("iam", "TagSAMLProvider", resource=_saml_tag_target)
-def tag_saml_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
-    tags = merge_tags(provider.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(SamlProvider).put(replace(provider, tags=tags))
-    return None
-
-
-@operation("iam", "UntagSAMLProvider", resource=_saml_untag_target)
-def untag_saml_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
-    tags = remove_tags(provider.tags, params["TagKeys"])
-    ctx.uow.repo(SamlProvider).put(replace(provider, tags=tags))
-    return None
-
-
-@operation("iam", "ListSAMLProviderTags", resource=_saml_target, read_only=True)
-def list_saml_provider_tags(ctx: OpContext, params: Params) -> Output:
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
-    return paginate_tags(params, provider.tags)
+tag_operations(
+    TaggedKind(
+        "SAMLProvider",
+        SamlProvider,
+        target=adding(_saml_target),
+        require=lambda ctx, params, action: _require_saml(ctx, params["SAMLProviderArn"]),
+    )
+)

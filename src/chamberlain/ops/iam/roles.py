@@ -11,10 +11,8 @@ from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, 
 from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
-    merge_tags,
     paginate,
     path_prefix_filter,
-    remove_tags,
     request_tag_context,
     tags_in,
     tags_out,
@@ -27,7 +25,6 @@ from chamberlain.ops.core.entities import (
     change_boundary,
     check_size,
     compact,
-    list_tags,
     parse_document,
     principal_target,
     quota_exceeded,
@@ -41,6 +38,7 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, tag_operations
 from chamberlain.ops.iam import service_linked as slr  # a module import: it imports this one
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy import PolicyType
@@ -242,35 +240,17 @@ def list_roles(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ tags
 
 
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    return principal_target(
-        ctx, "role", params["RoleName"], extra=request_tag_context(params["Tags"])
+tag_operations(
+    TaggedKind(
+        "Role",
+        Role,
+        target=lambda ctx, params, extra: principal_target(
+            ctx, "role", params["RoleName"], extra=extra
+        ),
+        require=lambda ctx, params, action: require_role(ctx, params["RoleName"]),
+        writable=lambda ctx, role, action: slr.require_modifiable(role),
     )
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    keys = list(params["TagKeys"])
-    return principal_target(ctx, "role", params["RoleName"], extra={"aws:TagKeys": keys})
-
-
-@operation("iam", "TagRole", resource=_tag_target)
-def tag_role(ctx: OpContext, params: Params) -> Output:
-    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
-    tags = merge_tags(role.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(Role).put(replace(role, tags=tags))
-    return None
-
-
-@operation("iam", "UntagRole", resource=_untag_target)
-def untag_role(ctx: OpContext, params: Params) -> Output:
-    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
-    ctx.uow.repo(Role).put(replace(role, tags=remove_tags(role.tags, params["TagKeys"])))
-    return None
-
-
-@operation("iam", "ListRoleTags", resource=_target(), read_only=True)
-def list_role_tags(ctx: OpContext, params: Params) -> Output:
-    return list_tags(params, require_role(ctx, params["RoleName"]).tags)
+)
 
 
 # ---------------------------------------------------------- permissions boundary

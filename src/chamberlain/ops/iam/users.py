@@ -23,10 +23,8 @@ from chamberlain.domain import (
 from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
-    merge_tags,
     paginate,
     path_prefix_filter,
-    remove_tags,
     request_tag_context,
     tags_in,
     tags_out,
@@ -39,7 +37,6 @@ from chamberlain.ops.core.entities import (
     change_boundary,
     compact,
     get_user,
-    list_tags,
     principal_target,
     quota_exceeded,
     rename_principal_policies,
@@ -48,6 +45,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, tag_operations
 from chamberlain.ops.iam.service_credentials import (
     ServiceSpecificCredential,
     has_service_specific_credentials,
@@ -264,35 +262,16 @@ def list_users(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ tags
 
 
-def _tag_target(ctx: OpContext, params: Params) -> Target:
-    return principal_target(
-        ctx, "user", params["UserName"], extra=request_tag_context(params["Tags"])
+tag_operations(
+    TaggedKind(
+        "User",
+        User,
+        target=lambda ctx, params, extra: principal_target(
+            ctx, "user", params["UserName"], extra=extra
+        ),
+        require=lambda ctx, params, action: require_user(ctx, params["UserName"]),
     )
-
-
-def _untag_target(ctx: OpContext, params: Params) -> Target:
-    keys = list(params["TagKeys"])
-    return principal_target(ctx, "user", params["UserName"], extra={"aws:TagKeys": keys})
-
-
-@operation("iam", "TagUser", resource=_tag_target)
-def tag_user(ctx: OpContext, params: Params) -> Output:
-    user = require_user(ctx, params["UserName"])
-    tags = merge_tags(user.tags, tags_in(params["Tags"]))
-    ctx.uow.repo(User).put(replace(user, tags=tags))
-    return None
-
-
-@operation("iam", "UntagUser", resource=_untag_target)
-def untag_user(ctx: OpContext, params: Params) -> Output:
-    user = require_user(ctx, params["UserName"])
-    ctx.uow.repo(User).put(replace(user, tags=remove_tags(user.tags, params["TagKeys"])))
-    return None
-
-
-@operation("iam", "ListUserTags", resource=_target(), read_only=True)
-def list_user_tags(ctx: OpContext, params: Params) -> Output:
-    return list_tags(params, require_user(ctx, params["UserName"]).tags)
+)
 
 
 # ---------------------------------------------------------- permissions boundary
