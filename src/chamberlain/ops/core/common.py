@@ -142,3 +142,8 @@ def resource_tag_context(tags: Tags, *, iam_keys: bool = False) -> dict[str, Any
     if iam_keys:
         ctx.update({f"iam:ResourceTag/{k}": v for k, v in tags})
     return ctx
+
+
+def compact(out: dict[str, Any]) -> dict[str, Any]:
+    """An output structure without its absent (None) members."""
+    return {k: v for k, v in out.items() if v is not None}

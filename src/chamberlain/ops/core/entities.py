@@ -1,15 +1,15 @@
 """What the identity and policy operations share: lookups with AWS's not-found messages,
 authorization targets, policy ARNs, policy documents and the counters on managed policies.
 
-Registers no operation (iam_users, iam_groups, iam_roles, iam_policies, ... do).
+Registers no operation (iam/users.py, iam/groups.py, iam/roles.py, iam/policies.py ... do).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 from chamberlain.domain import (
     Attachment,
@@ -21,16 +21,17 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import iam_arn, resource_tag_context
+from chamberlain.ops.core.common import iam_arn, request_tag_context, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
+    EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
     MalformedPolicyDocument,
     NoSuchEntity,
 )
-from chamberlain.ops.core.registry import Target
+from chamberlain.ops.core.registry import Params, Target
 from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy import Policy, PolicyTooLarge, PolicyType, parse_policy
 from chamberlain.policy.request import ContextValue
@@ -50,51 +51,104 @@ PRINCIPAL_QUOTA_NAMES = {
 
 Context = dict[str, ContextValue]
 
-# --------------------------------------------------------------------------- lookups
+# ------------------------------------------------------------ users, groups and roles
+
+P = TypeVar("P", User, Group, Role)
 
 
-def get_user(ctx: OpContext, name: str) -> User | None:
-    return ctx.uow.repo(User).get(ctx.account_id, name.lower())
+@dataclass(frozen=True)
+class PrincipalKind(Generic[P]):
+    """What the operations need to know of users, groups or roles: the stored class, the
+    ARN's resource type ("user"), the request member naming one ("UserName"); from them,
+    the lookups with AWS's not-found message and the authorization target."""
+
+    entity: type[P]
+    arn_kind: str
+    name_param: str
+
+    def get(self, ctx: OpContext, name: str) -> P | None:
+        return ctx.uow.repo(self.entity).get(ctx.account_id, name.lower())
+
+    def not_found(self, name: str) -> NoSuchEntity:
+        return NoSuchEntity(f"The {self.arn_kind} with name {name} cannot be found.")
+
+    def require(self, ctx: OpContext, name: str) -> P:
+        entity = self.get(ctx, name)
+        if entity is None:
+            raise self.not_found(name)
+        return entity
+
+    def target(
+        self,
+        ctx: OpContext,
+        name: str,
+        *,
+        extra: Mapping[str, ContextValue] | None = None,
+        boundary_key: bool = False,
+        also: tuple[str, ...] = (),
+    ) -> Target:
+        """The target of an operation on an existing entity of this kind.
+
+        The resource is the entity's ARN (with its path) when it exists, the path-less ARN
+        otherwise (authorization comes before the existence check). The context carries
+        aws:ResourceTag/* from its tags (users and roles) and, with `boundary_key`,
+        iam:PermissionsBoundary from its current boundary; `also` names further actions
+        on the same resource.
+        """
+        entity = self.get(ctx, name)
+        context: Context = {}
+        arn = iam_arn(ctx, self.arn_kind, name)
+        if entity is not None:
+            arn = entity.arn
+            if not isinstance(entity, Group):
+                context.update(resource_tag_context(entity.tags, iam_keys=True))
+                if boundary_key and entity.permissions_boundary:
+                    context["iam:PermissionsBoundary"] = entity.permissions_boundary
+        if extra:
+            context.update(extra)
+        return Target(resource=arn, context=context, also=tuple((a, arn) for a in also))
+
+    def create_target(self, ctx: OpContext, params: Params, tag_action: str) -> Target:
+        """CreateUser / CreateRole: the new entity's ARN, the request's tags and boundary as
+        condition keys, and `tag_action` (iam:TagUser) when tags come with it."""
+        arn = iam_arn(ctx, self.arn_kind, params[self.name_param], params.get("Path") or "/")
+        context: Context = request_tag_context(params.get("Tags"))
+        if params.get("PermissionsBoundary"):
+            context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
+        also = ((tag_action, arn),) if params.get("Tags") else ()
+        return Target(resource=arn, context=context, also=also)
+
+    def check_new(self, ctx: OpContext, name: str, boundary: str | None, quota: int) -> None:
+        """Before creating `name`: not taken, its boundary attachable, under the quota."""
+        repo = ctx.uow.repo(self.entity)
+        if repo.get(ctx.account_id, name.lower()) is not None:
+            noun = self.arn_kind.capitalize()
+            raise EntityAlreadyExists(f"{noun} with name {name} already exists.")
+        if boundary:
+            require_attachable(ctx, boundary)
+        if repo.count(ctx.account_id) >= quota:
+            raise quota_exceeded(f"{self.arn_kind.capitalize()}sPerAccount", quota)
 
 
-def get_group(ctx: OpContext, name: str) -> Group | None:
-    return ctx.uow.repo(Group).get(ctx.account_id, name.lower())
+USERS = PrincipalKind(User, "user", "UserName")
+GROUPS = PrincipalKind(Group, "group", "GroupName")
+ROLES = PrincipalKind(Role, "role", "RoleName")
+KINDS: dict[str, PrincipalKind[User] | PrincipalKind[Group] | PrincipalKind[Role]] = {
+    "user": USERS,
+    "group": GROUPS,
+    "role": ROLES,
+}
 
-
-def get_role(ctx: OpContext, name: str) -> Role | None:
-    return ctx.uow.repo(Role).get(ctx.account_id, name.lower())
-
-
-def require_user(ctx: OpContext, name: str) -> User:
-    user = get_user(ctx, name)
-    if user is None:
-        raise NoSuchEntity(f"The user with name {name} cannot be found.")
-    return user
-
-
-def require_group(ctx: OpContext, name: str) -> Group:
-    group = get_group(ctx, name)
-    if group is None:
-        raise NoSuchEntity(f"The group with name {name} cannot be found.")
-    return group
-
-
-def require_role(ctx: OpContext, name: str) -> Role:
-    role = get_role(ctx, name)
-    if role is None:
-        raise NoSuchEntity(f"The role with name {name} cannot be found.")
-    return role
+get_user = USERS.get
+get_group = GROUPS.get
+get_role = ROLES.get
+require_user = USERS.require
+require_group = GROUPS.require
+require_role = ROLES.require
 
 
 def require_principal(ctx: OpContext, kind: str, name: str) -> User | Group | Role:
-    if kind == "user":
-        return require_user(ctx, name)
-    if kind == "group":
-        return require_group(ctx, name)
-    return require_role(ctx, name)
-
-
-# --------------------------------------------------------------- authorization targets
+    return KINDS[kind].require(ctx, name)
 
 
 def principal_target(
@@ -106,31 +160,8 @@ def principal_target(
     boundary_key: bool = False,
     also: tuple[str, ...] = (),
 ) -> Target:
-    """The target of an operation on an existing user, group or role.
-
-    The resource is the entity's ARN (with its path) when it exists, the path-less ARN
-    otherwise (authorization comes before the existence check). The context carries
-    aws:ResourceTag/* from its tags and, with `boundary_key`, iam:PermissionsBoundary
-    from its current boundary; `also` names further actions on the same resource.
-    """
-    entity = (
-        get_user(ctx, name)
-        if kind == "user"
-        else get_group(ctx, name)
-        if kind == "group"
-        else get_role(ctx, name)
-    )
-    context: Context = {}
-    arn = iam_arn(ctx, kind, name)
-    if entity is not None:
-        arn = entity.arn
-        if not isinstance(entity, Group):
-            context.update(resource_tag_context(entity.tags, iam_keys=True))
-            if boundary_key and entity.permissions_boundary:
-                context["iam:PermissionsBoundary"] = entity.permissions_boundary
-    if extra:
-        context.update(extra)
-    return Target(resource=arn, context=context, also=tuple((a, arn) for a in also))
+    """The target of an operation on the user, group or role `name` (PrincipalKind.target)."""
+    return KINDS[kind].target(ctx, name, extra=extra, boundary_key=boundary_key, also=also)
 
 
 # --------------------------------------------------------------------- policy ARNs
@@ -278,8 +309,3 @@ def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> 
         for entity in repo.list(account, key_prefix=prefix):
             repo.delete(account, entity.key)
             repo.put(replace(entity, principal_name=new))
-
-
-def compact(out: dict[str, Any]) -> dict[str, Any]:
-    """An output structure without its absent (None) members."""
-    return {k: v for k, v in out.items() if v is not None}

@@ -16,9 +16,10 @@ from dataclasses import replace
 from typing import Any
 
 from chamberlain.crypto.ids import new_access_key_id, new_secret_access_key
-from chamberlain.domain import ROOT, AccessKey, User
-from chamberlain.ops.core.common import iam_arn, paginate, resource_tag_context
+from chamberlain.domain import ROOT, AccessKey
+from chamberlain.ops.core.common import compact, iam_arn, paginate, resource_tag_context
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import get_user, require_user
 from chamberlain.ops.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.policy import PrincipalType
@@ -29,21 +30,6 @@ SETTABLE_STATUSES = ("Active", "Inactive")
 
 
 # ------------------------------------------------------------------ shared helpers
-
-
-def user_not_found(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The user with name {name} cannot be found.")
-
-
-def find_user(ctx: OpContext, name: str) -> User | None:
-    return ctx.uow.repo(User).get(ctx.account_id, name.lower())
-
-
-def require_user(ctx: OpContext, name: str) -> User:
-    user = find_user(ctx, name)
-    if user is None:
-        raise user_not_found(name)
-    return user
 
 
 def credential_owner(ctx: OpContext, params: Params, *, allow_root: bool = True) -> str:
@@ -70,11 +56,11 @@ def owner_target(ctx: OpContext, params: Params) -> Target:
     if not name:
         caller = ctx.caller
         if caller.type is PrincipalType.USER and caller.user_name:
-            user = find_user(ctx, caller.user_name)
+            user = get_user(ctx, caller.user_name)
             if user is not None:
                 return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
         return Target(caller.arn)
-    user = find_user(ctx, name)
+    user = get_user(ctx, name)
     if user is None:
         return Target(iam_arn(ctx, "user", name))
     return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
@@ -102,12 +88,8 @@ def check_settable_status(status: str) -> str:
 # ------------------------------------------------------------------------ rendering
 
 
-def without_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
 def _metadata(key: AccessKey) -> dict[str, Any]:
-    return without_none(
+    return compact(
         {
             "UserName": user_name_out(key.user_name),
             "AccessKeyId": key.access_key_id,
@@ -213,4 +195,4 @@ def get_access_key_last_used(ctx: OpContext, params: Params) -> Output:
     }
     if key.last_used is not None:
         last_used["LastUsedDate"] = key.last_used
-    return without_none({"UserName": user_name_out(key.user_name), "AccessKeyLastUsed": last_used})
+    return compact({"UserName": user_name_out(key.user_name), "AccessKeyLastUsed": last_used})

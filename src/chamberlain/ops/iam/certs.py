@@ -33,6 +33,7 @@ from chamberlain.crypto.ids import ID_ALPHABET, Prefix, new_unique_id
 from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicKey
 from chamberlain.ops.core.common import (
     check_tag_count,
+    compact,
     iam_arn,
     paginate,
     path_prefix_filter,
@@ -60,7 +61,6 @@ from chamberlain.ops.iam.access_keys import (
     credential_owner,
     owner_target,
     user_name_out,
-    without_none,
 )
 
 SSH_KEYS_PER_USER = 5
@@ -263,7 +263,7 @@ def _owned_signing(ctx: OpContext, owner: str, certificate_id: str) -> SigningCe
 
 
 def _signing_out(cert: SigningCertificate) -> dict[str, Any]:
-    return without_none(
+    return compact(
         {
             "UserName": user_name_out(cert.user_name),
             "CertificateId": cert.certificate_id,

@@ -29,6 +29,7 @@ from chamberlain.crypto.passwords import (
 from chamberlain.domain import Account, LoginProfile, PasswordPolicy, User
 from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext, Services
+from chamberlain.ops.core.entities import require_user
 from chamberlain.ops.core.errors import (
     AccessDenied,
     EntityAlreadyExists,
@@ -42,7 +43,6 @@ from chamberlain.ops.iam.access_keys import (
     credential_owner,
     owner_target,
     reject_unsupported,
-    require_user,
 )
 from chamberlain.policy import Outcome, PrincipalType
 from chamberlain.store.api import UnitOfWork

@@ -33,6 +33,7 @@ from chamberlain.domain import ROOT, Account, MfaDevice, User
 from chamberlain.ops.core.common import (
     account_root_arn,
     check_tag_count,
+    compact,
     iam_arn,
     paginate,
     request_tag_context,
@@ -41,7 +42,7 @@ from chamberlain.ops.core.common import (
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import compact, quota_exceeded
+from chamberlain.ops.core.entities import quota_exceeded
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,

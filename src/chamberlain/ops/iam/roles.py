@@ -10,30 +10,25 @@ from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
 from chamberlain.ops.core.common import (
     check_tag_count,
+    compact,
     iam_arn,
     paginate,
     path_prefix_filter,
-    request_tag_context,
     tags_in,
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    Context,
+    ROLES,
     adjust_policy_counts,
     boundary_out,
-    change_boundary,
     check_size,
-    compact,
     parse_document,
     principal_target,
-    quota_exceeded,
-    require_attachable,
     require_role,
 )
 from chamberlain.ops.core.errors import (
     DeleteConflict,
-    EntityAlreadyExists,
     InvalidInput,
     ValidationError,
 )
@@ -113,16 +108,11 @@ def _session_duration(value: int | None, default: int) -> int:
 # ---------------------------------------------------------------------- create
 
 
-def _create_target(ctx: OpContext, params: Params) -> Target:
-    arn = iam_arn(ctx, "role", params["RoleName"], params.get("Path") or "/")
-    context: Context = request_tag_context(params.get("Tags"))
-    if params.get("PermissionsBoundary"):
-        context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
-    also = (("iam:TagRole", arn),) if params.get("Tags") else ()
-    return Target(resource=arn, context=context, also=also)
-
-
-@operation("iam", "CreateRole", resource=_create_target)
+@operation(
+    "iam",
+    "CreateRole",
+    resource=lambda ctx, params: ROLES.create_target(ctx, params, "iam:TagRole"),
+)
 def create_role(ctx: OpContext, params: Params) -> Output:
     name, path = params["RoleName"], params.get("Path") or "/"
     document = params["AssumeRolePolicyDocument"]
@@ -134,13 +124,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
         )
     duration = _session_duration(params.get("MaxSessionDuration"), MIN_SESSION)
     bound = _trust_policy(ctx, document)
-    repo = ctx.uow.repo(Role)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(f"Role with name {name} already exists.")
-    if boundary:
-        require_attachable(ctx, boundary)
-    if repo.count(ctx.account_id) >= MAX_ROLES:
-        raise quota_exceeded("RolesPerAccount", MAX_ROLES)
+    ROLES.check_new(ctx, name, boundary, MAX_ROLES)
     role = Role(
         account_id=ctx.account_id,
         role_id=new_unique_id(Prefix.ROLE),
@@ -155,7 +139,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
         tags=tags,
         trust_principals=bound,
     )
-    repo.add(role)
+    ctx.uow.repo(Role).add(role)
     adjust_policy_counts(ctx, boundary, boundaries=1)
     return {"Role": role_out(role, last_used=False)}
 
@@ -251,29 +235,3 @@ tag_operations(
         writable=lambda ctx, role, action: slr.require_modifiable(role),
     )
 )
-
-
-# ---------------------------------------------------------- permissions boundary
-
-
-def _put_boundary_target(ctx: OpContext, params: Params) -> Target:
-    extra = {"iam:PermissionsBoundary": params["PermissionsBoundary"]}
-    return principal_target(ctx, "role", params["RoleName"], extra=extra)
-
-
-@operation("iam", "PutRolePermissionsBoundary", resource=_put_boundary_target)
-def put_role_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
-    boundary = params["PermissionsBoundary"]
-    require_attachable(ctx, boundary)
-    change_boundary(ctx, role.permissions_boundary, boundary)
-    ctx.uow.repo(Role).put(replace(role, permissions_boundary=boundary))
-    return None
-
-
-@operation("iam", "DeleteRolePermissionsBoundary", resource=_target(boundary_key=True))
-def delete_role_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    role = slr.require_modifiable(require_role(ctx, params["RoleName"]))
-    change_boundary(ctx, role.permissions_boundary, None)
-    ctx.uow.repo(Role).put(replace(role, permissions_boundary=None))
-    return None

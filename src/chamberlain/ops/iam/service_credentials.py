@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.ops.core.common import iam_arn, paginate
+from chamberlain.ops.core.common import compact, iam_arn, paginate
 from chamberlain.ops.core.context import OpContext, Services
 from chamberlain.ops.core.errors import (
     InvalidInput,
@@ -39,7 +39,6 @@ from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,
     owner_target,
-    without_none,
 )
 
 CREDENTIALS_PER_USER_PER_SERVICE = 2
@@ -127,7 +126,7 @@ def _status(ctx: OpContext, credential: ServiceSpecificCredential) -> str:
 
 
 def _metadata(ctx: OpContext, credential: ServiceSpecificCredential) -> dict[str, Any]:
-    return without_none(
+    return compact(
         {
             "UserName": credential.user_name,
             "Status": _status(ctx, credential),

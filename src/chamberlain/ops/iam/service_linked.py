@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
-from chamberlain.ops.core.common import iam_arn, resource_tag_context
+from chamberlain.ops.core.common import compact, iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import adjust_policy_counts, compact, get_role, quota_exceeded
+from chamberlain.ops.core.entities import adjust_policy_counts, get_role, quota_exceeded
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity, UnmodifiableEntity
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam import roles as iam_roles  # a module import: iam_roles may import this one

@@ -22,25 +22,21 @@ from chamberlain.domain import (
 )
 from chamberlain.ops.core.common import (
     check_tag_count,
+    compact,
     iam_arn,
     paginate,
     path_prefix_filter,
-    request_tag_context,
     tags_in,
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    Context,
+    USERS,
     adjust_policy_counts,
     boundary_out,
-    change_boundary,
-    compact,
     get_user,
     principal_target,
-    quota_exceeded,
     rename_principal_policies,
-    require_attachable,
     require_user,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
@@ -88,27 +84,16 @@ def _target(name_key: str = "UserName", **kwargs: Any) -> Any:
 # ---------------------------------------------------------------------- create
 
 
-def _create_target(ctx: OpContext, params: Params) -> Target:
-    arn = iam_arn(ctx, "user", params["UserName"], params.get("Path") or "/")
-    context: Context = request_tag_context(params.get("Tags"))
-    if params.get("PermissionsBoundary"):
-        context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
-    also = (("iam:TagUser", arn),) if params.get("Tags") else ()
-    return Target(resource=arn, context=context, also=also)
-
-
-@operation("iam", "CreateUser", resource=_create_target)
+@operation(
+    "iam",
+    "CreateUser",
+    resource=lambda ctx, params: USERS.create_target(ctx, params, "iam:TagUser"),
+)
 def create_user(ctx: OpContext, params: Params) -> Output:
     name, path = params["UserName"], params.get("Path") or "/"
     tags = check_tag_count(tags_in(params.get("Tags")))
     boundary = params.get("PermissionsBoundary")
-    repo = ctx.uow.repo(User)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(f"User with name {name} already exists.")
-    if boundary:
-        require_attachable(ctx, boundary)
-    if repo.count(ctx.account_id) >= MAX_USERS:
-        raise quota_exceeded("UsersPerAccount", MAX_USERS)
+    USERS.check_new(ctx, name, boundary, MAX_USERS)
     user = User(
         account_id=ctx.account_id,
         user_id=new_unique_id(Prefix.USER),
@@ -119,7 +104,7 @@ def create_user(ctx: OpContext, params: Params) -> Output:
         permissions_boundary=boundary or None,
         tags=tags,
     )
-    repo.add(user)
+    ctx.uow.repo(User).add(user)
     adjust_policy_counts(ctx, boundary, boundaries=1)
     return {"User": user_out(user)}
 
@@ -272,29 +257,3 @@ tag_operations(
         require=lambda ctx, params, action: require_user(ctx, params["UserName"]),
     )
 )
-
-
-# ---------------------------------------------------------- permissions boundary
-
-
-def _put_boundary_target(ctx: OpContext, params: Params) -> Target:
-    extra = {"iam:PermissionsBoundary": params["PermissionsBoundary"]}
-    return principal_target(ctx, "user", params["UserName"], extra=extra)
-
-
-@operation("iam", "PutUserPermissionsBoundary", resource=_put_boundary_target)
-def put_user_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    user = require_user(ctx, params["UserName"])
-    boundary = params["PermissionsBoundary"]
-    require_attachable(ctx, boundary)
-    change_boundary(ctx, user.permissions_boundary, boundary)
-    ctx.uow.repo(User).put(replace(user, permissions_boundary=boundary))
-    return None
-
-
-@operation("iam", "DeleteUserPermissionsBoundary", resource=_target(boundary_key=True))
-def delete_user_permissions_boundary(ctx: OpContext, params: Params) -> Output:
-    user = require_user(ctx, params["UserName"])
-    change_boundary(ctx, user.permissions_boundary, None)
-    ctx.uow.repo(User).put(replace(user, permissions_boundary=None))
-    return None
