@@ -22,8 +22,8 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from chamberlain.domain import Role, SamlProvider, Tags, joined
 from chamberlain.ops.core import authz
@@ -36,6 +36,12 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.registry import Output, Params, operation
 from chamberlain.ops.iam import trust_principals
+from chamberlain.ops.sts.assumed_role import (
+    RoleSession,
+    check_duration,
+    issue_role_session,
+    require_trust,
+)
 from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
@@ -53,7 +59,6 @@ from chamberlain.ops.sts.saml import (
     signing_certificates,
     verify_response,
 )
-from chamberlain.ops.sts.sessions import issue_credentials
 from chamberlain.policy import (
     Applicable,
     Decision,
@@ -77,7 +82,6 @@ SOURCE_IDENTITY_INVALID = (
     'Source Identity must match [a-zA-Z_0-9+=,.@-]{2,64} and not begin with "aws:"'
 )
 REPLAYED = "The SAML assertion has already been used."
-DURATION_EXCEEDS = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 
 _ATTRIBUTES = "https://aws.amazon.com/SAML/Attributes/"
 ROLE_ATTRIBUTE = _ATTRIBUTES + "Role"
@@ -273,8 +277,7 @@ def _duration(params: Params, role: Role, assertion: SamlAssertion, now: dt.date
     by the SessionDuration attribute and the AuthnStatement's SessionNotOnOrAfter."""
     requested = params.get("DurationSeconds")
     duration = requested if requested is not None else ROLE_SESSION_DEFAULT
-    if duration > role.max_session_duration:
-        raise ValidationError(DURATION_EXCEEDS)
+    check_duration(role, duration)
     limit = _session_duration(assertion)
     if limit is not None:
         duration = min(duration, limit)
@@ -433,52 +436,39 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
         context["sts:TransitiveTagKeys"] = list(transitive)
     if source_identity:
         context["sts:SourceIdentity"] = source_identity
-    needed = [ACTION]
-    if tags or transitive:
-        needed.append("sts:TagSession")
-    if source_identity:
-        needed.append("sts:SetSourceIdentity")
-    for action in needed:
-        if not trust_decision(ctx, role, provider, action, context).allowed:
-            raise _denied()
+    require_trust(
+        ACTION,
+        tagging=bool(tags or transitive),
+        source_identity=bool(source_identity),
+        allows=lambda action: trust_decision(ctx, role, provider, action, context).allowed,
+        refuse=lambda action: _denied(),
+    )
     duration = _duration(params, role, assertion, ctx.now)
 
     _record_use(ctx, assertion, role.account_id)
-    session_arn = (
-        f"arn:{ctx.services.partition}:sts::{role.account_id}:assumed-role/"
-        f"{role.name}/{session_name}"
-    )
-    assumed_id = f"{role.role_id}:{session_name}"
-    credentials = issue_credentials(
+    out = issue_role_session(
         ctx,
-        account_id=role.account_id,
-        arn=session_arn,
-        principal_id=assumed_id,
-        principal_type=PrincipalType.ASSUMED_ROLE,
-        issuer_arn=role.arn,
-        issuer_id=role.role_id,
-        duration_s=duration,
-        session_name=session_name,
-        tags=tags,
-        transitive_tag_keys=transitive,
-        source_identity=source_identity,
-        session_policy=policy,
-        session_policy_arns=managed_arns,
-        federated_provider=provider.arn,
-        extra_context=session_context(context),
+        RoleSession(
+            role=role,
+            session_name=session_name,
+            duration=duration,
+            tags=tags,
+            transitive_tag_keys=transitive,
+            source_identity=source_identity,
+            policy=policy,
+            policy_arns=managed_arns,
+            packed_size=packed,
+            federated_provider=provider.arn,
+            extra_context=session_context(context),
+        ),
     )
-    ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
-        "Subject": assertion.name_id,
-        "SubjectType": assertion.subject_type,
-        "Issuer": assertion.issuer,
-        "Audience": assertion.recipient,
-        "NameQualifier": qualifier,
-    }
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity:
-        out["SourceIdentity"] = source_identity
+    out.update(
+        {
+            "Subject": assertion.name_id,
+            "SubjectType": assertion.subject_type,
+            "Issuer": assertion.issuer,
+            "Audience": assertion.recipient,
+            "NameQualifier": qualifier,
+        }
+    )
     return out

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import replace
 from typing import Any
 
 from chamberlain.domain import OidcProvider, Role, Tags
@@ -42,6 +41,12 @@ from chamberlain.ops.core.errors import (
 from chamberlain.ops.core.registry import Output, Params, operation
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts import oidc
+from chamberlain.ops.sts.assumed_role import (
+    RoleSession,
+    check_duration,
+    issue_role_session,
+    require_trust,
+)
 from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
     ROLE_ARN,
@@ -56,7 +61,6 @@ from chamberlain.ops.sts.inputs import (
     session_tags,
     transitive_keys,
 )
-from chamberlain.ops.sts.sessions import issue_credentials
 from chamberlain.policy import (
     Applicable,
     PolicyType,
@@ -312,55 +316,41 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
     if role is None or role.arn != role_arn:
         raise _not_authorized(ACTION)
     context = _context(ctx, provider, claims, session_name, source_identity, tags, transitive)
-    needed = [ACTION]
-    if source_identity is not None:
-        needed.append("sts:SetSourceIdentity")
-    if tags:
-        needed.append("sts:TagSession")
-    for action in needed:
-        if not _trust_allows(ctx, role, provider, action, context):
-            raise _not_authorized(action)
+    require_trust(
+        ACTION,
+        tagging=bool(tags),
+        source_identity=source_identity is not None,
+        allows=lambda action: _trust_allows(ctx, role, provider, action, context),
+        refuse=_not_authorized,
+    )
 
     duration = params.get("DurationSeconds")
     if duration is None:
         duration = ROLE_SESSION_DEFAULT
-    if duration > role.max_session_duration:
-        raise ValidationError(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        )
+    check_duration(role, duration)
 
     ctx.uow.lock_account(role.account_id)
-    partition = ctx.services.partition
-    session_arn = f"arn:{partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
-    assumed_id = f"{role.role_id}:{session_name}"
-    credentials = issue_credentials(
+    out = issue_role_session(
         ctx,
-        account_id=role.account_id,
-        arn=session_arn,
-        principal_id=assumed_id,
-        principal_type=PrincipalType.ASSUMED_ROLE,
-        issuer_arn=role.arn,
-        issuer_id=role.role_id,
-        duration_s=duration,
-        session_name=session_name,
-        tags=tags,
-        transitive_tag_keys=transitive,
-        source_identity=source_identity,
-        session_policy=policy,
-        session_policy_arns=managed_arns,
-        federated_provider=provider.arn,
-        extra_context=session_context(provider, context),
+        RoleSession(
+            role=role,
+            session_name=session_name,
+            duration=duration,
+            tags=tags,
+            transitive_tag_keys=transitive,
+            source_identity=source_identity,
+            policy=policy,
+            policy_arns=managed_arns,
+            packed_size=packed,
+            federated_provider=provider.arn,
+            extra_context=session_context(provider, context),
+        ),
     )
-    ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "SubjectFromWebIdentityToken": subject,
-        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
-        "Provider": provider.arn,
-        "Audience": audience,
-    }
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity is not None:
-        out["SourceIdentity"] = source_identity
+    out.update(
+        {
+            "SubjectFromWebIdentityToken": subject,
+            "Provider": provider.arn,
+            "Audience": audience,
+        }
+    )
     return out

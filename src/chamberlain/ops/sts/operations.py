@@ -27,6 +27,12 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam import trust_principals
+from chamberlain.ops.sts.assumed_role import (
+    RoleSession,
+    check_duration,
+    issue_role_session,
+    require_trust,
+)
 from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
@@ -272,14 +278,13 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
     if transitive:
         extra["sts:TransitiveTagKeys"] = list(transitive)
 
-    needed = ["sts:AssumeRole"]
-    if tags or transitive:
-        needed.append("sts:TagSession")
-    if source_identity:
-        needed.append("sts:SetSourceIdentity")
-    for action in needed:
-        if not trust_decision(ctx, role, action, extra).allowed:
-            raise _denied(caller, action, role_arn)
+    require_trust(
+        "sts:AssumeRole",
+        tagging=bool(tags or transitive),
+        source_identity=bool(source_identity),
+        allows=lambda action: trust_decision(ctx, role, action, extra).allowed,
+        refuse=lambda action: _denied(caller, action, role_arn),
+    )
 
     duration = requested_duration if requested_duration is not None else ROLE_SESSION_DEFAULT
     if chained and duration > ROLE_CHAINING_MAX:
@@ -287,10 +292,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
             "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed "
             "by role chaining."
         )
-    if duration > role.max_session_duration:
-        raise ValidationError(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        )
+    check_duration(role, duration)
 
     if mfa_now:
         mfa, mfa_at = True, ctx.now
@@ -298,39 +300,24 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
         mfa, mfa_at = True, session.mfa_authenticated_at
     else:
         mfa, mfa_at = False, None
-    partition = ctx.services.partition
-    session_arn = f"arn:{partition}:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
-    assumed_id = f"{role.role_id}:{session_name}"
     inherited_keys = session.transitive_tag_keys if session is not None else ()
-    credentials = issue_credentials(
+    return issue_role_session(
         ctx,
-        account_id=role.account_id,
-        arn=session_arn,
-        principal_id=assumed_id,
-        principal_type=PrincipalType.ASSUMED_ROLE,
-        issuer_arn=role.arn,
-        issuer_id=role.role_id,
-        duration_s=duration,
-        mfa_authenticated=mfa,
-        mfa_authenticated_at=mfa_at,
-        session_name=session_name,
-        tags=inherited_tags + tags,
-        transitive_tag_keys=tuple(dict.fromkeys((*inherited_keys, *transitive))),
-        source_identity=source_identity,
-        session_policy=policy,
-        session_policy_arns=managed_arns,
-        chained=chained,
+        RoleSession(
+            role=role,
+            session_name=session_name,
+            duration=duration,
+            tags=inherited_tags + tags,
+            transitive_tag_keys=tuple(dict.fromkeys((*inherited_keys, *transitive))),
+            source_identity=source_identity,
+            policy=policy,
+            policy_arns=managed_arns,
+            packed_size=packed,
+            mfa_authenticated=mfa,
+            mfa_authenticated_at=mfa_at,
+            chained=chained,
+        ),
     )
-    ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
-    out: dict[str, Any] = {
-        "Credentials": credentials,
-        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
-    }
-    if packed is not None:
-        out["PackedPolicySize"] = packed
-    if source_identity:
-        out["SourceIdentity"] = source_identity
-    return out
 
 
 # ---------------------------------------------------------------- GetFederationToken
