@@ -29,9 +29,10 @@ from typing import Any
 
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.domain import Event
-from chamberlain.ops import audit, audit_trail
-from chamberlain.ops.context import Caller, OpContext, RequestMeta, Services, Session
-from chamberlain.ops.dispatch import execute
+from chamberlain.ops.audit import records as audit
+from chamberlain.ops.audit import trail as audit_trail
+from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services, Session
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.policy import PrincipalType
 from chamberlain.store.events import attribute_rows, to_micros
 from chamberlain.store.sql import SqlStore, normalize_url

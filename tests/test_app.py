@@ -20,7 +20,7 @@ from chamberlain.app import create_app
 from chamberlain.cli import provision_account
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 from chamberlain.protocol.models import service_model
 from chamberlain.store.memory import MemoryStore
 
@@ -126,7 +126,7 @@ def test_failed_operation_leaves_nothing_behind(harness: Any) -> None:
 
 
 def _model_only(service: str) -> list[str]:
-    from chamberlain.ops.registry import REGISTRY
+    from chamberlain.ops.core.registry import REGISTRY
 
     served = {name for s, name in REGISTRY if s == service}
     return sorted(set(service_model(service).operation_names) - served)

@@ -36,8 +36,8 @@ from chamberlain.cli import provision_account
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.crypto.tokens import TokenSealer
-from chamberlain.ops.context import Services
-from chamberlain.ops.oidc import ALLOW_HTTP_ENV
+from chamberlain.ops.core.context import Services
+from chamberlain.ops.sts.oidc import ALLOW_HTTP_ENV
 from chamberlain.protocol.models import service_model
 from chamberlain.store.memory import MemoryStore
 

@@ -13,7 +13,7 @@ from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.domain import Account
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 from chamberlain.store.memory import MemoryStore
 
 

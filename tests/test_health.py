@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from chamberlain.app import create_app
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 from chamberlain.store.memory import MemoryStore
 from chamberlain.store.sql import SqlStore
 

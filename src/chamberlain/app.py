@@ -21,18 +21,22 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-import chamberlain.ops.catalog  # noqa: F401  (registers every operation)
 from chamberlain import health
 from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
-from chamberlain.ops import audit
-from chamberlain.ops.authn import SignedRequest, authenticate, signature_error
-from chamberlain.ops.context import Caller, RequestMeta, Services
-from chamberlain.ops.dispatch import UnknownOperation, execute
-from chamberlain.ops.errors import ServiceError
-from chamberlain.ops.registry import lookup
+from chamberlain.ops.audit import records as audit
+from chamberlain.ops.core.authn import (
+    KeyAuthenticationFailed,
+    SignedRequest,
+    authenticate,
+    signature_error,
+)
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import UnknownOperation, execute
+from chamberlain.ops.core.errors import ServiceError
+from chamberlain.ops.core.registry import lookup
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol import json11, sigv4_fields
 from chamberlain.protocol.models import find_operation
@@ -243,10 +247,8 @@ class QueryApi:
         """Authenticate; a failure by a known key is recorded in its account's trail."""
         try:
             return await run_in_threadpool(self._authenticate, request, body, service, now)
-        except ServiceError as exc:
-            known = getattr(exc, "known_key", None)
-            if known is not None and self.services.audit:
-                account_id, key_id, identity = known
+        except KeyAuthenticationFailed as failed:
+            if self.services.audit:
                 await run_in_threadpool(
                     partial(
                         audit.record_auth_failure,
@@ -254,13 +256,13 @@ class QueryApi:
                         meta,
                         service=service,
                         operation=operation.rsplit(".", 1)[-1],
-                        access_key_id=key_id,
-                        account_id=account_id,
-                        identity=identity,
-                        error=exc,
+                        access_key_id=failed.key.access_key_id,
+                        account_id=failed.key.account_id,
+                        identity=failed.key.identity,
+                        error=failed.error,
                     )
                 )
-            raise
+            raise failed.error from None
 
     def _authenticate(
         self, request: Request, body: bytes, service: str, now: dt.datetime

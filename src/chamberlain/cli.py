@@ -20,11 +20,11 @@ from chamberlain import __version__, config
 from chamberlain.agent.main import add_arguments as add_agent_arguments
 from chamberlain.crypto.ids import is_account_id, new_account_id
 from chamberlain.crypto.secrets import encode_keyfile, generate_key
-from chamberlain.ops import audit_trail
-from chamberlain.ops.accounts import create_account, generate_root_password, root_caller
-from chamberlain.ops.context import RequestMeta, Services
-from chamberlain.ops.dispatch import execute
-from chamberlain.ops.errors import ServiceError
+from chamberlain.ops.audit import trail as audit_trail
+from chamberlain.ops.core.accounts import create_account, generate_root_password, root_caller
+from chamberlain.ops.core.context import RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
+from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol.models import find_operation, validate_input, validation_message
 from chamberlain.telemetry import configure_logging
 

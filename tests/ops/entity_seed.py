@@ -18,7 +18,7 @@ from chamberlain.domain import (
     Tags,
     User,
 )
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 
 from .conftest import ACCOUNT, NOW
 

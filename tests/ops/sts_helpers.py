@@ -11,9 +11,9 @@ from typing import Any
 
 from chamberlain.crypto import totp
 from chamberlain.domain import Account, MfaDevice
-from chamberlain.ops.context import Caller, RequestMeta, Services
-from chamberlain.ops.dispatch import execute
-from chamberlain.ops.sessions import caller_from_token
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
+from chamberlain.ops.sts.sessions import caller_from_token
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response

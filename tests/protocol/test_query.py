@@ -19,8 +19,8 @@ from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chamberlain.ops import catalog  # noqa: F401  (registers every operation)
-from chamberlain.ops.registry import REGISTRY
+from chamberlain.ops.core import dispatch  # noqa: F401  (registers every operation)
+from chamberlain.ops.core.registry import REGISTRY
 from chamberlain.protocol.models import service_model
 from chamberlain.protocol.query import decode_form, decode_input, decode_query, parse_form
 from chamberlain.protocol.wire_errors import ProtocolError

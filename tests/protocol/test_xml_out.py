@@ -21,8 +21,8 @@ from botocore.parsers import create_parser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chamberlain.ops import catalog  # noqa: F401  (registers every operation)
-from chamberlain.ops.registry import REGISTRY
+from chamberlain.ops.core import dispatch  # noqa: F401  (registers every operation)
+from chamberlain.ops.core.registry import REGISTRY
 from chamberlain.protocol.models import service_model
 from chamberlain.protocol.query import decode_query
 from chamberlain.protocol.wire_errors import (

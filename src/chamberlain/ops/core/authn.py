@@ -1,0 +1,174 @@
+"""Who is calling: turn a SigV4-signed request's access key into a Caller.
+
+The wire layer extracts the signature fields and rebuilds what the client signed
+(`SigningInput`); this module finds the key, decrypts its secret, verifies the signature
+with the injected clock and records when the key was last used. Failures carry AWS's
+codes and never the secret or the expected signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from chamberlain.crypto.sigv4 import Reason, SignatureError, SigningInput, verify
+from chamberlain.domain import ROOT, AccessKey, User
+from chamberlain.ops.core.context import Caller, Services
+from chamberlain.ops.core.errors import (
+    IncompleteSignature,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+    RequestExpired,
+    ServiceError,
+    SignatureDoesNotMatch,
+)
+from chamberlain.ops.sts.sessions import caller_from_token
+from chamberlain.policy import PrincipalType
+from chamberlain.store.api import UnitOfWork
+
+INVALID_TOKEN = "The security token included in the request is invalid."
+#: Last-used data is written at most this often per key (unless service, region or day
+#: change), so authenticating a busy key does not turn every request into a write.
+LAST_USED_GRANULARITY = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    access_key_id: str
+    signature: str
+    signing_input: SigningInput
+    expires: int | None = None  # presigned requests
+    security_token: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownKey:
+    """The long-term access key a failed request was signed with, and whose it is."""
+
+    account_id: str
+    access_key_id: str
+    identity: Caller
+
+
+class KeyAuthenticationFailed(Exception):
+    """Authentication by a known access key failed: `error` is what AWS answers, `key` says
+    whose trail records the attempt."""
+
+    def __init__(self, error: ServiceError, key: KnownKey) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.key = key
+
+
+def signature_error(error: SignatureError) -> ServiceError:
+    """AWS's error for a SigV4 failure (see crypto/sigv4.py's table)."""
+    if error.reason is Reason.MISSING_AUTHENTICATION:
+        return MissingAuthenticationToken(error.message)
+    if error.reason is Reason.INCOMPLETE_SIGNATURE:
+        return IncompleteSignature(error.message)
+    if error.reason is Reason.PRESIGNED_EXPIRED:
+        return RequestExpired(error.message)
+    return SignatureDoesNotMatch(error.message)
+
+
+def decrypt_secret(services: Services, access_key: AccessKey) -> str:
+    """The secret access key in clear, for verifying a signature. Never log or return it."""
+    aad = access_key.access_key_id.encode()
+    return services.secrets.decrypt(access_key.secret_encrypted, aad=aad).decode()
+
+
+def authenticate(
+    services: Services, signed: SignedRequest, *, now: dt.datetime, service: str, region: str
+) -> Caller:
+    """Verify the signature and return the caller; raise InvalidClientTokenId,
+    SignatureDoesNotMatch, IncompleteSignature or RequestExpired, wrapped in
+    KeyAuthenticationFailed when the access key is one of ours."""
+    if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
+        caller, secret = caller_from_token(
+            services, signed.access_key_id, signed.security_token, now, service=service
+        )
+        _verify(signed, secret, now, service)
+        return caller
+    with services.store.unit_of_work(read_only=True) as uow:
+        key = uow.repo(AccessKey).find(signed.access_key_id)
+        if key is None or key.status != "Active":
+            raise InvalidClientTokenId(INVALID_TOKEN)
+        caller = _caller_for(uow, key)
+        try:
+            _verify(signed, decrypt_secret(services, key), now, service)
+            if signed.security_token:
+                # AWS refuses a session token beside a long-term key (a stale
+                # AWS_SESSION_TOKEN left set) rather than ignoring it.
+                raise InvalidClientTokenId(INVALID_TOKEN)
+        except ServiceError as exc:
+            # The key is known: the audit trail records who failed to authenticate.
+            raise KeyAuthenticationFailed(
+                exc, KnownKey(key.account_id, key.access_key_id, caller)
+            ) from None
+    if _use_changes(key, now, service, region):
+        with services.store.unit_of_work() as uow:
+            current = uow.repo(AccessKey).get(key.account_id, key.access_key_id)
+            if current is not None:
+                record_key_use(uow, current, now, service, region)
+    return caller
+
+
+def _verify(signed: SignedRequest, secret: str, now: dt.datetime, service: str) -> None:
+    try:
+        verify(
+            signed.signing_input,
+            signed.signature,
+            secret,
+            now=now,
+            expires=signed.expires,
+            expected_service=service,
+        )
+    except SignatureError as exc:
+        raise signature_error(exc) from None
+
+
+def _caller_for(uow: UnitOfWork, key: AccessKey) -> Caller:
+    account = key.account_id
+    if key.user_name == ROOT:
+        return Caller(
+            account_id=account,
+            arn=f"arn:aws:iam::{account}:root",
+            principal_id=account,
+            type=PrincipalType.ROOT,
+            access_key_id=key.access_key_id,
+        )
+    user = uow.repo(User).get(account, key.user_name.lower())
+    if user is None:  # a key outliving its user cannot happen (DeleteUser refuses), but:
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    return Caller(
+        account_id=account,
+        arn=user.arn,
+        principal_id=user.user_id,
+        type=PrincipalType.USER,
+        user_name=user.name,
+        access_key_id=key.access_key_id,
+    )
+
+
+def _use_changes(access_key: AccessKey, now: dt.datetime, service: str, region: str) -> bool:
+    """Whether a use now changes the stored last-used data enough to be written: another
+    service or region, another day, or LAST_USED_GRANULARITY later. Never backwards (a
+    node with a slow clock does not move it back)."""
+    last = access_key.last_used
+    same_place = access_key.last_used_service == service and access_key.last_used_region == region
+    if not same_place or last is None:
+        return True
+    recent = now - last < LAST_USED_GRANULARITY and now.date() == last.date()
+    return not (recent or now <= last)
+
+
+def record_key_use(
+    uow: UnitOfWork, access_key: AccessKey, now: dt.datetime, service: str, region: str
+) -> AccessKey:
+    """Note that `access_key` signed a request for `service` in `region` (in a writable
+    unit of work), writing only when `_use_changes`. Returns the key as stored afterwards."""
+    if not _use_changes(access_key, now, service, region):
+        return access_key
+    updated = replace(access_key, last_used=now, last_used_service=service, last_used_region=region)
+    uow.repo(AccessKey).put(updated)
+    return updated

@@ -1,0 +1,94 @@
+"""Who is calling, about what, with which services at hand: what every operation gets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
+from chamberlain.crypto.secrets import SecretBox
+from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops.core.mfa_throttle import MfaThrottle
+from chamberlain.policy import PrincipalType
+from chamberlain.store.api import Store, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a temporary credential carries (STS): filled by authn from the session token."""
+
+    issuer_arn: str  # the role (or user, for GetSessionToken/federation) it came from
+    issuer_id: str
+    issued: dt.datetime
+    expires: dt.datetime
+    mfa_authenticated: bool = False
+    mfa_authenticated_at: dt.datetime | None = None
+    session_name: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    session_policy: str | None = None  # inline session policy JSON
+    session_policy_arns: tuple[str, ...] = ()
+    federated_provider: str | None = None
+    chained: bool = False
+    extra_context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated principal. For the root user, `user_name` is None."""
+
+    account_id: str
+    arn: str
+    principal_id: str  # aws:userid
+    type: PrincipalType
+    user_name: str | None = None
+    access_key_id: str | None = None
+    session: Session | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.type is PrincipalType.ROOT
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    request_id: str
+    now: dt.datetime
+    source_ip: str = "127.0.0.1"
+    user_agent: str = ""
+    secure_transport: bool = False
+    region: str = "us-east-1"
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators the operations use: store, secret box, settings."""
+
+    store: Store
+    secrets: SecretBox
+    tokens: TokenSealer | None = None  # STS session tokens; None: no temporary credentials
+    password_params: Argon2Params = DEFAULT_PARAMS
+    audit: bool = True  # record every call in the audit trail (off only for benchmarks)
+    partition: str = "aws"
+    cache: dict[str, Any] = field(default_factory=dict)
+    mfa_throttle: MfaThrottle = field(default_factory=MfaThrottle)
+
+
+@dataclass
+class OpContext:
+    caller: Caller
+    meta: RequestMeta
+    uow: UnitOfWork
+    services: Services
+
+    @property
+    def account_id(self) -> str:
+        """The account the operation acts in (the caller's)."""
+        return self.caller.account_id
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.meta.now

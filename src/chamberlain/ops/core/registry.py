@@ -1,0 +1,73 @@
+"""The table of operations: handler, the action it is authorized as, and its resource.
+
+Ops modules register their functions with `@operation("iam", "CreateUser", resource=...)`.
+The dispatcher looks operations up here, authorizes `iam:CreateUser` on the resource the
+`resource` function names (with any extra condition keys), then runs the handler in the
+same unit of work. Handlers take the decoded input (keyed by the botocore model's member
+names) and return the output the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chamberlain.ops.core.context import OpContext
+from chamberlain.policy.request import ContextValue
+
+Params = dict[str, Any]
+Output = dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a call is authorized against: a resource ARN and its condition keys.
+
+    `also` lists further (action, resource) pairs the call needs, as AWS asks e.g.
+    iam:TagUser when CreateUser carries tags; they are evaluated with `context`, or with
+    `also_context[i]` when given (iam:PassRole sees the passed role's tags, not those of
+    the resource the call is about).
+    """
+
+    resource: str
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+    also: tuple[tuple[str, str], ...] = ()
+    also_context: tuple[Mapping[str, ContextValue] | None, ...] = ()
+
+
+Handler = Callable[[OpContext, Params], Output]
+Resolver = Callable[[OpContext, Params], Target]
+
+
+@dataclass(frozen=True)
+class Operation:
+    service: str
+    name: str
+    handler: Handler
+    resource: Resolver | None  # None: not authorized (e.g. sts:GetCallerIdentity)
+    read_only: bool
+
+    @property
+    def action(self) -> str:
+        return f"{self.service}:{self.name}"
+
+
+REGISTRY: dict[tuple[str, str], Operation] = {}
+
+
+def operation(
+    service: str, name: str, *, resource: Resolver | None, read_only: bool = False
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        key = (service, name)
+        if key in REGISTRY:
+            raise RuntimeError(f"operation {service}:{name} registered twice")
+        REGISTRY[key] = Operation(service, name, handler, resource, read_only)
+        return handler
+
+    return register
+
+
+def lookup(service: str, name: str) -> Operation | None:
+    return REGISTRY.get((service, name))

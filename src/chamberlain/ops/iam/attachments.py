@@ -1,0 +1,222 @@
+"""Managed policies attached to users, groups and roles: Attach/Detach/ListAttached
+{User,Group,Role}Policies and ListEntitiesForPolicy.
+
+Attach and detach are authorized on the user, group or role with iam:PolicyARN (and,
+for users and roles, iam:PermissionsBoundary of their current boundary) in the context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chamberlain.domain import Attachment, Group, Role, User, joined
+from chamberlain.ops.core.common import paginate
+from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import (
+    MAX_ATTACHED_POLICIES,
+    PRINCIPAL_QUOTA_NAMES,
+    adjust_policy_counts,
+    check_policy_arn,
+    find_policy,
+    policy_target,
+    principal_target,
+    quota_exceeded,
+    require_attachable,
+    require_policy,
+    require_principal,
+)
+from chamberlain.ops.core.errors import NoSuchEntity
+from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
+from chamberlain.ops.iam import service_linked as slr  # a module import: no import cycle
+
+# Operation word -> (principal kind, name parameter)
+_PRINCIPALS = {
+    "User": ("user", "UserName"),
+    "Group": ("group", "GroupName"),
+    "Role": ("role", "RoleName"),
+}
+
+
+def _attachments(ctx: OpContext, kind: str, key: str) -> list[Attachment]:
+    return ctx.uow.repo(Attachment).list(ctx.account_id, key_prefix=joined(kind, key, ""))
+
+
+def _policy_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _require_changeable(ctx: OpContext, kind: str, name: str) -> User | Group | Role:
+    """The principal, unless it is a service-linked role (UnmodifiableEntity)."""
+    principal = require_principal(ctx, kind, name)
+    if isinstance(principal, Role):
+        slr.require_modifiable(principal)
+    return principal
+
+
+def _attach_target(kind: str, name_param: str) -> Resolver:
+    def resolve(ctx: OpContext, params: Params) -> Target:
+        return principal_target(
+            ctx,
+            kind,
+            params[name_param],
+            extra={"iam:PolicyARN": params["PolicyArn"]},
+            boundary_key=kind != "group",
+        )
+
+    return resolve
+
+
+def _list_target(kind: str, name_param: str) -> Resolver:
+    return lambda ctx, params: principal_target(ctx, kind, params[name_param])
+
+
+def _attach(kind: str, name_param: str) -> Handler:
+    def handler(ctx: OpContext, params: Params) -> Output:
+        arn = params["PolicyArn"]
+        check_policy_arn(arn)
+        principal = _require_changeable(ctx, kind, params[name_param])
+        require_attachable(ctx, arn)
+        repo = ctx.uow.repo(Attachment)
+        if repo.get(ctx.account_id, joined(kind, principal.key, arn)) is not None:
+            return None  # attaching an attached policy again succeeds, as in AWS
+        if len(_attachments(ctx, kind, principal.key)) >= MAX_ATTACHED_POLICIES:
+            raise quota_exceeded(PRINCIPAL_QUOTA_NAMES[kind], MAX_ATTACHED_POLICIES)
+        repo.add(
+            Attachment(
+                account_id=ctx.account_id,
+                principal_kind=kind,
+                principal_name=principal.name,
+                policy_arn=arn,
+            )
+        )
+        adjust_policy_counts(ctx, arn, attachments=1)
+        return None
+
+    return handler
+
+
+def _detach(kind: str, name_param: str) -> Handler:
+    def handler(ctx: OpContext, params: Params) -> Output:
+        arn = params["PolicyArn"]
+        check_policy_arn(arn)
+        principal = _require_changeable(ctx, kind, params[name_param])
+        if not ctx.uow.repo(Attachment).delete(ctx.account_id, joined(kind, principal.key, arn)):
+            raise NoSuchEntity(f"Policy {arn} was not found.")
+        adjust_policy_counts(ctx, arn, attachments=-1)
+        return None
+
+    return handler
+
+
+def _list_attached(kind: str, name_param: str) -> Handler:
+    def handler(ctx: OpContext, params: Params) -> Output:
+        principal = require_principal(ctx, kind, params[name_param])
+        prefix = params.get("PathPrefix") or "/"
+        kept = []
+        for attachment in _attachments(ctx, kind, principal.key):
+            policy = find_policy(ctx, attachment.policy_arn)
+            if policy is not None and policy.path.startswith(prefix):
+                kept.append(attachment)
+        return paginate(
+            params,
+            kept,
+            key=lambda a: a.key,
+            member="AttachedPolicies",
+            render=lambda a: {"PolicyName": _policy_name(a.policy_arn), "PolicyArn": a.policy_arn},
+        )
+
+    return handler
+
+
+for _word, (_kind, _param) in _PRINCIPALS.items():
+    operation("iam", f"Attach{_word}Policy", resource=_attach_target(_kind, _param))(
+        _attach(_kind, _param)
+    )
+    operation("iam", f"Detach{_word}Policy", resource=_attach_target(_kind, _param))(
+        _detach(_kind, _param)
+    )
+    operation(
+        "iam",
+        f"ListAttached{_word}Policies",
+        resource=_list_target(_kind, _param),
+        read_only=True,
+    )(_list_attached(_kind, _param))
+
+
+# ------------------------------------------------------------- entities for policy
+
+
+@dataclass(frozen=True)
+class _Entity:
+    kind: str  # "group" | "role" | "user"
+    name: str
+    entity_id: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        return joined(self.kind, self.name.lower())
+
+
+_ENTITY_TYPES: dict[str, tuple[type, Callable[[Any], str]]] = {
+    "user": (User, lambda e: e.user_id),
+    "group": (Group, lambda e: e.group_id),
+    "role": (Role, lambda e: e.role_id),
+}
+_FILTERS = {"User": "user", "Group": "group", "Role": "role"}
+_MEMBERS = {
+    "group": ("PolicyGroups", "GroupName", "GroupId"),
+    "user": ("PolicyUsers", "UserName", "UserId"),
+    "role": ("PolicyRoles", "RoleName", "RoleId"),
+}
+
+
+def _entity(ctx: OpContext, kind: str, name: str) -> _Entity | None:
+    entity_type, id_of = _ENTITY_TYPES[kind]
+    entity = ctx.uow.repo(entity_type).get(ctx.account_id, name.lower())
+    if entity is None:
+        return None
+    return _Entity(kind, entity.name, id_of(entity), entity.path)
+
+
+def _policy_entities(ctx: OpContext, arn: str, usage: str | None) -> dict[str, _Entity]:
+    found: dict[str, _Entity] = {}
+    if usage in (None, "PermissionsPolicy"):
+        for attachment in ctx.uow.repo(Attachment).list(ctx.account_id, ref=arn):
+            entity = _entity(ctx, attachment.principal_kind, attachment.principal_name)
+            if entity is not None:
+                found[entity.key] = entity
+    if usage in (None, "PermissionsBoundary"):
+        for kind in ("user", "role"):
+            entity_type, id_of = _ENTITY_TYPES[kind]
+            for e in ctx.uow.repo(entity_type).list(ctx.account_id):
+                if e.permissions_boundary == arn:
+                    entity = _Entity(kind, e.name, id_of(e), e.path)
+                    found[entity.key] = entity
+    return found
+
+
+@operation("iam", "ListEntitiesForPolicy", resource=policy_target, read_only=True)
+def list_entities_for_policy(ctx: OpContext, params: Params) -> Output:
+    """The users, groups and roles the policy is attached to (PermissionsPolicy) or
+    that use it as their boundary (PermissionsBoundary); both when no filter is given.
+    EntityFilter LocalManagedPolicy / AWSManagedPolicy name no user, group or role."""
+    arn = params["PolicyArn"]
+    require_policy(ctx, arn)
+    wanted = params.get("EntityFilter")
+    prefix = params.get("PathPrefix") or "/"
+    entities = [
+        e
+        for e in _policy_entities(ctx, arn, params.get("PolicyUsageFilter")).values()
+        if (wanted is None or _FILTERS.get(wanted) == e.kind) and e.path.startswith(prefix)
+    ]
+    entities.sort(key=lambda e: e.key)
+    page = paginate(params, entities, key=lambda e: e.key, member="_entities", render=lambda e: e)
+    out: dict[str, Any] = {member: [] for member, _, _ in _MEMBERS.values()}
+    for entity in page.pop("_entities"):
+        member, name_key, id_key = _MEMBERS[entity.kind]
+        out[member].append({name_key: entity.name, id_key: entity.entity_id})
+    out.update(page)
+    return out

@@ -1,0 +1,542 @@
+"""Keys and certificates IAM keeps for other services.
+
+SSH public keys (UploadSSHPublicKey, GetSSHPublicKey, UpdateSSHPublicKey,
+DeleteSSHPublicKey, ListSSHPublicKeys): OpenSSH one-line (ssh-rsa of at least 2048 bits,
+ssh-ed25519) or PEM public keys; the fingerprint is the MD5 of the key blob, written as
+AWS and `ssh-keygen -E md5` write it.
+
+Signing certificates (UploadSigningCertificate, UpdateSigningCertificate,
+DeleteSigningCertificate, ListSigningCertificates): X.509 in PEM, two per user, and a
+certificate belongs to one user of the account at most.
+
+Server certificates (UploadServerCertificate, GetServerCertificate,
+UpdateServerCertificate, DeleteServerCertificate, ListServerCertificates and tags): the
+private key must match the certificate, is encrypted at rest and is never returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from chamberlain.crypto.ids import ID_ALPHABET, Prefix, new_unique_id
+from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicKey
+from chamberlain.ops.core.common import (
+    check_tag_count,
+    compact,
+    iam_arn,
+    paginate,
+    path_prefix_filter,
+    request_tag_context,
+    resource_tag_context,
+    tags_in,
+    tags_out,
+)
+from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.errors import (
+    DuplicateCertificate,
+    DuplicateSSHPublicKey,
+    EntityAlreadyExists,
+    InvalidPublicKey,
+    KeyPairMismatch,
+    LimitExceeded,
+    MalformedCertificate,
+    NoSuchEntity,
+    UnrecognizedPublicKeyEncoding,
+)
+from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.iam.access_keys import (
+    check_settable_status,
+    credential_owner,
+    owner_target,
+    user_name_out,
+)
+
+SSH_KEYS_PER_USER = 5
+SIGNING_CERTIFICATES_PER_USER = 2
+SERVER_CERTIFICATES_PER_ACCOUNT = 20
+MIN_RSA_BITS = 2048
+SIGNING_CERTIFICATE_ID_LENGTH = 32  # AWS's are 24+ characters (certificateIdType)
+
+_SSH_LINE = re.compile(r"(ssh|ecdsa|sk)-[\w@.-]+\s")
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
+_MALFORMED_CERT = "Unable to parse certificate. Please ensure the certificate is in PEM format."
+_MALFORMED_KEY = "Unable to parse private key. Please ensure the private key is in PEM format."
+_MALFORMED_CHAIN = "Unable to parse certificate chain. Please ensure the chain is in PEM format."
+_INVALID_KEY = "The public key is malformed or otherwise invalid."
+_UNRECOGNIZED_KEY = "The public key encoding format is unsupported or unrecognized."
+
+
+# ===================================================================== SSH public keys
+
+
+def parse_ssh_public_key(body: str) -> tuple[PublicKeyTypes, str]:
+    """The key and the encoding it came in ("SSH" or "PEM"). Raises InvalidPublicKey
+    for a malformed or unsupported key, UnrecognizedPublicKeyEncoding for other text."""
+    text = body.strip()
+    try:
+        if _SSH_LINE.match(text):
+            encoding = "SSH"
+            key: PublicKeyTypes = serialization.load_ssh_public_key(text.encode())
+        elif text.startswith("-----BEGIN "):
+            encoding = "PEM"
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            raise UnrecognizedPublicKeyEncoding(_UNRECOGNIZED_KEY)
+    except (ValueError, UnsupportedAlgorithm):
+        raise InvalidPublicKey(_INVALID_KEY) from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise InvalidPublicKey(_INVALID_KEY)
+    elif not isinstance(key, ed25519.Ed25519PublicKey):
+        raise InvalidPublicKey(_INVALID_KEY)
+    return key, encoding
+
+
+def _openssh(key: PublicKeyTypes) -> str:
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def _pem(key: PublicKeyTypes) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def ssh_fingerprint(key: PublicKeyTypes) -> str:
+    """MD5 of the SSH wire-format key blob, as colon-separated hex pairs."""
+    blob = base64.b64decode(_openssh(key).split()[1])
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def _ssh_not_found(key_id: str) -> NoSuchEntity:
+    return NoSuchEntity(f"The Public Key with id {key_id} cannot be found.")
+
+
+def _owned_ssh_key(ctx: OpContext, owner: str, key_id: str) -> SshPublicKey:
+    key = ctx.uow.repo(SshPublicKey).get(ctx.account_id, key_id)
+    if key is None or key.user_name.lower() != owner.lower():
+        raise _ssh_not_found(key_id)
+    return key
+
+
+def _ssh_out(key: SshPublicKey, body: str | None = None) -> dict[str, Any]:
+    return {
+        "UserName": key.user_name,
+        "SSHPublicKeyId": key.ssh_public_key_id,
+        "Fingerprint": key.fingerprint,
+        "SSHPublicKeyBody": key.body if body is None else body,
+        "Status": key.status,
+        "UploadDate": key.uploaded,
+    }
+
+
+@operation("iam", "UploadSSHPublicKey", resource=owner_target)
+def upload_ssh_public_key(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params, allow_root=False)
+    body = params["SSHPublicKeyBody"].strip()
+    key, _ = parse_ssh_public_key(body)
+    fingerprint = ssh_fingerprint(key)
+    repo = ctx.uow.repo(SshPublicKey)
+    existing = repo.list(ctx.account_id, ref=owner.lower())
+    if any(k.fingerprint == fingerprint for k in existing):
+        raise DuplicateSSHPublicKey(
+            "The SSH public key is already associated with the specified IAM user."
+        )
+    if len(existing) >= SSH_KEYS_PER_USER:
+        raise LimitExceeded(f"Cannot exceed quota for PublicKeysPerUser: {SSH_KEYS_PER_USER}")
+    while True:
+        key_id = new_unique_id(Prefix.PUBLIC_KEY)
+        if repo.get(ctx.account_id, key_id) is None:
+            break
+    stored = SshPublicKey(
+        account_id=ctx.account_id,
+        user_name=owner,
+        ssh_public_key_id=key_id,
+        body=body,
+        fingerprint=fingerprint,
+        status="Active",
+        uploaded=ctx.now,
+    )
+    repo.add(stored)
+    return {"SSHPublicKey": _ssh_out(stored)}
+
+
+@operation("iam", "GetSSHPublicKey", resource=owner_target, read_only=True)
+def get_ssh_public_key(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params, allow_root=False)
+    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
+    try:
+        key, uploaded_as = parse_ssh_public_key(stored.body)
+    except (InvalidPublicKey, UnrecognizedPublicKeyEncoding):
+        raise UnrecognizedPublicKeyEncoding(_UNRECOGNIZED_KEY) from None
+    wanted = params["Encoding"]
+    if wanted == uploaded_as:
+        body = stored.body
+    else:
+        body = _openssh(key) if wanted == "SSH" else _pem(key)
+    return {"SSHPublicKey": _ssh_out(stored, body.strip())}
+
+
+@operation("iam", "UpdateSSHPublicKey", resource=owner_target)
+def update_ssh_public_key(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params, allow_root=False)
+    status = check_settable_status(params["Status"])
+    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
+    if stored.status != status:
+        ctx.uow.repo(SshPublicKey).put(replace(stored, status=status))
+    return None
+
+
+@operation("iam", "DeleteSSHPublicKey", resource=owner_target)
+def delete_ssh_public_key(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params, allow_root=False)
+    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
+    ctx.uow.repo(SshPublicKey).delete(ctx.account_id, stored.key)
+    return None
+
+
+@operation("iam", "ListSSHPublicKeys", resource=owner_target, read_only=True)
+def list_ssh_public_keys(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params, allow_root=False)
+    keys = ctx.uow.repo(SshPublicKey).list(ctx.account_id, ref=owner.lower())
+    return paginate(
+        params,
+        keys,
+        lambda k: k.ssh_public_key_id,
+        member="SSHPublicKeys",
+        render=lambda k: {
+            "UserName": k.user_name,
+            "SSHPublicKeyId": k.ssh_public_key_id,
+            "Status": k.status,
+            "UploadDate": k.uploaded,
+        },
+    )
+
+
+# ================================================================ certificates (PEM)
+
+
+def parse_certificate(body: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(body.strip().encode())
+    except ValueError:
+        raise MalformedCertificate(_MALFORMED_CERT) from None
+
+
+def _der_digest(certificate: x509.Certificate) -> bytes:
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
+
+
+def _spki(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+# ================================================================ signing certificates
+
+
+def _signing_not_found(certificate_id: str) -> NoSuchEntity:
+    return NoSuchEntity(f"The Certificate with id {certificate_id} cannot be found.")
+
+
+def _owned_signing(ctx: OpContext, owner: str, certificate_id: str) -> SigningCertificate:
+    cert = ctx.uow.repo(SigningCertificate).get(ctx.account_id, certificate_id)
+    if cert is None or cert.user_name.lower() != owner.lower():
+        raise _signing_not_found(certificate_id)
+    return cert
+
+
+def _signing_out(cert: SigningCertificate) -> dict[str, Any]:
+    return compact(
+        {
+            "UserName": user_name_out(cert.user_name),
+            "CertificateId": cert.certificate_id,
+            "CertificateBody": cert.body,
+            "Status": cert.status,
+            "UploadDate": cert.uploaded,
+        }
+    )
+
+
+def _new_signing_id(ctx: OpContext) -> str:
+    repo = ctx.uow.repo(SigningCertificate)
+    while True:
+        candidate = "".join(
+            secrets.choice(ID_ALPHABET) for _ in range(SIGNING_CERTIFICATE_ID_LENGTH)
+        )
+        if repo.get(ctx.account_id, candidate) is None:
+            return candidate
+
+
+@operation("iam", "UploadSigningCertificate", resource=owner_target)
+def upload_signing_certificate(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params)
+    body = params["CertificateBody"].strip()
+    digest = _der_digest(parse_certificate(body))
+    repo = ctx.uow.repo(SigningCertificate)
+    for existing in repo.list(ctx.account_id):
+        try:
+            same = _der_digest(parse_certificate(existing.body)) == digest
+        except MalformedCertificate:
+            same = False
+        if same:
+            raise DuplicateCertificate(
+                "The same certificate is already associated with an IAM user in the account."
+            )
+    if repo.count(ctx.account_id, ref=owner.lower()) >= SIGNING_CERTIFICATES_PER_USER:
+        raise LimitExceeded(
+            f"Cannot exceed quota for SigningCertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}"
+        )
+    cert = SigningCertificate(
+        account_id=ctx.account_id,
+        user_name=owner,
+        certificate_id=_new_signing_id(ctx),
+        body=body,
+        status="Active",
+        uploaded=ctx.now,
+    )
+    repo.add(cert)
+    return {"Certificate": _signing_out(cert)}
+
+
+@operation("iam", "UpdateSigningCertificate", resource=owner_target)
+def update_signing_certificate(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params)
+    status = check_settable_status(params["Status"])
+    cert = _owned_signing(ctx, owner, params["CertificateId"])
+    if cert.status != status:
+        ctx.uow.repo(SigningCertificate).put(replace(cert, status=status))
+    return None
+
+
+@operation("iam", "DeleteSigningCertificate", resource=owner_target)
+def delete_signing_certificate(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params)
+    cert = _owned_signing(ctx, owner, params["CertificateId"])
+    ctx.uow.repo(SigningCertificate).delete(ctx.account_id, cert.key)
+    return None
+
+
+@operation("iam", "ListSigningCertificates", resource=owner_target, read_only=True)
+def list_signing_certificates(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params)
+    certs = ctx.uow.repo(SigningCertificate).list(ctx.account_id, ref=owner.lower())
+    return paginate(
+        params, certs, lambda c: c.certificate_id, member="Certificates", render=_signing_out
+    )
+
+
+# ================================================================= server certificates
+
+
+def _server_not_found(name: str) -> NoSuchEntity:
+    return NoSuchEntity(f"The Server Certificate with name {name} cannot be found.")
+
+
+def _find_server(ctx: OpContext, name: str) -> ServerCertificate | None:
+    return ctx.uow.repo(ServerCertificate).get(ctx.account_id, name.lower())
+
+
+def _require_server(ctx: OpContext, name: str) -> ServerCertificate:
+    cert = _find_server(ctx, name)
+    if cert is None:
+        raise _server_not_found(name)
+    return cert
+
+
+def _server_metadata(cert: ServerCertificate) -> dict[str, Any]:
+    return {
+        "Path": cert.path,
+        "ServerCertificateName": cert.name,
+        "ServerCertificateId": cert.server_certificate_id,
+        "Arn": cert.arn,
+        "UploadDate": cert.uploaded,
+        "Expiration": cert.expiration,
+    }
+
+
+def _check_private_key(certificate: x509.Certificate, private_key_pem: str) -> None:
+    try:
+        key = serialization.load_pem_private_key(private_key_pem.strip().encode(), None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise MalformedCertificate(_MALFORMED_KEY) from None
+    if _spki(key.public_key()) != _spki(certificate.public_key()):
+        raise KeyPairMismatch("The public key in the certificate does not match the private key.")
+
+
+def _check_chain(certificate: x509.Certificate, chain: str) -> None:
+    """The chain must start with the certificate's issuer, then each next issuer."""
+    blocks = _PEM_BLOCK.findall(chain)
+    if not blocks:
+        raise MalformedCertificate(_MALFORMED_CHAIN)
+    issued = certificate
+    for index, block in enumerate(blocks):
+        try:
+            issuer = x509.load_pem_x509_certificate(block.encode())
+        except ValueError:
+            raise MalformedCertificate(_MALFORMED_CHAIN) from None
+        try:
+            issued.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            raise MalformedCertificate(
+                "Unable to validate certificate chain. The certificate chain must start with "
+                "the immediate signing certificate, followed by any intermediaries in order. "
+                f"The index within the chain of the invalid certificate is: {index}"
+            ) from None
+        issued = issuer
+
+
+def _server_target(ctx: OpContext, params: Params, extra: dict[str, Any] | None = None) -> Target:
+    name = params["ServerCertificateName"]
+    cert = _find_server(ctx, name)
+    if cert is None:
+        return Target(iam_arn(ctx, "server-certificate", name), dict(extra or {}))
+    return Target(cert.arn, {**resource_tag_context(cert.tags), **(extra or {})})
+
+
+def _upload_target(ctx: OpContext, params: Params) -> Target:
+    arn = iam_arn(
+        ctx, "server-certificate", params["ServerCertificateName"], params.get("Path") or "/"
+    )
+    raw_tags = params.get("Tags")
+    also = (("iam:TagServerCertificate", arn),) if raw_tags else ()
+    return Target(arn, request_tag_context(raw_tags), also)
+
+
+@operation("iam", "UploadServerCertificate", resource=_upload_target)
+def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
+    name = params["ServerCertificateName"]
+    path = params.get("Path") or "/"
+    tags = check_tag_count(tags_in(params.get("Tags")))
+    body = params["CertificateBody"].strip()
+    certificate = parse_certificate(body)
+    private_key = params["PrivateKey"]
+    _check_private_key(certificate, private_key)
+    chain = params.get("CertificateChain")
+    if chain is not None:
+        chain = chain.strip()
+        _check_chain(certificate, chain)
+    repo = ctx.uow.repo(ServerCertificate)
+    if repo.get(ctx.account_id, name.lower()) is not None:
+        raise EntityAlreadyExists(f"The Server Certificate with name {name} already exists.")
+    if repo.count(ctx.account_id) >= SERVER_CERTIFICATES_PER_ACCOUNT:
+        raise LimitExceeded(
+            "Cannot exceed quota for ServerCertificatesPerAccount: "
+            f"{SERVER_CERTIFICATES_PER_ACCOUNT}"
+        )
+    cert_id = new_unique_id(Prefix.CERTIFICATE)
+    stored = ServerCertificate(
+        account_id=ctx.account_id,
+        server_certificate_id=cert_id,
+        name=name,
+        path=path,
+        arn=iam_arn(ctx, "server-certificate", name, path),
+        body=body,
+        chain=chain,
+        private_key_encrypted=ctx.services.secrets.encrypt(
+            private_key.strip().encode(), aad=cert_id.encode()
+        ),
+        uploaded=ctx.now,
+        expiration=certificate.not_valid_after_utc,
+        tags=tags,
+    )
+    repo.add(stored)
+    out: dict[str, Any] = {"ServerCertificateMetadata": _server_metadata(stored)}
+    if tags:
+        out["Tags"] = tags_out(tags)
+    return out
+
+
+@operation("iam", "GetServerCertificate", resource=_server_target, read_only=True)
+def get_server_certificate(ctx: OpContext, params: Params) -> Output:
+    cert = _require_server(ctx, params["ServerCertificateName"])
+    out: dict[str, Any] = {
+        "ServerCertificateMetadata": _server_metadata(cert),
+        "CertificateBody": cert.body,
+    }
+    if cert.chain:
+        out["CertificateChain"] = cert.chain
+    if cert.tags:
+        out["Tags"] = tags_out(cert.tags)
+    return {"ServerCertificate": out}
+
+
+def _update_target(ctx: OpContext, params: Params) -> Target:
+    """AWS authorizes the old and the new name (and path)."""
+    target = _server_target(ctx, params)
+    new_name = params.get("NewServerCertificateName")
+    new_path = params.get("NewPath")
+    if new_name is None and new_path is None:
+        return target
+    cert = _find_server(ctx, params["ServerCertificateName"])
+    name = new_name or (cert.name if cert else params["ServerCertificateName"])
+    path = new_path or (cert.path if cert else "/")
+    new_arn = iam_arn(ctx, "server-certificate", name, path)
+    return replace(target, also=(("iam:UpdateServerCertificate", new_arn),))
+
+
+@operation("iam", "UpdateServerCertificate", resource=_update_target)
+def update_server_certificate(ctx: OpContext, params: Params) -> Output:
+    cert = _require_server(ctx, params["ServerCertificateName"])
+    name = params.get("NewServerCertificateName") or cert.name
+    path = params.get("NewPath") or cert.path
+    repo = ctx.uow.repo(ServerCertificate)
+    if name.lower() != cert.key and repo.get(ctx.account_id, name.lower()) is not None:
+        raise EntityAlreadyExists(f"The Server Certificate with name {name} already exists.")
+    updated = replace(
+        cert, name=name, path=path, arn=iam_arn(ctx, "server-certificate", name, path)
+    )
+    if updated.key != cert.key:
+        repo.delete(ctx.account_id, cert.key)
+    repo.put(updated)
+    return None
+
+
+@operation("iam", "DeleteServerCertificate", resource=_server_target)
+def delete_server_certificate(ctx: OpContext, params: Params) -> Output:
+    cert = _require_server(ctx, params["ServerCertificateName"])
+    ctx.uow.repo(ServerCertificate).delete(ctx.account_id, cert.key)
+    return None
+
+
+def _list_target(ctx: OpContext, params: Params) -> Target:
+    return Target(iam_arn(ctx, "server-certificate", "", params.get("PathPrefix") or "/"))
+
+
+@operation("iam", "ListServerCertificates", resource=_list_target, read_only=True)
+def list_server_certificates(ctx: OpContext, params: Params) -> Output:
+    keep = path_prefix_filter(params, lambda c: c.path)
+    certs = [c for c in ctx.uow.repo(ServerCertificate).list(ctx.account_id) if keep(c)]
+    return paginate(
+        params,
+        certs,
+        lambda c: c.key,
+        member="ServerCertificateMetadataList",
+        render=_server_metadata,
+    )
+
+
+tag_operations(
+    TaggedKind(
+        "ServerCertificate",
+        ServerCertificate,
+        target=adding(_server_target),
+        require=lambda ctx, params, action: _require_server(ctx, params["ServerCertificateName"]),
+    )
+)

@@ -1,0 +1,417 @@
+"""Console passwords: login profiles, ChangePassword, the account password policy, and
+`check_password` for the console's sign-in.
+
+Passwords are argon2id hashes (crypto.passwords) made with the operator's parameters;
+a successful sign-in re-hashes a password stored with older parameters. A new password
+must satisfy the account's password policy (or, without one, AWS's default policy: at
+least 8 characters from at least three of upper case, lower case, digits and symbols,
+not the account's name or email) and must not be a common password.
+
+Reuse prevention keeps only as many previous hashes as the policy needs; checking them
+costs one argon2 verification each, so a policy of 24 makes ChangePassword slow by
+design (the same work an attacker must do per guess).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chamberlain.crypto.passwords import (
+    common_password,
+    hash_password,
+    needs_rehash,
+    verify_dummy,
+    verify_password,
+)
+from chamberlain.domain import Account, LoginProfile, PasswordPolicy, User
+from chamberlain.ops.core import authz
+from chamberlain.ops.core.context import OpContext, Services
+from chamberlain.ops.core.entities import require_user
+from chamberlain.ops.core.errors import (
+    AccessDenied,
+    EntityAlreadyExists,
+    InvalidUserType,
+    NoSuchEntity,
+    PasswordPolicyViolation,
+    ValidationError,
+)
+from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.iam.access_keys import (
+    credential_owner,
+    owner_target,
+    reject_unsupported,
+)
+from chamberlain.policy import Outcome, PrincipalType
+from chamberlain.store.api import UnitOfWork
+
+POLICY_KEY = "password_policy"
+POLICY_VIOLATION = "Password does not conform to the account password policy."
+# The characters AWS counts as symbols in a password policy.
+SYMBOLS = frozenset("!@#$%^&*()_+-=[]{}|'")
+# UpdateAccountPasswordPolicy's default when MinimumPasswordLength is omitted.
+API_DEFAULT_MINIMUM_LENGTH = 6
+# AWS's default password policy, applied while the account has none.
+DEFAULT_MINIMUM_LENGTH = 8
+DEFAULT_CHARACTER_CLASSES = 3
+
+
+# ------------------------------------------------------------------ password policy
+
+
+def account_policy(uow: UnitOfWork, account_id: str) -> PasswordPolicy | None:
+    return uow.repo(PasswordPolicy).get(account_id, POLICY_KEY)
+
+
+def _policy_not_found(ctx: OpContext) -> NoSuchEntity:
+    return NoSuchEntity(f"The Password Policy with domain name {ctx.account_id} cannot be found.")
+
+
+def _classes(password: str) -> dict[str, bool]:
+    return {
+        "upper": any("A" <= c <= "Z" for c in password),
+        "lower": any("a" <= c <= "z" for c in password),
+        "number": any("0" <= c <= "9" for c in password),
+        "symbol": any(c in SYMBOLS for c in password),
+    }
+
+
+_CLASS_RULES = {
+    "upper": "Password should have at least one uppercase letter",
+    "lower": "Password should have at least one lowercase letter",
+    "number": "Password should have at least one number",
+    "symbol": "Password should have at least one symbol",
+}
+
+
+def password_problem(
+    password: str,
+    policy: PasswordPolicy | None,
+    *,
+    context: Iterable[str] = (),
+    account: Account | None = None,
+) -> str | None:
+    """Why `password` may not be set (PasswordPolicyViolation's message), or None.
+
+    `policy` None means AWS's default policy (8 characters from 3 of the 4 classes,
+    not the account's email or alias). Common passwords are refused either way
+    (`context`: the user name, the account alias, ...)."""
+    classes = _classes(password)
+    if policy is None:
+        if len(password) < DEFAULT_MINIMUM_LENGTH:
+            return POLICY_VIOLATION
+        short = DEFAULT_CHARACTER_CLASSES - sum(classes.values())
+        if short > 0:  # AWS's wording for the default policy's character classes
+            missing = ", ".join(_CLASS_RULES[kind] for kind, has in classes.items() if not has)
+            return f"Password should meet {short} more of the following requirements: {missing}"
+        if account is not None:
+            names = {account.email.casefold(), (account.alias or "").casefold()}
+            if password.casefold() in names:
+                return POLICY_VIOLATION
+    else:
+        if len(password) < policy.minimum_password_length:
+            return POLICY_VIOLATION
+        required = {
+            "upper": policy.require_uppercase_characters,
+            "lower": policy.require_lowercase_characters,
+            "number": policy.require_numbers,
+            "symbol": policy.require_symbols,
+        }
+        if any(needed and not classes[kind] for kind, needed in required.items()):
+            return POLICY_VIOLATION
+    return POLICY_VIOLATION if common_password(password, context=context) else None
+
+
+def _context_words(account: Account | None, user_name: str) -> list[str]:
+    words = [user_name]
+    if account is not None:
+        words.append(account.email.split("@", 1)[0])
+        if account.alias:  # aliases are hyphenated; people drop the hyphens
+            words.extend((account.alias, account.alias.replace("-", "")))
+    return words
+
+
+def check_new_password(
+    ctx: OpContext, user_name: str, password: str, policy: PasswordPolicy | None
+) -> None:
+    """Raise PasswordPolicyViolation unless `password` may become `user_name`'s."""
+    account = ctx.uow.repo(Account).get(ctx.account_id, "account")
+    context = _context_words(account, user_name)
+    problem = password_problem(password, policy, context=context, account=account)
+    if problem is not None:
+        raise PasswordPolicyViolation(problem)
+
+
+def _reused(profile: LoginProfile, password: str, policy: PasswordPolicy | None) -> bool:
+    count = policy.password_reuse_prevention if policy else None
+    if not count:
+        return False
+    recent = (profile.password_hash, *profile.history)[:count]
+    return any(verify_password(encoded, password) for encoded in recent)
+
+
+def _with_new_password(
+    ctx: OpContext, profile: LoginProfile, password: str, policy: PasswordPolicy | None
+) -> LoginProfile:
+    """`profile` with `password` set now; keeps as much history as reuse prevention needs."""
+    keep = (policy.password_reuse_prevention or 0) - 1 if policy else 0
+    history = (profile.password_hash, *profile.history)[:keep] if keep > 0 else ()
+    return replace(
+        profile,
+        password_hash=hash_password(password, ctx.services.password_params),
+        password_set=ctx.now,
+        history=history,
+    )
+
+
+def _authorize_self_service(
+    ctx: OpContext, action: str, resource: str, policy: PasswordPolicy | None
+) -> None:
+    """Authorize as usual, except that AllowUsersToChangePassword lets an IAM user act on
+    their own password (and read the policy) unless a policy explicitly denies it."""
+    caller = ctx.caller
+    if (
+        policy is None
+        or not policy.allow_users_to_change_password
+        or (caller.type is not PrincipalType.USER)
+    ):
+        authz.authorize(ctx, action, resource)
+        return
+    decision = authz.decide(ctx, action, resource)
+    if decision.outcome is Outcome.EXPLICIT_DENY:
+        raise AccessDenied(authz.denial_message(caller, action, resource, decision))
+
+
+# ------------------------------------------------------------------ login profiles
+
+
+def _login_user(ctx: OpContext, params: Params) -> User:
+    """The IAM user a login profile call is about (never the root user)."""
+    return require_user(ctx, credential_owner(ctx, params, allow_root=False))
+
+
+def _profile_not_found(name: str) -> NoSuchEntity:
+    return NoSuchEntity(f"Login Profile for User {name} cannot be found.")
+
+
+def _require_profile(ctx: OpContext, user: User) -> LoginProfile:
+    profile = ctx.uow.repo(LoginProfile).get(ctx.account_id, user.name.lower())
+    if profile is None:
+        raise _profile_not_found(user.name)
+    return profile
+
+
+def _render_profile(profile: LoginProfile) -> dict[str, Any]:
+    return {
+        "LoginProfile": {
+            "UserName": profile.user_name,
+            "CreateDate": profile.created,
+            "PasswordResetRequired": profile.password_reset_required,
+        }
+    }
+
+
+@operation("iam", "CreateLoginProfile", resource=owner_target)
+def create_login_profile(ctx: OpContext, params: Params) -> Output:
+    reject_unsupported(params, "MaxSigninSessionDuration")
+    user = _login_user(ctx, params)
+    password = params.get("Password")
+    if password is None:
+        raise ValidationError("Password is required.")
+    repo = ctx.uow.repo(LoginProfile)
+    if repo.get(ctx.account_id, user.name.lower()) is not None:
+        raise EntityAlreadyExists(f"Login Profile for user {user.name} already exists.")
+    check_new_password(ctx, user.name, password, account_policy(ctx.uow, ctx.account_id))
+    profile = LoginProfile(
+        account_id=ctx.account_id,
+        user_name=user.name,
+        password_hash=hash_password(password, ctx.services.password_params),
+        created=ctx.now,
+        password_set=ctx.now,
+        password_reset_required=bool(params.get("PasswordResetRequired", False)),
+    )
+    repo.add(profile)
+    return _render_profile(profile)
+
+
+@operation("iam", "GetLoginProfile", resource=owner_target, read_only=True)
+def get_login_profile(ctx: OpContext, params: Params) -> Output:
+    return _render_profile(_require_profile(ctx, _login_user(ctx, params)))
+
+
+@operation("iam", "UpdateLoginProfile", resource=owner_target)
+def update_login_profile(ctx: OpContext, params: Params) -> Output:
+    reject_unsupported(params, "MaxSigninSessionDuration", "ResetMaxSigninSessionDuration")
+    user = _login_user(ctx, params)
+    profile = _require_profile(ctx, user)
+    password = params.get("Password")
+    if password is not None:
+        policy = account_policy(ctx.uow, ctx.account_id)
+        check_new_password(ctx, user.name, password, policy)
+        profile = _with_new_password(ctx, profile, password, policy)
+    reset = params.get("PasswordResetRequired")
+    if reset is not None:
+        profile = replace(profile, password_reset_required=bool(reset))
+    ctx.uow.repo(LoginProfile).put(profile)
+    return None
+
+
+@operation("iam", "DeleteLoginProfile", resource=owner_target)
+def delete_login_profile(ctx: OpContext, params: Params) -> Output:
+    user = _login_user(ctx, params)
+    _require_profile(ctx, user)
+    ctx.uow.repo(LoginProfile).delete(ctx.account_id, user.name.lower())
+    return None
+
+
+@operation("iam", "ChangePassword", resource=None)
+def change_password(ctx: OpContext, params: Params) -> Output:
+    """Authorized here, not by the dispatcher: AllowUsersToChangePassword grants it."""
+    caller = ctx.caller
+    if caller.type is not PrincipalType.USER or not caller.user_name:
+        raise InvalidUserType("Only IAM users can change their own password.")
+    user = require_user(ctx, caller.user_name)
+    policy = account_policy(ctx.uow, ctx.account_id)
+    _authorize_self_service(ctx, "iam:ChangePassword", user.arn, policy)
+    profile = _require_profile(ctx, user)
+    if not verify_password(profile.password_hash, params["OldPassword"]):
+        raise InvalidUserType("The old password is incorrect.")
+    new_password = params["NewPassword"]
+    check_new_password(ctx, user.name, new_password, policy)
+    if _reused(profile, new_password, policy):
+        raise PasswordPolicyViolation(POLICY_VIOLATION)
+    updated = _with_new_password(ctx, profile, new_password, policy)
+    ctx.uow.repo(LoginProfile).put(replace(updated, password_reset_required=False))
+    return None
+
+
+# ----------------------------------------------------------- account password policy
+
+
+def _account_target(ctx: OpContext, params: Params) -> Target:
+    return Target("*")
+
+
+def render_policy(policy: PasswordPolicy) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "MinimumPasswordLength": policy.minimum_password_length,
+        "RequireSymbols": policy.require_symbols,
+        "RequireNumbers": policy.require_numbers,
+        "RequireUppercaseCharacters": policy.require_uppercase_characters,
+        "RequireLowercaseCharacters": policy.require_lowercase_characters,
+        "AllowUsersToChangePassword": policy.allow_users_to_change_password,
+        "ExpirePasswords": bool(policy.max_password_age),
+    }
+    if policy.max_password_age:
+        out["MaxPasswordAge"] = policy.max_password_age
+    if policy.password_reuse_prevention:
+        out["PasswordReusePrevention"] = policy.password_reuse_prevention
+    if policy.max_password_age or policy.hard_expiry:
+        out["HardExpiry"] = policy.hard_expiry
+    return out
+
+
+@operation("iam", "GetAccountPasswordPolicy", resource=None, read_only=True)
+def get_account_password_policy(ctx: OpContext, params: Params) -> Output:
+    """Authorized here: AllowUsersToChangePassword also lets users read the policy."""
+    policy = account_policy(ctx.uow, ctx.account_id)
+    _authorize_self_service(ctx, "iam:GetAccountPasswordPolicy", "*", policy)
+    if policy is None:
+        raise _policy_not_found(ctx)
+    return {"PasswordPolicy": render_policy(policy)}
+
+
+@operation("iam", "UpdateAccountPasswordPolicy", resource=_account_target)
+def update_account_password_policy(ctx: OpContext, params: Params) -> Output:
+    """Replaces the whole policy: an omitted parameter takes its default, as in AWS."""
+    policy = PasswordPolicy(
+        account_id=ctx.account_id,
+        minimum_password_length=params.get("MinimumPasswordLength") or API_DEFAULT_MINIMUM_LENGTH,
+        require_symbols=bool(params.get("RequireSymbols", False)),
+        require_numbers=bool(params.get("RequireNumbers", False)),
+        require_uppercase_characters=bool(params.get("RequireUppercaseCharacters", False)),
+        require_lowercase_characters=bool(params.get("RequireLowercaseCharacters", False)),
+        allow_users_to_change_password=bool(params.get("AllowUsersToChangePassword", False)),
+        max_password_age=params.get("MaxPasswordAge") or None,
+        password_reuse_prevention=params.get("PasswordReusePrevention") or None,
+        hard_expiry=bool(params.get("HardExpiry", False)),
+    )
+    ctx.uow.repo(PasswordPolicy).put(policy)
+    return None
+
+
+@operation("iam", "DeleteAccountPasswordPolicy", resource=_account_target)
+def delete_account_password_policy(ctx: OpContext, params: Params) -> Output:
+    if not ctx.uow.repo(PasswordPolicy).delete(ctx.account_id, POLICY_KEY):
+        raise _policy_not_found(ctx)
+    return None
+
+
+# ------------------------------------------------------------------- console sign-in
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of a console sign-in attempt. Truthy only when sign-in may proceed.
+
+    `must_change`: the user has to choose a new password first (PasswordResetRequired,
+    or the password expired under a policy without HardExpiry). `locked`: the password
+    is right but expired under HardExpiry, so only an administrator can reset it (told
+    only to a caller who knew the password).
+    """
+
+    ok: bool
+    user: User | None = None
+    must_change: bool = False
+    expired: bool = False
+    locked: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def password_expired(
+    profile: LoginProfile, policy: PasswordPolicy | None, now: dt.datetime
+) -> bool:
+    if policy is None or not policy.max_password_age:
+        return False
+    return now >= profile.password_set + dt.timedelta(days=policy.max_password_age)
+
+
+def check_password(
+    uow: UnitOfWork,
+    services: Services,
+    account_id: str,
+    user_name: str,
+    password: str,
+    now: dt.datetime,
+) -> PasswordCheck:
+    """Verify an IAM user's console password, in a writable unit of work.
+
+    An unknown user or one without a password costs the same argon2 work as a real
+    verification. On success, records PasswordLastUsed and re-hashes a password stored
+    with other argon2 parameters than `services.password_params`.
+    """
+    user = uow.repo(User).get(account_id, user_name.lower())
+    profile = uow.repo(LoginProfile).get(account_id, user_name.lower()) if user else None
+    if user is None or profile is None:
+        verify_dummy(password, services.password_params)
+        return PasswordCheck(ok=False)
+    if not verify_password(profile.password_hash, password):
+        return PasswordCheck(ok=False)
+    policy = account_policy(uow, account_id)
+    expired = password_expired(profile, policy, now)
+    if expired and policy is not None and policy.hard_expiry:
+        return PasswordCheck(ok=False, user=user, expired=True, locked=True)
+    if needs_rehash(profile.password_hash, services.password_params):
+        rehashed = hash_password(password, services.password_params)
+        uow.repo(LoginProfile).put(replace(profile, password_hash=rehashed))
+    uow.repo(User).put(replace(user, password_last_used=now))
+    return PasswordCheck(
+        ok=True,
+        user=user,
+        must_change=profile.password_reset_required or expired,
+        expired=expired,
+    )

@@ -1,0 +1,236 @@
+"""Managed policies: CreatePolicy, GetPolicy, DeletePolicy, ListPolicies and policy tags.
+
+Customer managed policies are stored (ManagedPolicy + its PolicyVersions); AWS managed
+policies are built in (aws_managed.py), read-only, and their usage counts in this
+account are computed when they are read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from chamberlain.crypto.ids import Prefix, new_unique_id
+from chamberlain.domain import SEP, Attachment, ManagedPolicy, PolicyVersion, Role, Tags, User
+from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
+from chamberlain.ops.core.common import (
+    check_tag_count,
+    paginate,
+    path_prefix_filter,
+    request_tag_context,
+    tags_in,
+    tags_out,
+)
+from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import (
+    managed_document,
+    policy_target,
+    quota_exceeded,
+    require_customer_policy,
+    require_policy,
+)
+from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
+from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, tag_operations
+
+MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
+
+AnyPolicy = ManagedPolicy | AwsManagedPolicy
+Usage = tuple[Counter[str], Counter[str]]  # (attachments, boundary uses) by policy ARN
+
+
+def policy_arn(ctx: OpContext, name: str, path: str) -> str:
+    return f"arn:{ctx.services.partition}:iam::{ctx.account_id}:policy{path}{name}"
+
+
+def usage_counts(ctx: OpContext) -> Usage:
+    """How often each policy is attached / used as a boundary in this account (for AWS
+    managed policies, whose counters are not stored)."""
+    account = ctx.account_id
+    attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(account))
+    boundaries: Counter[str] = Counter()
+    for kind in (User, Role):
+        for entity in ctx.uow.repo(kind).list(account):
+            if entity.permissions_boundary:
+                boundaries[entity.permissions_boundary] += 1
+    return attachments, boundaries
+
+
+def counts_of(policy: AnyPolicy, usage: Usage | None) -> tuple[int, int]:
+    if isinstance(policy, ManagedPolicy):
+        return policy.attachment_count, policy.boundary_usage_count
+    attachments, boundaries = usage or (Counter(), Counter())
+    return attachments[policy.arn], boundaries[policy.arn]
+
+
+def policy_out(policy: AnyPolicy, usage: Usage | None, *, detail: bool) -> dict[str, Any]:
+    """The Policy shape; `detail` adds what only GetPolicy/CreatePolicy return
+    (Description, Tags)."""
+    attached, boundaries = counts_of(policy, usage)
+    if isinstance(policy, ManagedPolicy):
+        default, created, updated = policy.default_version_id, policy.created, policy.updated
+        description, tags = policy.description, policy.tags
+    else:
+        default, created, updated = policy.version_id, policy.created, policy.created
+        description, tags = policy.description, ()
+    out: dict[str, Any] = {
+        "PolicyName": policy.name,
+        "PolicyId": policy.policy_id,
+        "Arn": policy.arn,
+        "Path": policy.path,
+        "DefaultVersionId": default,
+        "AttachmentCount": attached,
+        "PermissionsBoundaryUsageCount": boundaries,
+        "IsAttachable": True,
+        "CreateDate": created,
+        "UpdateDate": updated,
+    }
+    if detail and description:
+        out["Description"] = description
+    if detail and tags:
+        out["Tags"] = tags_out(tags)
+    return out
+
+
+# ---------------------------------------------------------------------- create
+
+
+def _create_target(ctx: OpContext, params: Params) -> Target:
+    arn = policy_arn(ctx, params["PolicyName"], params.get("Path") or "/")
+    also = (("iam:TagPolicy", arn),) if params.get("Tags") else ()
+    return Target(resource=arn, context=request_tag_context(params.get("Tags")), also=also)
+
+
+@operation("iam", "CreatePolicy", resource=_create_target)
+def create_policy(ctx: OpContext, params: Params) -> Output:
+    name, path = params["PolicyName"], params.get("Path") or "/"
+    document = params["PolicyDocument"]
+    tags = check_tag_count(tags_in(params.get("Tags")))
+    managed_document(document)
+    repo = ctx.uow.repo(ManagedPolicy)
+    if repo.get(ctx.account_id, name.lower()) is not None:
+        raise EntityAlreadyExists(
+            f"A policy called {name} already exists. Duplicate names are not allowed."
+        )
+    if repo.count(ctx.account_id) >= MAX_POLICIES:
+        raise quota_exceeded("PoliciesPerAccount", MAX_POLICIES)
+    policy = ManagedPolicy(
+        account_id=ctx.account_id,
+        policy_id=new_unique_id(Prefix.MANAGED_POLICY),
+        name=name,
+        path=path,
+        arn=policy_arn(ctx, name, path),
+        default_version_id="v1",
+        created=ctx.now,
+        updated=ctx.now,
+        description=params.get("Description") or "",
+        tags=tags,
+    )
+    repo.add(policy)
+    ctx.uow.repo(PolicyVersion).add(
+        PolicyVersion(
+            account_id=ctx.account_id,
+            policy_arn=policy.arn,
+            version_id="v1",
+            document=document,
+            created=ctx.now,
+        )
+    )
+    return {"Policy": policy_out(policy, None, detail=True)}
+
+
+# ------------------------------------------------------------------ get / delete
+
+
+@operation("iam", "GetPolicy", resource=policy_target, read_only=True)
+def get_policy(ctx: OpContext, params: Params) -> Output:
+    policy = require_policy(ctx, params["PolicyArn"])
+    usage = None if isinstance(policy, ManagedPolicy) else usage_counts(ctx)
+    return {"Policy": policy_out(policy, usage, detail=True)}
+
+
+@operation("iam", "DeletePolicy", resource=policy_target)
+def delete_policy(ctx: OpContext, params: Params) -> Output:
+    policy = require_customer_policy(ctx, params["PolicyArn"], "iam:DeletePolicy")
+    if policy.attachment_count or policy.boundary_usage_count:
+        raise DeleteConflict("Cannot delete a policy attached to entities.")
+    versions = ctx.uow.repo(PolicyVersion)
+    existing = versions.list(ctx.account_id, ref=policy.arn)
+    if len(existing) > 1:
+        raise DeleteConflict(
+            "This policy has more than one version. Before you delete a policy, you must "
+            "delete the policy's versions. The default version is deleted with the policy."
+        )
+    for version in existing:
+        versions.delete(ctx.account_id, version.key)
+    ctx.uow.repo(ManagedPolicy).delete(ctx.account_id, policy.key)
+    return None
+
+
+# ------------------------------------------------------------------------ list
+
+
+def _in_use(policy: AnyPolicy, usage: Usage, params: Params) -> bool:
+    """OnlyAttached / PolicyUsageFilter: PermissionsBoundary keeps the policies used as a
+    boundary, PermissionsPolicy (and OnlyAttached alone) those attached to a user,
+    group or role."""
+    attached, boundaries = counts_of(policy, usage)
+    if params.get("PolicyUsageFilter") == "PermissionsBoundary":
+        return boundaries > 0
+    return attached > 0
+
+
+def _list_target(ctx: OpContext, params: Params) -> Target:
+    """AWS authorizes ListPolicies on a pseudo-resource, "policy path PREFIX" (so only
+    Resource "*" grants it) and names it so in AccessDenied messages."""
+    return Target(resource=f"policy path {params.get('PathPrefix') or '/'}")
+
+
+@operation("iam", "ListPolicies", resource=_list_target, read_only=True)
+def list_policies(ctx: OpContext, params: Params) -> Output:
+    """Customer and AWS managed policies by name (Scope All/AWS/Local), PathPrefix,
+    OnlyAttached, PolicyUsageFilter; paginated. No Description or Tags, as in AWS."""
+    scope = params.get("Scope") or "All"
+    policies: list[AnyPolicy] = []
+    if scope in ("All", "Local"):
+        policies.extend(ctx.uow.repo(ManagedPolicy).list(ctx.account_id))
+    if scope in ("All", "AWS"):
+        policies.extend(AWS_MANAGED.values())
+    usage = usage_counts(ctx) if scope != "Local" else (Counter(), Counter())
+    keep_path = path_prefix_filter(params, lambda p: p.path)
+    filtered = params.get("OnlyAttached") or params.get("PolicyUsageFilter")
+    kept = [p for p in policies if keep_path(p) and (not filtered or _in_use(p, usage, params))]
+    kept.sort(key=_list_key)
+    return paginate(
+        params,
+        kept,
+        key=_list_key,
+        member="Policies",
+        render=lambda p: policy_out(p, usage, detail=False),
+    )
+
+
+def _list_key(policy: AnyPolicy) -> str:
+    return f"{policy.name.lower()}{SEP}{policy.arn}"
+
+
+# ------------------------------------------------------------------------ tags
+
+
+def _shown_tags(ctx: OpContext, params: Params) -> Tags:
+    """AWS managed policies carry no tags: their list is empty."""
+    policy = require_policy(ctx, params["PolicyArn"])
+    return policy.tags if isinstance(policy, ManagedPolicy) else ()
+
+
+tag_operations(
+    TaggedKind(
+        "Policy",
+        ManagedPolicy,
+        target=policy_target,
+        require=lambda ctx, params, action: require_customer_policy(
+            ctx, params["PolicyArn"], action
+        ),
+        shown=_shown_tags,
+    )
+)

@@ -1,0 +1,406 @@
+"""Identity providers for federation: OpenID Connect and SAML 2.0.
+
+OIDC: CreateOpenIDConnectProvider, GetOpenIDConnectProvider, DeleteOpenIDConnectProvider,
+ListOpenIDConnectProviders, AddClientIDToOpenIDConnectProvider,
+RemoveClientIDFromOpenIDConnectProvider, UpdateOpenIDConnectProviderThumbprint and tags.
+The URL must be https; AWS keeps it without the scheme and names the provider
+arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH.
+
+SAML: CreateSAMLProvider, GetSAMLProvider, UpdateSAMLProvider, DeleteSAMLProvider,
+ListSAMLProviders and tags. The metadata document is parsed with the standard library;
+a DOCTYPE (and so any entity declaration) is refused before parsing, which rules out
+entity-expansion and external-entity attacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from chamberlain.domain import OidcProvider, SamlProvider
+from chamberlain.ops.core.common import (
+    check_tag_count,
+    request_tag_context,
+    resource_tag_context,
+    tags_in,
+    tags_out,
+)
+from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.errors import (
+    EntityAlreadyExists,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+    ValidationError,
+)
+from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.iam.access_keys import reject_unsupported
+
+OIDC_PROVIDERS_PER_ACCOUNT = 100
+SAML_PROVIDERS_PER_ACCOUNT = 100
+CLIENT_IDS_PER_PROVIDER = 100
+THUMBPRINTS_PER_PROVIDER = 5
+# ValidUntil of a SAML provider whose metadata does not say (AWS keeps one regardless).
+DEFAULT_SAML_VALIDITY = dt.timedelta(days=365 * 100)
+_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
+_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+_UNSUPPORTED_FEDERATION = ("ContextProvider", "IdentityCenterInstanceArn")
+
+
+def _star(ctx: OpContext, params: Params) -> Target:
+    return Target("*")
+
+
+def _arn_prefix(ctx: OpContext, kind: str) -> str:
+    return f"arn:{ctx.services.partition}:iam::{ctx.account_id}:{kind}/"
+
+
+# ============================================================================= OIDC
+
+
+def _oidc_url(url: str) -> str:
+    """The URL as AWS stores it (no scheme), or ValidationError."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        raise ValidationError("Invalid Open ID Connect Provider URL") from exc
+    valid = (
+        parts.scheme.lower() == "https"
+        and parts.hostname
+        and not parts.query
+        and not parts.fragment
+        and not parts.username
+        and not parts.password
+    )
+    if not valid:
+        raise ValidationError("Invalid Open ID Connect Provider URL")
+    return parts.netloc + parts.path
+
+
+def _oidc_arn(ctx: OpContext, stored_url: str) -> str:
+    return _arn_prefix(ctx, "oidc-provider") + stored_url
+
+
+def _check_thumbprints(thumbprints: list[str]) -> tuple[str, ...]:
+    if len(thumbprints) > THUMBPRINTS_PER_PROVIDER:
+        raise InvalidInput("Thumbprint list must contain fewer than 5 entries.")
+    for thumbprint in thumbprints:
+        if _THUMBPRINT.fullmatch(thumbprint) is None:
+            raise InvalidInput(f"Thumbprint {thumbprint} is not a valid SHA-1 thumbprint.")
+    return tuple(dict.fromkeys(thumbprints))
+
+
+def _check_client_ids(client_ids: list[str]) -> tuple[str, ...]:
+    unique = tuple(dict.fromkeys(client_ids))
+    if len(unique) > CLIENT_IDS_PER_PROVIDER:
+        raise LimitExceeded(
+            f"Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {CLIENT_IDS_PER_PROVIDER}"
+        )
+    return unique
+
+
+def _check_arn(arn: str, kind: str) -> None:
+    """InvalidInput for a string that is no provider ARN of this kind at all."""
+    if re.fullmatch(rf"arn:[\w-]+:iam::\d{{12}}:{kind}/\S+", arn) is None:
+        raise InvalidInput(f"ARN {arn} is not valid.")
+
+
+def _require_oidc(ctx: OpContext, arn: str) -> OidcProvider:
+    _check_arn(arn, "oidc-provider")
+    provider = ctx.uow.repo(OidcProvider).get(ctx.account_id, arn)
+    if provider is None:
+        raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
+    return provider
+
+
+def _provider_target(
+    kind: type, member: str, extra: Callable[[Params], dict[str, Any]] | None = None
+) -> Callable[[OpContext, Params], Target]:
+    """The resolver of an existing-provider call: its ARN and its tags."""
+
+    def resolve(ctx: OpContext, params: Params) -> Target:
+        arn = params[member]
+        provider = ctx.uow.repo(kind).get(ctx.account_id, arn)
+        context = resource_tag_context(provider.tags) if provider is not None else {}
+        if extra is not None:
+            context.update(extra(params))
+        return Target(arn, context)
+
+    return resolve
+
+
+_oidc_target = _provider_target(OidcProvider, "OpenIDConnectProviderArn")
+
+
+def _oidc_create_target(ctx: OpContext, params: Params) -> Target:
+    url = params["Url"]
+    try:
+        arn = _oidc_arn(ctx, _oidc_url(url))
+    except ValidationError:
+        arn = _arn_prefix(ctx, "oidc-provider") + url
+    raw_tags = params.get("Tags")
+    also = (("iam:TagOpenIDConnectProvider", arn),) if raw_tags else ()
+    return Target(arn, request_tag_context(raw_tags), also)
+
+
+@operation("iam", "CreateOpenIDConnectProvider", resource=_oidc_create_target)
+def create_oidc_provider(ctx: OpContext, params: Params) -> Output:
+    reject_unsupported(params, *_UNSUPPORTED_FEDERATION)
+    url = _oidc_url(params["Url"])
+    client_ids = _check_client_ids(list(params.get("ClientIDList") or []))
+    thumbprints = _check_thumbprints(list(params.get("ThumbprintList") or []))
+    tags = check_tag_count(tags_in(params.get("Tags")))
+    repo = ctx.uow.repo(OidcProvider)
+    arn = _oidc_arn(ctx, url)
+    if repo.get(ctx.account_id, arn) is not None:
+        raise EntityAlreadyExists(f"Provider with url {params['Url']} already exists.")
+    if repo.count(ctx.account_id) >= OIDC_PROVIDERS_PER_ACCOUNT:
+        raise LimitExceeded(
+            "Cannot exceed quota for OpenIdConnectProvidersPerAccount: "
+            f"{OIDC_PROVIDERS_PER_ACCOUNT}"
+        )
+    provider = OidcProvider(
+        account_id=ctx.account_id,
+        arn=arn,
+        url=url,
+        client_ids=client_ids,
+        thumbprints=thumbprints,
+        created=ctx.now,
+        tags=tags,
+    )
+    repo.add(provider)
+    out: dict[str, Any] = {"OpenIDConnectProviderArn": arn}
+    if tags:
+        out["Tags"] = tags_out(tags)
+    return out
+
+
+@operation("iam", "GetOpenIDConnectProvider", resource=_oidc_target, read_only=True)
+def get_oidc_provider(ctx: OpContext, params: Params) -> Output:
+    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    out: dict[str, Any] = {
+        "Url": provider.url,
+        "ClientIDList": list(provider.client_ids),
+        "ThumbprintList": list(provider.thumbprints),
+        "CreateDate": provider.created,
+    }
+    if provider.tags:
+        out["Tags"] = tags_out(provider.tags)
+    return out
+
+
+@operation("iam", "DeleteOpenIDConnectProvider", resource=_oidc_target)
+def delete_oidc_provider(ctx: OpContext, params: Params) -> Output:
+    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    ctx.uow.repo(OidcProvider).delete(ctx.account_id, provider.key)
+    return None
+
+
+@operation("iam", "ListOpenIDConnectProviders", resource=_star, read_only=True)
+def list_oidc_providers(ctx: OpContext, params: Params) -> Output:
+    providers = ctx.uow.repo(OidcProvider).list(ctx.account_id)
+    return {"OpenIDConnectProviderList": [{"Arn": p.arn} for p in providers]}
+
+
+@operation("iam", "AddClientIDToOpenIDConnectProvider", resource=_oidc_target)
+def add_client_id(ctx: OpContext, params: Params) -> Output:
+    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    client_ids = _check_client_ids([*provider.client_ids, params["ClientID"]])
+    if client_ids != provider.client_ids:
+        ctx.uow.repo(OidcProvider).put(replace(provider, client_ids=client_ids))
+    return None
+
+
+@operation("iam", "RemoveClientIDFromOpenIDConnectProvider", resource=_oidc_target)
+def remove_client_id(ctx: OpContext, params: Params) -> Output:
+    """Idempotent, as in AWS: removing an absent client ID succeeds."""
+    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    client_ids = tuple(c for c in provider.client_ids if c != params["ClientID"])
+    if client_ids != provider.client_ids:
+        ctx.uow.repo(OidcProvider).put(replace(provider, client_ids=client_ids))
+    return None
+
+
+@operation("iam", "UpdateOpenIDConnectProviderThumbprint", resource=_oidc_target)
+def update_thumbprints(ctx: OpContext, params: Params) -> Output:
+    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    thumbprints = _check_thumbprints(list(params["ThumbprintList"]))
+    ctx.uow.repo(OidcProvider).put(replace(provider, thumbprints=thumbprints))
+    return None
+
+
+tag_operations(
+    TaggedKind(
+        "OpenIDConnectProvider",
+        OidcProvider,
+        target=adding(_oidc_target),
+        require=lambda ctx, params, action: _require_oidc(ctx, params["OpenIDConnectProviderArn"]),
+    )
+)
+
+
+# ============================================================================= SAML
+
+
+_METADATA_ERROR = "Could not parse metadata"
+
+
+def _parse_datetime(text: str) -> dt.datetime:
+    """An xs:dateTime as SAML metadata writes it (UTC when no offset is given)."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def parse_saml_metadata(document: str) -> dt.datetime | None:
+    """Check that `document` is SAML 2.0 metadata describing an identity provider and
+    return its validUntil (None when it has none). Raises InvalidInput."""
+    if re.search(r"<!\s*(DOCTYPE|ENTITY)", document, re.IGNORECASE):
+        raise InvalidInput(_METADATA_ERROR)
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError:
+        raise InvalidInput(_METADATA_ERROR) from None
+    if root.tag == f"{{{_MD}}}EntitiesDescriptor":
+        entities = root.findall(f"{{{_MD}}}EntityDescriptor")
+    elif root.tag == f"{{{_MD}}}EntityDescriptor":
+        entities = [root]
+    else:
+        raise InvalidInput(_METADATA_ERROR)
+    if not any(e.find(f"{{{_MD}}}IDPSSODescriptor") is not None for e in entities):
+        raise InvalidInput(_METADATA_ERROR)
+    valid_until = root.get("validUntil")
+    if valid_until is None:
+        return None
+    try:
+        return _parse_datetime(valid_until)
+    except ValueError:
+        raise InvalidInput(_METADATA_ERROR) from None
+
+
+def _saml_arn(ctx: OpContext, name: str) -> str:
+    return _arn_prefix(ctx, "saml-provider") + name
+
+
+def _require_saml(ctx: OpContext, arn: str) -> SamlProvider:
+    _check_arn(arn, "saml-provider")
+    provider = ctx.uow.repo(SamlProvider).get(ctx.account_id, arn)
+    if provider is None:
+        raise NoSuchEntity(f"Manifest not found for arn {arn}")
+    return provider
+
+
+_saml_target = _provider_target(SamlProvider, "SAMLProviderArn")
+
+
+def _saml_create_target(ctx: OpContext, params: Params) -> Target:
+    arn = _saml_arn(ctx, params["Name"])
+    raw_tags = params.get("Tags")
+    also = (("iam:TagSAMLProvider", arn),) if raw_tags else ()
+    return Target(arn, request_tag_context(raw_tags), also)
+
+
+_UNSUPPORTED_SAML = ("AssertionEncryptionMode", "AddPrivateKey", *_UNSUPPORTED_FEDERATION)
+
+
+@operation("iam", "CreateSAMLProvider", resource=_saml_create_target)
+def create_saml_provider(ctx: OpContext, params: Params) -> Output:
+    reject_unsupported(params, *_UNSUPPORTED_SAML)
+    name = params["Name"]
+    document = params["SAMLMetadataDocument"]
+    valid_until = parse_saml_metadata(document)
+    tags = check_tag_count(tags_in(params.get("Tags")))
+    repo = ctx.uow.repo(SamlProvider)
+    arn = _saml_arn(ctx, name)
+    if repo.get(ctx.account_id, arn) is not None:
+        raise EntityAlreadyExists(f"SAMLProvider {name} already exists")
+    if repo.count(ctx.account_id) >= SAML_PROVIDERS_PER_ACCOUNT:
+        raise LimitExceeded(
+            f"Cannot exceed quota for SAMLProvidersPerAccount: {SAML_PROVIDERS_PER_ACCOUNT}"
+        )
+    provider = SamlProvider(
+        account_id=ctx.account_id,
+        arn=arn,
+        name=name,
+        metadata_document=document,
+        created=ctx.now,
+        valid_until=valid_until or ctx.now + DEFAULT_SAML_VALIDITY,
+        tags=tags,
+    )
+    repo.add(provider)
+    out: dict[str, Any] = {"SAMLProviderArn": arn}
+    if tags:
+        out["Tags"] = tags_out(tags)
+    return out
+
+
+@operation("iam", "GetSAMLProvider", resource=_saml_target, read_only=True)
+def get_saml_provider(ctx: OpContext, params: Params) -> Output:
+    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    out: dict[str, Any] = {
+        "SAMLMetadataDocument": provider.metadata_document,
+        "CreateDate": provider.created,
+        "ValidUntil": provider.valid_until,
+    }
+    if provider.tags:
+        out["Tags"] = tags_out(provider.tags)
+    return out
+
+
+@operation("iam", "UpdateSAMLProvider", resource=_saml_target)
+def update_saml_provider(ctx: OpContext, params: Params) -> Output:
+    reject_unsupported(
+        params,
+        *_UNSUPPORTED_SAML,
+        "RemovePrivateKey",
+        "RemoveContextProvider",
+        "RemoveIdentityCenterInstance",
+    )
+    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    document = params.get("SAMLMetadataDocument")
+    if document is not None:
+        valid_until = parse_saml_metadata(document)
+        provider = replace(
+            provider,
+            metadata_document=document,
+            valid_until=valid_until or ctx.now + DEFAULT_SAML_VALIDITY,
+        )
+        ctx.uow.repo(SamlProvider).put(provider)
+    return {"SAMLProviderArn": provider.arn}
+
+
+@operation("iam", "DeleteSAMLProvider", resource=_saml_target)
+def delete_saml_provider(ctx: OpContext, params: Params) -> Output:
+    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    ctx.uow.repo(SamlProvider).delete(ctx.account_id, provider.key)
+    return None
+
+
+@operation("iam", "ListSAMLProviders", resource=_star, read_only=True)
+def list_saml_providers(ctx: OpContext, params: Params) -> Output:
+    providers = ctx.uow.repo(SamlProvider).list(ctx.account_id)
+    return {
+        "SAMLProviderList": [
+            {"Arn": p.arn, "ValidUntil": p.valid_until, "CreateDate": p.created} for p in providers
+        ]
+    }
+
+
+tag_operations(
+    TaggedKind(
+        "SAMLProvider",
+        SamlProvider,
+        target=adding(_saml_target),
+        require=lambda ctx, params, action: _require_saml(ctx, params["SAMLProviderArn"]),
+    )
+)

@@ -1,0 +1,111 @@
+"""The assumed-role pipeline AssumeRole, AssumeRoleWithSAML and AssumeRoleWithWebIdentity
+share once each has read its own input: the trust decision (every action the session
+needs, allowed by the role's trust policy), then issuing the role session (its ARN and
+id, the credentials, the role's last use, AssumedRoleUser and PackedPolicySize).
+
+What differs between them stays with each operation: who the caller is, which identity
+provider vouches for it and which condition keys that provider adds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chamberlain.domain import Role, Tags
+from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.errors import ValidationError
+from chamberlain.ops.sts.sessions import issue_credentials
+from chamberlain.policy import PrincipalType
+from chamberlain.policy.request import ContextValue
+
+
+def require_trust(
+    first: str,
+    *,
+    tagging: bool,
+    source_identity: bool,
+    allows: Callable[[str], bool],
+    refuse: Callable[[str], Exception],
+) -> None:
+    """The role's trust policy must allow `first` (sts:AssumeRole...), and sts:TagSession
+    for a session with tags, and sts:SetSourceIdentity for one with a source identity;
+    the first action refused raises `refuse(action)`."""
+    needed = [first]
+    if tagging:
+        needed.append("sts:TagSession")
+    if source_identity:
+        needed.append("sts:SetSourceIdentity")
+    for action in needed:
+        if not allows(action):
+            raise refuse(action)
+
+
+def check_duration(role: Role, duration: int) -> None:
+    if duration > role.max_session_duration:
+        raise ValidationError(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        )
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """A role session every check has passed for."""
+
+    role: Role
+    session_name: str
+    duration: int
+    tags: Tags = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    packed_size: int | None = None
+    mfa_authenticated: bool = False
+    mfa_authenticated_at: dt.datetime | None = None
+    chained: bool = False
+    federated_provider: str | None = None
+    extra_context: Mapping[str, ContextValue] | None = None
+
+
+def issue_role_session(ctx: OpContext, session: RoleSession) -> dict[str, Any]:
+    """Issue the session's credentials, note the role's last use, and answer with
+    Credentials, AssumedRoleUser, PackedPolicySize and SourceIdentity (each operation adds
+    what its provider says)."""
+    role, name = session.role, session.session_name
+    partition = ctx.services.partition
+    session_arn = f"arn:{partition}:sts::{role.account_id}:assumed-role/{role.name}/{name}"
+    assumed_id = f"{role.role_id}:{name}"
+    credentials = issue_credentials(
+        ctx,
+        account_id=role.account_id,
+        arn=session_arn,
+        principal_id=assumed_id,
+        principal_type=PrincipalType.ASSUMED_ROLE,
+        issuer_arn=role.arn,
+        issuer_id=role.role_id,
+        duration_s=session.duration,
+        mfa_authenticated=session.mfa_authenticated,
+        mfa_authenticated_at=session.mfa_authenticated_at,
+        session_name=name,
+        tags=session.tags,
+        transitive_tag_keys=session.transitive_tag_keys,
+        source_identity=session.source_identity,
+        session_policy=session.policy,
+        session_policy_arns=session.policy_arns,
+        federated_provider=session.federated_provider,
+        chained=session.chained,
+        extra_context=session.extra_context,
+    )
+    ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
+    out: dict[str, Any] = {
+        "Credentials": credentials,
+        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
+    }
+    if session.packed_size is not None:
+        out["PackedPolicySize"] = session.packed_size
+    if session.source_identity:
+        out["SourceIdentity"] = session.source_identity
+    return out
