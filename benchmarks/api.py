@@ -6,7 +6,8 @@ data directory unless --database-url), then, as the admin user, runs each phase 
 users: create users, groups, policies, attachments, access keys; signed calls made with
 the new keys; list with pagination; delete everything. Prints ops/s and p50/p99 per
 phase; with several runs, the median of the runs' ops/s and of their p50/p99. It runs
-the workload twice, against a server with auditing on and one with it off.
+the workload against a server with auditing on, one with it off, and moto_server (the
+competitor, unless --no-moto), taking turns in every round.
 """
 
 from __future__ import annotations
@@ -189,16 +190,70 @@ def run_once(
     return results
 
 
-def measure(args: argparse.Namespace, audit: bool) -> list[dict[str, tuple[float, float, float]]]:
+def start_moto(base: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """moto_server, the competitor: no signature check, nothing durable, no audit."""
+    port = _free_port()
+    log = (base / "moto.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto_server did not start")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def moto_client(endpoint: str) -> Any:
+    return boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=CONFIG,
+        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    )
+
+
+Phases = dict[str, tuple[float, float, float]]
+
+
+def measure(args: argparse.Namespace) -> dict[str, list[tuple[float, Phases]]]:
+    """Every target runs the workload once per round, in turn, so that load from elsewhere
+    on the machine falls on all of them alike. Returns (total seconds, phases) per run."""
+    targets = ["audit on", "audit off"] + ([] if args.no_moto else ["moto"])
+    results: dict[str, list[tuple[float, Phases]]] = {t: [] for t in targets}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        proc, endpoint = start_server(base, args.database_url, audit)
+        processes, clients = [], {}
         try:
-            iam = admin_client(base, endpoint)
-            return [run_once(iam, endpoint, args.users, r) for r in range(args.runs)]
+            for target in targets:
+                home = base / target.replace(" ", "-")
+                home.mkdir()
+                if target == "moto":
+                    proc, endpoint = start_moto(home)
+                    clients[target] = (moto_client(endpoint), endpoint)
+                else:
+                    proc, endpoint = start_server(home, args.database_url, target == "audit on")
+                    clients[target] = (admin_client(home, endpoint), endpoint)
+                processes.append(proc)
+            for run in range(args.runs):
+                for target in targets if run % 2 == 0 else reversed(targets):
+                    iam, endpoint = clients[target]
+                    started = time.perf_counter()
+                    phases = run_once(iam, endpoint, args.users, run)
+                    results[target].append((time.perf_counter() - started, phases))
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            for proc in processes:
+                proc.terminate()
+                proc.wait(timeout=10)
+    return results
 
 
 def main() -> None:
@@ -206,26 +261,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--database-url")
+    parser.add_argument("--no-moto", action="store_true", help="skip the moto_server runs")
     args = parser.parse_args()
-    results = {audit: measure(args, audit) for audit in (True, False)}
+    results = measure(args)
+    targets = list(results)
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"API benchmark: {args.users} users per run, {args.runs} runs, store {store}, "
-        "one client thread (medians of the runs); auditing on vs off"
+        "one client thread (medians of the runs)"
     )
-    print(
-        f"{'phase':<26} {'ops/s on':>9} {'ops/s off':>9} {'p50 on':>7} {'p50 off':>7} "
-        f"{'p99 on':>7} {'p99 off':>7}  (ms)"
-    )
-    for phase in results[True][0]:
-        row = []
-        for index in range(3):
-            for audit in (True, False):
-                row.append(statistics.median(r[phase][index] for r in results[audit]))
-        print(
-            f"{phase:<26} {row[0]:>9.1f} {row[1]:>9.1f} {row[2]:>7.2f} {row[3]:>7.2f} "
-            f"{row[4]:>7.2f} {row[5]:>7.2f}"
-        )
+    print("ops/s (p50 ms) per phase: " + " | ".join(targets))
+    for phase in results[targets[0]][0][1]:
+        cells = []
+        for target in targets:
+            runs = [phases[phase] for _, phases in results[target]]
+            ops = statistics.median(r[0] for r in runs)
+            p50 = statistics.median(r[1] for r in runs)
+            cells.append(f"{ops:>8.1f} ({p50:>6.2f})")
+        print(f"{phase:<26} " + " | ".join(cells))
+    totals = {t: statistics.median(total for total, _ in results[t]) for t in targets}
+    print("total seconds per run (median): " + ", ".join(f"{t} {v:.2f}" for t, v in totals.items()))
+    if "moto" in totals:
+        ratio = totals["audit on"] / totals["moto"]
+        print(f"Chamberlain (audit on) / moto_server total time: {ratio:.2f}x (goal: at most 0.5x)")
 
 
 if __name__ == "__main__":
