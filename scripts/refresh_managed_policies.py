@@ -1,6 +1,6 @@
 """Regenerate src/chamberlain/ops/data/aws_managed_policies.json from moto's catalogue.
 
-    .venv/bin/python scripts/refresh_managed_policies.py
+    .venv/bin/python scripts/refresh_managed_policies.py [OUTPUT]
 
 moto (already in requirements.lock, `bench` extra) ships AWS's managed policies, their
 paths, default versions, dates and documents, refreshed from AWS by its maintainers
@@ -56,7 +56,10 @@ def refusal(document: str) -> str | None:
     return None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Write the data file (or, with one argument, that path instead)."""
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else OUT
     source, catalogue = moto_catalogue()
     kept: list[str] = []
     skipped: dict[str, str] = {}
@@ -85,10 +88,10 @@ def main() -> int:
         indent=1,
         sort_keys=True,
     )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     body = ",\n".join(kept)
-    OUT.write_text(f'{{"about":{header},\n"policies":[\n{body}\n]}}\n')
-    print(f"{OUT}: {len(kept)} policies from {source}, {len(skipped)} skipped", file=sys.stderr)
+    out.write_text(f'{{"about":{header},\n"policies":[\n{body}\n]}}\n')
+    print(f"{out}: {len(kept)} policies from {source}, {len(skipped)} skipped", file=sys.stderr)
     for name, problem in skipped.items():
         print(f"  skipped {name}: {problem}", file=sys.stderr)
     return 0

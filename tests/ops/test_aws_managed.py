@@ -8,9 +8,12 @@ every account can read and attach them, and no account can change them.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +163,22 @@ def test_simulator_agrees_that_identity_policies_decide(iam: Call) -> None:
     decisions = [r["EvalDecision"] for r in out["EvaluationResults"]]
     assert decisions == ["allowed", "allowed", "implicitDeny"]
     assert all(r.get("EvalDecisionDetails", {}) == {} for r in out["EvaluationResults"])
+
+
+def test_data_file_is_what_the_refresh_script_writes(tmp_path: Path) -> None:
+    """The catalogue is generated, never edited by hand: with the package version it
+    names installed, the refresh script writes the committed file byte for byte."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "refresh_managed_policies.py"
+    spec = importlib.util.spec_from_file_location("refresh_managed_policies", script)
+    assert spec is not None and spec.loader is not None
+    refresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(refresh)
+    try:
+        installed = f"moto {importlib.metadata.version('moto')}"
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("moto is not installed (requirements.lock installs it)")
+    if installed != AWS_MANAGED.about["source"]:
+        pytest.skip(f"{installed} installed; run the refresh script to update the data")
+    out = tmp_path / "aws_managed_policies.json"
+    assert refresh.main([str(out)]) == 0
+    assert out.read_bytes() == refresh.OUT.read_bytes()

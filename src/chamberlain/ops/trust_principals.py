@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from chamberlain.domain import Role, User
 from chamberlain.ops.context import OpContext
@@ -135,8 +135,8 @@ def evaluated_text(ctx: OpContext, role: Role) -> str:
         match = _UNIQUE_ID.fullmatch(value)
         if match is None or value in changes:
             continue
-        kind = User if match.group(1) == "AIDA" else Role
-        holders = ctx.uow.repo(kind).find_by_ref(value)
+        kind: type[User] | type[Role] = User if match.group(1) == "AIDA" else Role
+        holders = cast(list[User | Role], ctx.uow.repo(kind).find_by_ref(value))
         if holders:
             changes[value] = holders[0].arn
     if not changes:
