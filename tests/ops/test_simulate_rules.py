@@ -190,6 +190,9 @@ def test_kms_key_policy_must_allow(iam: Call, principal: str, identity: str, dec
         ),
         ("kms:DeleteAlias", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/s3", "implicitDeny"),
         ("kms:DeleteAlias", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/mine", "allowed"),
+        ("iam:CreatePolicyVersion", "arn:aws:iam::aws:policy/ReadOnlyAccess", "implicitDeny"),
+        ("iam:DeletePolicy", "arn:aws:iam::aws:policy/ReadOnlyAccess", "implicitDeny"),
+        ("iam:GetPolicyVersion", "arn:aws:iam::aws:policy/ReadOnlyAccess", "allowed"),
     ],
 )
 def test_aws_reserved_resources_cannot_be_changed(

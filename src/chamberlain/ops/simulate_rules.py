@@ -11,8 +11,8 @@
   grants access to the key (AWS KMS Developer Guide, "Key policies in AWS KMS").
 - AWS-reserved resources cannot be changed by the account's principals, whatever their
   policies: roles under /aws-reserved/ (IAM Identity Center) and service-linked roles
-  (/aws-service-role/), which only AWS changes, and the AWS managed KMS aliases
-  (`alias/aws/...`).
+  (/aws-service-role/), which only AWS changes, the AWS managed KMS aliases
+  (`alias/aws/...`) and the AWS managed policies (`arn:aws:iam::aws:policy/...`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ _RESERVED_ROLE_ARN = re.compile(
     r"arn:[a-z-]+:iam::\d{12}:role/(?:aws-reserved|aws-service-role)/.+"
 )
 _AWS_KMS_ALIAS_ARN = re.compile(r"arn:[a-z-]+:kms:[^:]*:\d{12}:alias/aws/.+")
+_AWS_MANAGED_POLICY_ARN = re.compile(r"arn:[a-z-]+:iam::aws:policy/.+")
 #: What may still be done to a service-linked or reserved role (besides reading it).
 _RESERVED_ROLE_ALLOWED = frozenset(
     {"iam:deleteservicelinkedrole", "iam:passrole", *(a for a in _TRUST_ACTIONS)}
@@ -52,6 +53,9 @@ def resource_policy_must_allow(action: str, resource: str) -> bool:
 
 @functools.cache
 def _iam_reads() -> frozenset[str]:
+    """The IAM actions whose operations only read (registered as read_only)."""
+    import chamberlain.ops.catalog  # noqa: F401  (registers every operation first)
+
     return frozenset(
         f"{service}:{name}".lower()
         for (service, name), op in REGISTRY.items()
@@ -64,6 +68,9 @@ def changes_reserved_resource(action: str, resource: str) -> bool:
     low = action.lower()
     if _AWS_KMS_ALIAS_ARN.fullmatch(resource):
         return low.startswith("kms:")  # CreateAlias, UpdateAlias, DeleteAlias
+    if _AWS_MANAGED_POLICY_ARN.fullmatch(resource):
+        # Read with the caller's own policies (authz.decision_account), never changed.
+        return low.startswith("iam:") and low not in _iam_reads()
     if _RESERVED_ROLE_ARN.fullmatch(resource):
         return (
             low.startswith("iam:") and low not in _iam_reads() and low not in _RESERVED_ROLE_ALLOWED
