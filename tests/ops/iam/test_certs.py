@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
@@ -142,7 +143,9 @@ def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
 def test_upload_and_get_ssh_key(aws: Call, alice: Caller):
     line = openssh(rsa_key()) + " alice@laptop"
     key = aws("UploadSSHPublicKey", UserName="alice", SSHPublicKeyBody=line)["SSHPublicKey"]
-    assert is_unique_id(key["SSHPublicKeyId"], Prefix.PUBLIC_KEY)
+    # AWS's SSH public key ids are 20 characters, APKA + 16 (IAM API Reference,
+    # SSHPublicKey: SSHPublicKeyId, e.g. APKAEIBAERJR2EXAMPLE in the CLI's examples).
+    assert re.fullmatch(r"APKA[A-Z0-9]{16}", key["SSHPublicKeyId"])
     assert key["Fingerprint"] == md5_fingerprint(line)
     assert (key["UserName"], key["Status"], key["UploadDate"]) == ("alice", "Active", NOW)
     assert key["SSHPublicKeyBody"] == line
@@ -268,7 +271,8 @@ def test_signing_certificate_lifecycle(aws: Call, alice: Caller):
     cert = aws("UploadSigningCertificate", UserName="alice", CertificateBody=body)["Certificate"]
     assert len(cert["CertificateId"]) >= 24
     assert (cert["UserName"], cert["Status"], cert["UploadDate"]) == ("alice", "Active", NOW)
-    assert cert["CertificateBody"] == body.strip()
+    assert body.endswith("-----\n")
+    assert cert["CertificateBody"] == body  # byte for byte, trailing newline included
     cert_id = cert["CertificateId"]
     aws("UpdateSigningCertificate", UserName="alice", CertificateId=cert_id, Status="Inactive")
     listed = aws("ListSigningCertificates", UserName="alice")
@@ -297,7 +301,7 @@ def test_signing_certificate_rules(aws: Call, services: Services, alice: Caller)
         aws("UploadSigningCertificate", UserName="alice", CertificateBody=body)
     assert error(excinfo) == (
         "LimitExceeded",
-        "Cannot exceed quota for SigningCertificatesPerUser: 2",
+        "Cannot exceed quota for CertificatesPerUser: 2",
     )
     with pytest.raises(ServiceError) as excinfo:
         aws("UploadSigningCertificate", UserName="bob", CertificateBody="not a certificate")
@@ -333,8 +337,8 @@ def test_server_certificate_upload_and_get(aws: Call, services: Services):
     got = aws("GetServerCertificate", ServerCertificateName="web")["ServerCertificate"]
     assert got == {
         "ServerCertificateMetadata": meta,
-        "CertificateBody": leaf.strip(),
-        "CertificateChain": ca.strip(),
+        "CertificateBody": leaf,  # byte for byte, as uploaded
+        "CertificateChain": ca,
     }
     assert "PRIVATE KEY" not in json.dumps(got, default=str)
     with services.store.unit_of_work(read_only=True) as uow:

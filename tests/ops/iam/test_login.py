@@ -277,6 +277,7 @@ def test_password_policy_lifecycle(aws: Call):
             "RequireLowercaseCharacters": False,
             "AllowUsersToChangePassword": False,
             "ExpirePasswords": False,
+            "HardExpiry": False,
         }
     }
     aws("UpdateAccountPasswordPolicy", MaxPasswordAge=90, PasswordReusePrevention=5)
@@ -288,7 +289,20 @@ def test_password_policy_lifecycle(aws: Call):
     aws("DeleteAccountPasswordPolicy")
     with pytest.raises(ServiceError) as excinfo:
         aws("DeleteAccountPasswordPolicy")
-    assert excinfo.value.code == "NoSuchEntity"
+    assert error(excinfo) == (
+        "NoSuchEntity",
+        "The account policy with name PasswordPolicy cannot be found.",
+    )
+
+
+def test_password_policy_always_has_hard_expiry(aws: Call):
+    """IAM API Reference, PasswordPolicy: HardExpiry is a member of every policy
+    GetAccountPasswordPolicy returns (false unless set), not only of expiring ones
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_PasswordPolicy.html)."""
+    aws("UpdateAccountPasswordPolicy", MinimumPasswordLength=12)
+    got = aws("GetAccountPasswordPolicy")["PasswordPolicy"]
+    assert got["HardExpiry"] is False and got["ExpirePasswords"] is False
+    assert "MaxPasswordAge" not in got
 
 
 def test_non_root_without_policy_is_denied(aws: Call, alice: User):

@@ -501,6 +501,22 @@ def test_root_user_enables_a_device_for_itself(iam: Call, aws: Call, services: S
     assert aws("ListMFADevices")["MFADevices"] == []
 
 
+def test_root_user_with_mfa_is_reported_locked_down(iam: Call, aws: Call) -> None:
+    """IAM API Reference, GetAccountSummary: AccountMFAEnabled is 1 when the root user
+    has an MFA device; "Getting credential reports for your AWS account": the root row's
+    mfa_active says whether the root user has one (https://docs.aws.amazon.com/IAM/
+    latest/UserGuide/id_credentials_getting-report.html)."""
+    serial, seed = create(aws, "root-account-mfa-device")
+    iam("EnableMFADevice", SerialNumber=serial, **codes(seed, S - 1))
+    assert aws("GetAccountSummary")["SummaryMap"]["AccountMFAEnabled"] == 1
+    aws("GenerateCredentialReport")
+    content = aws("GetCredentialReport")["Content"]
+    text = content.decode() if isinstance(content, bytes) else base64.b64decode(content).decode()
+    header, root_row = text.splitlines()[:2]
+    row = dict(zip(header.split(","), root_row.split(","), strict=True))
+    assert (row["user"], row["mfa_active"]) == ("<root_account>", "true")
+
+
 # --------------------------------------------------------------- list and paginate
 
 

@@ -110,13 +110,16 @@ def test_oidc_lifecycle(aws: Call):
         "Provider with url https://token.example.com/realms/main already exists.",
     )
     aws("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=OIDC_ARN)
-    for name in ("GetOpenIDConnectProvider", "DeleteOpenIDConnectProvider"):
-        with pytest.raises(ServiceError) as excinfo:
-            aws(name, OpenIDConnectProviderArn=OIDC_ARN)
-        assert error(excinfo) == (
-            "NoSuchEntity",
-            f"OpenIDConnect Provider not found for arn {OIDC_ARN}",
-        )
+    with pytest.raises(ServiceError) as excinfo:
+        aws("GetOpenIDConnectProvider", OpenIDConnectProviderArn=OIDC_ARN)
+    assert error(excinfo) == (
+        "NoSuchEntity",
+        f"OpenIDConnect Provider not found for arn {OIDC_ARN}",
+    )
+    # IAM API Reference, DeleteOpenIDConnectProvider: "This operation is idempotent; it
+    # does not fail or return an error if you call the operation for a provider that
+    # does not exist." (https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteOpenIDConnectProvider.html)
+    assert aws("DeleteOpenIDConnectProvider", OpenIDConnectProviderArn=OIDC_ARN) is None
     assert aws("ListOpenIDConnectProviders") == {"OpenIDConnectProviderList": []}
 
 

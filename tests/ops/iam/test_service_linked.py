@@ -246,3 +246,33 @@ def test_authorization_for_a_user(aws: Call, services: Services) -> None:
     )
     status = aws("GetServiceLinkedRoleDeletionStatus", admin, DeletionTaskId=task_id)
     assert status == {"Status": "SUCCEEDED"}
+
+
+@pytest.mark.parametrize(
+    ("principal", "name"),
+    [
+        # Application Auto Scaling User Guide, "Custom resources and Application Auto
+        # Scaling" (https://docs.aws.amazon.com/autoscaling/application/userguide/
+        # services-that-can-integrate-custom.html).
+        (
+            "custom-resource.application-autoscaling.amazonaws.com",
+            "AWSServiceRoleForApplicationAutoScaling_CustomResource",
+        ),
+        # "Amazon Comprehend and Application Auto Scaling" (services-that-can-integrate-
+        # comprehend.html).
+        (
+            "comprehend.application-autoscaling.amazonaws.com",
+            "AWSServiceRoleForApplicationAutoScaling_ComprehendEndpoint",
+        ),
+        (
+            "ec2.application-autoscaling.amazonaws.com",
+            "AWSServiceRoleForApplicationAutoScaling_EC2SpotFleetRequest",
+        ),
+    ],
+)
+def test_service_linked_role_names_are_each_services_documented_name(
+    aws: Call, principal: str, name: str
+) -> None:
+    role = aws("CreateServiceLinkedRole", AWSServiceName=principal)["Role"]
+    assert role["RoleName"] == name
+    assert role["Path"] == f"/aws-service-role/{principal}/"

@@ -119,3 +119,34 @@ def test_a_user_in_another_account_on_this_server_is_bound_too(w: World) -> None
     bob = w.user("bob", allow("sts:AssumeRole", ROLE), account=OTHER)
     w.role("r", trust(bob.arn))
     assert _assume(w, bob) == "ok"
+
+
+# ----------------------------------------------------------- f. unique IDs as principals
+
+
+def test_a_unique_user_id_trusts_the_user_holding_it(w: World) -> None:
+    """IAM User Guide, "IAM JSON policy elements: Principal": IAM binds a user or role
+    principal to its unique ID, and shows that ID when the entity is gone; a policy that
+    names the ID trusts the entity holding it
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html)."""
+    alice = w.user("alice", allow("sts:AssumeRole"))
+    bob = w.user("bob", allow("sts:AssumeRole"))
+    w.role("r", trust(alice.principal_id))
+    assert _principal(w) == alice.principal_id  # shown as written
+    assert _assume(w, alice) == "ok"
+    assert _assume(w, bob) == "AccessDenied"
+    # Deleted: the ID is held by no one, and the new alice is another principal.
+    w.root_iam("DeleteUserPolicy", UserName="alice", PolicyName="p")
+    w.root_iam("DeleteUser", UserName="alice")
+    again = w.user("alice", allow("sts:AssumeRole"))
+    assert _assume(w, again) == "AccessDenied"
+
+
+def test_a_unique_role_id_trusts_the_role_sessions(w: World) -> None:
+    runner = w.role("runner", trust(f"arn:aws:iam::{ACCOUNT}:root"), allow("sts:AssumeRole"))
+    w.role("r", trust(runner["RoleId"]))
+    admin = w.user("admin", allow("sts:AssumeRole"))
+    creds = w.sts(admin, "AssumeRole", RoleArn=runner["Arn"], RoleSessionName="ci")["Credentials"]
+    session = w.session(creds)
+    assert _assume(w, session) == "ok"
+    assert _assume(w, admin) == "AccessDenied"

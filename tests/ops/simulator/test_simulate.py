@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.parsers import create_parser
 
+from chamberlain.ops.core.aws_managed import AWS_MANAGED as AWS_MANAGED_POLICIES
 from chamberlain.ops.core.context import Services
 from chamberlain.ops.core.errors import AccessDenied, InvalidInput, NoSuchEntity, ServiceError
 from chamberlain.ops.simulator.positions import statement_spans
@@ -166,10 +167,12 @@ def test_simulate_principal_policy(iam: Call, world: Seed, case: PrincipalCase) 
 def test_matched_statement_positions_of_stored_policies(iam: Call, world: Seed) -> None:
     out = iam("SimulatePrincipalPolicy", PolicySourceArn=ALICE, ActionNames=["iam:GetUser"])
     [match] = results(out)[0]["MatchedStatements"]
-    # aws_managed.py writes its documents with json.dumps(indent=4): the one statement
-    # runs from after "[" on line 3 to after its "}" on line 20.
+    # aws_managed.py writes its documents with json.dumps(indent=4): the first statement
+    # runs from after "[" on line 3 to after its "}" (the first line that is "        },").
+    lines = AWS_MANAGED_POLICIES[SECURITY_AUDIT].document.splitlines()
+    assert match["SourcePolicyId"] == "SecurityAudit"
     assert match["StartPosition"] == {"Line": 3, "Column": 19}
-    assert match["EndPosition"] == {"Line": 20, "Column": 10}
+    assert match["EndPosition"] == {"Line": lines.index("        },") + 1, "Column": 10}
 
 
 def test_named_resources_get_resource_specific_results(iam: Call, world: Seed) -> None:

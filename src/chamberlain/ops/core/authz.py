@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from chamberlain.domain import (
@@ -221,6 +222,28 @@ def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[t
     return policy_set, tags
 
 
+def is_aws_managed_policy_arn(resource: str) -> bool:
+    """`arn:PARTITION:iam::aws:policy/...`: an AWS managed policy."""
+    parts = resource.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] == "iam"
+        and parts[4] == "aws"
+        and parts[5].startswith("policy/")
+    )
+
+
+def decision_account(resource: str, caller_account: str) -> str | None:
+    """The account whose policies decide about `resource`; None: its ARN's account.
+
+    AWS managed policies are readable in every account: IAM decides requests on them
+    with the caller's identity policies, as for the caller's own resources (no
+    resource-based policy of account "aws" is needed). Changing them is refused by the
+    operations themselves (iam_entities.require_customer_policy)."""
+    return caller_account if is_aws_managed_policy_arn(resource) else None
+
+
 def decide(
     ctx: OpContext,
     action: str,
@@ -231,6 +254,9 @@ def decide(
 ) -> Decision:
     caller = caller or ctx.caller
     policy_set, tags = caller_policy_set(ctx, caller)
+    owner = decision_account(resource, caller.account_id)
+    if owner is not None:
+        policy_set = replace(policy_set, resource_account=owner)
     context = base_context(ctx, caller, tags)
     if extra:
         context.update(extra)

@@ -1,26 +1,39 @@
 """AWS managed policies Chamberlain ships: `arn:aws:iam::aws:policy/...`, read-only.
 
-Documents follow AWS's published policies for the services Chamberlain serves (IAM, STS,
-CloudTrail); ReadOnlyAccess and ViewOnlyAccess are shortened from
-AWS's lists of hundreds of services: they grant the read verbs of the services in
-`_READ_SERVICES` (AWS's documents cannot be copied verbatim here: `*:Get*` style actions,
-which the console shows, are not valid policy grammar).
+The catalogue (names, paths, default version ids, dates and documents of AWS's managed
+policies) is data/aws_managed_policies.json, generated from a maintained package by
+scripts/refresh_managed_policies.py (its "about" member names the package and version
+and lists the documents left out); nothing here is typed by hand. It is read on first
+use, not at import, so starting the server and serving requests that never look at an
+AWS managed policy cost nothing; each document's text is rendered when first read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from chamberlain.policy.parse import MAX_DOCUMENT_CHARS
+
+_DATA = "data/aws_managed_policies.json"
 
 
 @dataclass(frozen=True)
 class AwsManagedPolicy:
     name: str
     path: str
-    description: str
-    document: str
+    version_id: str  # the default version's id
+    created: dt.datetime
+    updated: dt.datetime
+    content: Any = field(repr=False, compare=False)  # the parsed document
+    description: str = ""  # the catalogue carries no descriptions
 
     @property
     def arn(self) -> str:
@@ -32,217 +45,68 @@ class AwsManagedPolicy:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
         return "ANPA" + "".join(alphabet[b % 32] for b in digest[:17])
 
-    version_id = "v1"
-    created = dt.datetime(2015, 2, 6, 18, 39, 46, tzinfo=dt.UTC)
+    @functools.cached_property
+    def document(self) -> str:
+        return render_document(self.content)
 
 
-#: Services whose read actions ReadOnlyAccess/ViewOnlyAccess grant (AWS's lists name
-#: every AWS service; these are the ones Chamberlain serves plus the common ones).
-_READ_SERVICES = (
-    "iam",
-    "sts",
-    "cloudtrail",
-    "s3",
-    "ec2",
-    "lambda",
-    "dynamodb",
-    "sqs",
-    "sns",
-    "kms",
-    "logs",
-    "cloudwatch",
-    "rds",
-    "ecr",
-    "ecs",
-    "eks",
-)
+def render_document(content: Any) -> str:
+    """A document's text: Version first, indented as AWS shows it; compact when the
+    indented text would pass the longest document the policy engine reads (a few of
+    AWS's largest, such as ReadOnlyAccess, would)."""
+    ordered = {"Version": content["Version"]} if "Version" in content else {}
+    ordered.update(content)
+    text = json.dumps(ordered, indent=4)
+    if len(text) > MAX_DOCUMENT_CHARS:
+        text = json.dumps(ordered, separators=(",", ":"))
+    return text
 
 
-def _doc(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=4)
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
 
 
-_POLICIES = (
-    AwsManagedPolicy(
-        "AdministratorAccess",
-        "/",
-        "Provides full access to AWS services and resources.",
-        _doc({"Effect": "Allow", "Action": "*", "Resource": "*"}),
-    ),
-    AwsManagedPolicy(
-        "PowerUserAccess",
-        "/",
-        "Provides full access to AWS services and resources, but does not allow "
-        "management of Users and groups.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "NotAction": ["iam:*", "organizations:*", "account:*"],
-                "Resource": "*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateServiceLinkedRole",
-                    "iam:DeleteServiceLinkedRole",
-                    "iam:ListRoles",
-                    "organizations:DescribeOrganization",
-                    "account:ListRegions",
-                    "account:GetAccountInformation",
-                ],
-                "Resource": "*",
-            },
-        ),
-    ),
-    AwsManagedPolicy(
-        "ReadOnlyAccess",
-        "/",
-        "Provides read-only access to AWS services and resources.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    f"{service}:{verb}*"
-                    for service in _READ_SERVICES
-                    for verb in ("Get", "List", "Describe", "Lookup")
-                ]
-                + ["iam:GenerateCredentialReport", "iam:GenerateServiceLastAccessedDetails"],
-                "Resource": "*",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "ViewOnlyAccess",
-        "/job-function/",
-        "This policy grants permissions to view resources and basic metadata across all "
-        "AWS services",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    f"{service}:{verb}*"
-                    for service in _READ_SERVICES
-                    for verb in ("List", "Describe")
-                ],
-                "Resource": "*",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "IAMFullAccess",
-        "/",
-        "Provides full access to IAM via the AWS Management Console.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "iam:*",
-                    "organizations:DescribeAccount",
-                    "organizations:DescribeOrganization",
-                    "organizations:DescribeOrganizationalUnit",
-                    "organizations:DescribePolicy",
-                    "organizations:ListChildren",
-                    "organizations:ListParents",
-                    "organizations:ListPoliciesForTarget",
-                    "organizations:ListRoots",
-                    "organizations:ListPolicies",
-                    "organizations:ListTargetsForPolicy",
-                ],
-                "Resource": "*",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "IAMReadOnlyAccess",
-        "/",
-        "Provides read only access to IAM via the AWS Management Console.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "iam:GenerateCredentialReport",
-                    "iam:GenerateServiceLastAccessedDetails",
-                    "iam:Get*",
-                    "iam:List*",
-                    "iam:SimulateCustomPolicy",
-                    "iam:SimulatePrincipalPolicy",
-                ],
-                "Resource": "*",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "IAMUserChangePassword",
-        "/",
-        "Provides the ability for an IAM user to change their own password.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": ["iam:ChangePassword"],
-                "Resource": ["arn:aws:iam::*:user/${aws:username}"],
-            },
-            {"Effect": "Allow", "Action": ["iam:GetAccountPasswordPolicy"], "Resource": "*"},
-        ),
-    ),
-    AwsManagedPolicy(
-        "IAMUserSSHKeys",
-        "/",
-        "Provides the ability for an IAM user to manage their own SSH keys.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "iam:DeleteSSHPublicKey",
-                    "iam:GetSSHPublicKey",
-                    "iam:ListSSHPublicKeys",
-                    "iam:UpdateSSHPublicKey",
-                    "iam:UploadSSHPublicKey",
-                ],
-                "Resource": "arn:aws:iam::*:user/${aws:username}",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "AWSCloudTrail_ReadOnlyAccess",
-        "/",
-        "Provides read only access to AWS CloudTrail.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "cloudtrail:Get*",
-                    "cloudtrail:Describe*",
-                    "cloudtrail:List*",
-                    "cloudtrail:LookupEvents",
-                ],
-                "Resource": "*",
-            }
-        ),
-    ),
-    AwsManagedPolicy(
-        "SecurityAudit",
-        "/",
-        "The security audit template grants access to read security configuration metadata.",
-        _doc(
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "iam:GenerateCredentialReport",
-                    "iam:GenerateServiceLastAccessedDetails",
-                    "iam:Get*",
-                    "iam:List*",
-                    "iam:SimulateCustomPolicy",
-                    "iam:SimulatePrincipalPolicy",
-                    "cloudtrail:Describe*",
-                    "cloudtrail:Get*",
-                    "cloudtrail:List*",
-                    "cloudtrail:LookupEvents",
-                    "sts:GetCallerIdentity",
-                ],
-                "Resource": "*",
-            }
-        ),
-    ),
-)
+class _Catalogue(Mapping[str, AwsManagedPolicy]):
+    """AWS managed policies by ARN, loaded from the data file on first access."""
 
-AWS_MANAGED: dict[str, AwsManagedPolicy] = {p.arn: p for p in _POLICIES}
+    def __init__(self) -> None:
+        self._by_arn: dict[str, AwsManagedPolicy] | None = None
+        self._lock = threading.Lock()
+        self._about: dict[str, Any] = {}
+
+    @property
+    def about(self) -> dict[str, Any]:
+        """The data file's provenance: source package and version, refresh command,
+        how many policies were kept and which were left out (with the engine's reason)."""
+        self._policies()
+        return self._about
+
+    def _policies(self) -> dict[str, AwsManagedPolicy]:
+        loaded = self._by_arn
+        if loaded is None:
+            with self._lock:
+                loaded = self._by_arn
+                if loaded is None:
+                    raw = json.loads(resources.files(__package__).joinpath(_DATA).read_text())
+                    self._about = raw["about"]
+                    policies = (
+                        AwsManagedPolicy(n, p, v, _moment(c), _moment(u), d)
+                        for n, p, v, c, u, d in raw["policies"]
+                    )
+                    loaded = self._by_arn = {p.arn: p for p in policies}
+        return loaded
+
+    def __getitem__(self, arn: str) -> AwsManagedPolicy:
+        # Only ARNs in account "aws" can be AWS managed: no need to load for the others.
+        if not isinstance(arn, str) or ":iam::aws:policy/" not in arn:
+            raise KeyError(arn)
+        return self._policies()[arn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._policies())
+
+    def __len__(self) -> int:
+        return len(self._policies())
+
+
+AWS_MANAGED = _Catalogue()

@@ -191,7 +191,7 @@ def _aws_policy_detail(policy: AwsManagedPolicy, attached: int, boundaries: int)
         "PermissionsBoundaryUsageCount": boundaries,
         "IsAttachable": True,
         "CreateDate": policy.created,
-        "UpdateDate": policy.created,
+        "UpdateDate": policy.updated,
         "PolicyVersionList": [
             {
                 "Document": policy.document,

@@ -74,6 +74,7 @@ _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE--
 _MALFORMED_CERT = "Unable to parse certificate. Please ensure the certificate is in PEM format."
 _MALFORMED_KEY = "Unable to parse private key. Please ensure the private key is in PEM format."
 _MALFORMED_CHAIN = "Unable to parse certificate chain. Please ensure the chain is in PEM format."
+SSH_PUBLIC_KEY_ID_LENGTH = 20
 _INVALID_KEY = "The public key is malformed or otherwise invalid."
 _UNRECOGNIZED_KEY = "The public key encoding format is unsupported or unrecognized."
 
@@ -160,7 +161,8 @@ def upload_ssh_public_key(ctx: OpContext, params: Params) -> Output:
     if len(existing) >= SSH_KEYS_PER_USER:
         raise LimitExceeded(f"Cannot exceed quota for PublicKeysPerUser: {SSH_KEYS_PER_USER}")
     while True:
-        key_id = new_unique_id(Prefix.PUBLIC_KEY)
+        # AWS's SSH public key ids are 20 characters: APKA + 16.
+        key_id = new_unique_id(Prefix.PUBLIC_KEY)[:SSH_PUBLIC_KEY_ID_LENGTH]
         if repo.get(ctx.account_id, key_id) is None:
             break
     stored = SshPublicKey(
@@ -287,7 +289,7 @@ def _new_signing_id(ctx: OpContext) -> str:
 @operation("iam", "UploadSigningCertificate", resource=owner_target)
 def upload_signing_certificate(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
-    body = params["CertificateBody"].strip()
+    body = params["CertificateBody"]  # returned byte for byte, as AWS returns it
     digest = _der_digest(parse_certificate(body))
     repo = ctx.uow.repo(SigningCertificate)
     for existing in repo.list(ctx.account_id):
@@ -301,7 +303,7 @@ def upload_signing_certificate(ctx: OpContext, params: Params) -> Output:
             )
     if repo.count(ctx.account_id, ref=owner.lower()) >= SIGNING_CERTIFICATES_PER_USER:
         raise LimitExceeded(
-            f"Cannot exceed quota for SigningCertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}"
+            f"Cannot exceed quota for CertificatesPerUser: {SIGNING_CERTIFICATES_PER_USER}"
         )
     cert = SigningCertificate(
         account_id=ctx.account_id,
@@ -424,13 +426,12 @@ def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
     name = params["ServerCertificateName"]
     path = params.get("Path") or "/"
     tags = check_tag_count(tags_in(params.get("Tags")))
-    body = params["CertificateBody"].strip()
+    body = params["CertificateBody"]  # body and chain are returned byte for byte
     certificate = parse_certificate(body)
     private_key = params["PrivateKey"]
     _check_private_key(certificate, private_key)
     chain = params.get("CertificateChain")
     if chain is not None:
-        chain = chain.strip()
         _check_chain(certificate, chain)
     repo = ctx.uow.repo(ServerCertificate)
     if repo.get(ctx.account_id, name.lower()) is not None:

@@ -308,8 +308,7 @@ def render_policy(policy: PasswordPolicy) -> dict[str, Any]:
         out["MaxPasswordAge"] = policy.max_password_age
     if policy.password_reuse_prevention:
         out["PasswordReusePrevention"] = policy.password_reuse_prevention
-    if policy.max_password_age or policy.hard_expiry:
-        out["HardExpiry"] = policy.hard_expiry
+    out["HardExpiry"] = policy.hard_expiry  # always, as AWS returns it
     return out
 
 
@@ -345,7 +344,8 @@ def update_account_password_policy(ctx: OpContext, params: Params) -> Output:
 @operation("iam", "DeleteAccountPasswordPolicy", resource=_account_target)
 def delete_account_password_policy(ctx: OpContext, params: Params) -> Output:
     if not ctx.uow.repo(PasswordPolicy).delete(ctx.account_id, POLICY_KEY):
-        raise _policy_not_found(ctx)
+        # Not GetAccountPasswordPolicy's text: IAM words this one after the account policy.
+        raise NoSuchEntity("The account policy with name PasswordPolicy cannot be found.")
     return None
 
 

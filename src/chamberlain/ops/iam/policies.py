@@ -71,7 +71,7 @@ def policy_out(policy: AnyPolicy, usage: Usage | None, *, detail: bool) -> dict[
         default, created, updated = policy.default_version_id, policy.created, policy.updated
         description, tags = policy.description, policy.tags
     else:
-        default, created, updated = policy.version_id, policy.created, policy.created
+        default, created, updated = policy.version_id, policy.created, policy.updated
         description, tags = policy.description, ()
     out: dict[str, Any] = {
         "PolicyName": policy.name,

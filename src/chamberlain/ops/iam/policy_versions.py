@@ -38,7 +38,7 @@ def _versions(ctx: OpContext, arn: str) -> list[_Version]:
     """Every version of the policy at `arn` (AWS managed: its one version)."""
     policy = require_policy(ctx, arn)
     if not isinstance(policy, ManagedPolicy):
-        return [_Version(policy.version_id, policy.document, policy.created, True)]
+        return [_Version(policy.version_id, policy.document, policy.updated, True)]
     return [
         _Version(v.version_id, v.document, v.created, v.version_id == policy.default_version_id)
         for v in ctx.uow.repo(PolicyVersion).list(ctx.account_id, ref=policy.arn)

@@ -197,8 +197,13 @@ def get_oidc_provider(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "DeleteOpenIDConnectProvider", resource=_oidc_target)
 def delete_oidc_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
-    ctx.uow.repo(OidcProvider).delete(ctx.account_id, provider.key)
+    """Idempotent, as AWS documents it: deleting a provider that does not exist succeeds
+    (a malformed ARN is still InvalidInput)."""
+    arn = params["OpenIDConnectProviderArn"]
+    _check_arn(arn, "oidc-provider")
+    provider = ctx.uow.repo(OidcProvider).get(ctx.account_id, arn)
+    if provider is not None:
+        ctx.uow.repo(OidcProvider).delete(ctx.account_id, provider.key)
     return None
 
 

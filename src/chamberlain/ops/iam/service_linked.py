@@ -49,8 +49,54 @@ SERVICES: dict[str, tuple[str, bool | None]] = {
     "cloudtrail.amazonaws.com": ("AWSServiceRoleForCloudTrail", False),
     "config.amazonaws.com": ("AWSServiceRoleForConfig", False),
     "connect.amazonaws.com": ("AWSServiceRoleForAmazonConnect", True),
+    # Application Auto Scaling: one role per scalable service (Application Auto Scaling
+    # User Guide, "Service-linked roles for Application Auto Scaling", ARN reference).
+    "appstream.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_AppStreamFleet",
+        None,
+    ),
+    "cassandra.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_CassandraTable",
+        None,
+    ),
+    "comprehend.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_ComprehendEndpoint",
+        None,
+    ),
+    "custom-resource.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_CustomResource",
+        None,
+    ),
     "dynamodb.application-autoscaling.amazonaws.com": (
         "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable",
+        None,
+    ),
+    "elasticache.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_ElastiCacheRG",
+        None,
+    ),
+    "kafka.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_KafkaCluster",
+        None,
+    ),
+    "lambda.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency",
+        None,
+    ),
+    "neptune.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_NeptuneCluster",
+        None,
+    ),
+    "rds.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_RDSCluster",
+        None,
+    ),
+    "sagemaker.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        None,
+    ),
+    "workspaces.application-autoscaling.amazonaws.com": (
+        "AWSServiceRoleForApplicationAutoScaling_WorkSpacesPool",
         None,
     ),
     "ec2.application-autoscaling.amazonaws.com": (

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from chamberlain.domain import Role, User
 from chamberlain.ops.core.context import OpContext
@@ -101,6 +101,46 @@ def trust_text(ctx: OpContext, role: Role) -> str:
     if not changes:
         return role.assume_role_policy
     document = json.loads(role.assume_role_policy)
+    _rewrite(document, changes)
+    return json.dumps(document)
+
+
+_UNIQUE_ID = re.compile(r"(AIDA|AROA)[A-Z0-9]{12,124}")
+
+
+def _aws_principals(document: Any) -> list[str]:
+    found: list[str] = []
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict):
+            continue
+        for element in ("Principal", "NotPrincipal"):
+            spec = st.get(element)
+            aws = spec.get("AWS") if isinstance(spec, dict) else None
+            found.extend(a for a in (aws if isinstance(aws, list) else [aws]) if isinstance(a, str))
+    return found
+
+
+def evaluated_text(ctx: OpContext, role: Role) -> str:
+    """The trust policy as AssumeRole* evaluates it: `trust_text`, with each user or role
+    unique ID (AIDA..., AROA...) that an existing user or role holds read as that
+    entity's ARN, so the policy trusts the entity holding the ID (IAM User Guide, "IAM
+    JSON policy elements: Principal"; an ID no entity holds still matches no one)."""
+    text = trust_text(ctx, role)
+    if "AIDA" not in text and "AROA" not in text:
+        return text
+    document = json.loads(text)
+    changes: dict[str, str] = {}
+    for value in _aws_principals(document):
+        match = _UNIQUE_ID.fullmatch(value)
+        if match is None or value in changes:
+            continue
+        kind: type[User] | type[Role] = User if match.group(1) == "AIDA" else Role
+        holders = cast(list[User | Role], ctx.uow.repo(kind).find_by_ref(value))
+        if holders:
+            changes[value] = holders[0].arn
+    if not changes:
+        return text
     _rewrite(document, changes)
     return json.dumps(document)
 

@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chamberlain.domain import Group, Membership, Role, User
-from chamberlain.ops.core.authz import compiled, managed_policy_text, principal_policies
+from chamberlain.ops.core.authz import (
+    compiled,
+    decision_account,
+    managed_policy_text,
+    principal_policies,
+)
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import InvalidInput, PolicyEvaluation
+from chamberlain.ops.simulator import rules
 from chamberlain.ops.simulator.inputs import (
     Exclusions,
     dedupe_keys,
@@ -181,14 +187,15 @@ class Simulation:
 
     # -- policy sets (one per resource account; built once, the engine caches on them)
 
-    def _main(self, account: str) -> PolicySet:
-        hit = self._sets.get(("main", account))
+    def _main(self, account: str, resource_must_allow: bool = False) -> PolicySet:
+        hit = self._sets.get(("main", account, resource_must_allow))
         if hit is None:
-            hit = self._sets[("main", account)] = Applicable(
+            hit = self._sets[("main", account, resource_must_allow)] = Applicable(
                 identity=self.identity,
                 resource=self.resource_policy,
                 resource_account=account,
                 boundary=self.boundary,
+                require_resource_allow=resource_must_allow,
             )
         return hit
 
@@ -202,10 +209,20 @@ class Simulation:
     # -- one request
 
     def verdict(self, action: str, resource: str) -> Verdict:
-        account = _resource_account(resource) or self.owner or self.principal.account
+        account = (
+            decision_account(resource, self.principal.account)
+            or _resource_account(resource)
+            or self.owner
+            or self.principal.account
+        )
         request = Request(self.principal, action, resource, self.context)
-        decision = evaluate(request, self._main(account), explain=True)
+        must_allow = self.resource_policy is not None and rules.resource_policy_must_allow(
+            action, resource
+        )
+        decision = evaluate(request, self._main(account, must_allow), explain=True)
         outcome, matched = decision.outcome, self._matched(decision)
+        if rules.changes_reserved_resource(action, resource):
+            outcome, matched = Outcome.IMPLICIT_DENY, []
 
         organizations_allowed = None
         if self.organizations is not None:
@@ -224,6 +241,9 @@ class Simulation:
             alone = self._alone("boundary", identity=(self.boundary,))
             boundary_allowed = evaluate(request, alone).allowed
 
+        if rules.needs_no_permission(action):
+            outcome = Outcome.ALLOWED
+            matched = matched if decision.outcome is Outcome.ALLOWED else []
         details = None
         if resource != "*" and account != self.principal.account:
             details = self._cross_account_details(request)

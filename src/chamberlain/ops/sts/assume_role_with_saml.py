@@ -353,7 +353,7 @@ def trust_decision(
     decides (a SAML user has no identity policies): it must allow explicitly."""
     try:
         trust = authz.compiled(
-            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
         )
     except PolicyMalformed:
         return Decision(Outcome.IMPLICIT_DENY, (), PolicySource.RESOURCE)

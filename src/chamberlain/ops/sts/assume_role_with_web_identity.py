@@ -272,7 +272,7 @@ def _trust_allows(
     account, with no identity policies of its own."""
     try:
         trust = authz.compiled(
-            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
         )
     except PolicyMalformed:
         return False

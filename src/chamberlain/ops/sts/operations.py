@@ -187,7 +187,7 @@ def trust_decision(
     policy_set, tags = authz.caller_policy_set(ctx, caller)
     try:
         trust = authz.compiled(
-            ctx, (role.arn, trust_principals.trust_text(ctx, role)), PolicyType.TRUST
+            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
         )
     except PolicyMalformed:
         trust = None
