@@ -16,11 +16,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
+from tests.policy.reference import reference_evaluate
 
 from chamberlain.policy import compile_documents, evaluate
 from chamberlain.policy.decision import Decision, Outcome
 from chamberlain.policy.inputs import Applicable, PolicyDocuments
-from chamberlain.policy.reference import reference_evaluate
 from chamberlain.policy.request import ContextValue, Principal, PrincipalType, Request
 
 A, B = "111111111111", "222222222222"

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
+from tests.policy.reference import reference_evaluate
 
 from chamberlain.policy.decision import Decision, MatchedStatement, Outcome, PolicySource
 from chamberlain.policy.inputs import Applicable, PolicyDocuments
-from chamberlain.policy.reference import reference_evaluate
 from chamberlain.policy.request import ContextValue, Principal, PrincipalType, Request
 
 A, B = "111111111111", "222222222222"

@@ -3,7 +3,8 @@
 It is the oracle the compiled engine is checked against, so it shares no code with it
 (nothing from parse/validate/compile/evaluate/conditions): it reads each policy's raw
 JSON on every call and walks the rules in the order the semantics doc states them.
-Clarity wins over speed everywhere. It assumes the documents are valid policies but
+Clarity wins over speed everywhere. It lives with the tests (and the engine benchmark):
+the shipped package neither needs nor contains it. It assumes the documents are valid policies but
 treats anything unexpected in them as "does not match" rather than crashing.
 
 Where the doc is silent, the reading taken here is:
