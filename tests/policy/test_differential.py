@@ -92,7 +92,7 @@ RESOURCE_PATTERNS = (
     "arn:aws:s3:::bucket-a/*",
     "arn:aws:s3:::*",
     "arn:aws:*",
-    "arn:aws:s3:*",
+    "arn:aws:kms:*",  # IAM refuses "arn:aws:s3:*" (region information)
     "arn:aws:iam::*:role/*",
     f"arn:aws:iam::{A}:*",
     "arn:aws:s3:::bucket-?",
@@ -100,7 +100,7 @@ RESOURCE_PATTERNS = (
     f"arn:aws:dynamodb:*:{B}:*",
     "arn:aws:dynamodb:*:*:table/orders",
     "arn:aws:dynamodb:*:table/*",  # doc: a `*` before the last segment stops at colons
-    "arn:aws:iam:*:role/*",
+    "arn:aws:kms:*:key/*",
     "arn:aws:s3:::Bucket-a*",
     "arn:aws:iam::?:*",
     "arn:aws:s3:::bucket-a/home/${aws:username}/*",

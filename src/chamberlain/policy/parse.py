@@ -97,7 +97,7 @@ def parse_policy(
 
 
 def _syntax(detail: str) -> NoReturn:
-    raise MalformedPolicyDocument(f"{SYNTAX_ERRORS} {detail}")
+    raise MalformedPolicyDocument(SYNTAX_ERRORS, detail)
 
 
 def _too_long() -> NoReturn:
@@ -267,8 +267,8 @@ def _effect(raw: dict[str, Any], where: str) -> Effect:
     if value.lower() in ("allow", "deny"):
         # AWS's older parser answers for an Effect that differs only in case.
         raise MalformedPolicyDocument(
-            f"{FAILED_LEGACY_PARSING}. {where}: Effect {excerpt(value)} must be written "
-            '"Allow" or "Deny".'
+            FAILED_LEGACY_PARSING,
+            f'{where}: Effect {excerpt(value)} must be written "Allow" or "Deny".',
         )
     _syntax(f'{where}: Effect must be "Allow" or "Deny", not {excerpt(value)}.')
 
@@ -321,6 +321,10 @@ def _conditions(raw: Any, where: str) -> tuple[ConditionClause, ...]:
         here = f"{where}: Condition {excerpt(operator)}"
         if not isinstance(block, dict):
             _syntax(f"{here} must map condition keys to values.")
+        if not block:
+            # AWS accepts any operator name over an empty block (it tests nothing).
+            _text(operator, here)
+            continue
         check_operator(_text(operator, here))
         for key, value in block.items():
             clauses.append(

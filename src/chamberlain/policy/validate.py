@@ -5,9 +5,10 @@ already checked the document's shape) against the rules IAM applies when a polic
 saved: Version, Effect, Action/Resource/Principal presence per kind of policy, the format
 of actions, resources, principals and condition operators/keys/values, and Sids.
 
-Messages start with AWS's own text where AWS has one (e.g. "Syntax errors in policy.",
-"Policy document should not specify a principal.", 'Resource X must be in ARN format or
-"*".'), sometimes followed by a short detail; values echoed back are truncated.
+Each error's `message` is AWS's own text, exactly what IAM answers (e.g. "Syntax errors
+in policy.", "Policy document should not specify a principal.", 'Resource X must be in
+ARN format or "*".'); its `detail` says where and why (statement, element, value), for
+an editor or the log. Values echoed back are truncated.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FAILED_LEGACY_PARSING = "The policy failed legacy parsing"
 NO_PRINCIPAL_ALLOWED = "Policy document should not specify a principal."
 MISSING_PRINCIPAL = "Missing required field Principal"
 PROHIBITED_RESOURCE = "Has prohibited field Resource."
+PROHIBITED_NOT_PRINCIPAL = "Has prohibited field NotPrincipal."
 MUST_CONTAIN_ACTIONS = "Policy statement must contain actions."
 MUST_CONTAIN_RESOURCES = "Policy statement must contain resources."
 UNIQUE_SIDS = "Statement IDs (SID) in a single policy must be unique."
@@ -74,12 +76,12 @@ def excerpt(value: object) -> str:
     return f'"{text}"'
 
 
-def _fail(message: str) -> NoReturn:
-    raise MalformedPolicyDocument(message)
+def _fail(message: str, detail: str | None = None) -> NoReturn:
+    raise MalformedPolicyDocument(message, detail)
 
 
 def _syntax(detail: str) -> NoReturn:
-    raise MalformedPolicyDocument(f"{SYNTAX_ERRORS} {detail}")
+    raise MalformedPolicyDocument(SYNTAX_ERRORS, detail)
 
 
 # -- size -----------------------------------------------------------------------------
@@ -129,9 +131,9 @@ def _check_sids(statements: Iterable[Statement], kind: PolicyType) -> None:
         # IAM's own documents take [0-9A-Za-z]*; services' resource policies (S3, KMS,
         # SNS, ...) also take spaces and punctuation.
         if kind is not PolicyType.RESOURCE and not _IAM_SID.fullmatch(sid):
-            _fail(f"{ALNUM_SIDS} (statement {statement.index}: {excerpt(sid)})")
+            _fail(ALNUM_SIDS, f"Statement {statement.index}: Sid {excerpt(sid)}.")
         if sid and sid in seen:  # "" is what generators write for "no Sid": not unique
-            _fail(f"{UNIQUE_SIDS} (duplicate {excerpt(sid)})")
+            _fail(UNIQUE_SIDS, f"Sid {excerpt(sid)} is used twice.")
         seen.add(sid)
 
 
@@ -191,7 +193,9 @@ def _check_principal_rules(st: Statement, kind: PolicyType, where: str) -> None:
         return
     if kind is PolicyType.TRUST:
         if st.not_principal is not None:
-            _fail(f"Has prohibited field NotPrincipal. ({where}: trust policies name a Principal.)")
+            _fail(
+                PROHIBITED_NOT_PRINCIPAL, f"{where}: a trust policy names a Principal."
+            )
         if st.principal is None:
             _fail(MISSING_PRINCIPAL)
     elif not has_principal:
@@ -234,7 +238,6 @@ def _check_principal_spec(spec: PrincipalSpec, kind: PolicyType) -> None:
 # -- actions --------------------------------------------------------------------------
 
 _VENDOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
-_ACTION_NAME = re.compile(r"[A-Za-z0-9*?_-]+")
 # What AWS lets a role's trust policy grant (the actions a principal takes *on* a role).
 TRUST_POLICY_ACTIONS = (
     "sts:AssumeRole",
@@ -274,23 +277,20 @@ def glob_match(pattern: str, text: str) -> bool:
 
 
 def check_action(action: str) -> None:
-    """An action is "*" or "vendor:name-pattern" (AWS's messages for each way it is not)."""
+    """An action is "*" or "vendor:anything-but-a-colon" (AWS's messages for each way it
+    is not)."""
     if action == "*":
         return
     vendor, colon, name = action.partition(":")
     if not colon or not vendor:
-        _fail(f"{NEEDS_VENDOR} (action {excerpt(action)})")
+        _fail(NEEDS_VENDOR, f"Action {excerpt(action)} has no vendor prefix.")
     if ":" in name:
-        _fail(f"{ONE_COLON} (action {excerpt(action)})")
+        _fail(ONE_COLON, f"Action {excerpt(action)} has more than one colon.")
     if _has_wildcard(vendor):
-        _fail(f"{VENDOR_WILDCARD} (action {excerpt(action)})")
+        _fail(VENDOR_WILDCARD, f"Action {excerpt(action)} has a wildcard in its vendor.")
     if not _VENDOR.fullmatch(vendor):
         _fail(f"Vendor {vendor[:_EXCERPT_MAX]} is not valid")
-    if not _ACTION_NAME.fullmatch(name):
-        _syntax(
-            f"Action {excerpt(action)} is not valid: after the vendor comes an action name "
-            "of letters, digits, '-', '_' and the wildcards '*' and '?'."
-        )
+    # AWS takes any text after the vendor (even "iam: a b "): it just matches no action.
 
 
 def _trust_action_allowed(action: str) -> bool:
@@ -305,12 +305,13 @@ def _check_actions(st: Statement, kind: PolicyType, where: str) -> None:
         check_action(action)
     if kind is PolicyType.TRUST:
         if st.not_action is not None:
-            _fail(f"{TRUST_ACTIONS} ({where} uses NotAction.)")
+            _fail(TRUST_ACTIONS, f"{where} uses NotAction.")
         for action in actions:
             if not _trust_action_allowed(action):
                 _fail(
-                    f"{TRUST_ACTIONS} (or sts:TagSession, sts:SetSourceIdentity, "
-                    f"sts:SetContext); {where} names {excerpt(action)}."
+                    TRUST_ACTIONS,
+                    f"{where} names {excerpt(action)}; a trust policy grants "
+                    f"{', '.join(TRUST_POLICY_ACTIONS)}.",
                 )
 
 
@@ -321,30 +322,90 @@ _PARTITION = re.compile(rf"(?:{_PARTITIONS}|\*|\$)")
 _SERVICE = re.compile(r"[a-z0-9$][a-z0-9$.-]*", re.I)
 
 
-def check_resource(resource: str) -> None:
-    """A resource is "*" or an ARN pattern: "arn:partition:service:region:account:rest".
+# The resource types an IAM ARN's path may start with, in the order AWS's message lists them.
+IAM_RESOURCE_TYPES = (
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+)
+IAM_RESOURCE_PATH = (
+    'IAM resource path must either be "*" or start with ' + ", ".join(IAM_RESOURCE_TYPES) + "."
+)
+# Resource types IAM added after that message was written, which it authorizes by ARN
+# (CreateDelegationRequest and the other delegation operations).
+IAM_NEWER_RESOURCE_TYPES = ("delegation-request/",)
+VENDOR_QUALIFIED = "Resource vendor must be fully qualified and cannot contain regexes."
 
-    Wildcards and policy variables may appear anywhere. A pattern with fewer than six
-    segments is accepted when its last segment ends in "*" (it then covers the rest of
-    the ARN, e.g. "arn:aws:s3:*"); otherwise the six segments must all be there.
+
+def _not_arn(resource: str) -> NoReturn:
+    _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+
+
+def _as_arn(resource: str) -> str:
+    """The resource as AWS echoes it in its Partition message: "arn:" and the partition,
+    then the remaining fields, "*" for each one missing ("a:b" -> "arn:b:*:*:*:*")."""
+    _, _, rest = resource.partition(":")
+    partition, _, rest = rest.partition(":")
+    fields = rest.split(":", 3) if rest else ["*"]
+    fields += ["*"] * (4 - len(fields))
+    return ":".join(["arn", partition, *fields])
+
+
+def check_resource(resource: str) -> None:
+    """A resource is "*" or an ARN pattern "arn:partition:service:region:account:rest",
+    refused in AWS's words for each way it is not (IAM's answers to CreatePolicy).
+
+    Wildcards and policy variables may appear anywhere. AWS takes a pattern with fewer
+    than six fields ("arn:aws:s3:*", even "arn:aws:anything") unless one of its fields is
+    empty ("arn:aws:s3::bucket": "The policy failed legacy parsing"). IAM and S3 ARNs
+    have no region, and an IAM ARN's path starts with one of IAM's resource types.
     """
     if resource == "*":
         return
     # A policy variable ("${aws:username}") may hold colons: stand it in with "$".
     shape = _VARIABLE.sub("$", resource)
     segments = shape.split(":", 5)
-    if segments[0] != "arn" or len(segments) < 3:
-        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+    if len(segments) < 2:
+        _not_arn(resource)
     if not _PARTITION.fullmatch(segments[1]):
-        _fail(f"Partition {excerpt(segments[1])} is not valid for resource {excerpt(resource)}.")
-    # "arn:aws:*" (every resource of the partition) is the one wildcard vendor accepted.
-    if not _SERVICE.fullmatch(segments[2]) and segments[2:] != ["*"]:
         _fail(
-            "Resource vendor must be fully qualified and cannot contain regexes. "
-            f"(resource {excerpt(resource)})"
+            f"Partition {excerpt(segments[1])} is not valid for resource "
+            f"{excerpt(_as_arn(resource))}."
         )
-    if len(segments) < 6 and not segments[-1].endswith("*"):
-        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+    if segments[0] != "arn":
+        _not_arn(resource)
+    if len(segments) == 2:
+        _fail(VENDOR_QUALIFIED, f"Resource {excerpt(resource)} names no service.")
+    service = segments[2]
+    if not service or (len(segments) < 6 and "" in segments):
+        _fail(
+            FAILED_LEGACY_PARSING,
+            f"Resource {excerpt(resource)} has an empty field and fewer than six fields.",
+        )
+    # "arn:aws:*" (every resource of the partition) is the one wildcard vendor accepted.
+    if not _SERVICE.fullmatch(service) and segments[2:] != ["*"]:
+        _fail(VENDOR_QUALIFIED, f"Resource {excerpt(resource)}: vendor {excerpt(service)}.")
+    # IAM and S3 ARNs have an empty region field ("arn:aws:s3:::bucket"); one that is
+    # filled, or missing from a short ARN ("arn:aws:s3:*"), is region information.
+    has_region = len(segments) < 4 or segments[3] != ""
+    if service == "iam" and has_region:
+        _fail(f"IAM resource {excerpt(resource)[1:-1]} cannot contain region information.")
+    if service == "s3" and has_region:
+        _fail(f"Resource {excerpt(resource)[1:-1]} can not contain region information.")
+    if service == "iam" and len(segments) == 6:
+        path = segments[5]
+        if path != "*" and not path.startswith(IAM_RESOURCE_TYPES + IAM_NEWER_RESOURCE_TYPES):
+            _fail(IAM_RESOURCE_PATH, f"Resource {excerpt(resource)}: path {excerpt(path)}.")
 
 
 def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
@@ -431,14 +492,15 @@ def operator_base(operator: str) -> str | None:
 
 
 def check_operator(operator: str) -> str:
-    """The base operator of `operator`; AWS's 'Invalid Condition type' when there is none."""
+    """The base operator of `operator`. IAM answers an unknown one (over a non-empty
+    block) with "Syntax errors in policy."; S3's "Invalid Condition type : X" is kept as
+    the detail."""
     base = operator_base(operator)
     if base is None:
-        _fail(f"Invalid Condition type : {operator[:_EXCERPT_MAX]}")
+        _syntax(f"Invalid Condition type : {operator[:_EXCERPT_MAX]}")
     return base
 
 
-_CONDITION_KEY = re.compile(r"[^\s:]+:\S.*", re.DOTALL)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _EPOCH = re.compile(r"[0-9]{1,19}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].*)?", re.DOTALL)
@@ -518,15 +580,13 @@ _VALUE_RULES = {
 def check_clause(clause: ConditionClause, where: str = "Statement") -> None:
     """A condition clause: a known operator, a "vendor:name" key, well-typed values."""
     base = check_operator(clause.operator)
-    if not _CONDITION_KEY.fullmatch(clause.key):
-        _fail(f"{NEEDS_VENDOR} (condition key {excerpt(clause.key)})")
+    # AWS accepts any condition key ("a" too) and an empty list of values (which
+    # matches nothing; docs/policy-semantics.md).
     here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
-    if not clause.values:
-        _syntax(f"{here} has an empty list of values.")
     family = OPERATOR_FAMILIES[base]
     accepts, expected = _VALUE_RULES[family]
     for value in clause.values:
         if not accepts(value):
             # AWS's older parser is the one that rejects a malformed date.
-            prefix = f"{FAILED_LEGACY_PARSING}." if family == "Date" else SYNTAX_ERRORS
-            _fail(f"{prefix} {here}: value {excerpt(value)} is not {expected}.")
+            message = FAILED_LEGACY_PARSING if family == "Date" else SYNTAX_ERRORS
+            _fail(message, f"{here}: value {excerpt(value)} is not {expected}.")
