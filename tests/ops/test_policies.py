@@ -309,6 +309,18 @@ def test_a_refused_document_gets_awss_exact_message(iam: Call, resource: str, me
     assert (err.code, err.message) == ("MalformedPolicyDocument", "Syntax errors in policy.")
 
 
+def test_create_policy_reports_the_version_before_the_legacy_parser(iam: Call) -> None:
+    """IAM's order (tests/cases/validate_order.yaml): syntax, then the Version
+    CreatePolicy demands, then what AWS's legacy parser refuses (an Effect in the wrong
+    case)."""
+    document = {"Statement": {"Effect": "denY", "Action": "s3:*", "Resource": "*"}}
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=json.dumps(document))
+    assert err.message == "Policy document must be version 2012-10-17 or greater."
+    document["Version"] = "2012-10-17"
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=json.dumps(document))
+    assert err.message == "The policy failed legacy parsing"
+
+
 # ------------------------------------------------------------------------- list
 
 

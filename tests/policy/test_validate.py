@@ -51,6 +51,7 @@ CASE_KEYS = {
     "policy",
     "policy_text",
     "size_limit",
+    "current_version",
     "error",
     "detail",
     "valid",
@@ -87,6 +88,13 @@ def _document(data: dict[str, Any]) -> str:
     return json.dumps(data["policy"])
 
 
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "size_limit": data.get("size_limit"),
+        "current_version": bool(data.get("current_version", False)),
+    }
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     data = case.data
@@ -97,11 +105,11 @@ def test_case(case: Case) -> None:
     kind = PolicyType(data.get("kind", "identity"))
     document = _document(data)
     if data.get("valid"):
-        policy = parse_policy(document, kind, size_limit=data.get("size_limit"))
+        policy = parse_policy(document, kind, **_options(data))
         assert policy.statements
     else:
         with pytest.raises(MalformedPolicyDocument) as raised:
-            parse_policy(document, kind, size_limit=data.get("size_limit"))
+            parse_policy(document, kind, **_options(data))
         assert raised.value.message == data["error"]
         assert str(raised.value) == raised.value.message
         assert data.get("detail", "") in raised.value.detail

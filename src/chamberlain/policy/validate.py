@@ -18,7 +18,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
 from .errors import MalformedPolicyDocument, PolicyTooLarge
@@ -107,16 +107,72 @@ def require_current_version(policy: Policy) -> None:
 # -- the policy -----------------------------------------------------------------------
 
 
-def validate_policy(policy: Policy, kind: PolicyType) -> None:
-    """Raise MalformedPolicyDocument unless `policy` is a valid policy of `kind`."""
+def validate_policy(
+    policy: Policy,
+    kind: PolicyType,
+    *,
+    current_version: bool = False,
+    legacy: Sequence[str] = (),
+) -> None:
+    """Raise MalformedPolicyDocument unless `policy` is a valid policy of `kind`.
+
+    A document with several faults gets the error IAM reports first, so the checks run
+    over the whole document in IAM's order: syntax; the Version CreatePolicy demands
+    (`current_version`); AWS's legacy parser (malformed dates, short ARNs with an empty
+    field, and `legacy`, what the parser found, e.g. an Effect in the wrong case); Sids;
+    principals; that actions are present; resource formats; action formats; that
+    resources are present (tests/cases/validate_order.yaml).
+    """
     kind = PolicyType(kind)
+    statements = policy.statements
     if policy.version is not None and policy.version not in VERSIONS:
         _syntax(f"Version {excerpt(policy.version)} is not one of {', '.join(VERSIONS)}.")
-    if not policy.statements:
+    if not statements:
         _syntax("The policy has no statements.")
-    _check_sids(policy.statements, kind)
-    for statement in policy.statements:
-        _check_statement(statement, kind)
+    for st in statements:
+        _check_statement_syntax(st)
+    if current_version:
+        require_current_version(policy)
+    if legacy:
+        _fail(FAILED_LEGACY_PARSING, legacy[0])
+    for st in statements:
+        _check_legacy(st)
+    _check_sids(statements, kind)
+    for st in statements:
+        _check_principal_rules(st, kind, f"Statement {st.index}")
+    for st in statements:
+        if not (st.action if st.action is not None else st.not_action):
+            _fail(MUST_CONTAIN_ACTIONS, f"Statement {st.index} names no action.")
+    # IAM checks the formats of the resources a statement names before the actions',
+    # and only then that every statement names a resource.
+    for st in statements:
+        _check_resource_formats(st)
+    for st in statements:
+        _check_actions(st, kind, f"Statement {st.index}")
+    for st in statements:
+        _check_resources(st, kind)
+
+
+def _check_statement_syntax(st: Statement) -> None:
+    where = f"Statement {st.index}"
+    if not isinstance(st.effect, Effect):
+        _syntax(f'{where}: Effect must be "Allow" or "Deny".')
+    _check_element_pairs(st, where)
+    for clause in st.conditions:
+        _check_clause_syntax(clause, where)
+
+
+def _check_legacy(st: Statement) -> None:
+    where = f"Statement {st.index}"
+    for clause in st.conditions:
+        _check_clause_dates(clause, where)
+    for resource in (st.resource if st.resource is not None else st.not_resource) or ():
+        if _fails_legacy_parsing(resource):
+            _fail(
+                FAILED_LEGACY_PARSING,
+                f"{where}: resource {excerpt(resource)} has an empty field and fewer than "
+                "six fields.",
+            )
 
 
 _IAM_SID = re.compile(r"[0-9A-Za-z]*")
@@ -135,18 +191,6 @@ def _check_sids(statements: Iterable[Statement], kind: PolicyType) -> None:
         if sid and sid in seen:  # "" is what generators write for "no Sid": not unique
             _fail(UNIQUE_SIDS, f"Sid {excerpt(sid)} is used twice.")
         seen.add(sid)
-
-
-def _check_statement(st: Statement, kind: PolicyType) -> None:
-    where = f"Statement {st.index}"
-    if not isinstance(st.effect, Effect):
-        _syntax(f'{where}: Effect must be "Allow" or "Deny".')
-    _check_element_pairs(st, where)
-    _check_principal_rules(st, kind, where)
-    _check_actions(st, kind, where)
-    _check_resources(st, kind, where)
-    for clause in st.conditions:
-        check_clause(clause, where)
 
 
 def _check_element_pairs(st: Statement, where: str) -> None:
@@ -298,9 +342,7 @@ def _trust_action_allowed(action: str) -> bool:
 
 
 def _check_actions(st: Statement, kind: PolicyType, where: str) -> None:
-    actions = st.action if st.action is not None else st.not_action
-    if not actions:
-        _fail(MUST_CONTAIN_ACTIONS)
+    actions = (st.action if st.action is not None else st.not_action) or ()
     for action in actions:
         check_action(action)
     if kind is PolicyType.TRUST:
@@ -361,6 +403,15 @@ def _as_arn(resource: str) -> str:
     return ":".join(["arn", partition, *fields])
 
 
+def _fails_legacy_parsing(resource: str) -> bool:
+    """An "arn:partition:..." resource AWS's legacy parser refuses: no service, or fewer
+    than six fields one of which is empty ("arn:aws:s3::bucket")."""
+    segments = _VARIABLE.sub("$", resource).split(":", 5)
+    if len(segments) < 3 or segments[0] != "arn" or not _PARTITION.fullmatch(segments[1]):
+        return False  # refused later, in other words
+    return not segments[2] or (len(segments) < 6 and "" in segments)
+
+
 def check_resource(resource: str) -> None:
     """A resource is "*" or an ARN pattern "arn:partition:service:region:account:rest",
     refused in AWS's words for each way it is not (IAM's answers to CreatePolicy).
@@ -387,7 +438,7 @@ def check_resource(resource: str) -> None:
     if len(segments) == 2:
         _fail(VENDOR_QUALIFIED, f"Resource {excerpt(resource)} names no service.")
     service = segments[2]
-    if not service or (len(segments) < 6 and "" in segments):
+    if _fails_legacy_parsing(resource):
         _fail(
             FAILED_LEGACY_PARSING,
             f"Resource {excerpt(resource)} has an empty field and fewer than six fields.",
@@ -408,7 +459,7 @@ def check_resource(resource: str) -> None:
             _fail(IAM_RESOURCE_PATH, f"Resource {excerpt(resource)}: path {excerpt(path)}.")
 
 
-def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
+def _check_resources(st: Statement, kind: PolicyType) -> None:
     resources = st.resource if st.resource is not None else st.not_resource
     if kind is PolicyType.TRUST:
         if resources is not None:
@@ -420,10 +471,13 @@ def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
         # resource implicit; IAM's own policies must name it.
         if kind is PolicyType.RESOURCE:
             return
-        _fail(MUST_CONTAIN_RESOURCES)
+        _fail(MUST_CONTAIN_RESOURCES, f"Statement {st.index} names no resource.")
     if not resources:
-        _fail(MUST_CONTAIN_RESOURCES)
-    for resource in resources:
+        _fail(MUST_CONTAIN_RESOURCES, f"Statement {st.index} names no resource.")
+
+
+def _check_resource_formats(st: Statement) -> None:
+    for resource in (st.resource if st.resource is not None else st.not_resource) or ():
         check_resource(resource)
 
 
@@ -578,15 +632,32 @@ _VALUE_RULES = {
 
 
 def check_clause(clause: ConditionClause, where: str = "Statement") -> None:
-    """A condition clause: a known operator, a "vendor:name" key, well-typed values."""
-    base = check_operator(clause.operator)
-    # AWS accepts any condition key ("a" too) and an empty list of values (which
-    # matches nothing; docs/policy-semantics.md).
-    here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
-    family = OPERATOR_FAMILIES[base]
+    """A condition clause: a known operator and values of its type. AWS accepts any
+    condition key ("a" too) and an empty list of values (which matches nothing;
+    docs/policy-semantics.md)."""
+    _check_clause_syntax(clause, where)
+    _check_clause_dates(clause, where)
+
+
+def _check_clause_syntax(clause: ConditionClause, where: str) -> None:
+    family = OPERATOR_FAMILIES[check_operator(clause.operator)]
+    if family == "Date":
+        return  # AWS's legacy parser reads dates, after the syntax checks
     accepts, expected = _VALUE_RULES[family]
     for value in clause.values:
         if not accepts(value):
-            # AWS's older parser is the one that rejects a malformed date.
-            message = FAILED_LEGACY_PARSING if family == "Date" else SYNTAX_ERRORS
-            _fail(message, f"{here}: value {excerpt(value)} is not {expected}.")
+            here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
+            _syntax(f"{here}: value {excerpt(value)} is not {expected}.")
+
+
+def _check_clause_dates(clause: ConditionClause, where: str) -> None:
+    base = operator_base(clause.operator)
+    if base is None or OPERATOR_FAMILIES[base] != "Date":
+        return
+    for value in clause.values:
+        if not _is_date(value):
+            here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
+            _fail(
+                FAILED_LEGACY_PARSING,
+                f"{here}: value {excerpt(value)} is not an ISO 8601 date or epoch seconds.",
+            )
