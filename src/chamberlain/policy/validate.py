@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -557,7 +556,6 @@ def check_operator(operator: str) -> str:
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _EPOCH = re.compile(r"[0-9]{1,19}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].*)?", re.DOTALL)
 
 
 def _is_number(value: ConditionValue) -> bool:
@@ -568,19 +566,46 @@ def _is_number(value: ConditionValue) -> bool:
     return len(value) <= 64 and _NUMBER.fullmatch(value) is not None
 
 
+# The date text AWS's legacy parser reads: [-]year[-month[-day]] then, after a "T" (either
+# case), [hour[:minute[:second[.fraction][Z|+hh[:mm]|-hh[:mm]]]]].
+_LEGACY_DATE = re.compile(
+    r"(?P<year>-?[0-9]+)(?:-(?P<month>[0-9]+)(?:-(?P<day>[0-9]+))?)?"
+    r"(?:[Tt](?P<hour>[0-9]+)?(?::(?P<minute>[0-9]+)(?::(?P<second>[0-9]+)"
+    r"(?:\.(?P<fraction>[0-9]+))?(?:[Zz]|[+-](?P<tzh>[0-9]{2})(?::(?P<tzm>[0-9]{2}))?)?)?)?)?"
+)
+_DATE_FIELD_RANGES = (
+    ("year", -292275054, 292278993),
+    ("month", 1, 12),
+    ("day", 1, 31),
+    ("hour", 0, 23),
+    ("minute", 0, 59),
+    ("second", 0, 59),
+    ("fraction", 0, 999999999),
+    ("tzh", 0, 23),
+    ("tzm", 0, 59),
+)
+_EPOCH_MAX = 2**63 - 1
+
+
 def _is_date(value: ConditionValue) -> bool:
+    """What AWS's legacy parser takes as a date: epoch seconds (0 to 2**63-1) or its
+    lenient ISO 8601 (`2016-12-13t2:00:00.5+23`, `01T` and year -292275054 are dates
+    to it; a 13th month, a one-digit offset or a ten-digit fraction are not)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int | float):
-        return 0 <= value < 2**63
-    if _EPOCH.fullmatch(value):
-        return True
-    if len(value) > 64 or not _ISO_DATE.fullmatch(value):
+        return 0 <= value <= _EPOCH_MAX
+    if len(value) > 64:
         return False
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
+    if "-" not in value and "t" not in value.lower():
+        return _EPOCH.fullmatch(value) is not None and int(value) <= _EPOCH_MAX
+    found = _LEGACY_DATE.fullmatch(value)
+    if found is None:
         return False
+    for field, low, high in _DATE_FIELD_RANGES:
+        text = found.group(field)
+        if text is not None and not low <= int(text) <= high:
+            return False
     return True
 
 
