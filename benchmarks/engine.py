@@ -19,6 +19,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from tests.policy.reference import reference_evaluate
+
 from chamberlain.policy import (
     Outcome,
     PolicyDocuments,
@@ -27,7 +29,6 @@ from chamberlain.policy import (
     compile_documents,
     evaluate,
 )
-from chamberlain.policy.reference import reference_evaluate
 
 ACCOUNT = "111122223333"
 SERVICES = {

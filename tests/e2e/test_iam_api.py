@@ -115,7 +115,8 @@ def test_managed_policy_versions_and_attachment(server: Server) -> None:
     assert error_of(exc)[:2] == ("DeleteConflict", 409)
     with pytest.raises(ClientError) as exc:
         iam.create_policy(PolicyName=unique("bad"), PolicyDocument='{"Version": "2012-10-17"}')
-    assert error_of(exc)[:2] == ("MalformedPolicyDocument", 400)
+    # AWS's exact wire message; the explanation stays in the policy error's detail.
+    assert error_of(exc) == ("MalformedPolicyDocument", 400, "Syntax errors in policy.")
 
 
 def test_pagination_with_a_paginator(server: Server) -> None:

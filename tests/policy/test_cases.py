@@ -339,7 +339,7 @@ def _engine(request: Request, documents: PolicyDocuments) -> Decision:
 
 
 def _reference(request: Request, documents: PolicyDocuments) -> Decision:
-    from chamberlain.policy.reference import reference_evaluate
+    from tests.policy.reference import reference_evaluate
 
     return reference_evaluate(request, documents)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
+from tests.policy.reference import reference_evaluate
 
 from chamberlain.policy import compile_documents, evaluate
 from chamberlain.policy.decision import Decision, Outcome
 from chamberlain.policy.inputs import Applicable, PolicyDocuments
-from chamberlain.policy.reference import reference_evaluate
 from chamberlain.policy.request import ContextValue, Principal, PrincipalType, Request
 
 A, B = "111111111111", "222222222222"
@@ -92,7 +92,7 @@ RESOURCE_PATTERNS = (
     "arn:aws:s3:::bucket-a/*",
     "arn:aws:s3:::*",
     "arn:aws:*",
-    "arn:aws:s3:*",
+    "arn:aws:kms:*",  # IAM refuses "arn:aws:s3:*" (region information)
     "arn:aws:iam::*:role/*",
     f"arn:aws:iam::{A}:*",
     "arn:aws:s3:::bucket-?",
@@ -100,7 +100,7 @@ RESOURCE_PATTERNS = (
     f"arn:aws:dynamodb:*:{B}:*",
     "arn:aws:dynamodb:*:*:table/orders",
     "arn:aws:dynamodb:*:table/*",  # doc: a `*` before the last segment stops at colons
-    "arn:aws:iam:*:role/*",
+    "arn:aws:kms:*:key/*",
     "arn:aws:s3:::Bucket-a*",
     "arn:aws:iam::?:*",
     "arn:aws:s3:::bucket-a/home/${aws:username}/*",
@@ -246,6 +246,7 @@ STRING_VALUES = (
     "${aws:username, 'alice'}",
     "home/${*}",
     "${aws:TagKeys, 'env'}",
+    "owner-${aws:userid}",  # never in the context: a value that is effectively null
 )
 # family -> (operators, keys, policy values)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]]] = {
@@ -308,7 +309,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]]] = 
     "Arn": (
         ("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"),
         ("aws:SourceArn",),
-        (*RESOURCE_PATTERNS[1:11], *RESOURCES[:8]),
+        (*RESOURCE_PATTERNS[1:11], *RESOURCES[:8], "arn:aws:s3:::bucket-a/${aws:userid}"),
     ),
     "Binary": (("BinaryEquals",), ("test:blob",), ("aGVsbG8=", "d29ybGQ=")),
 }
@@ -330,6 +331,8 @@ def condition_clause(rnd: Random) -> tuple[str, str, Any]:
     if rnd.randrange(5) == 0:
         operator += "IfExists"
     key = mangle_case(rnd.choice(keys), rnd.randrange(8))
+    if rnd.randrange(12) == 0:
+        return operator, key, []  # AWS accepts an empty list of values
     chosen = rnd.sample(values, rnd.randint(1, min(3, len(values))))
     return operator, key, one_or_list(chosen)
 
@@ -339,6 +342,8 @@ def condition_block(rnd: Random) -> dict[str, dict[str, Any]]:
     for _ in range(rnd.randint(1, 2)):
         operator, key, values = condition_clause(rnd)
         block.setdefault(operator, {})[key] = values
+    if rnd.randrange(20) == 0:
+        block["Bogus"] = {}  # AWS accepts any operator name over an empty block
     return block
 
 

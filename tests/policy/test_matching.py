@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.policy.reference import _arn_match, _glob, _plain
 
 from chamberlain.policy.matching import (
     ARN_CONDITION,
@@ -20,7 +21,6 @@ from chamberlain.policy.matching import (
     _tokens,
     glob_regex,
 )
-from chamberlain.policy.reference import _arn_match, _glob, _plain
 
 patterns = st.text(alphabet="ab:*?", max_size=14)
 values = st.text(alphabet="ab:", max_size=14)

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
+from tests.policy.reference import reference_evaluate
 
 from chamberlain.policy.decision import Decision, MatchedStatement, Outcome, PolicySource
 from chamberlain.policy.inputs import Applicable, PolicyDocuments
-from chamberlain.policy.reference import reference_evaluate
 from chamberlain.policy.request import ContextValue, Principal, PrincipalType, Request
 
 A, B = "111111111111", "222222222222"
@@ -350,15 +350,30 @@ def test_variables_only_under_version_2012_10_17() -> None:
         assert decide(identity(text), resource=literal).allowed
 
 
-def test_unresolved_variables_drop_values_and_empty_elements_never_match() -> None:
-    """Policy variables: dropped values; an all-dropped element does not match."""
+def test_unresolved_variables_are_equal_to_and_like_nothing() -> None:
+    """Policy variables with no value (AWS: IAM policy elements: Variables and tags,
+    "Policy variables with no value"): the value is effectively null. A Resource pattern
+    holding one matches no resource (so a NotResource of it excludes nothing); positive
+    operators do not match it, negated operators (StringNotEquals, ...) do."""
     partly = policy(allow(resource=["arn:aws:s3:::x/${aws:username}", BUCKET_OBJECT]))
     assert decide(identity(partly)).allowed
-    not_resource = {"Effect": "Allow", "Action": "*", "NotResource": "${aws:username}"}
-    assert not decide(identity(policy(not_resource))).allowed
+    only = policy(allow(resource="arn:aws:s3:::bucket/home/${aws:username}/*"))
+    assert not decide(identity(only)).allowed
+    not_resource = {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::${aws:username}"}
+    assert decide(identity(policy(not_resource))).allowed
     negated = allow(Condition={"StringNotEquals": {"s3:prefix": "${aws:username}"}})
-    assert not decide(identity(policy(negated))).allowed
-    assert decide(identity(policy(negated)), context={"aws:username": "a"}).allowed
+    assert decide(identity(policy(negated)), context={"s3:prefix": "home/"}).allowed
+    assert decide(identity(policy(negated)), context={"s3:prefix": ""}).allowed
+    positive = allow(Condition={"StringEquals": {"s3:prefix": "${aws:username}"}})
+    assert not decide(identity(policy(positive)), context={"s3:prefix": ""}).allowed
+    deny_other_team = deny(
+        Condition={"StringNotEquals": {"s3:ExistingObjectTag/Team": "${aws:PrincipalTag/Team}"}}
+    )
+    untagged = decide(
+        identity(policy(allow(), deny_other_team)),
+        context={"s3:ExistingObjectTag/Team": "blue"},
+    )
+    assert untagged.outcome is Outcome.EXPLICIT_DENY
 
 
 def test_multivalued_keys_are_not_variables() -> None:

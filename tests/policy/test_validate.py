@@ -2,7 +2,8 @@
 validator's own functions (sizes, operators, message truncation).
 
 Each case is parsed with `parse_policy` as the kind it names; it must either parse
-(`valid: true`) or raise MalformedPolicyDocument whose message contains `error`.
+(`valid: true`) or raise MalformedPolicyDocument whose message (what goes on the wire) is
+exactly `error`, AWS's text, and whose detail (for editors and logs) contains `detail`.
 (tests/cases/*.yaml files without the `validate_` prefix belong to the evaluation runner.)
 """
 
@@ -43,7 +44,18 @@ from chamberlain.policy.validate import (
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 MIN_CASES = 80
-CASE_KEYS = {"name", "doc", "kind", "policy", "policy_text", "size_limit", "error", "valid"}
+CASE_KEYS = {
+    "name",
+    "doc",
+    "kind",
+    "policy",
+    "policy_text",
+    "size_limit",
+    "current_version",
+    "error",
+    "detail",
+    "valid",
+}
 
 
 @dataclass(frozen=True)
@@ -76,22 +88,31 @@ def _document(data: dict[str, Any]) -> str:
     return json.dumps(data["policy"])
 
 
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "size_limit": data.get("size_limit"),
+        "current_version": bool(data.get("current_version", False)),
+    }
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     data = case.data
     assert set(data) <= CASE_KEYS, f"unknown keys {set(data) - CASE_KEYS}"
     assert ("policy" in data) != ("policy_text" in data), "give policy or policy_text"
     assert ("error" in data) != ("valid" in data), "give error or valid"
+    assert "detail" not in data or "error" in data, "detail goes with error"
     kind = PolicyType(data.get("kind", "identity"))
     document = _document(data)
     if data.get("valid"):
-        policy = parse_policy(document, kind, size_limit=data.get("size_limit"))
+        policy = parse_policy(document, kind, **_options(data))
         assert policy.statements
     else:
         with pytest.raises(MalformedPolicyDocument) as raised:
-            parse_policy(document, kind, size_limit=data.get("size_limit"))
-        assert data["error"] in raised.value.message
+            parse_policy(document, kind, **_options(data))
+        assert raised.value.message == data["error"]
         assert str(raised.value) == raised.value.message
+        assert data.get("detail", "") in raised.value.detail
 
 
 def test_there_are_enough_cases_with_unique_names_and_sources() -> None:
@@ -178,13 +199,15 @@ def test_validate_policy_checks_models_it_did_not_parse() -> None:
     validate_policy(ok, PolicyType.IDENTITY)
     with pytest.raises(MalformedPolicyDocument, match="Syntax errors in policy"):
         validate_policy(Policy("2010-01-01", None, (_statement(),)), PolicyType.IDENTITY)
-    with pytest.raises(MalformedPolicyDocument, match="no statements"):
+    with pytest.raises(MalformedPolicyDocument, match="Syntax errors in policy") as raised:
         validate_policy(Policy(None, None, ()), PolicyType.IDENTITY)
+    assert "no statements" in raised.value.detail
     both = _statement(
         principal=PrincipalSpec(wildcard=True), not_principal=PrincipalSpec(aws=("*",))
     )
-    with pytest.raises(MalformedPolicyDocument, match="both Principal and NotPrincipal"):
+    with pytest.raises(MalformedPolicyDocument, match="Syntax errors in policy") as raised:
         validate_policy(Policy(None, None, (both,)), PolicyType.RESOURCE)
+    assert "both Principal and NotPrincipal" in raised.value.detail
 
 
 def test_validate_policy_accepts_kind_as_its_value() -> None:
@@ -217,10 +240,16 @@ def test_operator_base(operator: str, base: str | None) -> None:
     assert operator_base(operator) == base
 
 
-def test_check_clause_needs_values() -> None:
+def test_check_clause_takes_any_key_and_no_values() -> None:
+    """AWS accepts a key without a vendor and an empty list of values (the cases in
+    validate_conditions.yaml); the values it is given must still fit the operator."""
     check_clause(ConditionClause("StringEquals", "aws:username", ("a",)))
-    with pytest.raises(MalformedPolicyDocument, match="empty list of values"):
-        check_clause(ConditionClause("StringEquals", "aws:username", ()))
+    check_clause(ConditionClause("StringEquals", "username", ()))
+    with pytest.raises(MalformedPolicyDocument, match="Syntax errors in policy") as raised:
+        check_clause(ConditionClause("NumericEquals", "n", ("one",)))
+    detail = 'Statement: Condition NumericEquals "n": value "one" is not a number.'
+    assert raised.value.detail == detail
+
 
 
 # -- messages -------------------------------------------------------------------------
@@ -244,7 +273,7 @@ def test_check_clause_needs_values() -> None:
             "Effect": "Allow",
             "Action": "*",
             "Resource": "*",
-            "Condition": {"NumericEquals": {"k" * 10000: "1"}},
+            "Condition": {"NumericEquals": {"k" * 10000: "one"}},
         },
         {
             "Effect": "Allow",
@@ -258,6 +287,7 @@ def test_messages_never_echo_huge_inputs(statement: dict[str, Any]) -> None:
     with pytest.raises(MalformedPolicyDocument) as raised:
         parse_policy(json.dumps({"Statement": statement}))
     assert len(raised.value.message) < 400
+    assert len(raised.value.detail) < 400
 
 
 def test_principal_messages_name_the_entry() -> None:

@@ -16,7 +16,7 @@ from .decision import Decision, MatchedStatement, Outcome, PolicySource
 from .matching import ARN_RESOURCE, PLAIN, has_wildcard, pieces_regex, union_regex
 from .model import Effect, Policy, Statement
 from .principals import PrincipalMatcher
-from .variables import Part, resolve, split_template
+from .variables import Template, resolve, split_template
 
 _ACTION_CACHE_MAX = 4096
 
@@ -38,15 +38,16 @@ class ActionMatcher:
 
 
 class ResourceMatcher:
-    """Resource or NotResource patterns. `match` returns True/False, or None when every
-    pattern held a policy variable with no value (the element does not match)."""
+    """Resource or NotResource patterns. A pattern holding a policy variable with no
+    value (and no default) matches no resource (AWS, "Policy variables with no value"):
+    as a Resource it grants nothing, as a NotResource it excludes nothing."""
 
     __slots__ = ("_any", "_exact", "_regex", "_templates")
 
     def __init__(self, patterns: Iterable[str], substitute: bool) -> None:
         exact: set[str] = set()
         wild: list[str] = []
-        templates: list[tuple[Part, ...]] = []
+        templates: list[Template] = []
         self._any = False
         for p in patterns:
             template = split_template(p) if substitute else None
@@ -64,22 +65,18 @@ class ResourceMatcher:
         )
         self._templates = tuple(templates)
 
-    def match(self, resource: str, state: EvalState) -> bool | None:
+    def match(self, resource: str, state: EvalState) -> bool:
         if self._any or resource in self._exact:
             return True
         if self._regex is not None and self._regex(resource) is not None:
             return True
-        if not self._templates:
-            return False
-        resolved_any = bool(self._exact) or self._regex is not None
         for template in self._templates:
             pieces = resolve(template, state.variable)
             if pieces is None:
-                continue
-            resolved_any = True
+                continue  # matches no resource
             if pieces_regex(pieces, ARN_RESOURCE, False).fullmatch(resource) is not None:
                 return True
-        return False if resolved_any else None
+        return False
 
 
 class CompiledStatement:
@@ -138,10 +135,8 @@ class CompiledStatement:
     def holds(self, resource: str, state: EvalState) -> bool:
         """Resource and conditions, once the action (and principal) matched."""
         rm = self.resource
-        if rm is not None:
-            hit = rm.match(resource, state)
-            if hit is None or hit == self.not_resource:
-                return False
+        if rm is not None and rm.match(resource, state) == self.not_resource:
+            return False
         for test in self.conditions:  # noqa: SIM110 - all(genexpr) costs a frame per call
             if not test(state):
                 return False

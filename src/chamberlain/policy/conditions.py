@@ -24,7 +24,7 @@ from .values import (
     parse_network,
     parse_number,
 )
-from .variables import resolve, split_template
+from .variables import Template, resolve, split_template
 
 Matcher = Callable[[object], bool]  # positive sense: does one context value match?
 Test = Callable[[EvalState], bool]
@@ -55,7 +55,9 @@ def _like(arn: bool) -> Builder:
     return build
 
 
-def _compare(parse: Callable[[object], float | int | None], cmp: Callable) -> Builder:
+def _compare(
+    parse: Callable[[object], float | int | None], cmp: Callable[[float, float], bool]
+) -> Builder:
     def build(values: tuple[Pieces, ...]) -> Matcher:
         limits = [n for n in (parse(_text(p)) for p in values) if n is not None]
 
@@ -160,13 +162,19 @@ def _never(_state: EvalState) -> bool:
     return False
 
 
+def _no_match(_value: object) -> bool:
+    """The matcher of a clause with no policy value left: no context value matches it
+    (AWS: a variable with no value is "effectively null", nothing is equal to or like it)."""
+    return False
+
+
 def _literal_pieces(value: ConditionValue, glob: bool) -> Pieces:
     return ((scalar_text(value), glob),)
 
 
 def compile_clause(clause: ConditionClause, substitute: bool) -> Test:
     """A test of the request for one clause. Unknown operators never match (validation
-    rejects them before a policy is stored)."""
+    rejects them before a policy is stored, unless their block is empty)."""
     name = split_operator(clause.operator)
     if name is None:
         return _never
@@ -177,7 +185,7 @@ def compile_clause(clause: ConditionClause, substitute: bool) -> Test:
     assert base.build is not None
     # AWS substitutes policy variables only in string and ARN operators' values.
     substitute = substitute and name.base.startswith(("String", "Arn"))
-    templates = [
+    templates: list[Template | None] = [
         split_template(v) if substitute and isinstance(v, str) else None for v in clause.values
     ]
     if any(t is not None for t in templates):
@@ -188,20 +196,26 @@ def compile_clause(clause: ConditionClause, substitute: bool) -> Test:
             base.negated,
             _variable_matcher(base.build, clause.values, templates),
         )
-    if not clause.values:
-        return _never
-    fixed = base.build(tuple(_literal_pieces(v, True) for v in clause.values))
+    fixed = (
+        base.build(tuple(_literal_pieces(v, True) for v in clause.values))
+        if clause.values
+        else _no_match
+    )
     if name.set_op is None:
         return _plain_test(key, written, name.if_exists, base.negated, fixed)
     return _clause_test(key, written, name, base.negated, lambda _state: fixed)
 
 
 def _variable_matcher(
-    build: Builder, values: Sequence[ConditionValue], templates: list
-) -> Callable[[EvalState], Matcher | None]:
+    build: Builder, values: Sequence[ConditionValue], templates: list[Template | None]
+) -> Callable[[EvalState], Matcher]:
+    """The matcher for this request's variable values. A value whose variable has no
+    value (and no default) is left out: it is equal to or like no context value, so a
+    positive operator can only match through the other values, and a negated one is
+    not stopped by it ("Policy variables with no value")."""
     cache: dict[tuple[Pieces, ...], Matcher] = {}
 
-    def matcher_for(state: EvalState) -> Matcher | None:
+    def matcher_for(state: EvalState) -> Matcher:
         resolved: list[Pieces] = []
         for value, template in zip(values, templates, strict=True):
             if template is None:
@@ -211,7 +225,7 @@ def _variable_matcher(
                 if pieces is not None:
                     resolved.append(pieces)
         if not resolved:
-            return None
+            return _no_match
         key = tuple(resolved)
         matcher = cache.get(key)
         if matcher is None:
@@ -247,15 +261,13 @@ def _clause_test(
     written: str,
     name: OperatorName,
     negated: bool,
-    matcher_for: Callable[[EvalState], Matcher | None],
+    matcher_for: Callable[[EvalState], Matcher],
 ) -> Test:
     set_op, if_exists = name.set_op, name.if_exists
     when_missing = if_exists or set_op == "ForAllValues" or (set_op is None and negated)
 
     def test(state: EvalState) -> bool:
         matcher = matcher_for(state)
-        if matcher is None:  # every value's variable was unresolvable
-            return False
         value = state.get(key, written)
         if value is MISSING:
             return when_missing

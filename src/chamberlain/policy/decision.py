@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -21,7 +22,11 @@ class PolicySource(StrEnum):
     SESSION = "session policy"
 
 
-class MatchedStatement(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MatchedStatement:
+    """A statement that decided. A dataclass, not a NamedTuple: a field named `index`
+    would shadow tuple.index. The engine builds one per statement and source, once."""
+
     source: PolicySource
     policy_id: str  # the name the caller gave the policy when compiling it
     index: int  # statement index within the policy, from 0

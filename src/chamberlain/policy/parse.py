@@ -27,7 +27,6 @@ from .model import (
     Statement,
 )
 from .validate import (
-    FAILED_LEGACY_PARSING,
     SYNTAX_ERRORS,
     check_operator,
     check_size,
@@ -74,20 +73,24 @@ def parse_policy(
     kind: PolicyType = PolicyType.IDENTITY,
     *,
     size_limit: int | None = None,
+    current_version: bool = False,
 ) -> Policy:
     """Parse and validate a policy document of the given kind.
 
     `size_limit` is the quota the document is checked against (e.g.
     `validate.MANAGED_POLICY_MAX`), counted as AWS does: characters other than
-    whitespace. Raises MalformedPolicyDocument (PolicyTooLarge for size).
+    whitespace. `current_version` demands Version 2012-10-17, as IAM's CreatePolicy and
+    CreatePolicyVersion do (checked where IAM checks it: after syntax, before the rest).
+    Raises MalformedPolicyDocument (PolicyTooLarge for size).
     """
     kind = PolicyType(kind)
     text = _decode(document)
     _check_characters(text)
     _check_nesting(text)
     raw = _load_json(text)
-    policy = _build_policy(raw)
-    validate_policy(policy, kind)
+    legacy: list[str] = []
+    policy = _build_policy(raw, legacy)
+    validate_policy(policy, kind, current_version=current_version, legacy=legacy)
     if size_limit is not None:
         check_size(text, size_limit)
     return policy
@@ -97,7 +100,7 @@ def parse_policy(
 
 
 def _syntax(detail: str) -> NoReturn:
-    raise MalformedPolicyDocument(f"{SYNTAX_ERRORS} {detail}")
+    raise MalformedPolicyDocument(SYNTAX_ERRORS, detail)
 
 
 def _too_long() -> NoReturn:
@@ -195,7 +198,9 @@ def _text(value: str, where: str) -> str:
     return value
 
 
-def _build_policy(raw: Any) -> Policy:
+def _build_policy(raw: Any, legacy: list[str]) -> Policy:
+    """The model of `raw`; what only AWS's legacy parser refuses is added to `legacy`
+    (validation reports it in IAM's order)."""
     if not isinstance(raw, dict):
         _syntax("The document must be a JSON object.")
     for key in raw:
@@ -219,11 +224,11 @@ def _build_policy(raw: Any) -> Policy:
     return Policy(
         version=None if version is None else _text(version, "Version"),
         id=None if policy_id is None else _text(policy_id, "Id"),
-        statements=tuple(_build_statement(i, item) for i, item in enumerate(items)),
+        statements=tuple(_build_statement(i, item, legacy) for i, item in enumerate(items)),
     )
 
 
-def _build_statement(index: int, raw: Any) -> Statement:
+def _build_statement(index: int, raw: Any, legacy: list[str]) -> Statement:
     where = f"Statement {index}"
     if not isinstance(raw, dict):
         _syntax(f"{where} must be an object.")
@@ -236,7 +241,7 @@ def _build_statement(index: int, raw: Any) -> Statement:
     return Statement(
         index=index,
         sid=None if sid is None else _text(sid, f"{where}: Sid"),
-        effect=_effect(raw, where),
+        effect=_effect(raw, where, legacy),
         principal=_optional(raw, "Principal", where, _principal),
         not_principal=_optional(raw, "NotPrincipal", where, _principal),
         action=_optional(raw, "Action", where, _string_list),
@@ -255,7 +260,7 @@ def _optional(
     return build(raw[element], f"{where}: {element}")
 
 
-def _effect(raw: dict[str, Any], where: str) -> Effect:
+def _effect(raw: dict[str, Any], where: str, legacy: list[str]) -> Effect:
     value = raw.get("Effect")
     if value is None:
         _syntax(f"{where}: missing required element Effect.")
@@ -264,12 +269,11 @@ def _effect(raw: dict[str, Any], where: str) -> Effect:
     for effect in Effect:
         if value == effect.value:
             return effect
-    if value.lower() in ("allow", "deny"):
-        # AWS's older parser answers for an Effect that differs only in case.
-        raise MalformedPolicyDocument(
-            f"{FAILED_LEGACY_PARSING}. {where}: Effect {excerpt(value)} must be written "
-            '"Allow" or "Deny".'
-        )
+    for effect in Effect:
+        if value.lower() == effect.value.lower():
+            # AWS's older parser answers for an Effect that differs only in case.
+            legacy.append(f'{where}: Effect {excerpt(value)} must be written "Allow" or "Deny".')
+            return effect
     _syntax(f'{where}: Effect must be "Allow" or "Deny", not {excerpt(value)}.')
 
 
@@ -321,6 +325,10 @@ def _conditions(raw: Any, where: str) -> tuple[ConditionClause, ...]:
         here = f"{where}: Condition {excerpt(operator)}"
         if not isinstance(block, dict):
             _syntax(f"{here} must map condition keys to values.")
+        if not block:
+            # AWS accepts any operator name over an empty block (it tests nothing).
+            _text(operator, here)
+            continue
         check_operator(_text(operator, here))
         for key, value in block.items():
             clauses.append(

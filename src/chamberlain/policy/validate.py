@@ -5,19 +5,19 @@ already checked the document's shape) against the rules IAM applies when a polic
 saved: Version, Effect, Action/Resource/Principal presence per kind of policy, the format
 of actions, resources, principals and condition operators/keys/values, and Sids.
 
-Messages start with AWS's own text where AWS has one (e.g. "Syntax errors in policy.",
-"Policy document should not specify a principal.", 'Resource X must be in ARN format or
-"*".'), sometimes followed by a short detail; values echoed back are truncated.
+Each error's `message` is AWS's own text, exactly what IAM answers (e.g. "Syntax errors
+in policy.", "Policy document should not specify a principal.", 'Resource X must be in
+ARN format or "*".'); its `detail` says where and why (statement, element, value), for
+an editor or the log. Values echoed back are truncated.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
 from .errors import MalformedPolicyDocument, PolicyTooLarge
@@ -47,6 +47,7 @@ FAILED_LEGACY_PARSING = "The policy failed legacy parsing"
 NO_PRINCIPAL_ALLOWED = "Policy document should not specify a principal."
 MISSING_PRINCIPAL = "Missing required field Principal"
 PROHIBITED_RESOURCE = "Has prohibited field Resource."
+PROHIBITED_NOT_PRINCIPAL = "Has prohibited field NotPrincipal."
 MUST_CONTAIN_ACTIONS = "Policy statement must contain actions."
 MUST_CONTAIN_RESOURCES = "Policy statement must contain resources."
 UNIQUE_SIDS = "Statement IDs (SID) in a single policy must be unique."
@@ -74,12 +75,12 @@ def excerpt(value: object) -> str:
     return f'"{text}"'
 
 
-def _fail(message: str) -> NoReturn:
-    raise MalformedPolicyDocument(message)
+def _fail(message: str, detail: str | None = None) -> NoReturn:
+    raise MalformedPolicyDocument(message, detail)
 
 
 def _syntax(detail: str) -> NoReturn:
-    raise MalformedPolicyDocument(f"{SYNTAX_ERRORS} {detail}")
+    raise MalformedPolicyDocument(SYNTAX_ERRORS, detail)
 
 
 # -- size -----------------------------------------------------------------------------
@@ -105,16 +106,72 @@ def require_current_version(policy: Policy) -> None:
 # -- the policy -----------------------------------------------------------------------
 
 
-def validate_policy(policy: Policy, kind: PolicyType) -> None:
-    """Raise MalformedPolicyDocument unless `policy` is a valid policy of `kind`."""
+def validate_policy(
+    policy: Policy,
+    kind: PolicyType,
+    *,
+    current_version: bool = False,
+    legacy: Sequence[str] = (),
+) -> None:
+    """Raise MalformedPolicyDocument unless `policy` is a valid policy of `kind`.
+
+    A document with several faults gets the error IAM reports first, so the checks run
+    over the whole document in IAM's order: syntax; the Version CreatePolicy demands
+    (`current_version`); AWS's legacy parser (malformed dates, short ARNs with an empty
+    field, and `legacy`, what the parser found, e.g. an Effect in the wrong case); Sids;
+    principals; that actions are present; resource formats; action formats; that
+    resources are present (tests/cases/validate_order.yaml).
+    """
     kind = PolicyType(kind)
+    statements = policy.statements
     if policy.version is not None and policy.version not in VERSIONS:
         _syntax(f"Version {excerpt(policy.version)} is not one of {', '.join(VERSIONS)}.")
-    if not policy.statements:
+    if not statements:
         _syntax("The policy has no statements.")
-    _check_sids(policy.statements, kind)
-    for statement in policy.statements:
-        _check_statement(statement, kind)
+    for st in statements:
+        _check_statement_syntax(st)
+    if current_version:
+        require_current_version(policy)
+    if legacy:
+        _fail(FAILED_LEGACY_PARSING, legacy[0])
+    for st in statements:
+        _check_legacy(st)
+    _check_sids(statements, kind)
+    for st in statements:
+        _check_principal_rules(st, kind, f"Statement {st.index}")
+    for st in statements:
+        if not (st.action if st.action is not None else st.not_action):
+            _fail(MUST_CONTAIN_ACTIONS, f"Statement {st.index} names no action.")
+    # IAM checks the formats of the resources a statement names before the actions',
+    # and only then that every statement names a resource.
+    for st in statements:
+        _check_resource_formats(st)
+    for st in statements:
+        _check_actions(st, kind, f"Statement {st.index}")
+    for st in statements:
+        _check_resources(st, kind)
+
+
+def _check_statement_syntax(st: Statement) -> None:
+    where = f"Statement {st.index}"
+    if not isinstance(st.effect, Effect):
+        _syntax(f'{where}: Effect must be "Allow" or "Deny".')
+    _check_element_pairs(st, where)
+    for clause in st.conditions:
+        _check_clause_syntax(clause, where)
+
+
+def _check_legacy(st: Statement) -> None:
+    where = f"Statement {st.index}"
+    for clause in st.conditions:
+        _check_clause_dates(clause, where)
+    for resource in (st.resource if st.resource is not None else st.not_resource) or ():
+        if _fails_legacy_parsing(resource):
+            _fail(
+                FAILED_LEGACY_PARSING,
+                f"{where}: resource {excerpt(resource)} has an empty field and fewer than "
+                "six fields.",
+            )
 
 
 _IAM_SID = re.compile(r"[0-9A-Za-z]*")
@@ -129,22 +186,10 @@ def _check_sids(statements: Iterable[Statement], kind: PolicyType) -> None:
         # IAM's own documents take [0-9A-Za-z]*; services' resource policies (S3, KMS,
         # SNS, ...) also take spaces and punctuation.
         if kind is not PolicyType.RESOURCE and not _IAM_SID.fullmatch(sid):
-            _fail(f"{ALNUM_SIDS} (statement {statement.index}: {excerpt(sid)})")
+            _fail(ALNUM_SIDS, f"Statement {statement.index}: Sid {excerpt(sid)}.")
         if sid and sid in seen:  # "" is what generators write for "no Sid": not unique
-            _fail(f"{UNIQUE_SIDS} (duplicate {excerpt(sid)})")
+            _fail(UNIQUE_SIDS, f"Sid {excerpt(sid)} is used twice.")
         seen.add(sid)
-
-
-def _check_statement(st: Statement, kind: PolicyType) -> None:
-    where = f"Statement {st.index}"
-    if not isinstance(st.effect, Effect):
-        _syntax(f'{where}: Effect must be "Allow" or "Deny".')
-    _check_element_pairs(st, where)
-    _check_principal_rules(st, kind, where)
-    _check_actions(st, kind, where)
-    _check_resources(st, kind, where)
-    for clause in st.conditions:
-        check_clause(clause, where)
 
 
 def _check_element_pairs(st: Statement, where: str) -> None:
@@ -191,7 +236,9 @@ def _check_principal_rules(st: Statement, kind: PolicyType, where: str) -> None:
         return
     if kind is PolicyType.TRUST:
         if st.not_principal is not None:
-            _fail(f"Has prohibited field NotPrincipal. ({where}: trust policies name a Principal.)")
+            _fail(
+                PROHIBITED_NOT_PRINCIPAL, f"{where}: a trust policy names a Principal."
+            )
         if st.principal is None:
             _fail(MISSING_PRINCIPAL)
     elif not has_principal:
@@ -234,7 +281,6 @@ def _check_principal_spec(spec: PrincipalSpec, kind: PolicyType) -> None:
 # -- actions --------------------------------------------------------------------------
 
 _VENDOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
-_ACTION_NAME = re.compile(r"[A-Za-z0-9*?_-]+")
 # What AWS lets a role's trust policy grant (the actions a principal takes *on* a role).
 TRUST_POLICY_ACTIONS = (
     "sts:AssumeRole",
@@ -274,23 +320,20 @@ def glob_match(pattern: str, text: str) -> bool:
 
 
 def check_action(action: str) -> None:
-    """An action is "*" or "vendor:name-pattern" (AWS's messages for each way it is not)."""
+    """An action is "*" or "vendor:anything-but-a-colon" (AWS's messages for each way it
+    is not)."""
     if action == "*":
         return
     vendor, colon, name = action.partition(":")
     if not colon or not vendor:
-        _fail(f"{NEEDS_VENDOR} (action {excerpt(action)})")
+        _fail(NEEDS_VENDOR, f"Action {excerpt(action)} has no vendor prefix.")
     if ":" in name:
-        _fail(f"{ONE_COLON} (action {excerpt(action)})")
+        _fail(ONE_COLON, f"Action {excerpt(action)} has more than one colon.")
     if _has_wildcard(vendor):
-        _fail(f"{VENDOR_WILDCARD} (action {excerpt(action)})")
+        _fail(VENDOR_WILDCARD, f"Action {excerpt(action)} has a wildcard in its vendor.")
     if not _VENDOR.fullmatch(vendor):
         _fail(f"Vendor {vendor[:_EXCERPT_MAX]} is not valid")
-    if not _ACTION_NAME.fullmatch(name):
-        _syntax(
-            f"Action {excerpt(action)} is not valid: after the vendor comes an action name "
-            "of letters, digits, '-', '_' and the wildcards '*' and '?'."
-        )
+    # AWS takes any text after the vendor (even "iam: a b "): it just matches no action.
 
 
 def _trust_action_allowed(action: str) -> bool:
@@ -298,19 +341,18 @@ def _trust_action_allowed(action: str) -> bool:
 
 
 def _check_actions(st: Statement, kind: PolicyType, where: str) -> None:
-    actions = st.action if st.action is not None else st.not_action
-    if not actions:
-        _fail(MUST_CONTAIN_ACTIONS)
+    actions = (st.action if st.action is not None else st.not_action) or ()
     for action in actions:
         check_action(action)
     if kind is PolicyType.TRUST:
         if st.not_action is not None:
-            _fail(f"{TRUST_ACTIONS} ({where} uses NotAction.)")
+            _fail(TRUST_ACTIONS, f"{where} uses NotAction.")
         for action in actions:
             if not _trust_action_allowed(action):
                 _fail(
-                    f"{TRUST_ACTIONS} (or sts:TagSession, sts:SetSourceIdentity, "
-                    f"sts:SetContext); {where} names {excerpt(action)}."
+                    TRUST_ACTIONS,
+                    f"{where} names {excerpt(action)}; a trust policy grants "
+                    f"{', '.join(TRUST_POLICY_ACTIONS)}.",
                 )
 
 
@@ -321,33 +363,110 @@ _PARTITION = re.compile(rf"(?:{_PARTITIONS}|\*|\$)")
 _SERVICE = re.compile(r"[a-z0-9$][a-z0-9$.-]*", re.I)
 
 
-def check_resource(resource: str) -> None:
-    """A resource is "*" or an ARN pattern: "arn:partition:service:region:account:rest".
+# The resource types an IAM ARN's path may start with, in the order AWS's message lists them.
+IAM_RESOURCE_TYPES = (
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+)
+IAM_RESOURCE_PATH = (
+    'IAM resource path must either be "*" or start with ' + ", ".join(IAM_RESOURCE_TYPES) + "."
+)
+# Resource types IAM added after that message was written, which it authorizes by ARN
+# (CreateDelegationRequest and the other delegation operations), and role templates,
+# which AWS's own managed policies name (AWSCloudWatchOmniServiceRolePolicy and others).
+IAM_NEWER_RESOURCE_TYPES = ("delegation-request/", "role-template/")
+VENDOR_QUALIFIED = "Resource vendor must be fully qualified and cannot contain regexes."
 
-    Wildcards and policy variables may appear anywhere. A pattern with fewer than six
-    segments is accepted when its last segment ends in "*" (it then covers the rest of
-    the ARN, e.g. "arn:aws:s3:*"); otherwise the six segments must all be there.
+
+def _not_arn(resource: str) -> NoReturn:
+    _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+
+
+def _as_arn(resource: str) -> str:
+    """The resource as AWS echoes it in its Partition message: "arn:" and the partition,
+    then the remaining fields, "*" for each one missing ("a:b" -> "arn:b:*:*:*:*")."""
+    _, _, rest = resource.partition(":")
+    partition, _, rest = rest.partition(":")
+    fields = rest.split(":", 3) if rest else ["*"]
+    fields += ["*"] * (4 - len(fields))
+    return ":".join(["arn", partition, *fields])
+
+
+def _fails_legacy_parsing(resource: str) -> bool:
+    """An "arn:partition:..." resource AWS's legacy parser refuses: no service, or fewer
+    than six fields one of which is empty ("arn:aws:s3::bucket")."""
+    segments = _VARIABLE.sub("$", resource).split(":", 5)
+    if len(segments) < 3 or segments[0] != "arn" or not _PARTITION.fullmatch(segments[1]):
+        return False  # refused later, in other words
+    return not segments[2] or (len(segments) < 6 and "" in segments)
+
+
+def check_resource(resource: str) -> None:
+    """A resource is "*" or an ARN pattern "arn:partition:service:region:account:rest",
+    refused in AWS's words for each way it is not (IAM's answers to CreatePolicy).
+
+    Wildcards and policy variables may appear anywhere. AWS takes a pattern with fewer
+    than six fields ("arn:aws:s3:*", even "arn:aws:anything") unless one of its fields is
+    empty ("arn:aws:s3::bucket": "The policy failed legacy parsing"). IAM and S3 ARNs
+    have no region, and an IAM ARN's path starts with one of IAM's resource types.
     """
     if resource == "*":
         return
     # A policy variable ("${aws:username}") may hold colons: stand it in with "$".
     shape = _VARIABLE.sub("$", resource)
     segments = shape.split(":", 5)
-    if segments[0] != "arn" or len(segments) < 3:
-        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+    if len(segments) < 2:
+        _not_arn(resource)
     if not _PARTITION.fullmatch(segments[1]):
-        _fail(f"Partition {excerpt(segments[1])} is not valid for resource {excerpt(resource)}.")
-    # "arn:aws:*" (every resource of the partition) is the one wildcard vendor accepted.
-    if not _SERVICE.fullmatch(segments[2]) and segments[2:] != ["*"]:
         _fail(
-            "Resource vendor must be fully qualified and cannot contain regexes. "
-            f"(resource {excerpt(resource)})"
+            f"Partition {excerpt(segments[1])} is not valid for resource "
+            f"{excerpt(_as_arn(resource))}."
         )
-    if len(segments) < 6 and not segments[-1].endswith("*"):
-        _fail(f'Resource {excerpt(resource)[1:-1]} must be in ARN format or "*".')
+    if segments[0] != "arn":
+        _not_arn(resource)
+    if len(segments) == 2:
+        _fail(VENDOR_QUALIFIED, f"Resource {excerpt(resource)} names no service.")
+    service = segments[2]
+    if _fails_legacy_parsing(resource):
+        _fail(
+            FAILED_LEGACY_PARSING,
+            f"Resource {excerpt(resource)} has an empty field and fewer than six fields.",
+        )
+    # "arn:aws:*" (every resource of the partition) is the one wildcard vendor accepted.
+    if not _SERVICE.fullmatch(service) and segments[2:] != ["*"]:
+        _fail(VENDOR_QUALIFIED, f"Resource {excerpt(resource)}: vendor {excerpt(service)}.")
+    # IAM ARNs and S3 bucket and object ARNs have an empty region field
+    # ("arn:aws:s3:::bucket"); one that is filled, or missing from a short ARN
+    # ("arn:aws:s3:*"), is region information. S3 resources that belong to an account
+    # (access points, Batch Operations jobs, Storage Lens: "arn:aws:s3:REGION:ACCOUNT:...")
+    # do have a region, as AWS's own managed policies show.
+    has_region = len(segments) < 4 or segments[3] != ""
+    if service == "iam" and has_region:
+        _fail(f"IAM resource {excerpt(resource)[1:-1]} cannot contain region information.")
+    s3_bucket_or_object = len(segments) < 5 or segments[4] == ""
+    if service == "s3" and has_region and s3_bucket_or_object:
+        _fail(f"Resource {excerpt(resource)[1:-1]} can not contain region information.")
+    if service == "iam" and len(segments) == 6:
+        path = segments[5]
+        # "arn:aws:iam::ACCOUNT:root" names the root user (AWS's IAMAuditRootUserCredentials).
+        types = IAM_RESOURCE_TYPES + IAM_NEWER_RESOURCE_TYPES
+        known = path in ("*", "root") or path.startswith(types)
+        if not known:
+            _fail(IAM_RESOURCE_PATH, f"Resource {excerpt(resource)}: path {excerpt(path)}.")
 
 
-def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
+def _check_resources(st: Statement, kind: PolicyType) -> None:
     resources = st.resource if st.resource is not None else st.not_resource
     if kind is PolicyType.TRUST:
         if resources is not None:
@@ -359,10 +478,13 @@ def _check_resources(st: Statement, kind: PolicyType, where: str) -> None:
         # resource implicit; IAM's own policies must name it.
         if kind is PolicyType.RESOURCE:
             return
-        _fail(MUST_CONTAIN_RESOURCES)
+        _fail(MUST_CONTAIN_RESOURCES, f"Statement {st.index} names no resource.")
     if not resources:
-        _fail(MUST_CONTAIN_RESOURCES)
-    for resource in resources:
+        _fail(MUST_CONTAIN_RESOURCES, f"Statement {st.index} names no resource.")
+
+
+def _check_resource_formats(st: Statement) -> None:
+    for resource in (st.resource if st.resource is not None else st.not_resource) or ():
         check_resource(resource)
 
 
@@ -431,17 +553,17 @@ def operator_base(operator: str) -> str | None:
 
 
 def check_operator(operator: str) -> str:
-    """The base operator of `operator`; AWS's 'Invalid Condition type' when there is none."""
+    """The base operator of `operator`. IAM answers an unknown one (over a non-empty
+    block) with "Syntax errors in policy."; S3's "Invalid Condition type : X" is kept as
+    the detail."""
     base = operator_base(operator)
     if base is None:
-        _fail(f"Invalid Condition type : {operator[:_EXCERPT_MAX]}")
+        _syntax(f"Invalid Condition type : {operator[:_EXCERPT_MAX]}")
     return base
 
 
-_CONDITION_KEY = re.compile(r"[^\s:]+:\S.*", re.DOTALL)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _EPOCH = re.compile(r"[0-9]{1,19}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ].*)?", re.DOTALL)
 
 
 def _is_number(value: ConditionValue) -> bool:
@@ -452,19 +574,46 @@ def _is_number(value: ConditionValue) -> bool:
     return len(value) <= 64 and _NUMBER.fullmatch(value) is not None
 
 
+# The date text AWS's legacy parser reads: [-]year[-month[-day]] then, after a "T" (either
+# case), [hour[:minute[:second[.fraction][Z|+hh[:mm]|-hh[:mm]]]]].
+_LEGACY_DATE = re.compile(
+    r"(?P<year>-?[0-9]+)(?:-(?P<month>[0-9]+)(?:-(?P<day>[0-9]+))?)?"
+    r"(?:[Tt](?P<hour>[0-9]+)?(?::(?P<minute>[0-9]+)(?::(?P<second>[0-9]+)"
+    r"(?:\.(?P<fraction>[0-9]+))?(?:[Zz]|[+-](?P<tzh>[0-9]{2})(?::(?P<tzm>[0-9]{2}))?)?)?)?)?"
+)
+_DATE_FIELD_RANGES = (
+    ("year", -292275054, 292278993),
+    ("month", 1, 12),
+    ("day", 1, 31),
+    ("hour", 0, 23),
+    ("minute", 0, 59),
+    ("second", 0, 59),
+    ("fraction", 0, 999999999),
+    ("tzh", 0, 23),
+    ("tzm", 0, 59),
+)
+_EPOCH_MAX = 2**63 - 1
+
+
 def _is_date(value: ConditionValue) -> bool:
+    """What AWS's legacy parser takes as a date: epoch seconds (0 to 2**63-1) or its
+    lenient ISO 8601 (`2016-12-13t2:00:00.5+23`, `01T` and year -292275054 are dates
+    to it; a 13th month, a one-digit offset or a ten-digit fraction are not)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int | float):
-        return 0 <= value < 2**63
-    if _EPOCH.fullmatch(value):
-        return True
-    if len(value) > 64 or not _ISO_DATE.fullmatch(value):
+        return 0 <= value <= _EPOCH_MAX
+    if len(value) > 64:
         return False
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
+    if "-" not in value and "t" not in value.lower():
+        return _EPOCH.fullmatch(value) is not None and int(value) <= _EPOCH_MAX
+    found = _LEGACY_DATE.fullmatch(value)
+    if found is None:
         return False
+    for field, low, high in _DATE_FIELD_RANGES:
+        text = found.group(field)
+        if text is not None and not low <= int(text) <= high:
+            return False
     return True
 
 
@@ -516,17 +665,32 @@ _VALUE_RULES = {
 
 
 def check_clause(clause: ConditionClause, where: str = "Statement") -> None:
-    """A condition clause: a known operator, a "vendor:name" key, well-typed values."""
-    base = check_operator(clause.operator)
-    if not _CONDITION_KEY.fullmatch(clause.key):
-        _fail(f"{NEEDS_VENDOR} (condition key {excerpt(clause.key)})")
-    here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
-    if not clause.values:
-        _syntax(f"{here} has an empty list of values.")
-    family = OPERATOR_FAMILIES[base]
+    """A condition clause: a known operator and values of its type. AWS accepts any
+    condition key ("a" too) and an empty list of values (which matches nothing;
+    docs/policy-semantics.md)."""
+    _check_clause_syntax(clause, where)
+    _check_clause_dates(clause, where)
+
+
+def _check_clause_syntax(clause: ConditionClause, where: str) -> None:
+    family = OPERATOR_FAMILIES[check_operator(clause.operator)]
+    if family == "Date":
+        return  # AWS's legacy parser reads dates, after the syntax checks
     accepts, expected = _VALUE_RULES[family]
     for value in clause.values:
         if not accepts(value):
-            # AWS's older parser is the one that rejects a malformed date.
-            prefix = f"{FAILED_LEGACY_PARSING}." if family == "Date" else SYNTAX_ERRORS
-            _fail(f"{prefix} {here}: value {excerpt(value)} is not {expected}.")
+            here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
+            _syntax(f"{here}: value {excerpt(value)} is not {expected}.")
+
+
+def _check_clause_dates(clause: ConditionClause, where: str) -> None:
+    base = operator_base(clause.operator)
+    if base is None or OPERATOR_FAMILIES[base] != "Date":
+        return
+    for value in clause.values:
+        if not _is_date(value):
+            here = f"{where}: Condition {clause.operator} {excerpt(clause.key)}"
+            _fail(
+                FAILED_LEGACY_PARSING,
+                f"{here}: value {excerpt(value)} is not an ISO 8601 date or epoch seconds.",
+            )

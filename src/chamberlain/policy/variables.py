@@ -3,7 +3,10 @@
 Only under Version 2012-10-17. A text is split once, at compile time, into a template of
 literal glob text, literal characters and variable references; at evaluation each variable
 is looked up in the request context (case-insensitively). A variable with no value and no
-default makes the whole text unresolvable (None), and the caller drops that value.
+default makes the whole text unresolvable (None): AWS treats it as "effectively null", a
+value that nothing is equal to or like, so the caller leaves it out of the values a
+request is compared with (a Resource pattern then matches no resource, a condition value
+no context value).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ class Variable:
 
 # A template part: glob text (str), a literal character (tuple[str]), or a Variable.
 Part = str | tuple[str] | Variable
+Template = tuple[Part, ...]
 
 
-def split_template(text: str) -> tuple[Part, ...] | None:
+def split_template(text: str) -> Template | None:
     """The template for `text`, or None when it holds no `${...}` at all."""
     if "${" not in text:
         return None
@@ -53,14 +57,14 @@ def split_template(text: str) -> tuple[Part, ...] | None:
     return tuple(parts)
 
 
-def template_keys(template: tuple[Part, ...]) -> tuple[str, ...]:
+def template_keys(template: Template) -> tuple[str, ...]:
     return tuple(p.key for p in template if isinstance(p, Variable))
 
 
 Lookup = Callable[[str], str | None]
 
 
-def resolve(template: tuple[Part, ...], lookup: Lookup) -> Pieces | None:
+def resolve(template: Template, lookup: Lookup) -> Pieces | None:
     """Pieces for the regex builder, or None if a variable has no value."""
     out: list[tuple[str, bool]] = []
     for p in template:
@@ -78,7 +82,7 @@ def resolve(template: tuple[Part, ...], lookup: Lookup) -> Pieces | None:
     return tuple(out)
 
 
-def resolve_text(template: tuple[Part, ...], lookup: Lookup) -> str | None:
+def resolve_text(template: Template, lookup: Lookup) -> str | None:
     """The template as plain text (for non-glob operators), or None if unresolvable."""
     pieces = resolve(template, lookup)
     return None if pieces is None else "".join(text for text, _ in pieces)

@@ -11,6 +11,7 @@ import pytest
 from chamberlain.ops.core.aws_managed import AWS_MANAGED
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam import policies as iam_policies
+from chamberlain.policy.validate import IAM_RESOURCE_PATH
 
 from ..conftest import ACCOUNT, NOW, user_caller
 
@@ -295,6 +296,40 @@ def test_create_version_validates_the_document(iam: Call) -> None:
     )
     assert err.code == "MalformedPolicyDocument"
     assert len(iam("ListPolicyVersions", PolicyArn=arn)["Versions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ("arn:aws:iam:::example_bucket", IAM_RESOURCE_PATH),
+        (
+            "arn:aws:s3:us-east-1::example_bucket",
+            "Resource arn:aws:s3:us-east-1::example_bucket can not contain region information.",
+        ),
+        ("arn:aws:s3::example_bucket", "The policy failed legacy parsing"),
+        ("arn:aws", "Resource vendor must be fully qualified and cannot contain regexes."),
+    ],
+)
+def test_a_refused_document_gets_awss_exact_message(iam: Call, resource: str, message: str) -> None:
+    """MalformedPolicyDocument carries AWS's text alone, not the policy error's detail
+    (tests/cases/validate_resource.yaml)."""
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=allow("s3:*", resource))
+    assert (err.code, err.message) == ("MalformedPolicyDocument", message)
+    bad_effect = json.dumps({"Version": "2012-10-17", "Statement": {"Effect": "Maybe"}})
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=bad_effect)
+    assert (err.code, err.message) == ("MalformedPolicyDocument", "Syntax errors in policy.")
+
+
+def test_create_policy_reports_the_version_before_the_legacy_parser(iam: Call) -> None:
+    """IAM's order (tests/cases/validate_order.yaml): syntax, then the Version
+    CreatePolicy demands, then what AWS's legacy parser refuses (an Effect in the wrong
+    case)."""
+    document = {"Statement": {"Effect": "denY", "Action": "s3:*", "Resource": "*"}}
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=json.dumps(document))
+    assert err.message == "Policy document must be version 2012-10-17 or greater."
+    document["Version"] = "2012-10-17"
+    err = error_of(iam, "CreatePolicy", PolicyName="p", PolicyDocument=json.dumps(document))
+    assert err.message == "The policy failed legacy parsing"
 
 
 # ------------------------------------------------------------------------- list

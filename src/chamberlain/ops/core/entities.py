@@ -38,7 +38,6 @@ from chamberlain.policy.request import ContextValue
 from chamberlain.policy.validate import (
     MANAGED_POLICY_MAX,
     policy_size,
-    require_current_version,
 )
 
 # AWS's default quota: managed policies attached to one user, group or role.
@@ -269,9 +268,7 @@ def change_boundary(ctx: OpContext, old: str | None, new: str | None) -> None:
 def parse_document(text: str, kind: PolicyType, *, current_version: bool = False) -> Policy:
     """Parse and validate a document, with the policy engine's errors as IAM's."""
     try:
-        policy = parse_policy(text, kind)
-        if current_version:
-            require_current_version(policy)
+        policy = parse_policy(text, kind, current_version=current_version)
     except PolicyTooLarge as exc:
         raise LimitExceeded(exc.message) from exc
     except PolicyMalformed as exc:

@@ -3,7 +3,8 @@
 It is the oracle the compiled engine is checked against, so it shares no code with it
 (nothing from parse/validate/compile/evaluate/conditions): it reads each policy's raw
 JSON on every call and walks the rules in the order the semantics doc states them.
-Clarity wins over speed everywhere. It assumes the documents are valid policies but
+Clarity wins over speed everywhere. It lives with the tests (and the engine benchmark):
+the shipped package neither needs nor contains it. It assumes the documents are valid policies but
 treats anything unexpected in them as "does not match" rather than crashing.
 
 Where the doc is silent, the reading taken here is:
@@ -195,10 +196,10 @@ def _variable_value(context: Mapping[str, Any], key: str) -> str | None:
 def _substitute(text: str, context: Mapping[str, Any], variables: bool) -> Pattern | None:
     """Replace policy variables ("Policy variables" in the semantics doc).
 
-    Returns the pattern, or None when a variable has no value and no default (the value
-    is then dropped). Without `variables` (not Version 2012-10-17) the text is taken
-    as written. Substituted text is literal: only wildcards written in the policy are
-    wildcards.
+    Returns the pattern, or None when a variable has no value and no default: AWS's
+    "effectively null" value, which no context value or resource is equal to or like.
+    Without `variables` (not Version 2012-10-17) the text is taken as written.
+    Substituted text is literal: only wildcards written in the policy are wildcards.
     """
     if not variables:
         return _plain(text)
@@ -438,8 +439,6 @@ def _condition_holds(
                 policy_values.append(_PolicyValue(_pattern_text(substituted), substituted))
         else:
             policy_values.append(_PolicyValue(value, _plain(_json_text(value))))
-    if written and not policy_values:
-        return False  # every value was dropped: the condition is false, negated or not
     context_values = _lookup(context, key)
 
     if operator.positive == "Null":
@@ -565,9 +564,9 @@ def _resource_matches(
         return True  # neither element (trust policies): every resource
     written = _strings(statement[element])
     patterns = [_substitute(p, context, variables) for p in written]
+    # A pattern whose variable has no value matches no resource: a Resource of such
+    # patterns matches nothing, a NotResource of them excludes nothing.
     kept = [p for p in patterns if p is not None]
-    if written and not kept:
-        return False  # every pattern dropped: the statement does not apply
     hit = any(_arn_match(p, resource, star_crosses=True) for p in kept)
     return hit if element == "Resource" else not hit
 
