@@ -19,6 +19,7 @@ from chamberlain.protocol.json11 import (
     resolve_target,
     serialize_error,
     serialize_output,
+    target_service,
 )
 from chamberlain.protocol.models import service_model
 from chamberlain.protocol.wire_errors import ProtocolError
@@ -39,6 +40,19 @@ def test_target_resolves_to_the_operation() -> None:
     assert resolve_target("cloudtrail", TARGET) == "LookupEvents"
 
 
+def test_smithy_target_resolves_to_the_operation() -> None:
+    """The AWS SDK for JavaScript v3 (and every SDK generated from Smithy models) sends
+    `X-Amz-Target: CloudTrail_20131101.LookupEvents`: the service shape's name, a period,
+    the operation's name (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html);
+    botocore sends its model's longer targetPrefix. CloudTrail accepts both."""
+    assert resolve_target("cloudtrail", "CloudTrail_20131101.LookupEvents") == "LookupEvents"
+    decoded = decode_json_request("cloudtrail", "CloudTrail_20131101.LookupEvents", b"{}")
+    assert decoded.operation == "LookupEvents"
+    assert target_service("CloudTrail_20131101.LookupEvents", ["cloudtrail"]) == "cloudtrail"
+    assert target_service(TARGET, ["cloudtrail"]) == "cloudtrail"
+    assert target_service("DynamoDB_20120810.GetItem", ["cloudtrail"]) is None
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -48,6 +62,12 @@ def test_target_resolves_to_the_operation() -> None:
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.NoSuchThing",
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.lookupevents",
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131102.LookupEvents",
+        "CloudTrail_20131101.",
+        "CloudTrail_20131101.NoSuchThing",
+        "CloudTrail_20131102.LookupEvents",
+        "cloudtrail_20131101.LookupEvents",
+        "v20131101.CloudTrail_20131101.LookupEvents",
+        "CloudTrail_20131101.LookupEvents.Extra",
     ],
 )
 def test_unknown_targets(target: str | None) -> None:
