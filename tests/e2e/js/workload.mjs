@@ -8,44 +8,65 @@
 // as an SDK configured for that region signs for its regional STS endpoint).
 
 import {
+  AddRoleToInstanceProfileCommand,
   AddUserToGroupCommand,
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateGroupCommand,
+  CreateInstanceProfileCommand,
+  CreateLoginProfileCommand,
   CreatePolicyCommand,
   CreatePolicyVersionCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  CreateVirtualMFADeviceCommand,
   DeleteAccessKeyCommand,
   DeleteGroupCommand,
+  DeleteInstanceProfileCommand,
+  DeleteLoginProfileCommand,
   DeletePolicyCommand,
   DeletePolicyVersionCommand,
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
   DeleteUserCommand,
   DeleteUserPolicyCommand,
+  DeleteVirtualMFADeviceCommand,
   DetachUserPolicyCommand,
   GenerateCredentialReportCommand,
   GetAccessKeyLastUsedCommand,
+  GetAccountPasswordPolicyCommand,
+  GetAccountSummaryCommand,
+  GetContextKeysForPrincipalPolicyCommand,
   GetCredentialReportCommand,
+  GetLoginProfileCommand,
   GetPolicyVersionCommand,
   GetRoleCommand,
   GetUserCommand,
   IAMClient,
   ListAttachedUserPoliciesCommand,
+  ListEntitiesForPolicyCommand,
   ListGroupsForUserCommand,
+  ListInstanceProfilesForRoleCommand,
+  ListRoleTagsCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
+  RemoveRoleFromInstanceProfileCommand,
   RemoveUserFromGroupCommand,
+  TagRoleCommand,
   TagUserCommand,
   UpdateAccessKeyCommand,
+  UpdateAssumeRolePolicyCommand,
+  paginateGetAccountAuthorizationDetails,
   paginateGetGroup,
   paginateListAccessKeys,
+  paginateListPolicies,
   paginateListPolicyVersions,
   paginateListUsers,
+  paginateSimulatePrincipalPolicy,
 } from "@aws-sdk/client-iam";
 import {
   AssumeRoleCommand,
+  GetAccessKeyInfoCommand,
   GetCallerIdentityCommand,
   GetSessionTokenCommand,
   STSClient,
@@ -147,6 +168,21 @@ async function main() {
   const me = await call("GetCallerIdentity", () => sts.send(new GetCallerIdentityCommand({})));
   expect("GetCallerIdentity", me.Account === account, `Account ${me.Account}`);
   expect("GetCallerIdentity", me.Arn === `arn:aws:iam::${account}:user/admin`, `Arn ${me.Arn}`);
+
+  // --- a client whose clock is an hour slow is refused ("Signature expired"), sets its
+  // clock from the reply's Date header, and its next call succeeds
+  const slow = new STSClient({
+    endpoint, credentials: admin, region: stsRegion, maxAttempts: 1, systemClockOffset: -3600_000,
+  });
+  const stale = await refused("GetCallerIdentity (clock an hour slow)", "SignatureDoesNotMatch",
+    403, () => slow.send(new GetCallerIdentityCommand({})));
+  expect("GetCallerIdentity (clock an hour slow)", stale.message.startsWith("Signature expired: "),
+    stale.message);
+  expect("GetCallerIdentity (clock an hour slow)", Math.abs(slow.config.systemClockOffset) < 60_000,
+    `the SDK did not set its clock from the reply: offset ${slow.config.systemClockOffset} ms`);
+  await call("GetCallerIdentity (clock corrected)", () =>
+    slow.send(new GetCallerIdentityCommand({})),
+  );
 
   // --- users, tags, paginated list
   const users = [`${run}-a`, `${run}-b`, `${run}-c`];
@@ -329,6 +365,32 @@ async function main() {
       RoleName: role, PolicyName: "read", PolicyDocument: document(["iam:GetRole"]),
     })),
   );
+
+  await call("TagRole", () =>
+    iam.send(new TagRoleCommand({ RoleName: role, Tags: [{ Key: "tier", Value: "gold" }] })),
+  );
+  const roleTags = await call("ListRoleTags", () =>
+    iam.send(new ListRoleTagsCommand({ RoleName: role })),
+  );
+  expect("ListRoleTags", roleTags.IsTruncated === false
+    && roleTags.Tags?.[0]?.Key === "tier", JSON.stringify(roleTags));
+  await call("UpdateAssumeRolePolicy", () =>
+    iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: trust })),
+  );
+  const profile = `${run}-ip`;
+  await call("CreateInstanceProfile", () =>
+    iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: profile, Path: path })),
+  );
+  await call("AddRoleToInstanceProfile", () =>
+    iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role })),
+  );
+  const profiles = await call("ListInstanceProfilesForRole", () =>
+    iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: role })),
+  );
+  expect("ListInstanceProfilesForRole",
+    profiles.InstanceProfiles?.[0]?.Roles?.[0]?.RoleName === role,
+    JSON.stringify(profiles.InstanceProfiles));
+
   const assumed = await call("AssumeRole", () =>
     asUser.sts.send(new AssumeRoleCommand({
       RoleArn: made.Role.Arn, RoleSessionName: "js-session", DurationSeconds: 900,
@@ -359,6 +421,85 @@ async function main() {
     asRole.iam.send(new GetUserCommand({ UserName: users[0] })),
   );
 
+
+  // --- more shapes: maps, blobs, booleans, nested lists, simulation
+  const summary = await call("GetAccountSummary", () => iam.send(new GetAccountSummaryCommand({})));
+  expect("GetAccountSummary", Number.isInteger(summary.SummaryMap?.Users)
+    && summary.SummaryMap.Users >= 4 && Number.isInteger(summary.SummaryMap.UsersQuota),
+    JSON.stringify(summary.SummaryMap));
+  await refused("GetAccountPasswordPolicy (none set)", "NoSuchEntityException", 404, () =>
+    iam.send(new GetAccountPasswordPolicyCommand({})),
+  );
+  const local = await collect(
+    "ListPolicies (paginator)",
+    paginateListPolicies({ client: iam, pageSize: 1 }, { Scope: "Local", PathPrefix: path }),
+    "Policies",
+  );
+  expect("ListPolicies (paginator)", local.items.length === 1
+    && local.items[0].AttachmentCount === 1 && isDate(local.items[0].UpdateDate),
+    JSON.stringify(local.items));
+  const entities = await call("ListEntitiesForPolicy", () =>
+    iam.send(new ListEntitiesForPolicyCommand({ PolicyArn: policyArn })),
+  );
+  expect("ListEntitiesForPolicy", entities.PolicyUsers?.[0]?.UserName === users[0]
+    && Array.isArray(entities.PolicyGroups) && Array.isArray(entities.PolicyRoles),
+    JSON.stringify(entities));
+  const details = await collect(
+    "GetAccountAuthorizationDetails (paginator)",
+    paginateGetAccountAuthorizationDetails({ client: iam, pageSize: 2 }, { Filter: ["User"] }),
+    "UserDetailList",
+  );
+  const detail = details.items.find((u) => u.UserName === users[0]);
+  expect("GetAccountAuthorizationDetails (paginator)", detail !== undefined
+    && detail.GroupList?.includes(group)
+    && detail.AttachedManagedPolicies?.[0]?.PolicyArn === policyArn
+    && detail.UserPolicyList?.[0]?.PolicyName === "assume-and-sessions",
+    JSON.stringify(detail));
+  const simulated = await collect(
+    "SimulatePrincipalPolicy (paginator)",
+    paginateSimulatePrincipalPolicy({ client: iam, pageSize: 1 }, {
+      PolicySourceArn: `arn:aws:iam::${account}:user${path}${users[0]}`,
+      ActionNames: ["iam:ListUsers", "iam:DeleteUser"],
+    }),
+    "EvaluationResults",
+  );
+  const decisions = Object.fromEntries(
+    simulated.items.map((r) => [r.EvalActionName, r.EvalDecision]),
+  );
+  expect("SimulatePrincipalPolicy (paginator)", decisions["iam:ListUsers"] === "allowed"
+    && decisions["iam:DeleteUser"] === "implicitDeny" && simulated.pages === 2,
+    `${JSON.stringify(decisions)} in ${simulated.pages} pages`);
+  const contextKeys = await call("GetContextKeysForPrincipalPolicy", () =>
+    iam.send(new GetContextKeysForPrincipalPolicyCommand({
+      PolicySourceArn: `arn:aws:iam::${account}:user${path}${users[0]}`,
+    })),
+  );
+  expect("GetContextKeysForPrincipalPolicy", Array.isArray(contextKeys.ContextKeyNames),
+    JSON.stringify(contextKeys));
+  const mfa = await call("CreateVirtualMFADevice", () =>
+    iam.send(new CreateVirtualMFADeviceCommand({ VirtualMFADeviceName: `${run}-mfa`, Path: path })),
+  );
+  const seed = new TextDecoder().decode(mfa.VirtualMFADevice?.Base32StringSeed);
+  const png = mfa.VirtualMFADevice?.QRCodePNG;
+  expect("CreateVirtualMFADevice", /^[A-Z2-7]+=*$/.test(seed) && seed.length >= 32,
+    `Base32StringSeed ${seed}`);
+  expect("CreateVirtualMFADevice", png instanceof Uint8Array && png[1] === 0x50 && png[2] === 0x4e,
+    "QRCodePNG is not a PNG");
+  await call("CreateLoginProfile", () =>
+    iam.send(new CreateLoginProfileCommand({
+      UserName: users[1], Password: "Js-Sdk-Workload-1!", PasswordResetRequired: true,
+    })),
+  );
+  const login = await call("GetLoginProfile", () =>
+    iam.send(new GetLoginProfileCommand({ UserName: users[1] })),
+  );
+  expect("GetLoginProfile", login.LoginProfile?.PasswordResetRequired === true
+    && isDate(login.LoginProfile.CreateDate), JSON.stringify(login.LoginProfile));
+  const keyInfo = await call("GetAccessKeyInfo", () =>
+    sts.send(new GetAccessKeyInfoCommand({ AccessKeyId: userKey.accessKeyId })),
+  );
+  expect("GetAccessKeyInfo", keyInfo.Account === account, `Account ${keyInfo.Account}`);
+
   // --- credential report
   let state;
   for (let attempt = 0; attempt < 50 && state !== "COMPLETE"; attempt += 1) {
@@ -380,7 +521,7 @@ async function main() {
     `header ${header}`);
   // IAM hands back a report up to four hours old as it is: one made before this run
   // started cannot list this run's users, but lists the administrator.
-  const fresh = report.GeneratedTime >= started;
+  const fresh = report.GeneratedTime > started; // whole seconds: same second is unsure
   const owner = fresh ? users[0] : "admin";
   const row = rows.find((line) => line.startsWith(`${owner},`));
   expect("GetCredentialReport", row !== undefined, `no row for ${owner}`);
@@ -427,6 +568,18 @@ async function main() {
   );
 
   // --- clean up: every delete must succeed
+  await call("RemoveRoleFromInstanceProfile", () =>
+    iam.send(new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role })),
+  );
+  await call("DeleteInstanceProfile", () =>
+    iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: profile })),
+  );
+  await call("DeleteVirtualMFADevice", () =>
+    iam.send(new DeleteVirtualMFADeviceCommand({ SerialNumber: mfa.VirtualMFADevice.SerialNumber })),
+  );
+  await call("DeleteLoginProfile", () =>
+    iam.send(new DeleteLoginProfileCommand({ UserName: users[1] })),
+  );
   await call("DeleteRolePolicy", () =>
     iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: "read" })),
   );
