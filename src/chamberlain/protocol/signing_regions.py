@@ -14,6 +14,8 @@ botocore's endpoint data (the same data the SDKs resolve endpoints from):
 * CloudTrail: every region of the partition (it is a regional service).
 
 A region outside the partition (another partition's, or a made-up one) is refused.
+Chamberlain has no per-account region enablement: opt-in regions (af-south-1, ...) are
+served as if every account had enabled them.
 """
 
 from __future__ import annotations
