@@ -90,6 +90,7 @@ def _error_response(
     aws_fault: bool = False,
 ) -> Response:
     if service in JSON_SERVICES:
+        code, status = json11.common_error(code, status)
         return _json(json11.serialize_error(code, message), status, request_id)
     body = serialize_error(
         service, code, message, request_id, sender_fault=sender, aws_fault_namespace=aws_fault

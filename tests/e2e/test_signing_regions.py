@@ -62,8 +62,10 @@ def test_cloudtrail_serves_every_region_and_refuses_others(server: Server) -> No
     for region in ("us-east-1", "eu-central-1", "ap-northeast-3", "sa-east-1"):
         assert "Events" in client(server, "cloudtrail", region).lookup_events(MaxResults=1)
     response = refused(lambda: client(server, "cloudtrail", "mars-east-1").lookup_events())
+    # a JSON service's name for SignatureDoesNotMatch (see tests/e2e/test_cloudtrail_errors.py)
+    assert response["Error"]["Code"] == "InvalidSignatureException"
     assert response["Error"]["Message"] == REGION_MESSAGE
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def _event(server: Server, request_id: str) -> dict[str, Any]:

@@ -49,6 +49,26 @@ MEMBER_ERROR_CODES: dict[tuple[str, str], dict[str, str]] = {
 }
 
 
+#: Errors common to every service, raised under the query protocol's names (IAM's and
+#: STS's), as AWS's JSON services answer them: the exception names and statuses of their
+#: framework. CloudTrail answers an unknown key with UnrecognizedClientException and a
+#: denied LookupEvents with AccessDeniedException; a bad signature is an
+#: InvalidSignatureException (400), as on DynamoDB and ECS.
+COMMON_ERRORS: dict[str, tuple[str, int]] = {
+    "AccessDenied": ("AccessDeniedException", 400),
+    "InvalidClientTokenId": ("UnrecognizedClientException", 400),
+    "SignatureDoesNotMatch": ("InvalidSignatureException", 400),
+    "IncompleteSignature": ("IncompleteSignatureException", 400),
+    "ExpiredToken": ("ExpiredTokenException", 400),
+    "MissingAuthenticationToken": ("MissingAuthenticationTokenException", 403),
+}
+
+
+def common_error(code: str, http_status: int) -> tuple[str, int]:
+    """The code and HTTP status a JSON service answers for an error raised as `code`."""
+    return COMMON_ERRORS.get(code, (code, http_status))
+
+
 def _serialization_error(detail: str) -> ProtocolError:
     return ProtocolError("SerializationException", detail, 400)
 

@@ -420,6 +420,11 @@ async function main() {
   await refused("GetUser (assumed role, not allowed)", "AccessDenied", 403, () =>
     asRole.iam.send(new GetUserCommand({ UserName: users[0] })),
   );
+  const deniedLookup = await refused("LookupEvents (assumed role, not allowed)",
+    "AccessDeniedException", 400, () => asRole.cloudtrail.send(new LookupEventsCommand({})));
+  expect("LookupEvents (assumed role, not allowed)",
+    deniedLookup.message.includes("is not authorized to perform: cloudtrail:LookupEvents"),
+    deniedLookup.message);
 
 
   // --- more shapes: maps, blobs, booleans, nested lists, simulation
