@@ -355,9 +355,17 @@ async function main() {
       Action: ["sts:AssumeRole", "sts:TagSession"],
     }],
   });
+  // Text that XML and form encoding must carry exactly: CR LF tab, markup characters,
+  // quotes, Latin-1, and spaces at both ends (Description allows all of these).
+  const description = " a\r\nb\tc & <d> \"e\" 'f' ~!*() é ÿ ";
   const made = await call("CreateRole", () =>
-    iam.send(new CreateRoleCommand({ RoleName: role, Path: path, AssumeRolePolicyDocument: trust })),
+    iam.send(new CreateRoleCommand({
+      RoleName: role, Path: path, AssumeRolePolicyDocument: trust, Description: description,
+      Tags: [{ Key: "note", Value: "été 日本 +=.:/@_-" }],
+    })),
   );
+  expect("CreateRole", made.Role?.Description === description,
+    `Description ${JSON.stringify(made.Role?.Description)}`);
   expect("CreateRole", made.Role?.Arn === `arn:aws:iam::${account}:role${path}${role}`,
     `Arn ${made.Role?.Arn}`);
   await call("PutRolePolicy", () =>
@@ -372,8 +380,12 @@ async function main() {
   const roleTags = await call("ListRoleTags", () =>
     iam.send(new ListRoleTagsCommand({ RoleName: role })),
   );
-  expect("ListRoleTags", roleTags.IsTruncated === false
-    && roleTags.Tags?.[0]?.Key === "tier", JSON.stringify(roleTags));
+  const tagMap = Object.fromEntries((roleTags.Tags ?? []).map((t) => [t.Key, t.Value]));
+  expect("ListRoleTags", roleTags.IsTruncated === false && tagMap.tier === "gold"
+    && tagMap.note === "été 日本 +=.:/@_-", JSON.stringify(roleTags));
+  const fetchedRole = await call("GetRole", () => iam.send(new GetRoleCommand({ RoleName: role })));
+  expect("GetRole", fetchedRole.Role?.Description === description,
+    `Description ${JSON.stringify(fetchedRole.Role?.Description)}`);
   await call("UpdateAssumeRolePolicy", () =>
     iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: trust })),
   );
