@@ -415,10 +415,10 @@ def verify(
 
     Order: the request must sign ``host``; the scope must end in ``aws4_request`` and be
     dated the request's day (and name ``expected_service`` and one of ``allowed_regions``
-    when given); the request time must
-    lie within ``max_skew`` of ``now`` (a presigned request: not more than ``max_skew``
-    ahead, and not past ``X-Amz-Date + expires``, ``expires`` at most seven days); then
-    the signature is compared in constant time. ``now`` must be timezone-aware.
+    when given); the request time must lie within ``max_skew`` of ``now`` (a presigned
+    request: not more than ``max_skew`` ahead, and not past ``X-Amz-Date + expires``,
+    ``expires`` at most seven days); then the signature is compared in constant time.
+    ``now`` must be timezone-aware.
     """
     signed = normalize_signed_headers(request.signed_headers)
     if "host" not in signed:
