@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from chamberlain.ops.core.dispatch import UnknownOperation, execute
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.core.registry import lookup
 from chamberlain.policy import PrincipalType
-from chamberlain.protocol import json11, sigv4_fields
+from chamberlain.protocol import json11, signing_regions, sigv4_fields
 from chamberlain.protocol.models import find_operation
 from chamberlain.protocol.query import decode_query, parse_form
 from chamberlain.protocol.wire_errors import ProtocolError, unknown_action
@@ -57,8 +58,8 @@ UNSIGNED = {("sts", "AssumeRoleWithWebIdentity"), ("sts", "AssumeRoleWithSAML")}
 MAX_BODY = 1024 * 1024
 XML = "text/xml"
 JSON = "application/x-amz-json-1.1"
-#: Services on the JSON 1.1 protocol, by their X-Amz-Target prefix.
-JSON_SERVICES = {"cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"}
+#: Services on the JSON 1.1 protocol (told apart by their X-Amz-Target prefixes).
+JSON_SERVICES = ("cloudtrail",)
 
 
 def build_services(settings: Settings) -> Services:
@@ -100,6 +101,7 @@ def _error_response(
     aws_fault: bool = False,
 ) -> Response:
     if service in JSON_SERVICES:
+        code, status = json11.common_error(code, status)
         return _json(json11.serialize_error(code, message), status, request_id)
     body = serialize_error(
         service, code, message, request_id, sender_fault=sender, aws_fault_namespace=aws_fault
@@ -117,13 +119,6 @@ async def _read_capped(request: Request) -> bytes:
         if size > MAX_BODY:
             break
     return b"".join(chunks)
-
-
-def _json_service(target: str) -> str | None:
-    for service, prefix in JSON_SERVICES.items():
-        if target.startswith(prefix + "."):
-            return service
-    return None
 
 
 class QueryApi:
@@ -156,9 +151,9 @@ class QueryApi:
             )
             target = request.headers.get("x-amz-target")
             if target is not None:
-                service = _json_service(target) or "cloudtrail"
+                service = json11.target_service(target, JSON_SERVICES) or "cloudtrail"
                 info["action"] = target.rsplit(".", 1)[-1]
-                caller = await self._caller(request, body, service, now, meta, target)
+                caller, meta = await self._caller(request, body, service, now, meta, target)
                 info["principal"] = caller.arn
                 _require_served(service, json11.resolve_target(service, target))
                 decoded = json11.decode_json_request(service, target, body)
@@ -172,7 +167,7 @@ class QueryApi:
                 if (service, action) in UNSIGNED and not _is_signed(request):
                     caller = ANONYMOUS  # the token or assertion in the request is its proof
                 else:
-                    caller = await self._caller(request, body, service, now, meta, action)
+                    caller, meta = await self._caller(request, body, service, now, meta, action)
                 info["principal"] = caller.arn
                 if find_operation(service, action) is not None:
                     _require_served(service, action)
@@ -243,10 +238,29 @@ class QueryApi:
         now: dt.datetime,
         meta: RequestMeta,
         operation: str,
-    ) -> Caller:
-        """Authenticate; a failure by a known key is recorded in its account's trail."""
+    ) -> tuple[Caller, RequestMeta]:
+        """Authenticate; a failure by a known key is recorded in its account's trail.
+
+        The request is served in the region its credential scope names (when the service
+        accepts it there): that is the region its event and the key's last use record."""
         try:
-            return await run_in_threadpool(self._authenticate, request, body, service, now)
+            signed = self._signed_request(request, body)
+            region = signing_regions.request_region(
+                service, signed.signing_input.scope.region, self.region
+            )
+            meta = replace(meta, region=region)
+            caller = await run_in_threadpool(
+                partial(
+                    authenticate,
+                    self.services,
+                    signed,
+                    now=now,
+                    service=service,
+                    region=region,
+                    allowed_regions=signing_regions.signing_regions(service),
+                )
+            )
+            return caller, meta
         except KeyAuthenticationFailed as failed:
             if self.services.audit:
                 await run_in_threadpool(
@@ -264,9 +278,8 @@ class QueryApi:
                 )
             raise failed.error from None
 
-    def _authenticate(
-        self, request: Request, body: bytes, service: str, now: dt.datetime
-    ) -> Caller:
+    def _signed_request(self, request: Request, body: bytes) -> SignedRequest:
+        """The request's SigV4 fields and what its client signed."""
         headers = request.headers.raw
         query = request.scope.get("query_string", b"")
         try:
@@ -280,14 +293,13 @@ class QueryApi:
             )
         except SignatureError as exc:
             raise signature_error(exc) from None
-        signed = SignedRequest(
+        return SignedRequest(
             access_key_id=fields.access_key_id,
             signature=fields.signature,
             signing_input=signing_input,
             expires=fields.expires,
             security_token=fields.security_token,
         )
-        return authenticate(self.services, signed, now=now, service=service, region=self.region)
 
 
 def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:

@@ -296,7 +296,7 @@ def test_presigned_signature_parameter_is_not_signed() -> None:
     [
         (CredentialScope("20150830", "us-east-1", "iam", "aws4_reques"), {}),
         (CredentialScope("20150831", "us-east-1", "iam"), {}),
-        (IAM_SCOPE, {"expected_region": "eu-west-1"}),
+        (IAM_SCOPE, {"allowed_regions": {"eu-west-1"}}),
         (IAM_SCOPE, {"expected_service": "sts"}),
     ],
 )
@@ -306,6 +306,30 @@ def test_scope_mismatch(scope: CredentialScope, kwargs: dict[str, Any]) -> None:
     assert _reason(lambda: verify(request, signature, SECRET, now=T0, **kwargs)) is (
         Reason.SCOPE_MISMATCH
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"allowed_regions": {"eu-west-1"}}, "Credential should be scoped to a valid region. "),
+        ({"expected_service": "sts"}, "Credential should be scoped to correct service: 'sts'. "),
+        (
+            {"allowed_regions": frozenset(), "expected_service": "sts"},
+            "Credential should be scoped to a valid region. "
+            "Credential should be scoped to correct service: 'sts'. ",
+        ),
+    ],
+)
+def test_scope_region_and_service_messages(kwargs: dict[str, Any], message: str) -> None:
+    """AWS's words for a scope naming a region or service the endpoint does not serve,
+    each sentence with a trailing space, both when both are wrong; as STS answers today
+    (e.g. apache/airflow#47470, spring-projects/spring-vault#871; the region variant in
+    the IAM User Guide's "Troubleshoot signed requests for AWS APIs",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/signature-v4-troubleshooting.html)."""
+    request = _request(scope=IAM_SCOPE)
+    with pytest.raises(SignatureError) as err:
+        verify(request, _signed(request), SECRET, now=T0, **kwargs)
+    assert err.value.message == message
 
 
 def test_scope_date_message() -> None:

@@ -15,10 +15,12 @@ from hypothesis import strategies as st
 from chamberlain.protocol.json11 import (
     CONTENT_TYPE,
     MEMBER_ERROR_CODES,
+    common_error,
     decode_json_request,
     resolve_target,
     serialize_error,
     serialize_output,
+    target_service,
 )
 from chamberlain.protocol.models import service_model
 from chamberlain.protocol.wire_errors import ProtocolError
@@ -39,6 +41,19 @@ def test_target_resolves_to_the_operation() -> None:
     assert resolve_target("cloudtrail", TARGET) == "LookupEvents"
 
 
+def test_smithy_target_resolves_to_the_operation() -> None:
+    """The AWS SDK for JavaScript v3 (and every SDK generated from Smithy models) sends
+    `X-Amz-Target: CloudTrail_20131101.LookupEvents`: the service shape's name, a period,
+    the operation's name (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html);
+    botocore sends its model's longer targetPrefix. CloudTrail accepts both."""
+    assert resolve_target("cloudtrail", "CloudTrail_20131101.LookupEvents") == "LookupEvents"
+    decoded = decode_json_request("cloudtrail", "CloudTrail_20131101.LookupEvents", b"{}")
+    assert decoded.operation == "LookupEvents"
+    assert target_service("CloudTrail_20131101.LookupEvents", ["cloudtrail"]) == "cloudtrail"
+    assert target_service(TARGET, ["cloudtrail"]) == "cloudtrail"
+    assert target_service("DynamoDB_20120810.GetItem", ["cloudtrail"]) is None
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -48,6 +63,12 @@ def test_target_resolves_to_the_operation() -> None:
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.NoSuchThing",
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.lookupevents",
         "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131102.LookupEvents",
+        "CloudTrail_20131101.",
+        "CloudTrail_20131101.NoSuchThing",
+        "CloudTrail_20131102.LookupEvents",
+        "cloudtrail_20131101.LookupEvents",
+        "v20131101.CloudTrail_20131101.LookupEvents",
+        "CloudTrail_20131101.LookupEvents.Extra",
     ],
 )
 def test_unknown_targets(target: str | None) -> None:
@@ -245,3 +266,40 @@ def test_output_type_errors_are_programming_errors() -> None:
         serialize_output(
             "cloudtrail", "LookupEvents", {"Events": [{"EventTime": dt.datetime(2024, 1, 1)}]}
         )
+
+
+# -------------------------------------------------------------------- common errors
+
+
+@pytest.mark.parametrize(
+    ("raised", "answered"),
+    [
+        # CloudTrail: "An error occurred (AccessDeniedException) when calling the
+        # LookupEvents operation: User: ... is not authorized to perform:
+        # cloudtrail:LookupEvents ..." (the model's AccessDeniedException, no status: 400)
+        (("AccessDenied", 403), ("AccessDeniedException", 400)),
+        # CloudTrail: "(UnrecognizedClientException) when calling the DescribeTrails
+        # operation: The security token included in the request is invalid"
+        # (prowler-cloud/prowler#1808)
+        (("InvalidClientTokenId", 403), ("UnrecognizedClientException", 400)),
+        # JSON services' signature failures: com.amazon.coral.service#InvalidSignatureException,
+        # 400 (DynamoDB's error handling; teralytics/prometheus-ecs-discovery#7 for ECS)
+        (("SignatureDoesNotMatch", 403), ("InvalidSignatureException", 400)),
+        (("IncompleteSignature", 400), ("IncompleteSignatureException", 400)),
+        (("ExpiredToken", 403), ("ExpiredTokenException", 400)),
+        (("MissingAuthenticationToken", 403), ("MissingAuthenticationTokenException", 403)),
+        # the service's own errors pass unchanged
+        (("InvalidMaxResultsException", 400), ("InvalidMaxResultsException", 400)),
+        (("InternalFailure", 500), ("InternalFailure", 500)),
+    ],
+)
+def test_common_errors_take_the_json_services_names(
+    raised: tuple[str, int], answered: tuple[str, int]
+) -> None:
+    assert common_error(*raised) == answered
+    # botocore reads the code from __type as it reads CloudTrail's
+    parsed = PARSER.parse(
+        {"body": serialize_error(answered[0], "m"), "headers": {}, "status_code": answered[1]},
+        None,
+    )
+    assert parsed["Error"] == {"Code": answered[0], "Message": "m"}

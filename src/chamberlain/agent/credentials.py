@@ -139,7 +139,8 @@ class StsSource:
         )
         return session.create_client(
             service,
-            region_name=self.settings.region,
+            # IAM is global: it answers only requests signed for us-east-1, as in AWS.
+            region_name="us-east-1" if service == "iam" else self.settings.region,
             endpoint_url=self.settings.endpoint_url,
             aws_access_key_id=key.access_key_id,
             aws_secret_access_key=key.secret_access_key,

@@ -34,7 +34,9 @@ as AWS sends them)::
     INCOMPLETE_SIGNATURE      IncompleteSignature (400)    e.g. "Authorization header requires
                                                             'Credential' parameter. ..."
     SCOPE_MISMATCH            SignatureDoesNotMatch (403)  e.g. "Credential should be scoped
-                                                            with a valid terminator: ..."
+                                                            with a valid terminator: ...",
+                                                            "Credential should be scoped to a
+                                                            valid region. " (trailing space)
     TOO_SKEWED                SignatureDoesNotMatch (403)  "Signature expired: 20150830T123600Z
                                                             is now earlier than 20150830T124600Z
                                                             (20150830T130100Z - 15 min.)" or
@@ -64,7 +66,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -338,7 +340,7 @@ class Verified:
 
 
 def _check_scope(
-    request: SigningInput, expected_service: str | None, expected_region: str | None
+    request: SigningInput, expected_service: str | None, allowed_regions: Collection[str] | None
 ) -> None:
     scope = request.scope
     if scope.terminator != TERMINATOR:
@@ -354,16 +356,14 @@ def _check_scope(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{scope.date}' != '{request_date}', from '{request.amz_date}'.",
         )
-    if expected_region is not None and scope.region != expected_region:
-        raise SignatureError(
-            Reason.SCOPE_MISMATCH,
-            f"Credential should be scoped to a valid region, not '{scope.region}'.",
-        )
+    # AWS names every wrong part of the scope, each sentence followed by a space.
+    problems = []
+    if allowed_regions is not None and scope.region not in allowed_regions:
+        problems.append("Credential should be scoped to a valid region. ")
     if expected_service is not None and scope.service != expected_service:
-        raise SignatureError(
-            Reason.SCOPE_MISMATCH,
-            f"Credential should be scoped to correct service: '{expected_service}'.",
-        )
+        problems.append(f"Credential should be scoped to correct service: '{expected_service}'. ")
+    if problems:
+        raise SignatureError(Reason.SCOPE_MISMATCH, "".join(problems))
 
 
 def _check_time(
@@ -408,16 +408,17 @@ def verify(
     now: datetime,
     expires: int | None = None,
     expected_service: str | None = None,
-    expected_region: str | None = None,
+    allowed_regions: Collection[str] | None = None,
     max_skew: timedelta = MAX_SKEW,
 ) -> Verified:
     """Check a request's SigV4 signature; raise :class:`SignatureError` if it fails.
 
     Order: the request must sign ``host``; the scope must end in ``aws4_request`` and be
-    dated the request's day (and match ``expected_*`` when given); the request time must
-    lie within ``max_skew`` of ``now`` (a presigned request: not more than ``max_skew``
-    ahead, and not past ``X-Amz-Date + expires``, ``expires`` at most seven days); then
-    the signature is compared in constant time. ``now`` must be timezone-aware.
+    dated the request's day (and name ``expected_service`` and one of ``allowed_regions``
+    when given); the request time must lie within ``max_skew`` of ``now`` (a presigned
+    request: not more than ``max_skew`` ahead, and not past ``X-Amz-Date + expires``,
+    ``expires`` at most seven days); then the signature is compared in constant time.
+    ``now`` must be timezone-aware.
     """
     signed = normalize_signed_headers(request.signed_headers)
     if "host" not in signed:
@@ -425,7 +426,7 @@ def verify(
             Reason.INCOMPLETE_SIGNATURE,
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
         )
-    _check_scope(request, expected_service, expected_region)
+    _check_scope(request, expected_service, allowed_regions)
     expires_at = _check_time(request, now, expires, max_skew)
     creq = request.canonical_request()
     sts = request.string_to_sign(creq)

@@ -1,8 +1,12 @@
 """The AWS JSON 1.1 protocol, as CloudTrail speaks it (LookupEvents).
 
-A request is a POST whose `X-Amz-Target` header names the operation
-(`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`) and whose body is
-a JSON object shaped like the input. Timestamps travel as epoch seconds (numbers); we
+A request is a POST whose `X-Amz-Target` header names the operation and whose body is a
+JSON object shaped like the input. The target comes in two spellings, both of which AWS
+accepts: botocore's model prefix (`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.
+LookupEvents`) and the Smithy form the AWS SDKs generated from Smithy models send (the
+AWS SDK for JavaScript v3 among them): the service shape's name, a period, the
+operation's name (`CloudTrail_20131101.LookupEvents`; Smithy's "AWS JSON 1.1 protocol"
+specification). Timestamps travel as epoch seconds (numbers); we
 also accept ISO 8601 strings. Errors are `{"__type": code, "message": text}` with
 content type `application/x-amz-json-1.1`.
 """
@@ -14,7 +18,7 @@ import binascii
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -45,6 +49,26 @@ MEMBER_ERROR_CODES: dict[tuple[str, str], dict[str, str]] = {
 }
 
 
+#: Errors common to every service, raised under the query protocol's names (IAM's and
+#: STS's), as AWS's JSON services answer them: the exception names and statuses of their
+#: framework. CloudTrail answers an unknown key with UnrecognizedClientException and a
+#: denied LookupEvents with AccessDeniedException; a bad signature is an
+#: InvalidSignatureException (400), as on DynamoDB and ECS.
+COMMON_ERRORS: dict[str, tuple[str, int]] = {
+    "AccessDenied": ("AccessDeniedException", 400),
+    "InvalidClientTokenId": ("UnrecognizedClientException", 400),
+    "SignatureDoesNotMatch": ("InvalidSignatureException", 400),
+    "IncompleteSignature": ("IncompleteSignatureException", 400),
+    "ExpiredToken": ("ExpiredTokenException", 400),
+    "MissingAuthenticationToken": ("MissingAuthenticationTokenException", 403),
+}
+
+
+def common_error(code: str, http_status: int) -> tuple[str, int]:
+    """The code and HTTP status a JSON service answers for an error raised as `code`."""
+    return COMMON_ERRORS.get(code, (code, http_status))
+
+
 def _serialization_error(detail: str) -> ProtocolError:
     return ProtocolError("SerializationException", detail, 400)
 
@@ -53,16 +77,32 @@ def _unknown_operation(target: str | None) -> ProtocolError:
     return ProtocolError("UnknownOperationException", f"Unknown operation: {target or ''}", 400)
 
 
+def target_prefixes(service: str) -> tuple[str, str]:
+    """The two X-Amz-Target prefixes of a JSON service: botocore's `targetPrefix` and the
+    Smithy service shape name (its last dotted part), e.g. `CloudTrail_20131101`."""
+    prefix = str(service_model(service).metadata["targetPrefix"])
+    return prefix, prefix.rsplit(".", 1)[-1]
+
+
+def target_service(target: str, services: Iterable[str]) -> str | None:
+    """Which of `services` an X-Amz-Target header is addressed to, if any."""
+    for service in services:
+        if any(target.startswith(prefix + ".") for prefix in target_prefixes(service)):
+            return service
+    return None
+
+
 def resolve_target(service: str, target: str | None) -> str:
     """The operation an X-Amz-Target header names; UnknownOperationException otherwise."""
-    prefix = service_model(service).metadata["targetPrefix"]
-    if target is None or not target.startswith(prefix + "."):
+    if target is None:
         raise _unknown_operation(target)
-    name = target[len(prefix) + 1 :]
+    prefix, _, name = target.rpartition(".")
+    if prefix not in target_prefixes(service):
+        raise _unknown_operation(target)
     operation = find_operation(service, name)
     if operation is None:
         raise _unknown_operation(target)
-    return operation.name
+    return str(operation.name)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

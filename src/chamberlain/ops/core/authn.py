@@ -9,6 +9,7 @@ codes and never the secret or the expected signature.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from chamberlain.crypto.sigv4 import Reason, SignatureError, SigningInput, verify
@@ -78,16 +79,25 @@ def decrypt_secret(services: Services, access_key: AccessKey) -> str:
 
 
 def authenticate(
-    services: Services, signed: SignedRequest, *, now: dt.datetime, service: str, region: str
+    services: Services,
+    signed: SignedRequest,
+    *,
+    now: dt.datetime,
+    service: str,
+    region: str,
+    allowed_regions: Collection[str] | None = None,
 ) -> Caller:
     """Verify the signature and return the caller; raise InvalidClientTokenId,
     SignatureDoesNotMatch, IncompleteSignature or RequestExpired, wrapped in
-    KeyAuthenticationFailed when the access key is one of ours."""
+    KeyAuthenticationFailed when the access key is one of ours.
+
+    `allowed_regions`: the regions the credential scope may name (None: any); `region`:
+    where the request is served, recorded as the key's last-used region."""
     if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
         caller, secret = caller_from_token(
             services, signed.access_key_id, signed.security_token, now, service=service
         )
-        _verify(signed, secret, now, service)
+        _verify(signed, secret, now, service, allowed_regions)
         return caller
     with services.store.unit_of_work(read_only=True) as uow:
         key = uow.repo(AccessKey).find(signed.access_key_id)
@@ -95,7 +105,7 @@ def authenticate(
             raise InvalidClientTokenId(INVALID_TOKEN)
         caller = _caller_for(uow, key)
         try:
-            _verify(signed, decrypt_secret(services, key), now, service)
+            _verify(signed, decrypt_secret(services, key), now, service, allowed_regions)
             if signed.security_token:
                 # AWS refuses a session token beside a long-term key (a stale
                 # AWS_SESSION_TOKEN left set) rather than ignoring it.
@@ -113,7 +123,13 @@ def authenticate(
     return caller
 
 
-def _verify(signed: SignedRequest, secret: str, now: dt.datetime, service: str) -> None:
+def _verify(
+    signed: SignedRequest,
+    secret: str,
+    now: dt.datetime,
+    service: str,
+    allowed_regions: Collection[str] | None = None,
+) -> None:
     try:
         verify(
             signed.signing_input,
@@ -122,6 +138,7 @@ def _verify(signed: SignedRequest, secret: str, now: dt.datetime, service: str) 
             now=now,
             expires=signed.expires,
             expected_service=service,
+            allowed_regions=allowed_regions,
         )
     except SignatureError as exc:
         raise signature_error(exc) from None
