@@ -268,8 +268,15 @@ class QueryApi:
 
 
 def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
+    from chamberlain.authorize_endpoint import AuthorizeEndpoint  # imports this module
+
     api = QueryApi(services, region)
-    return Starlette(routes=[Route("/", api.handle, methods=["GET", "POST"])])
+    return Starlette(
+        routes=[
+            Route("/", api.handle, methods=["GET", "POST"]),
+            Route("/v1/authorize", AuthorizeEndpoint(api).handle, methods=["POST"]),
+        ]
+    )
 
 
 def app_from_data_dir(data_dir: str | Path) -> Starlette:
