@@ -32,7 +32,7 @@ _SIGNING_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _ACTION = re.compile(r"[A-Za-z0-9-]{1,64}:[A-Za-z0-9_-]{1,128}")
 _CONTEXT_KEY = re.compile(r"[A-Za-z0-9-]{1,64}:[\x21-\x7e]{1,255}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
-_PRINTABLE = re.compile(r"[\x20-\x7e\t]*")
+_PRINTABLE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")  # no control characters
 _REQUEST_FIELDS = {"method", "path", "query", "headers", "bodySha256", "service"}
 _TOP_FIELDS = {"principal", "action", "resource", "context"}
 
@@ -102,7 +102,7 @@ def _headers(value: Any) -> list[tuple[str, str]]:
         if not _HEADER_NAME.fullmatch(name):
             raise invalid(f"{where} has an invalid header name.")
         if not _PRINTABLE.fullmatch(text):
-            raise invalid(f"{where} has a header value with control or non-ASCII characters.")
+            raise invalid(f"{where} has a header value with control characters.")
         size += len(name) + len(text)
         pairs.append((name, text))
     if size > MAX_HEADER_BYTES:
