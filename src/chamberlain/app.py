@@ -274,7 +274,9 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     return Starlette(
         routes=[
             Route("/", api.handle, methods=["GET", "POST"]),
-            Route("/v1/authorize", AuthorizeEndpoint(api).handle, methods=["POST"]),
+            Route(
+                "/v1/authorize", AuthorizeEndpoint(api).handle, methods=AuthorizeEndpoint.METHODS
+            ),
         ]
     )
 

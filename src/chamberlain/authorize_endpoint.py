@@ -59,12 +59,19 @@ def _query(decoded: authorize_json.AuthorizeInput) -> AuthorizeQuery:
 
 
 class AuthorizeEndpoint:
+    #: Routed so that a wrong method gets a JSON error too (405), not Starlette's text.
+    METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     def __init__(self, api: QueryApi) -> None:
         self.api = api
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         try:
+            if request.method != "POST":
+                raise ProtocolError(
+                    "MethodNotAllowed", f"{request.method} is not allowed; use POST.", 405
+                )
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_BODY:
                 raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)

@@ -400,3 +400,10 @@ def test_audited_as_management_event_then_data_event_when_the_account_opts_in(
     assert record["errorCode"] == "AccessDenied"
     assert record["additionalEventData"]["authorizedBy"].endswith(":user/widget-service")
     assert record["resources"] == [{"ARN": WIDGET, "accountId": ACCOUNT}]
+
+
+def test_wrong_method_and_oversized_body_are_json_errors(h: Harness) -> None:
+    wrong = h.client.get("/v1/authorize")
+    assert (wrong.status_code, wrong.json()["__type"]) == (405, "MethodNotAllowed")
+    huge = h.client.post("/v1/authorize", content=b"x" * (1024 * 1024 + 1))
+    assert (huge.status_code, huge.json()["__type"]) == (413, "RequestEntityTooLarge")
