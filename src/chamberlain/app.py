@@ -243,7 +243,9 @@ class QueryApi:
                 )
             raise
 
-    def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
+    def _authenticate(
+        self, request: Request, body: bytes, service: str, now: dt.datetime
+    ) -> Caller:
         headers = request.headers.raw
         query = request.scope.get("query_string", b"")
         try:
@@ -275,7 +277,9 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
         routes=[
             Route("/", api.handle, methods=["GET", "POST"]),
             Route(
-                "/v1/authorize", AuthorizeEndpoint(api).handle, methods=AuthorizeEndpoint.METHODS
+                "/v1/authorize",
+                AuthorizeEndpoint(api).handle,
+                methods=list(AuthorizeEndpoint.METHODS),
             ),
         ]
     )

@@ -60,7 +60,7 @@ def _query(decoded: authorize_json.AuthorizeInput) -> AuthorizeQuery:
 
 class AuthorizeEndpoint:
     #: Routed so that a wrong method gets a JSON error too (405), not Starlette's text.
-    METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
     def __init__(self, api: QueryApi) -> None:
         self.api = api

@@ -17,6 +17,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 from tests.ops.conftest import ACCOUNT
 
@@ -407,3 +409,48 @@ def test_wrong_method_and_oversized_body_are_json_errors(h: Harness) -> None:
     assert (wrong.status_code, wrong.json()["__type"]) == (405, "MethodNotAllowed")
     huge = h.client.post("/v1/authorize", content=b"x" * (1024 * 1024 + 1))
     assert (huge.status_code, huge.json()["__type"]) == (413, "RequestEntityTooLarge")
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_members = st.fixed_dictionaries(
+    {},
+    optional={
+        "principal": st.one_of(
+            _json_values,
+            st.fixed_dictionaries({"arn": _json_values}),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "request": st.fixed_dictionaries(
+                        {},
+                        optional={
+                            name: _json_values
+                            for name in ("method", "path", "query", "headers", "bodySha256")
+                        }
+                        | {"service": st.sampled_from(["widgets", "", "X"])},
+                    )
+                },
+            ),
+        ),
+        "action": st.sampled_from(["widgets:GetWidget", "a:*", ":", ""]) | _json_values,
+        "resource": st.sampled_from(["*", "arn:aws:s3:::b", ""]) | _json_values,
+        "context": _json_values,
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=_members)
+def test_any_json_gets_an_answer_or_a_json_error_never_a_500(h: Harness, document: Any) -> None:
+    answer = h.call(document)
+    assert answer.status_code in (200, 400, 403, 404), answer.text
+    body = answer.json()
+    assert "decision" in body if answer.status_code == 200 else body["__type"] and body["message"]
