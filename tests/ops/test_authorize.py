@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from botocore.auth import SigV4Auth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
@@ -454,3 +454,24 @@ def test_any_json_gets_an_answer_or_a_json_error_never_a_500(h: Harness, documen
     assert answer.status_code in (200, 400, 403, 404), answer.text
     body = answer.json()
     assert "decision" in body if answer.status_code == 200 else body["__type"] and body["message"]
+
+
+def test_presigned_url_of_the_end_user(h: Harness) -> None:
+    request = AWSRequest(method="GET", url=APP + "/widgets/w1?view=full")
+    SigV4QueryAuth(h.alice, "widgets", "us-east-1", expires=300).add_auth(request)
+    presigned = request.prepare().url
+    path, _, query = presigned.removeprefix(APP).partition("?")
+    forwarded = {
+        "method": "GET",
+        "path": path,
+        "query": query,
+        "headers": [["Host", "widgets.example.com"]],
+        "bodySha256": hashlib.sha256(b"").hexdigest(),
+        "service": "widgets",
+    }
+    out = h.call(ask("widgets:GetWidget", {"request": forwarded})).json()
+    assert out["decision"] == "allowed", out
+    forwarded["query"] = query.replace("view=full", "view=raw")
+    assert h.call(ask("widgets:GetWidget", {"request": forwarded})).json()["errorCode"] == (
+        "SignatureDoesNotMatch"
+    )
