@@ -202,12 +202,22 @@ def test_implicit_deny_and_missing_context_keys(h: Harness) -> None:
     assert bob["decision"] == "implicitDeny"
 
 
-def test_bad_end_user_signature_is_unauthenticated(h: Harness) -> None:
+def test_bad_end_user_signature_is_unauthenticated(h: Harness, services: Services) -> None:
     forwarded = end_user_request(h.alice)
     forwarded["path"] = "/widgets/w2"  # not what alice signed
     out = h.call(ask("widgets:GetWidget", {"request": forwarded})).json()
     assert out["decision"] == "unauthenticated"
     assert out["errorCode"] == "SignatureDoesNotMatch"
+    assert "principal" not in out
+    with services.store.unit_of_work(read_only=True) as uow:
+        events = list(uow.events.iterate(ACCOUNT))
+    failure, call = (json.loads(e.record) for e in events[-2:])
+    # Alice's key failed: recorded in her account as the API records it, credited to no one.
+    assert (failure["eventSource"], failure["eventName"]) == ("widgets.amazonaws.com", "GetWidget")
+    assert failure["errorCode"] == "SignatureDoesNotMatch"
+    assert failure["userIdentity"]["accessKeyId"] == h.alice.access_key
+    assert events[-2].principal is None
+    assert call["additionalEventData"] == {"decision": "unauthenticated"}
     forwarded = end_user_request(h.alice)
     forwarded["service"] = "gadgets"  # signed for another service
     assert h.call(ask("widgets:GetWidget", {"request": forwarded})).json()["errorCode"] == (

@@ -315,6 +315,34 @@ def _append(services: Services, account_id: str, rec: Mapping[str, Any]) -> None
         audit.append(uow, services.secrets, account_id, rec, [])
 
 
+def _record_end_user_failure(
+    services: Services,
+    service_caller: Caller,
+    meta: RequestMeta,
+    query: AuthorizeQuery,
+    error: ServiceError,
+) -> None:
+    """A failed signature by a known access key of the calling service's account is
+    recorded as the API records its own (audit.record_auth_failure): in the key owner's
+    trail, credited to no one, as a call of the action the end user attempted."""
+    known = getattr(error, "known_key", None)
+    if known is None or known[0] != service_caller.account_id:
+        return
+    account_id, key_id, identity = known
+    prefix, _, name = query.action.partition(":")
+    audit.record_auth_failure(
+        services,
+        meta,
+        service=prefix.lower(),
+        operation=name,
+        access_key_id=key_id,
+        account_id=account_id,
+        identity=identity,
+        error=error,
+        read_only=name.startswith(_READ_VERBS),
+    )
+
+
 # ----------------------------------------------------------------------------- entry
 
 
@@ -324,6 +352,7 @@ def authorize_call(
     """Answer one /v1/authorize call for an authenticated calling service; raises
     ServiceError (AccessDenied, NoSuchEntity, ValidationError) for a call that fails."""
     principal_arn = query.principal_arn
+    failed: ServiceError | None = None  # the end user's failed authentication
     try:
         _check_context(query.context)
         principal: Caller | None = None
@@ -340,6 +369,7 @@ def authorize_call(
                 )
             except ServiceError as exc:
                 answer = _unauthenticated(exc)
+                failed = exc
             else:
                 principal_arn = principal.arn
         elif principal_arn is None:
@@ -365,6 +395,8 @@ def authorize_call(
             _append(services, service_caller.account_id, rec)
         raise
     if services.audit:
+        if failed is not None:
+            _record_end_user_failure(services, service_caller, meta, query, failed)
         if data_events and principal is not None:
             rec = _data_record(service_caller, meta, principal, query, answer)
             _append(services, principal.account_id, rec)
