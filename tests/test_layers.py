@@ -18,6 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "ops": {"policy", "crypto", "store", "domain"},
     "protocol": {"crypto"},
     "agent": set(),  # talks to the server over the wire only
+    "middleware": set(),  # likewise: POST /v1/authorize over HTTP
 }
 
 

@@ -303,8 +303,11 @@ class QueryApi:
 
 
 def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
-    """The HTTP app: the AWS APIs at `/`, health at `/healthz` and `/readyz`, Prometheus
-    metrics at `/metrics`; every request timed, counted and logged in one line."""
+    """The HTTP app: the AWS APIs at `/`, the authorization endpoint at `/v1/authorize`,
+    health at `/healthz` and `/readyz`, Prometheus metrics at `/metrics`; every request
+    timed, counted and logged in one line."""
+    from chamberlain.authorize_endpoint import AuthorizeEndpoint  # imports this module
+
     api = QueryApi(services, region)
     store = services.store
     telemetry = Telemetry(store.pool_status if isinstance(store, SqlStore) else None)
@@ -315,6 +318,11 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     return Starlette(
         routes=[
             Route("/", api.handle, methods=["GET", "POST"]),
+            Route(
+                "/v1/authorize",
+                AuthorizeEndpoint(api).handle,
+                methods=list(AuthorizeEndpoint.METHODS),
+            ),
             *health.routes(store),
             Route("/metrics", metrics, methods=["GET"]),
         ],

@@ -57,6 +57,11 @@ def test_unknown_service_has_no_regions() -> None:
     assert signing_regions("no-such-service") == frozenset()
 
 
+def test_chamberlains_own_signing_name_is_served_in_every_region() -> None:
+    """/v1/authorize callers sign for `chamberlain` in whatever region they run in."""
+    assert signing_regions("chamberlain") == partition_regions()
+
+
 def test_request_region_is_the_scope_region_where_the_service_accepts_it() -> None:
     assert request_region("sts", "eu-west-1", "us-east-1") == "eu-west-1"
     assert request_region("cloudtrail", "ap-southeast-2", "us-east-1") == "ap-southeast-2"

@@ -43,6 +43,10 @@ def partition_regions() -> frozenset[str]:
     return frozenset(_partition()["regions"])
 
 
+#: Chamberlain's own signing names (the authorization endpoint's): served in every region.
+OWN_SERVICES = frozenset({"chamberlain"})
+
+
 @functools.cache
 def signing_regions(service: str) -> frozenset[str]:
     """The regions a request to `service` may be signed for (see the module docstring).
@@ -50,8 +54,10 @@ def signing_regions(service: str) -> frozenset[str]:
     Each endpoint signs for the region its `credentialScope` names, or else for the
     region it is named after; FIPS and global aliases add no region of their own.
     """
-    endpoints = _partition()["services"].get(service, {}).get("endpoints", {})
     regions = partition_regions()
+    if service in OWN_SERVICES:
+        return regions
+    endpoints = _partition()["services"].get(service, {}).get("endpoints", {})
     found = {
         (endpoint or {}).get("credentialScope", {}).get("region", name)
         for name, endpoint in endpoints.items()

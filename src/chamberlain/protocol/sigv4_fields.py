@@ -279,7 +279,14 @@ def payload_hash(headers: HeaderList, body: bytes, *, allow_unsigned: bool = Fal
     client cannot sign one body and send another. ``UNSIGNED-PAYLOAD`` is honoured only
     with ``allow_unsigned`` (never for IAM/STS, whose parameters travel in the body).
     """
-    computed = sha256_hex(body)
+    return checked_payload_hash(headers, sha256_hex(body), allow_unsigned=allow_unsigned)
+
+
+def checked_payload_hash(
+    headers: HeaderList, computed: str, *, allow_unsigned: bool = False
+) -> str:
+    """`payload_hash` for a body known by its hex SHA-256 (a request forwarded to
+    /v1/authorize carries the hash, not the body)."""
     declared = _single_header(headers, CONTENT_SHA256)
     if declared is None or declared == computed:
         return computed
@@ -293,6 +300,7 @@ def payload_hash(headers: HeaderList, body: bytes, *, allow_unsigned: bool = Fal
 
 __all__ = [
     "SigV4Fields",
+    "checked_payload_hash",
     "extract",
     "header_values",
     "parse_authorization",

@@ -1,0 +1,104 @@
+"""HTTP for `POST /v1/authorize` (docs/authorize.md): the calling service's SigV4
+signature (signing name `chamberlain`) is verified like any API request's, the JSON body
+is decoded by protocol/authorize_json.py, and ops/authorize.py answers. Every error is
+JSON `{"__type": code, "message": ...}` with its status; never a 500 for bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chamberlain.app import MAX_BODY, QueryApi, _read_capped
+from chamberlain.ops.core.authn import SignedRequest
+from chamberlain.ops.core.authorize import SIGNING_NAME, AuthorizeQuery, authorize_call
+from chamberlain.ops.core.context import RequestMeta
+from chamberlain.ops.core.errors import ServiceError
+from chamberlain.protocol import authorize_json
+from chamberlain.protocol.wire_errors import ProtocolError
+
+log = logging.getLogger("chamberlain")
+JSON = "application/json"
+
+
+def _response(body: bytes, status: int, request_id: str) -> Response:
+    return Response(body, status, media_type=JSON, headers={"x-amzn-RequestId": request_id})
+
+
+def _error(code: str, message: str, status: int, request_id: str) -> Response:
+    return _response(authorize_json.serialize_error(code, message), status, request_id)
+
+
+def _query(decoded: authorize_json.AuthorizeInput) -> AuthorizeQuery:
+    forwarded = decoded.forwarded
+    if forwarded is None:
+        return AuthorizeQuery(
+            decoded.action, decoded.resource, decoded.context, principal_arn=decoded.principal_arn
+        )
+    signed = None
+    if forwarded.signing_input is not None:
+        signed = SignedRequest(
+            access_key_id=forwarded.access_key_id,
+            signature=forwarded.signature,
+            signing_input=forwarded.signing_input,
+            expires=forwarded.expires,
+            security_token=forwarded.security_token,
+        )
+    return AuthorizeQuery(
+        decoded.action,
+        decoded.resource,
+        decoded.context,
+        signed=signed,
+        signing_name=forwarded.service,
+        signature_error=forwarded.signature_error,
+    )
+
+
+class AuthorizeEndpoint:
+    #: Routed so that a wrong method gets a JSON error too (405), not Starlette's text.
+    METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def __init__(self, api: QueryApi) -> None:
+        self.api = api
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            if request.method != "POST":
+                raise ProtocolError(
+                    "MethodNotAllowed", f"{request.method} is not allowed; use POST.", 405
+                )
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            body = await _read_capped(request)
+            if len(body) > MAX_BODY:
+                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            now = dt.datetime.now(dt.UTC)
+            meta = RequestMeta(
+                request_id=request_id,
+                now=now.replace(microsecond=0),
+                source_ip=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+                secure_transport=request.url.scheme == "https",
+                region=self.api.region,
+            )
+            caller, meta = await self.api._caller(
+                request, body, SIGNING_NAME, now, meta, "Authorize"
+            )
+            query = _query(authorize_json.parse(body))
+            answer = await run_in_threadpool(authorize_call, self.api.services, caller, meta, query)
+            return _response(authorize_json.serialize(answer), 200, request_id)
+        except ProtocolError as exc:
+            return _error(exc.code, exc.message, exc.http_status, request_id)
+        except ServiceError as exc:
+            return _error(exc.code, exc.message, exc.http_status, request_id)
+        except Exception:
+            log.exception("internal error serving request %s", request_id)
+            return _error(
+                "InternalFailure", "An internal error occurred. Try again later.", 500, request_id
+            )
