@@ -229,7 +229,9 @@ class QueryApi:
                 )
             raise failed.error from None
 
-    def _authenticate(self, request: Request, body: bytes, service: str, now: dt.datetime):
+    def _authenticate(
+        self, request: Request, body: bytes, service: str, now: dt.datetime
+    ) -> Caller:
         headers = request.headers.raw
         query = request.scope.get("query_string", b"")
         try:

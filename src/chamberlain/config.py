@@ -8,6 +8,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA_DIR = Path("chamberlain-data")
 DEFAULT_HOST = "127.0.0.1"
@@ -41,7 +42,7 @@ def load(
     port: int | None = None,
 ) -> Settings:
     directory = Path(data_dir or os.environ.get("CHAMBERLAIN_DATA_DIR") or DEFAULT_DATA_DIR)
-    file_settings: dict = {}
+    file_settings: dict[str, Any] = {}
     toml_path = directory / SETTINGS_FILE
     if toml_path.is_file():
         file_settings = tomllib.loads(toml_path.read_text())

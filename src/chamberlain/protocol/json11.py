@@ -62,7 +62,7 @@ def resolve_target(service: str, target: str | None) -> str:
     operation = find_operation(service, name)
     if operation is None:
         raise _unknown_operation(target)
-    return operation.name
+    return str(operation.name)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

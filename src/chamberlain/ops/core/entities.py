@@ -304,7 +304,8 @@ def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> 
     """Re-key the attachments and inline policies of a renamed user or group."""
     account = ctx.account_id
     prefix = joined(kind, old.lower(), "")
-    for entity_type in (Attachment, InlinePolicy):
+    entity_types: tuple[type[Attachment] | type[InlinePolicy], ...] = (Attachment, InlinePolicy)
+    for entity_type in entity_types:
         repo = ctx.uow.repo(entity_type)
         for entity in repo.list(account, key_prefix=prefix):
             repo.delete(account, entity.key)

@@ -157,7 +157,11 @@ _IDENTITY_ARN = re.compile(
     r"(?:/[\x21-\x7e]*)?/(?P<name>[\w+=,.@-]+)"
 )
 _ENTITY_TYPES = {"user": "USER", "group": "GROUP", "role": "ROLE"}
-_REPOS: dict[str, type] = {"user": User, "group": Group, "role": Role}
+_REPOS: dict[str, type[User] | type[Group] | type[Role]] = {
+    "user": User,
+    "group": Group,
+    "role": Role,
+}
 
 
 def _identity(ctx: OpContext, arn: str) -> tuple[str, Any]:

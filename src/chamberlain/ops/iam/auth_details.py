@@ -11,6 +11,7 @@ lists, as AWS does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from chamberlain.domain import (
@@ -220,7 +221,8 @@ def _aws_entries(ctx: OpContext, users: list[User], roles: list[Role]) -> list[E
         if attachment.policy_arn in AWS_MANAGED:
             counts[attachment.policy_arn] = counts.get(attachment.policy_arn, 0) + 1
     boundaries: dict[str, int] = {}
-    for entity in (*users, *roles):
+    bounded: list[User | Role] = [*users, *roles]
+    for entity in bounded:
         if entity.permissions_boundary in AWS_MANAGED:
             arn = entity.permissions_boundary
             boundaries[arn] = boundaries.get(arn, 0) + 1
@@ -229,7 +231,7 @@ def _aws_entries(ctx: OpContext, users: list[User], roles: list[Role]) -> list[E
         (
             _page_key(5, p.name.lower()),
             POLICIES,
-            lambda p=p: _aws_policy_detail(p, counts[p.arn], boundaries.get(p.arn, 0)),
+            partial(_aws_policy_detail, p, counts[p.arn], boundaries.get(p.arn, 0)),
         )
         for p in policies
     ]
@@ -241,17 +243,17 @@ def _entries(ctx: OpContext, wanted: set[str]) -> list[Entry]:
     roles: list[Role] = ctx.uow.repo(Role).list(account)
     entries: list[Entry] = []
     if "User" in wanted:
-        entries += [(_page_key(1, u.key), USERS, lambda u=u: _user_detail(ctx, u)) for u in users]
+        entries += [(_page_key(1, u.key), USERS, partial(_user_detail, ctx, u)) for u in users]
     if "Group" in wanted:
         entries += [
-            (_page_key(2, g.key), GROUPS, lambda g=g: _group_detail(ctx, g))
+            (_page_key(2, g.key), GROUPS, partial(_group_detail, ctx, g))
             for g in ctx.uow.repo(Group).list(account)
         ]
     if "Role" in wanted:
-        entries += [(_page_key(3, r.key), ROLES, lambda r=r: _role_detail(ctx, r)) for r in roles]
+        entries += [(_page_key(3, r.key), ROLES, partial(_role_detail, ctx, r)) for r in roles]
     if "LocalManagedPolicy" in wanted:
         entries += [
-            (_page_key(4, p.key), POLICIES, lambda p=p: _local_policy_detail(ctx, p))
+            (_page_key(4, p.key), POLICIES, partial(_local_policy_detail, ctx, p))
             for p in ctx.uow.repo(ManagedPolicy).list(account)
         ]
     if "AWSManagedPolicy" in wanted:

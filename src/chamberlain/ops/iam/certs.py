@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import SSHPublicKeyTypes
 
 from chamberlain.crypto.ids import ID_ALPHABET, Prefix, new_unique_id
 from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicKey
@@ -88,7 +89,9 @@ def parse_ssh_public_key(body: str) -> tuple[PublicKeyTypes, str]:
     try:
         if _SSH_LINE.match(text):
             encoding = "SSH"
-            key: PublicKeyTypes = serialization.load_ssh_public_key(text.encode())
+            key: PublicKeyTypes | SSHPublicKeyTypes = serialization.load_ssh_public_key(
+                text.encode()
+            )
         elif text.startswith("-----BEGIN "):
             encoding = "PEM"
             key = serialization.load_pem_public_key(text.encode())
@@ -521,7 +524,7 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListServerCertificates", resource=_list_target, read_only=True)
 def list_server_certificates(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda c: c.path)
+    keep = path_prefix_filter(params)
     certs = [c for c in ctx.uow.repo(ServerCertificate).list(ctx.account_id) if keep(c)]
     return paginate(
         params,

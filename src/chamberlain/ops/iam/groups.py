@@ -146,7 +146,7 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListGroups", resource=_list_target, read_only=True)
 def list_groups(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda g: g.path)
+    keep = path_prefix_filter(params)
     groups = [g for g in ctx.uow.repo(Group).list(ctx.account_id) if keep(g)]
     return paginate(params, groups, key=lambda g: g.key, member="Groups", render=group_out)
 

@@ -164,7 +164,7 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListInstanceProfiles", resource=_list_target, read_only=True)
 def list_instance_profiles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda p: p.path)
+    keep = path_prefix_filter(params)
     profiles = [p for p in ctx.uow.repo(InstanceProfile).list(ctx.account_id) if keep(p)]
     return paginate(
         params,

@@ -49,7 +49,8 @@ def usage_counts(ctx: OpContext) -> Usage:
     account = ctx.account_id
     attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(account))
     boundaries: Counter[str] = Counter()
-    for kind in (User, Role):
+    kinds: tuple[type[User] | type[Role], ...] = (User, Role)
+    for kind in kinds:
         for entity in ctx.uow.repo(kind).list(account):
             if entity.permissions_boundary:
                 boundaries[entity.permissions_boundary] += 1
@@ -197,7 +198,7 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
     if scope in ("All", "AWS"):
         policies.extend(AWS_MANAGED.values())
     usage = usage_counts(ctx) if scope != "Local" else (Counter(), Counter())
-    keep_path = path_prefix_filter(params, lambda p: p.path)
+    keep_path = path_prefix_filter(params)
     filtered = params.get("OnlyAttached") or params.get("PolicyUsageFilter")
     kept = [p for p in policies if keep_path(p) and (not filtered or _in_use(p, usage, params))]
     kept.sort(key=_list_key)

@@ -210,7 +210,7 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListRoles", resource=_list_target, read_only=True)
 def list_roles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda r: r.path)
+    keep = path_prefix_filter(params)
     roles = [r for r in ctx.uow.repo(Role).list(ctx.account_id) if keep(r)]
     return paginate(
         params,

@@ -144,7 +144,9 @@ def _same_arn(entity: _E, arn: str) -> _E:
     return entity
 
 
-def _subject(ctx: OpContext, kind: str, name: str, arn: str) -> tuple[list[NamedText], list]:
+def _subject(
+    ctx: OpContext, kind: str, name: str, arn: str
+) -> tuple[list[NamedText], list[_Tracked]]:
     """The policies that decide which services are listed, and the entities tracked."""
     if kind == "user":
         user = _same_arn(require_user(ctx, name), arn)
@@ -160,15 +162,15 @@ def _subject(ctx: OpContext, kind: str, name: str, arn: str) -> tuple[list[Named
     tracked: dict[str, _Tracked] = {}
     for attachment in ctx.uow.repo(Attachment).list(ctx.account_id, ref=arn):
         if attachment.principal_kind == "user":
-            user = ctx.uow.repo(User).get(ctx.account_id, attachment.principal_name.lower())
-            if user is not None:
-                tracked[user.arn] = _user(user)
+            member = ctx.uow.repo(User).get(ctx.account_id, attachment.principal_name.lower())
+            if member is not None:
+                tracked[member.arn] = _user(member)
         elif attachment.principal_kind == "group":
             tracked.update((t.arn, t) for t in _members(ctx, attachment.principal_name))
         else:
-            role = ctx.uow.repo(Role).get(ctx.account_id, attachment.principal_name.lower())
-            if role is not None:
-                tracked[role.arn] = _role(role)
+            attached = ctx.uow.repo(Role).get(ctx.account_id, attachment.principal_name.lower())
+            if attached is not None:
+                tracked[attached.arn] = _role(attached)
     return ([(arn, text)] if text else []), sorted(tracked.values(), key=lambda t: t.arn)
 
 

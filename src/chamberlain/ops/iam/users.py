@@ -50,6 +50,8 @@ from chamberlain.policy import PrincipalType
 
 MAX_USERS = 5000  # AWS's default quota: users per account
 
+PerUser = AccessKey | SshPublicKey | SigningCertificate | MfaDevice | ServiceSpecificCredential
+
 
 def user_summary(user: User) -> dict[str, Any]:
     """The User shape as listing operations return it (no tags, no boundary)."""
@@ -162,7 +164,13 @@ def _carry_relations(ctx: OpContext, old: str, new: str) -> None:
         memberships.delete(account, membership.key)
         memberships.put(replace(membership, user_name=new))
     rename_principal_policies(ctx, "user", old, new)
-    per_user = (AccessKey, SshPublicKey, SigningCertificate, MfaDevice, ServiceSpecificCredential)
+    per_user: tuple[type[PerUser], ...] = (
+        AccessKey,
+        SshPublicKey,
+        SigningCertificate,
+        MfaDevice,
+        ServiceSpecificCredential,
+    )
     for kind in per_user:
         repo = ctx.uow.repo(kind)
         for entity in repo.list(account, ref=low):
@@ -239,7 +247,7 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListUsers", resource=_list_target, read_only=True)
 def list_users(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda u: u.path)
+    keep = path_prefix_filter(params)
     users = [u for u in ctx.uow.repo(User).list(ctx.account_id) if keep(u)]
     return paginate(params, users, key=lambda u: u.key, member="Users", render=user_summary)
 

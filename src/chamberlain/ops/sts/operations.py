@@ -11,6 +11,7 @@ policy as the resource policy and `require_resource_allow` set.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 from typing import Any
@@ -102,7 +103,7 @@ def _duration(params: Params, default: int, hi: int) -> int:
     if value is None:
         return default
     model_bound(value, "durationSeconds", MIN_DURATION, hi)
-    return value
+    return int(value)
 
 
 def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
@@ -294,6 +295,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
         )
     check_duration(role, duration)
 
+    mfa_at: dt.datetime | None
     if mfa_now:
         mfa, mfa_at = True, ctx.now
     elif session is not None and session.mfa_authenticated:
