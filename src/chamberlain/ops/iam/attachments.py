@@ -29,7 +29,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import NoSuchEntity
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
-from chamberlain.ops.iam import service_linked as slr  # a module import: no import cycle
+from chamberlain.ops.iam import role_protection as slr
 
 # Operation word -> (principal kind, name parameter)
 _PRINCIPALS = {

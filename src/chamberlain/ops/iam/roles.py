@@ -34,7 +34,7 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
-from chamberlain.ops.iam import service_linked as slr  # a module import: it imports this one
+from chamberlain.ops.iam import role_protection as slr
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy import PolicyType
 from chamberlain.policy.validate import TRUST_POLICY_MAX

@@ -1,7 +1,6 @@
 """Service-linked roles: CreateServiceLinkedRole, DeleteServiceLinkedRole,
-GetServiceLinkedRoleDeletionStatus; and `is_service_linked` / `require_modifiable`, the
-check the ordinary role operations make (AWS answers UnmodifiableEntity when a caller
-changes a role that only its service may change).
+GetServiceLinkedRoleDeletionStatus (role_protection.py keeps the ordinary role operations
+off these roles).
 
 A service-linked role is an ordinary `domain.Role` (GetRole and ListRoles show it) under
 the path /aws-service-role/<service principal>/, trusting that principal. Its name is the
@@ -28,11 +27,11 @@ from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, 
 from chamberlain.ops.core.common import compact, iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import adjust_policy_counts, get_role, quota_exceeded
-from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity, UnmodifiableEntity
+from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.iam import roles as iam_roles  # a module import: iam_roles may import this one
+from chamberlain.ops.iam import roles as iam_roles
+from chamberlain.ops.iam.role_protection import PATH_PREFIX, is_service_linked
 
-PATH_PREFIX = "/aws-service-role/"
 ROLE_NAME_PREFIX = "AWSServiceRoleFor"
 MAX_ROLE_NAME = 64
 _PRINCIPAL = re.compile(r"(?P<service>[a-z0-9][a-z0-9.-]*)\.amazonaws\.com(?:\.cn)?")
@@ -115,22 +114,6 @@ class SlrDeletionTask:
 
 
 # ------------------------------------------------------------ for the role operations
-
-
-def is_service_linked(role: Role) -> bool:
-    """True for a service-linked role. The path identifies it: AWS refuses
-    /aws-service-role/ to CreateRole, so only CreateServiceLinkedRole puts roles there."""
-    return role.path.startswith(PATH_PREFIX)
-
-
-def require_modifiable(role: Role) -> Role:
-    """UnmodifiableEntity, as AWS words it, for a role only its service may change."""
-    if is_service_linked(role):
-        raise UnmodifiableEntity(
-            f"Cannot perform the operation on the protected role '{role.name}' "
-            "- this role is only modifiable by AWS"
-        )
-    return role
 
 
 # --------------------------------------------------------------------------- naming
