@@ -487,3 +487,145 @@ class Event:
     access_key_id: str | None = None
     principal: str | None = None
     resources: tuple[tuple[str, str], ...] = ()  # (ResourceType, ResourceName)
+
+
+@dataclass(frozen=True)
+class OrganizationsAccessReportJob:
+    KIND: ClassVar[str] = "organizations_access_report"
+    account_id: str
+    job_id: str
+    entity_path: str
+    created: dt.datetime
+    organizations_policy_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.job_id
+
+    @property
+    def ref(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class ServiceLastAccessedJob:
+    """A finished report, stored with the account's entities (key: the job id)."""
+
+    KIND: ClassVar[str] = "service_last_accessed_job"
+    account_id: str
+    job_id: str
+    arn: str
+    granularity: str
+    created: dt.datetime
+    completed: dt.datetime
+    report: str  # JSON: {"services": [...], "entities": {namespace: [...]}}
+
+    @property
+    def key(self) -> str:
+        return self.job_id
+
+    @property
+    def ref(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class SlrDeletionTask:
+    """The outcome of one DeleteServiceLinkedRole call (AWS keeps the task after the role
+    is gone, so GetServiceLinkedRoleDeletionStatus can still answer)."""
+
+    KIND: ClassVar[str] = "slr_deletion_task"
+    account_id: str
+    task_id: str
+    role_name: str
+    status: str  # SUCCEEDED | FAILED
+    created: dt.datetime
+    reason: str | None = None
+    usage_region: str | None = None
+    usage_resources: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.task_id
+
+    @property
+    def ref(self) -> str | None:
+        return self.role_name.lower()
+
+
+@dataclass(frozen=True)
+class CredentialReport:
+    """The account's most recent credential report (one per account), as generated."""
+
+    KIND: ClassVar[str] = "credential_report"
+    account_id: str
+    generated: dt.datetime
+    content: bytes  # the CSV, UTF-8
+
+    @property
+    def key(self) -> str:
+        return "credential_report"
+
+    @property
+    def ref(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    KIND: ClassVar[str] = "account_settings"
+    account_id: str
+    global_endpoint_token_version: int = 1  # GetAccountSummary's v1Token
+    properties: tuple[tuple[str, str], ...] = ()  # (Namespace/PropertyName, value)
+    outbound_issuer: str | None = None  # set the first time the feature is enabled
+    outbound_enabled: bool = False
+
+    @property
+    def key(self) -> str:
+        return "account_settings"  # one per account
+
+    @property
+    def ref(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class ServiceSpecificCredential:
+    KIND: ClassVar[str] = "service_specific_credential"
+    account_id: str
+    credential_id: str
+    user_name: str
+    service_name: str
+    secret_encrypted: bytes
+    status: str  # "Active" | "Inactive"
+    created: dt.datetime
+    service_user_name: str | None = None  # password services
+    alias: str | None = None  # API-key services
+    expires: dt.datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return self.credential_id
+
+    @property
+    def ref(self) -> str | None:
+        return self.user_name.lower()
+
+
+@dataclass(frozen=True)
+class SamlAssertionUse:
+    """A SAML assertion accepted once, kept until it would be refused anyway (replay)."""
+
+    KIND: ClassVar[str] = "saml_assertion_use"
+    account_id: str
+    issuer: str
+    assertion_id: str
+    expires: dt.datetime
+
+    @property
+    def key(self) -> str:
+        return joined(self.issuer, self.assertion_id)
+
+    @property
+    def ref(self) -> str | None:
+        return None

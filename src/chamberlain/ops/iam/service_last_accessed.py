@@ -20,9 +20,18 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from chamberlain.domain import Attachment, Event, Group, Membership, Role, User, joined
+from chamberlain.domain import (
+    Attachment,
+    Event,
+    Group,
+    Membership,
+    Role,
+    ServiceLastAccessedJob,
+    User,
+    joined,
+)
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core.authz import (
     NamedText,
@@ -64,28 +73,6 @@ ACTION_TRACKED = frozenset({"iam"})
 JOB_RETENTION = dt.timedelta(days=7)
 _ENTITY_ARN_KINDS = ("user", "group", "role", "policy")
 _E = TypeVar("_E", User, Role, Group)
-
-
-@dataclass(frozen=True)
-class ServiceLastAccessedJob:
-    """A finished report, stored with the account's entities (key: the job id)."""
-
-    KIND: ClassVar[str] = "service_last_accessed_job"
-    account_id: str
-    job_id: str
-    arn: str
-    granularity: str
-    created: dt.datetime
-    completed: dt.datetime
-    report: str  # JSON: {"services": [...], "entities": {namespace: [...]}}
-
-    @property
-    def key(self) -> str:
-        return self.job_id
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)

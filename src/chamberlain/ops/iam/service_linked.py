@@ -15,15 +15,20 @@ holds the role, reporting those profiles as the resources using it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
+from chamberlain.domain import (
+    Attachment,
+    InlinePolicy,
+    InstanceProfile,
+    Role,
+    SlrDeletionTask,
+    joined,
+)
 from chamberlain.ops.core.common import compact, iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import adjust_policy_counts, get_role, quota_exceeded
@@ -87,30 +92,6 @@ SERVICES: dict[str, tuple[str, bool | None]] = {
 }
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
-
-
-@dataclass(frozen=True)
-class SlrDeletionTask:
-    """The outcome of one DeleteServiceLinkedRole call (AWS keeps the task after the role
-    is gone, so GetServiceLinkedRoleDeletionStatus can still answer)."""
-
-    KIND: ClassVar[str] = "slr_deletion_task"
-    account_id: str
-    task_id: str
-    role_name: str
-    status: str  # SUCCEEDED | FAILED
-    created: dt.datetime
-    reason: str | None = None
-    usage_region: str | None = None
-    usage_resources: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return self.task_id
-
-    @property
-    def ref(self) -> str | None:
-        return self.role_name.lower()
 
 
 # ------------------------------------------------------------ for the role operations

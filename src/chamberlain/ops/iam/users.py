@@ -15,6 +15,7 @@ from chamberlain.domain import (
     LoginProfile,
     Membership,
     MfaDevice,
+    ServiceSpecificCredential,
     SigningCertificate,
     SshPublicKey,
     User,
@@ -42,10 +43,7 @@ from chamberlain.ops.core.entities import (
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
-from chamberlain.ops.iam.service_credentials import (
-    ServiceSpecificCredential,
-    has_service_specific_credentials,
-)
+from chamberlain.ops.iam.service_credentials import has_service_specific_credentials
 from chamberlain.policy import PrincipalType
 
 MAX_USERS = 5000  # AWS's default quota: users per account

@@ -22,10 +22,8 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import ClassVar
 
-from chamberlain.domain import Role, SamlProvider, Tags, joined
+from chamberlain.domain import Role, SamlAssertionUse, SamlProvider, Tags, joined
 from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
@@ -136,25 +134,6 @@ CONTEXT_ATTRIBUTES: dict[str, tuple[str, bool]] = {
     "0.9.2342.19200300100.1.3": ("saml:mail", False),
     "0.9.2342.19200300.100.1.45": ("saml:organizationStatus", False),
 }
-
-
-@dataclass(frozen=True)
-class SamlAssertionUse:
-    """A SAML assertion accepted once, kept until it would be refused anyway (replay)."""
-
-    KIND: ClassVar[str] = "saml_assertion_use"
-    account_id: str
-    issuer: str
-    assertion_id: str
-    expires: dt.datetime
-
-    @property
-    def key(self) -> str:
-        return joined(self.issuer, self.assertion_id)
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 def _denied() -> AccessDenied:
