@@ -73,7 +73,8 @@ class PrincipalKind(Generic[P]):
         return NoSuchEntity(f"The {self.arn_kind} with name {name} cannot be found.")
 
     def require(self, ctx: OpContext, name: str) -> P:
-        entity = self.get(ctx, name)
+        """The entity `name` (the one the resolver read, when it did), or NoSuchEntity."""
+        entity = ctx.take_resolved(self.entity, name.lower()) or self.get(ctx, name)
         if entity is None:
             raise self.not_found(name)
         return entity
@@ -106,7 +107,8 @@ class PrincipalKind(Generic[P]):
                     context["iam:PermissionsBoundary"] = entity.permissions_boundary
         if extra:
             context.update(extra)
-        return Target(resource=arn, context=context, also=tuple((a, arn) for a in also))
+        also_pairs = tuple((a, arn) for a in also)
+        return Target(resource=arn, context=context, also=also_pairs, entity=entity)
 
     def create_target(self, ctx: OpContext, params: Params, tag_action: str) -> Target:
         """CreateUser / CreateRole: the new entity's ARN, the request's tags and boundary as
