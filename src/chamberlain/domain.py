@@ -121,7 +121,7 @@ class Role:
     last_used: dt.datetime | None = None
     last_used_region: str | None = None
     # (ARN, unique ID) of each user or role the trust policy names, taken when it was
-    # saved (ops/trust_principals.py).
+    # saved (ops/iam/trust_principals.py).
     trust_principals: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -468,7 +468,7 @@ class Event:
     the other fields repeat what LookupEvents filters and shows, so lookups need not
     parse records. `seq` numbers the account's events from 1 without gaps; `hash`
     commits to the record, `resources` and the previous event's hash; `seal`
-    authenticates (account, seq, hash) under the operator's key (ops/audit.py).
+    authenticates (account, seq, hash) under the operator's key (ops/audit/records.py).
     `principal` is the ARN of the authenticated identity (a role for its sessions),
     None when the caller was not authenticated: service-last-accessed reads it.
     """

@@ -1,7 +1,7 @@
 """Reading the policy simulator's inputs: entity and caller ARNs, ResourceOwner, context
 entries, policy exclusions, and the condition keys a policy refers to.
 
-Used by iam_simulate.py; nothing here decides anything (the engine does).
+Used by operations.py; nothing here decides anything (the engine does).
 """
 
 from __future__ import annotations
