@@ -37,7 +37,6 @@ from chamberlain.ops.core.common import (
     compact,
     iam_arn,
     paginate,
-    path_prefix_filter,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -55,6 +54,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import (
@@ -518,21 +518,13 @@ def delete_server_certificate(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    return Target(iam_arn(ctx, "server-certificate", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListServerCertificates", resource=_list_target, read_only=True)
-def list_server_certificates(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params)
-    certs = [c for c in ctx.uow.repo(ServerCertificate).list(ctx.account_id) if keep(c)]
-    return paginate(
-        params,
-        certs,
-        lambda c: c.key,
-        member="ServerCertificateMetadataList",
-        render=_server_metadata,
-    )
+path_list_operation(
+    "ListServerCertificates",
+    ServerCertificate,
+    "server-certificate",
+    "ServerCertificateMetadataList",
+    lambda ctx, cert: _server_metadata(cert),
+)
 
 
 tag_operations(

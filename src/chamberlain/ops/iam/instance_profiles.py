@@ -19,7 +19,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
     paginate,
-    path_prefix_filter,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -32,6 +31,7 @@ from chamberlain.ops.core.errors import (
     LimitExceeded,
     NoSuchEntity,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam import trust_principals
@@ -158,21 +158,13 @@ def delete_instance_profile(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    return Target(iam_arn(ctx, "instance-profile", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListInstanceProfiles", resource=_list_target, read_only=True)
-def list_instance_profiles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params)
-    profiles = [p for p in ctx.uow.repo(InstanceProfile).list(ctx.account_id) if keep(p)]
-    return paginate(
-        params,
-        profiles,
-        lambda p: p.key,
-        member="InstanceProfiles",
-        render=lambda p: render_profile(ctx, p, tags=False),
-    )
+path_list_operation(
+    "ListInstanceProfiles",
+    InstanceProfile,
+    "instance-profile",
+    "InstanceProfiles",
+    lambda ctx, profile: render_profile(ctx, profile, tags=False),
+)
 
 
 def _add_role_target(ctx: OpContext, params: Params) -> Target:

@@ -12,8 +12,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
     tags_in,
     tags_out,
 )
@@ -32,6 +30,7 @@ from chamberlain.ops.core.errors import (
     InvalidInput,
     ValidationError,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
 from chamberlain.ops.iam import role_protection as slr
@@ -203,22 +202,13 @@ def delete_role(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes ListRoles on the path prefix: arn:aws:iam::ACCOUNT:role/PREFIX."""
-    return Target(resource=iam_arn(ctx, "role", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListRoles", resource=_list_target, read_only=True)
-def list_roles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params)
-    roles = [r for r in ctx.uow.repo(Role).list(ctx.account_id) if keep(r)]
-    return paginate(
-        params,
-        roles,
-        key=lambda r: r.key,
-        member="Roles",
-        render=lambda r: role_summary(trust_principals.as_shown(ctx, r)),
-    )
+path_list_operation(
+    "ListRoles",
+    Role,
+    "role",
+    "Roles",
+    lambda ctx, role: role_summary(trust_principals.as_shown(ctx, role)),
+)
 
 
 # ------------------------------------------------------------------------ tags

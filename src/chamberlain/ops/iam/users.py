@@ -25,8 +25,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
     tags_in,
     tags_out,
 )
@@ -41,6 +39,7 @@ from chamberlain.ops.core.entities import (
     require_user,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
 from chamberlain.ops.iam.service_credentials import has_service_specific_credentials
@@ -238,16 +237,7 @@ def delete_user(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ list
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes ListUsers on the path prefix: arn:aws:iam::ACCOUNT:user/PREFIX."""
-    return Target(resource=iam_arn(ctx, "user", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListUsers", resource=_list_target, read_only=True)
-def list_users(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params)
-    users = [u for u in ctx.uow.repo(User).list(ctx.account_id) if keep(u)]
-    return paginate(params, users, key=lambda u: u.key, member="Users", render=user_summary)
+path_list_operation("ListUsers", User, "user", "Users", lambda ctx, user: user_summary(user))
 
 
 # ------------------------------------------------------------------------ tags
