@@ -21,7 +21,7 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import iam_arn, request_tag_context, resource_tag_context
+from chamberlain.ops.core.common import iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -32,6 +32,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Params, Target
+from chamberlain.ops.core.tagging import creation_target
 from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy import Policy, PolicyTooLarge, PolicyType, parse_policy
 from chamberlain.policy.request import ContextValue
@@ -114,11 +115,11 @@ class PrincipalKind(Generic[P]):
         """CreateUser / CreateRole: the new entity's ARN, the request's tags and boundary as
         condition keys, and `tag_action` (iam:TagUser) when tags come with it."""
         arn = iam_arn(ctx, self.arn_kind, params[self.name_param], params.get("Path") or "/")
-        context: Context = request_tag_context(params.get("Tags"))
-        if params.get("PermissionsBoundary"):
-            context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
-        also = ((tag_action, arn),) if params.get("Tags") else ()
-        return Target(resource=arn, context=context, also=also)
+        target = creation_target(arn, params, tag_action)
+        if not params.get("PermissionsBoundary"):
+            return target
+        boundary = {"iam:PermissionsBoundary": params["PermissionsBoundary"]}
+        return replace(target, context={**target.context, **boundary})
 
     def check_new(self, ctx: OpContext, name: str, boundary: str | None, quota: int) -> None:
         """Before creating `name`: not taken, its boundary attachable, under the quota."""

@@ -37,7 +37,6 @@ from chamberlain.ops.core.common import (
     compact,
     iam_arn,
     paginate,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
@@ -56,7 +55,7 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,
@@ -417,9 +416,7 @@ def _upload_target(ctx: OpContext, params: Params) -> Target:
     arn = iam_arn(
         ctx, "server-certificate", params["ServerCertificateName"], params.get("Path") or "/"
     )
-    raw_tags = params.get("Tags")
-    also = (("iam:TagServerCertificate", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(arn, params, "iam:TagServerCertificate")
 
 
 @operation("iam", "UploadServerCertificate", resource=_upload_target)

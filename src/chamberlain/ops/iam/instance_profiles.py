@@ -19,7 +19,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
     paginate,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
@@ -33,7 +32,7 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy.request import ContextValue
 
@@ -113,9 +112,7 @@ def _role_arn(ctx: OpContext, name: str) -> str:
 def _create_target(ctx: OpContext, params: Params) -> Target:
     name = params["InstanceProfileName"]
     arn = iam_arn(ctx, "instance-profile", name, params.get("Path") or "/")
-    raw_tags = params.get("Tags")
-    also = (("iam:TagInstanceProfile", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(arn, params, "iam:TagInstanceProfile")
 
 
 @operation("iam", "CreateInstanceProfile", resource=_create_target)

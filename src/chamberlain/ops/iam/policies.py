@@ -17,7 +17,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     paginate,
     path_prefix_filter,
-    request_tag_context,
     tags_in,
     tags_out,
 )
@@ -31,7 +30,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, creation_target, tag_operations
 
 MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
 
@@ -98,8 +97,7 @@ def policy_out(policy: AnyPolicy, usage: Usage | None, *, detail: bool) -> dict[
 
 def _create_target(ctx: OpContext, params: Params) -> Target:
     arn = policy_arn(ctx, params["PolicyName"], params.get("Path") or "/")
-    also = (("iam:TagPolicy", arn),) if params.get("Tags") else ()
-    return Target(resource=arn, context=request_tag_context(params.get("Tags")), also=also)
+    return creation_target(arn, params, "iam:TagPolicy")
 
 
 @operation("iam", "CreatePolicy", resource=_create_target)
