@@ -133,6 +133,19 @@ class PrincipalKind(Generic[P]):
             raise quota_exceeded(f"{self.arn_kind.capitalize()}sPerAccount", quota)
 
 
+def role_fields(role: Role) -> dict[str, Any]:
+    """The Role shape's members every rendering of a role has (ListRoles, instance
+    profiles, authorization details), its trust policy as given."""
+    return {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "CreateDate": role.created,
+        "AssumeRolePolicyDocument": role.assume_role_policy,
+    }
+
+
 USERS = PrincipalKind(User, "user", "UserName")
 GROUPS = PrincipalKind(Group, "group", "GroupName")
 ROLES = PrincipalKind(Role, "role", "RoleName")

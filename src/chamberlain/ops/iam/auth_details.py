@@ -32,6 +32,7 @@ from chamberlain.ops.core.common import paginate, tags_out
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam import trust_principals
+from chamberlain.ops.iam.groups import group_out
 from chamberlain.ops.iam.instance_profiles import render_role
 
 USERS, GROUPS, ROLES, POLICIES = "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"
@@ -113,11 +114,7 @@ def _user_detail(ctx: OpContext, user: User) -> dict[str, Any]:
 
 def _group_detail(ctx: OpContext, group: Group) -> dict[str, Any]:
     return {
-        "Path": group.path,
-        "GroupName": group.name,
-        "GroupId": group.group_id,
-        "Arn": group.arn,
-        "CreateDate": group.created,
+        **group_out(group),
         "GroupPolicyList": _inline(ctx, "group", group.name),
         "AttachedManagedPolicies": _attached(ctx, "group", group.name),
     }

@@ -24,6 +24,7 @@ from chamberlain.ops.core.common import (
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import role_fields
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -65,15 +66,7 @@ def _require_role(ctx: OpContext, name: str) -> Role:
 def render_role(ctx: OpContext, role: Role) -> dict[str, Any]:
     """A role as AWS lists it inside an instance profile (and in the authorization
     details' InstanceProfileList), its trust policy as IAM shows it."""
-    role = trust_principals.as_shown(ctx, role)
-    return {
-        "Path": role.path,
-        "RoleName": role.name,
-        "RoleId": role.role_id,
-        "Arn": role.arn,
-        "CreateDate": role.created,
-        "AssumeRolePolicyDocument": role.assume_role_policy,
-    }
+    return role_fields(trust_principals.as_shown(ctx, role))
 
 
 def render_profile(ctx: OpContext, profile: InstanceProfile, *, tags: bool) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from chamberlain.ops.core.entities import (
     parse_document,
     principal_target,
     require_role,
+    role_fields,
 )
 from chamberlain.ops.core.errors import (
     DeleteConflict,
@@ -46,12 +47,7 @@ def role_summary(role: Role) -> dict[str, Any]:
     """The Role shape as ListRoles returns it (no tags, boundary or last use)."""
     return compact(
         {
-            "Path": role.path,
-            "RoleName": role.name,
-            "RoleId": role.role_id,
-            "Arn": role.arn,
-            "CreateDate": role.created,
-            "AssumeRolePolicyDocument": role.assume_role_policy,
+            **role_fields(role),
             "Description": role.description or None,
             "MaxSessionDuration": role.max_session_duration,
         }

@@ -44,6 +44,7 @@ from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
     ROLE_SESSION_DEFAULT,
+    add_session_tag,
     find_role,
     model_bound,
     packed_size,
@@ -222,7 +223,6 @@ def _session_tags(assertion: SamlAssertion) -> tuple[Tags, tuple[str, ...]]:
     """The PrincipalTag:KEY attributes (session tags) and TransitiveTagKeys, checked as
     AssumeRole checks its Tags and TransitiveTagKeys."""
     tags: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for name, values in assertion.attributes:
         if not name.startswith(TAG_ATTRIBUTE_PREFIX):
             continue
@@ -230,21 +230,14 @@ def _session_tags(assertion: SamlAssertion) -> tuple[Tags, tuple[str, ...]]:
         value = values[0] if values else ""
         if _TAG_KEY.fullmatch(key) is None or _TAG_VALUE.fullmatch(value) is None:
             raise InvalidParameterValue(f"The session tag {key!r} has an invalid key or value.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterValue("The tag key 'aws:' prefix is reserved for AWS use.")
-        if key.lower() in seen:
-            raise InvalidParameterValue(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-            )
-        seen.add(key.lower())
-        tags.append((key, value))
+        add_session_tag(tags, key, value)
     if len(tags) > MAX_SESSION_TAGS:
         raise InvalidParameterValue(
             f"The number of session tags exceeds the limit of {MAX_SESSION_TAGS}."
         )
     transitive = tuple(dict.fromkeys(assertion.values(TRANSITIVE_ATTRIBUTE)))
     for key in transitive:
-        if key.lower() not in seen:
+        if key.lower() not in {k.lower() for k, _ in tags}:
             raise InvalidParameterValue(
                 f"The transitive tag key {key} is not one of the session tags of the request."
             )
