@@ -103,6 +103,21 @@ def _session_duration(value: int | None, default: int) -> int:
 # ---------------------------------------------------------------------- create
 
 
+def new_role(ctx: OpContext, name: str, path: str, document: str, **fields: Any) -> Role:
+    """A new role of this account (CreateRole, CreateServiceLinkedRole): a fresh id, its
+    ARN, created now; `fields` are the other members."""
+    return Role(
+        account_id=ctx.account_id,
+        role_id=new_unique_id(Prefix.ROLE),
+        name=name,
+        path=path,
+        arn=iam_arn(ctx, "role", name, path),
+        assume_role_policy=document,
+        created=ctx.now,
+        **fields,
+    )
+
+
 @operation(
     "iam",
     "CreateRole",
@@ -120,14 +135,11 @@ def create_role(ctx: OpContext, params: Params) -> Output:
     duration = _session_duration(params.get("MaxSessionDuration"), MIN_SESSION)
     bound = _trust_policy(ctx, document)
     ROLES.check_new(ctx, name, boundary, MAX_ROLES)
-    role = Role(
-        account_id=ctx.account_id,
-        role_id=new_unique_id(Prefix.ROLE),
-        name=name,
-        path=path,
-        arn=iam_arn(ctx, "role", name, path),
-        assume_role_policy=document,
-        created=ctx.now,
+    role = new_role(
+        ctx,
+        name,
+        path,
+        document,
         description=params.get("Description") or "",
         max_session_duration=duration,
         permissions_boundary=boundary or None,

@@ -20,7 +20,6 @@ import re
 import uuid
 from typing import Any
 
-from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import (
     Attachment,
     InlinePolicy,
@@ -166,15 +165,8 @@ def create_service_linked_role(ctx: OpContext, params: Params) -> Output:
     if repo.count(ctx.account_id) >= iam_roles.MAX_ROLES:
         raise quota_exceeded("RolesPerAccount", iam_roles.MAX_ROLES)
     path = _path(principal)
-    role = Role(
-        account_id=ctx.account_id,
-        role_id=new_unique_id(Prefix.ROLE),
-        name=name,
-        path=path,
-        arn=iam_arn(ctx, "role", name, path),
-        assume_role_policy=_trust_policy(principal),
-        created=ctx.now,
-        description=params.get("Description") or "",
+    role = iam_roles.new_role(
+        ctx, name, path, _trust_policy(principal), description=params.get("Description") or ""
     )
     repo.add(role)
     return {"Role": iam_roles.role_out(role, last_used=False)}
