@@ -51,3 +51,38 @@ def test_no_upward_imports(path: Path) -> None:
     layer = _layer(path)
     bad = _imports(path) - ALLOWED[layer] - {layer}
     assert not bad, f"{path.relative_to(SRC)} ({layer}) imports {sorted(bad)}"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(("chamberlain", *parts)).removesuffix(".__init__")
+
+
+def test_no_import_cycles() -> None:
+    """Modules import each other in one direction only (no module imports one that,
+    directly or not, imports it back)."""
+    paths = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                candidates = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                candidates = [a.name for a in node.names]
+            else:
+                continue
+            graph[name].update(c for c in candidates if c in paths and c != name)
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = [*trail[trail.index(name) :], name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])

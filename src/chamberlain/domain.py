@@ -26,6 +26,25 @@ def joined(*parts: str) -> str:
     return SEP.join(parts)
 
 
+class Unreferenced:
+    """An entity with no secondary lookup."""
+
+    @property
+    def ref(self) -> str | None:
+        return None
+
+
+class UserOwned:
+    """An entity that belongs to a user (access keys, SSH keys, ...): looked up by the
+    user's name, lower-cased."""
+
+    user_name: str
+
+    @property
+    def ref(self) -> str | None:
+        return self.user_name.lower()
+
+
 @dataclass(frozen=True)
 class Account:
     KIND: ClassVar[str] = "account"
@@ -87,7 +106,7 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Membership:
+class Membership(UserOwned):
     """User `user_name` is in group `group_name`. List a group's users by key prefix."""
 
     KIND: ClassVar[str] = "membership"
@@ -98,10 +117,6 @@ class Membership:
     @property
     def key(self) -> str:
         return joined(self.group_name.lower(), self.user_name.lower())
-
-    @property
-    def ref(self) -> str | None:
-        return self.user_name.lower()
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class Role:
     last_used: dt.datetime | None = None
     last_used_region: str | None = None
     # (ARN, unique ID) of each user or role the trust policy names, taken when it was
-    # saved (ops/trust_principals.py).
+    # saved (ops/iam/trust_principals.py).
     trust_principals: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -202,7 +217,7 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class InlinePolicy:
+class InlinePolicy(Unreferenced):
     KIND: ClassVar[str] = "inline_policy"
     account_id: str
     principal_kind: PrincipalKind
@@ -214,13 +229,9 @@ class InlinePolicy:
     def key(self) -> str:
         return joined(self.principal_kind, self.principal_name.lower(), self.policy_name)
 
-    @property
-    def ref(self) -> str | None:
-        return None
-
 
 @dataclass(frozen=True)
-class AccessKey:
+class AccessKey(UserOwned):
     """A long-term access key. `user_name` is ROOT for the root user's keys."""
 
     KIND: ClassVar[str] = "access_key"
@@ -238,13 +249,9 @@ class AccessKey:
     def key(self) -> str:
         return self.access_key_id
 
-    @property
-    def ref(self) -> str | None:
-        return self.user_name.lower()
-
 
 @dataclass(frozen=True)
-class LoginProfile:
+class LoginProfile(Unreferenced):
     KIND: ClassVar[str] = "login_profile"
     account_id: str
     user_name: str
@@ -258,13 +265,9 @@ class LoginProfile:
     def key(self) -> str:
         return self.user_name.lower()
 
-    @property
-    def ref(self) -> str | None:
-        return None
-
 
 @dataclass(frozen=True)
-class PasswordPolicy:
+class PasswordPolicy(Unreferenced):
     KIND: ClassVar[str] = "password_policy"
     account_id: str
     minimum_password_length: int = 8
@@ -280,10 +283,6 @@ class PasswordPolicy:
     @property
     def key(self) -> str:
         return "password_policy"
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -328,7 +327,7 @@ class OidcProvider:
 
 
 @dataclass(frozen=True)
-class SamlProvider:
+class SamlProvider(Unreferenced):
     KIND: ClassVar[str] = "saml_provider"
     account_id: str
     arn: str
@@ -342,13 +341,9 @@ class SamlProvider:
     def key(self) -> str:
         return self.arn
 
-    @property
-    def ref(self) -> str | None:
-        return None
-
 
 @dataclass(frozen=True)
-class SshPublicKey:
+class SshPublicKey(UserOwned):
     KIND: ClassVar[str] = "ssh_public_key"
     account_id: str
     user_name: str
@@ -362,13 +357,9 @@ class SshPublicKey:
     def key(self) -> str:
         return self.ssh_public_key_id
 
-    @property
-    def ref(self) -> str | None:
-        return self.user_name.lower()
-
 
 @dataclass(frozen=True)
-class SigningCertificate:
+class SigningCertificate(UserOwned):
     KIND: ClassVar[str] = "signing_certificate"
     account_id: str
     user_name: str
@@ -381,13 +372,9 @@ class SigningCertificate:
     def key(self) -> str:
         return self.certificate_id
 
-    @property
-    def ref(self) -> str | None:
-        return self.user_name.lower()
-
 
 @dataclass(frozen=True)
-class ServerCertificate:
+class ServerCertificate(Unreferenced):
     KIND: ClassVar[str] = "server_certificate"
     account_id: str
     server_certificate_id: str
@@ -404,10 +391,6 @@ class ServerCertificate:
     @property
     def key(self) -> str:
         return self.name.lower()
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -468,7 +451,7 @@ class Event:
     the other fields repeat what LookupEvents filters and shows, so lookups need not
     parse records. `seq` numbers the account's events from 1 without gaps; `hash`
     commits to the record, `resources` and the previous event's hash; `seal`
-    authenticates (account, seq, hash) under the operator's key (ops/audit.py).
+    authenticates (account, seq, hash) under the operator's key (ops/audit/records.py).
     `principal` is the ARN of the authenticated identity (a role for its sessions),
     None when the caller was not authenticated: service-last-accessed reads it.
     """
@@ -487,3 +470,121 @@ class Event:
     access_key_id: str | None = None
     principal: str | None = None
     resources: tuple[tuple[str, str], ...] = ()  # (ResourceType, ResourceName)
+
+
+@dataclass(frozen=True)
+class OrganizationsAccessReportJob(Unreferenced):
+    KIND: ClassVar[str] = "organizations_access_report"
+    account_id: str
+    job_id: str
+    entity_path: str
+    created: dt.datetime
+    organizations_policy_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.job_id
+
+
+@dataclass(frozen=True)
+class ServiceLastAccessedJob(Unreferenced):
+    """A finished report, stored with the account's entities (key: the job id)."""
+
+    KIND: ClassVar[str] = "service_last_accessed_job"
+    account_id: str
+    job_id: str
+    arn: str
+    granularity: str
+    created: dt.datetime
+    completed: dt.datetime
+    report: str  # JSON: {"services": [...], "entities": {namespace: [...]}}
+
+    @property
+    def key(self) -> str:
+        return self.job_id
+
+
+@dataclass(frozen=True)
+class SlrDeletionTask:
+    """The outcome of one DeleteServiceLinkedRole call (AWS keeps the task after the role
+    is gone, so GetServiceLinkedRoleDeletionStatus can still answer)."""
+
+    KIND: ClassVar[str] = "slr_deletion_task"
+    account_id: str
+    task_id: str
+    role_name: str
+    status: str  # SUCCEEDED | FAILED
+    created: dt.datetime
+    reason: str | None = None
+    usage_region: str | None = None
+    usage_resources: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.task_id
+
+    @property
+    def ref(self) -> str | None:
+        return self.role_name.lower()
+
+
+@dataclass(frozen=True)
+class CredentialReport(Unreferenced):
+    """The account's most recent credential report (one per account), as generated."""
+
+    KIND: ClassVar[str] = "credential_report"
+    account_id: str
+    generated: dt.datetime
+    content: bytes  # the CSV, UTF-8
+
+    @property
+    def key(self) -> str:
+        return "credential_report"
+
+
+@dataclass(frozen=True)
+class AccountSettings(Unreferenced):
+    KIND: ClassVar[str] = "account_settings"
+    account_id: str
+    global_endpoint_token_version: int = 1  # GetAccountSummary's v1Token
+    properties: tuple[tuple[str, str], ...] = ()  # (Namespace/PropertyName, value)
+    outbound_issuer: str | None = None  # set the first time the feature is enabled
+    outbound_enabled: bool = False
+
+    @property
+    def key(self) -> str:
+        return "account_settings"  # one per account
+
+
+@dataclass(frozen=True)
+class ServiceSpecificCredential(UserOwned):
+    KIND: ClassVar[str] = "service_specific_credential"
+    account_id: str
+    credential_id: str
+    user_name: str
+    service_name: str
+    secret_encrypted: bytes
+    status: str  # "Active" | "Inactive"
+    created: dt.datetime
+    service_user_name: str | None = None  # password services
+    alias: str | None = None  # API-key services
+    expires: dt.datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return self.credential_id
+
+
+@dataclass(frozen=True)
+class SamlAssertionUse(Unreferenced):
+    """A SAML assertion accepted once, kept until it would be refused anyway (replay)."""
+
+    KIND: ClassVar[str] = "saml_assertion_use"
+    account_id: str
+    issuer: str
+    assertion_id: str
+    expires: dt.datetime
+
+    @property
+    def key(self) -> str:
+        return joined(self.issuer, self.assertion_id)

@@ -27,7 +27,7 @@ CONTAINER_PATH = "/v1/credentials"
 
 
 def _time(value: Any) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _status(code: int, reason: str) -> PlainTextResponse:

@@ -145,7 +145,7 @@ def _member_segment(name: str, shape: Shape) -> str:
     segment = shape.serialization.get("name", name)
     if isinstance(shape, ListShape) and shape.serialization.get("flattened"):
         segment = shape.member.serialization.get("name", segment)
-    return segment
+    return str(segment)
 
 
 def _decode_structure(shape: StructureShape, node: _Node, path: str) -> dict[str, Any]:

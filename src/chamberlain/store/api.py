@@ -12,6 +12,7 @@ their `ref` property (see domain.py).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -45,7 +46,7 @@ class Repo(Protocol[T]):
         *,
         ref: str | None = None,
         key_prefix: str | None = None,
-    ) -> list[T]:
+    ) -> builtins.list[T]:
         """Entities of the account, ordered by key; filtered by exact ref or key prefix."""
 
     def count(self, account_id: str, *, ref: str | None = None) -> int: ...
@@ -53,7 +54,7 @@ class Repo(Protocol[T]):
     def find(self, key: str) -> T | None:
         """The entity with this key in any account (access keys, MFA serials, ...)."""
 
-    def find_by_ref(self, ref: str) -> list[T]:
+    def find_by_ref(self, ref: str) -> builtins.list[T]:
         """Entities of any account with this ref (e.g. the account of a root email)."""
 
 
@@ -80,7 +81,7 @@ class EventLog(Protocol):
         end: dt.datetime | None = None,
         before: Cursor | None = None,
         limit: int = 50,
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         """Newest first (event time, then seq): events with `attribute` (an exact
         (name, value) of events.ATTRIBUTE_NAMES), start <= time <= end, and
         (time, seq) < before."""
@@ -97,10 +98,10 @@ class EventLog(Protocol):
     def add_digest(self, digest: Digest) -> None:
         """Insert, or replace the digest with the same account, seq and kind."""
 
-    def digests(self, account_id: str) -> list[Digest]:
+    def digests(self, account_id: str) -> builtins.list[Digest]:
         """The account's digests, by seq then kind."""
 
-    def accounts(self) -> list[str]:
+    def accounts(self) -> builtins.list[str]:
         """Accounts with events or digests, sorted."""
 
 

@@ -20,7 +20,6 @@ import json
 import types
 import typing
 from collections.abc import Callable
-from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -142,8 +141,18 @@ class _Field:
     default_factory: Any  # a callable, or _MISSING
 
 
-@cache
+_FIELDS: dict[type, tuple[_Field, ...]] = {}
+
+
 def _fields(cls: type) -> tuple[_Field, ...]:
+    """The converters of a dataclass's fields, worked out once per class."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = _fields_of(cls)
+    return found
+
+
+def _fields_of(cls: type) -> tuple[_Field, ...]:
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls)

@@ -7,7 +7,7 @@ filters on, plus `PRINCIPAL_SERVICE` and `PRINCIPAL_ACTION` (principal, source, 
 IAM's service-last-accessed reports ask), so a filtered lookup is one index range scan.
 
 Digests are signed statements about an account's chain (its last sequence number and
-hash at a moment); ops/audit_trail.py writes and checks them. A `prune` digest anchors
+hash at a moment); ops/audit/trail.py writes and checks them. A `prune` digest anchors
 the chain after old events were deleted.
 """
 

@@ -9,6 +9,7 @@ readers under WAL, it neither waits for a writer nor sees its uncommitted change
 from __future__ import annotations
 
 import bisect
+import builtins
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ class _MemoryRepo:
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         rows = [
             (k, e)
             for (a, k), e in self._t.items()
@@ -82,7 +83,7 @@ class _MemoryRepo:
         hits = sorted(a for (a, k) in self._t if k == key)
         return self._t[(hits[0], key)] if hits else None
 
-    def find_by_ref(self, ref: str) -> list[Any]:
+    def find_by_ref(self, ref: str) -> builtins.list[Any]:
         """Ordered by account id, then key, as the SQL store answers."""
         return [e for _, e in sorted((k, e) for k, e in self._t.items() if e.ref == ref)]
 
@@ -97,7 +98,7 @@ class _MemoryEventLog:
         self._read_only = read_only
         self._copied: set[tuple[int, str]] = set()
 
-    def _own(self, log: Log, account_id: str) -> list[Any]:
+    def _own(self, log: Log, account_id: str) -> builtins.list[Any]:
         if self._read_only:
             raise RuntimeError("audit trail write in a read-only unit of work")
         if (id(log), account_id) not in self._copied:
@@ -131,7 +132,7 @@ class _MemoryEventLog:
         end: dt.datetime | None = None,
         before: Cursor | None = None,
         limit: int = 50,
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         hits = [
             e
             for e in self.event_lists.get(account_id, ())
@@ -164,10 +165,10 @@ class _MemoryEventLog:
         digests.append(digest)
         digests.sort(key=lambda d: (d.seq, d.kind))
 
-    def digests(self, account_id: str) -> list[Digest]:
+    def digests(self, account_id: str) -> builtins.list[Digest]:
         return list(self.digest_lists.get(account_id, ()))
 
-    def accounts(self) -> list[str]:
+    def accounts(self) -> builtins.list[str]:
         logs = (self.event_lists, self.digest_lists)
         return sorted({a for log in logs for a, items in log.items() if items})
 

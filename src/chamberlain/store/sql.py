@@ -19,6 +19,7 @@ Transactions:
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import itertools
@@ -53,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.sql.elements import BindParameter
 
 from chamberlain.domain import Account, Event
 from chamberlain.store import codec
@@ -143,7 +145,9 @@ event_digests = Table(
 )
 
 _E = entities.c
-_ACCOUNT, _KIND, _KEY = bindparam("a"), bindparam("k"), bindparam("key")
+_ACCOUNT: BindParameter[str] = bindparam("a")
+_KIND: BindParameter[str] = bindparam("k")
+_KEY: BindParameter[str] = bindparam("key")
 
 
 def _this_kind(*extra: Any) -> Any:
@@ -236,7 +240,7 @@ class _SqlRepo:
 
     def __init__(self, uow: _SqlUnitOfWork, cls: type) -> None:
         self._conn = uow.connection
-        self._cls = cls
+        self._cls: type[Any] = cls
         self._kind = cls.KIND  # type: ignore[attr-defined]
         self._read_only = uow.read_only
         self._insert, self._upsert = uow.writes
@@ -277,7 +281,7 @@ class _SqlRepo:
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
-    ) -> list[Any]:
+    ) -> builtins.list[Any]:
         params: dict[str, Any] = {"a": account_id, "k": self._kind}
         if ref is not None:
             params["ref"] = ref
@@ -300,7 +304,7 @@ class _SqlRepo:
         data = self._conn.execute(_FIND, {"k": self._kind, "key": key}).scalar()
         return None if data is None else self._decode(data)
 
-    def find_by_ref(self, ref: str) -> list[Any]:
+    def find_by_ref(self, ref: str) -> builtins.list[Any]:
         rows = self._conn.execute(_FIND_BY_REF, {"k": self._kind, "ref": ref}).scalars()
         return [self._decode(t) for t in rows]
 
@@ -445,7 +449,7 @@ def _event(row: Any) -> Event:
     )
 
 
-def _attribute_params(event: Event) -> list[dict[str, Any]]:
+def _attribute_params(event: Event) -> builtins.list[dict[str, Any]]:
     when = to_micros(event.event_time)
     return [
         {"account_id": event.account_id, "name": n, "value": v, "event_time": when,
@@ -491,7 +495,7 @@ class _SqlEventLog:
         end: dt.datetime | None = None,
         before: Cursor | None = None,
         limit: int = 50,
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         params: dict[str, Any] = {"a": account_id, "limit": limit}
         if attribute is not None:
             params["n"], params["v"] = attribute
@@ -554,13 +558,13 @@ class _SqlEventLog:
         }
         self._conn.execute(self._upsert_digest, row)
 
-    def digests(self, account_id: str) -> list[Digest]:
+    def digests(self, account_id: str) -> builtins.list[Digest]:
         return [
             Digest(r.account_id, r.seq, r.hash, from_micros(r.created), r.kind, bytes(r.seal))
             for r in self._conn.execute(_DIGESTS, {"a": account_id})
         ]
 
-    def accounts(self) -> list[str]:
+    def accounts(self) -> builtins.list[str]:
         found = set(self._conn.execute(_EVENT_ACCOUNTS).scalars())
         found.update(self._conn.execute(_DIGEST_ACCOUNTS).scalars())
         return sorted(found)

@@ -1,4 +1,4 @@
-"""ops/errors.py against botocore's IAM and STS models: every class whose wire code a
+"""ops/core/errors.py against botocore's IAM and STS models: every class whose wire code a
 model declares carries that model's HTTP status and fault."""
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from chamberlain.domain import (
     ROOT,
     AccessKey,
     Account,
+    CredentialReport,
     InlinePolicy,
     LoginProfile,
     MfaDevice,
@@ -29,7 +30,7 @@ from chamberlain.domain import (
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.iam.credential_report import COLUMNS, CredentialReport
+from chamberlain.ops.iam.credential_report import COLUMNS
 from chamberlain.protocol.models import find_operation
 from chamberlain.protocol.xml_out import serialize_response
 from chamberlain.store.sql import SqlStore

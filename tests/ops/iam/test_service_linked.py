@@ -14,7 +14,7 @@ from chamberlain.domain import Role
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam import roles as iam_roles
-from chamberlain.ops.iam.service_linked import is_service_linked, require_modifiable
+from chamberlain.ops.iam.role_protection import is_service_linked, require_modifiable
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 

@@ -16,6 +16,7 @@ from chamberlain.domain import (
     LoginProfile,
     Membership,
     MfaDevice,
+    ServiceSpecificCredential,
     SigningCertificate,
     SshPublicKey,
     joined,
@@ -23,7 +24,6 @@ from chamberlain.domain import (
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam import users as iam_users
-from chamberlain.ops.iam.service_credentials import ServiceSpecificCredential
 from chamberlain.policy import PrincipalType
 
 from ..conftest import ACCOUNT, NOW, root_caller, user_caller

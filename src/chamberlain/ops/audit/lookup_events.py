@@ -1,4 +1,4 @@
-"""CloudTrail's LookupEvents over the audit trail (ops/audit.py), per account.
+"""CloudTrail's LookupEvents over the audit trail (ops/audit/records.py), per account.
 
 Events come newest first, filtered by time and at most one lookup attribute, as AWS
 allows. Without StartTime/EndTime every stored event qualifies (AWS keeps 90 days;

@@ -1,6 +1,6 @@
 """Operating the audit trail: verify it, seal checkpoints, export it, prune it.
 
-verify walks each account's chain (ops/audit.py) from its start, or from its prune
+verify walks each account's chain (ops/audit/records.py) from its start, or from its prune
 anchor, and names the first event that does not hold, and why:
 
 - removed: a sequence number is missing (a row deleted; or deleted and the rest

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chamberlain.crypto.sigv4 import SignatureError
-from chamberlain.domain import Role, User
+from chamberlain.domain import AccountSettings, Role, User
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz
 from chamberlain.ops.core.authn import (
@@ -36,7 +36,7 @@ from chamberlain.ops.core.authn import (
 )
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services, Session
 from chamberlain.ops.core.errors import AccessDenied, NoSuchEntity, ServiceError, ValidationError
-from chamberlain.ops.iam.account_settings import SETTINGS_KEY, AccountSettings
+from chamberlain.ops.iam.account_settings import SETTINGS_KEY
 from chamberlain.ops.sts.sessions import encode_authorization_message
 from chamberlain.policy import Decision, Outcome, PrincipalType, Request, evaluate
 from chamberlain.policy.request import ContextValue

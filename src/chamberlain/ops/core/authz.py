@@ -111,7 +111,9 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def base_context(ctx: OpContext, caller: Caller, tags: Iterable[tuple[str, str]]) -> dict:
+def base_context(
+    ctx: OpContext, caller: Caller, tags: Iterable[tuple[str, str]]
+) -> dict[str, ContextValue]:
     """The global condition keys every request carries."""
     meta = ctx.meta
     context: dict[str, ContextValue] = {

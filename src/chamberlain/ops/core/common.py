@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from chamberlain.domain import Tags
 from chamberlain.ops.core.context import OpContext
@@ -74,9 +74,15 @@ def paginate(
     return out
 
 
-def path_prefix_filter(params: dict[str, Any], path_of: Callable[[T], str]) -> Callable[[T], bool]:
+class HasPath(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+def path_prefix_filter(params: dict[str, Any]) -> Callable[[HasPath], bool]:
+    """ListX's PathPrefix (default "/") as a test on an entity's path."""
     prefix = params.get("PathPrefix") or "/"
-    return lambda item: path_of(item).startswith(prefix)
+    return lambda item: item.path.startswith(prefix)
 
 
 # ---------------------------------------------------------------------------- tags

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
 from chamberlain.crypto.secrets import SecretBox
@@ -77,12 +77,37 @@ class Services:
     mfa_throttle: MfaThrottle = field(default_factory=MfaThrottle)
 
 
+class Stored(Protocol):
+    """A stored entity, as domain.py defines them."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+S = TypeVar("S", bound=Stored)
+
+
 @dataclass
 class OpContext:
     caller: Caller
     meta: RequestMeta
     uow: UnitOfWork
     services: Services
+    #: The entity the operation's resolver read to authorize the call (registry.Target's
+    #: `entity`), handed to the handler so that it does not read it a second time.
+    resolved: object | None = None
+
+    def take_resolved(self, entity: type[S], key: str) -> S | None:
+        """The resolved entity if it is the `entity` of this account with this key; taken
+        once (a later lookup reads the store, which may have changed since)."""
+        found = self.resolved
+        if isinstance(found, entity) and found.account_id == self.account_id and found.key == key:
+            self.resolved = None
+            return found
+        return None
 
     @property
     def account_id(self) -> str:

@@ -24,6 +24,7 @@ def authorize_operation(ctx: OpContext, op: Operation, params: Params) -> None:
     if op.resource is None:
         return
     target = op.resource(ctx, params)
+    ctx.resolved = target.entity
     authz.authorize(ctx, op.action, target.resource, target.context)
     for index, (action, resource) in enumerate(target.also):
         own = target.also_context[index] if index < len(target.also_context) else None

@@ -21,7 +21,7 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import iam_arn, request_tag_context, resource_tag_context
+from chamberlain.ops.core.common import iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -32,6 +32,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Params, Target
+from chamberlain.ops.core.tagging import creation_target
 from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy import Policy, PolicyTooLarge, PolicyType, parse_policy
 from chamberlain.policy.request import ContextValue
@@ -72,7 +73,8 @@ class PrincipalKind(Generic[P]):
         return NoSuchEntity(f"The {self.arn_kind} with name {name} cannot be found.")
 
     def require(self, ctx: OpContext, name: str) -> P:
-        entity = self.get(ctx, name)
+        """The entity `name` (the one the resolver read, when it did), or NoSuchEntity."""
+        entity = ctx.take_resolved(self.entity, name.lower()) or self.get(ctx, name)
         if entity is None:
             raise self.not_found(name)
         return entity
@@ -105,17 +107,18 @@ class PrincipalKind(Generic[P]):
                     context["iam:PermissionsBoundary"] = entity.permissions_boundary
         if extra:
             context.update(extra)
-        return Target(resource=arn, context=context, also=tuple((a, arn) for a in also))
+        also_pairs = tuple((a, arn) for a in also)
+        return Target(resource=arn, context=context, also=also_pairs, entity=entity)
 
     def create_target(self, ctx: OpContext, params: Params, tag_action: str) -> Target:
         """CreateUser / CreateRole: the new entity's ARN, the request's tags and boundary as
         condition keys, and `tag_action` (iam:TagUser) when tags come with it."""
         arn = iam_arn(ctx, self.arn_kind, params[self.name_param], params.get("Path") or "/")
-        context: Context = request_tag_context(params.get("Tags"))
-        if params.get("PermissionsBoundary"):
-            context["iam:PermissionsBoundary"] = params["PermissionsBoundary"]
-        also = ((tag_action, arn),) if params.get("Tags") else ()
-        return Target(resource=arn, context=context, also=also)
+        target = creation_target(arn, params, tag_action)
+        if not params.get("PermissionsBoundary"):
+            return target
+        boundary = {"iam:PermissionsBoundary": params["PermissionsBoundary"]}
+        return replace(target, context={**target.context, **boundary})
 
     def check_new(self, ctx: OpContext, name: str, boundary: str | None, quota: int) -> None:
         """Before creating `name`: not taken, its boundary attachable, under the quota."""
@@ -127,6 +130,19 @@ class PrincipalKind(Generic[P]):
             require_attachable(ctx, boundary)
         if repo.count(ctx.account_id) >= quota:
             raise quota_exceeded(f"{self.arn_kind.capitalize()}sPerAccount", quota)
+
+
+def role_fields(role: Role) -> dict[str, Any]:
+    """The Role shape's members every rendering of a role has (ListRoles, instance
+    profiles, authorization details), its trust policy as given."""
+    return {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "CreateDate": role.created,
+        "AssumeRolePolicyDocument": role.assume_role_policy,
+    }
 
 
 USERS = PrincipalKind(User, "user", "UserName")
@@ -301,7 +317,8 @@ def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> 
     """Re-key the attachments and inline policies of a renamed user or group."""
     account = ctx.account_id
     prefix = joined(kind, old.lower(), "")
-    for entity_type in (Attachment, InlinePolicy):
+    entity_types: tuple[type[Attachment] | type[InlinePolicy], ...] = (Attachment, InlinePolicy)
+    for entity_type in entity_types:
         repo = ctx.uow.repo(entity_type)
         for entity in repo.list(account, key_prefix=prefix):
             repo.delete(account, entity.key)

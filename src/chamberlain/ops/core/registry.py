@@ -34,6 +34,8 @@ class Target:
     context: Mapping[str, ContextValue] = field(default_factory=dict)
     also: tuple[tuple[str, str], ...] = ()
     also_context: tuple[Mapping[str, ContextValue] | None, ...] = ()
+    #: The stored entity the resolver read, if any: the handler gets it (OpContext.resolved).
+    entity: object | None = None
 
 
 Handler = Callable[[OpContext, Params], Output]

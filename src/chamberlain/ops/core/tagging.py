@@ -41,6 +41,13 @@ E = TypeVar("E", bound="Taggable")
 Resolve = Callable[[OpContext, Params, Mapping[str, ContextValue]], Target]
 
 
+def creation_target(arn: str, params: Params, tag_action: str) -> Target:
+    """CreateX with optional Tags: the new entity's ARN, aws:RequestTag/* and aws:TagKeys,
+    and `tag_action` (iam:TagX) on the same ARN when tags come with it, as AWS asks."""
+    also = ((tag_action, arn),) if params.get("Tags") else ()
+    return Target(arn, request_tag_context(params.get("Tags")), also)
+
+
 def adding(resolver: Callable[[OpContext, Params], Target]) -> Resolve:
     """A kind's plain resolver, with the tag operation's condition keys added."""
 

@@ -19,9 +19,18 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
-from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, Role, User, joined
+from chamberlain.domain import (
+    AccountSettings,
+    Attachment,
+    Group,
+    InlinePolicy,
+    Membership,
+    Role,
+    User,
+    joined,
+)
 from chamberlain.ops.core.authz import managed_policy_text
 from chamberlain.ops.core.common import resource_tag_context
 from chamberlain.ops.core.context import OpContext
@@ -35,24 +44,6 @@ SETTINGS_KEY = "account_settings"
 TOKEN_VERSIONS = {"v1Token": 1, "v2Token": 2}
 DEFAULT_TOKEN_VERSION = 1
 ISSUER_TEMPLATE = "https://{id}.tokens.sts.global.api.aws"
-
-
-@dataclass(frozen=True)
-class AccountSettings:
-    KIND: ClassVar[str] = "account_settings"
-    account_id: str
-    global_endpoint_token_version: int = DEFAULT_TOKEN_VERSION
-    properties: tuple[tuple[str, str], ...] = ()  # (Namespace/PropertyName, value)
-    outbound_issuer: str | None = None  # set the first time the feature is enabled
-    outbound_enabled: bool = False
-
-    @property
-    def key(self) -> str:
-        return SETTINGS_KEY
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 def settings(ctx: OpContext) -> AccountSettings:
@@ -157,7 +148,11 @@ _IDENTITY_ARN = re.compile(
     r"(?:/[\x21-\x7e]*)?/(?P<name>[\w+=,.@-]+)"
 )
 _ENTITY_TYPES = {"user": "USER", "group": "GROUP", "role": "ROLE"}
-_REPOS: dict[str, type] = {"user": User, "group": Group, "role": Role}
+_REPOS: dict[str, type[User] | type[Group] | type[Role]] = {
+    "user": User,
+    "group": Group,
+    "role": Role,
+}
 
 
 def _identity(ctx: OpContext, arn: str) -> tuple[str, Any]:

@@ -29,7 +29,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import NoSuchEntity
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
-from chamberlain.ops.iam import service_linked as slr  # a module import: no import cycle
+from chamberlain.ops.iam import role_protection as slr
 
 # Operation word -> (principal kind, name parameter)
 _PRINCIPALS = {
@@ -160,7 +160,7 @@ class _Entity:
         return joined(self.kind, self.name.lower())
 
 
-_ENTITY_TYPES: dict[str, tuple[type, Callable[[Any], str]]] = {
+_ENTITY_TYPES: dict[str, tuple[type[User] | type[Group] | type[Role], Callable[[Any], str]]] = {
     "user": (User, lambda e: e.user_id),
     "group": (Group, lambda e: e.group_id),
     "role": (Role, lambda e: e.role_id),
@@ -189,8 +189,9 @@ def _policy_entities(ctx: OpContext, arn: str, usage: str | None) -> dict[str, _
             if entity is not None:
                 found[entity.key] = entity
     if usage in (None, "PermissionsBoundary"):
-        for kind in ("user", "role"):
-            entity_type, id_of = _ENTITY_TYPES[kind]
+        bounded: tuple[tuple[str, type[User] | type[Role]], ...] = (("user", User), ("role", Role))
+        for kind, entity_type in bounded:
+            id_of = _ENTITY_TYPES[kind][1]
             for e in ctx.uow.repo(entity_type).list(ctx.account_id):
                 if e.permissions_boundary == arn:
                     entity = _Entity(kind, e.name, id_of(e), e.path)

@@ -11,6 +11,7 @@ lists, as AWS does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from chamberlain.domain import (
@@ -31,6 +32,7 @@ from chamberlain.ops.core.common import paginate, tags_out
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam import trust_principals
+from chamberlain.ops.iam.groups import group_out
 from chamberlain.ops.iam.instance_profiles import render_role
 
 USERS, GROUPS, ROLES, POLICIES = "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"
@@ -112,11 +114,7 @@ def _user_detail(ctx: OpContext, user: User) -> dict[str, Any]:
 
 def _group_detail(ctx: OpContext, group: Group) -> dict[str, Any]:
     return {
-        "Path": group.path,
-        "GroupName": group.name,
-        "GroupId": group.group_id,
-        "Arn": group.arn,
-        "CreateDate": group.created,
+        **group_out(group),
         "GroupPolicyList": _inline(ctx, "group", group.name),
         "AttachedManagedPolicies": _attached(ctx, "group", group.name),
     }
@@ -220,16 +218,17 @@ def _aws_entries(ctx: OpContext, users: list[User], roles: list[Role]) -> list[E
         if attachment.policy_arn in AWS_MANAGED:
             counts[attachment.policy_arn] = counts.get(attachment.policy_arn, 0) + 1
     boundaries: dict[str, int] = {}
-    for entity in (*users, *roles):
-        if entity.permissions_boundary in AWS_MANAGED:
-            arn = entity.permissions_boundary
+    bounded: list[User | Role] = [*users, *roles]
+    for entity in bounded:
+        arn = entity.permissions_boundary
+        if arn is not None and arn in AWS_MANAGED:
             boundaries[arn] = boundaries.get(arn, 0) + 1
     policies = sorted((AWS_MANAGED[arn] for arn in counts), key=lambda p: p.name.lower())
     return [
         (
             _page_key(5, p.name.lower()),
             POLICIES,
-            lambda p=p: _aws_policy_detail(p, counts[p.arn], boundaries.get(p.arn, 0)),
+            partial(_aws_policy_detail, p, counts[p.arn], boundaries.get(p.arn, 0)),
         )
         for p in policies
     ]
@@ -241,17 +240,17 @@ def _entries(ctx: OpContext, wanted: set[str]) -> list[Entry]:
     roles: list[Role] = ctx.uow.repo(Role).list(account)
     entries: list[Entry] = []
     if "User" in wanted:
-        entries += [(_page_key(1, u.key), USERS, lambda u=u: _user_detail(ctx, u)) for u in users]
+        entries += [(_page_key(1, u.key), USERS, partial(_user_detail, ctx, u)) for u in users]
     if "Group" in wanted:
         entries += [
-            (_page_key(2, g.key), GROUPS, lambda g=g: _group_detail(ctx, g))
+            (_page_key(2, g.key), GROUPS, partial(_group_detail, ctx, g))
             for g in ctx.uow.repo(Group).list(account)
         ]
     if "Role" in wanted:
-        entries += [(_page_key(3, r.key), ROLES, lambda r=r: _role_detail(ctx, r)) for r in roles]
+        entries += [(_page_key(3, r.key), ROLES, partial(_role_detail, ctx, r)) for r in roles]
     if "LocalManagedPolicy" in wanted:
         entries += [
-            (_page_key(4, p.key), POLICIES, lambda p=p: _local_policy_detail(ctx, p))
+            (_page_key(4, p.key), POLICIES, partial(_local_policy_detail, ctx, p))
             for p in ctx.uow.repo(ManagedPolicy).list(account)
         ]
     if "AWSManagedPolicy" in wanted:

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import SSHPublicKeyTypes
 
 from chamberlain.crypto.ids import ID_ALPHABET, Prefix, new_unique_id
 from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicKey
@@ -36,8 +37,6 @@ from chamberlain.ops.core.common import (
     compact,
     iam_arn,
     paginate,
-    path_prefix_filter,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
@@ -54,8 +53,9 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,
@@ -89,7 +89,9 @@ def parse_ssh_public_key(body: str) -> tuple[PublicKeyTypes, str]:
     try:
         if _SSH_LINE.match(text):
             encoding = "SSH"
-            key: PublicKeyTypes = serialization.load_ssh_public_key(text.encode())
+            key: PublicKeyTypes | SSHPublicKeyTypes = serialization.load_ssh_public_key(
+                text.encode()
+            )
         elif text.startswith("-----BEGIN "):
             encoding = "PEM"
             key = serialization.load_pem_public_key(text.encode())
@@ -416,9 +418,7 @@ def _upload_target(ctx: OpContext, params: Params) -> Target:
     arn = iam_arn(
         ctx, "server-certificate", params["ServerCertificateName"], params.get("Path") or "/"
     )
-    raw_tags = params.get("Tags")
-    also = (("iam:TagServerCertificate", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(arn, params, "iam:TagServerCertificate")
 
 
 @operation("iam", "UploadServerCertificate", resource=_upload_target)
@@ -516,21 +516,13 @@ def delete_server_certificate(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    return Target(iam_arn(ctx, "server-certificate", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListServerCertificates", resource=_list_target, read_only=True)
-def list_server_certificates(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda c: c.path)
-    certs = [c for c in ctx.uow.repo(ServerCertificate).list(ctx.account_id) if keep(c)]
-    return paginate(
-        params,
-        certs,
-        lambda c: c.key,
-        member="ServerCertificateMetadataList",
-        render=_server_metadata,
-    )
+path_list_operation(
+    "ListServerCertificates",
+    ServerCertificate,
+    "server-certificate",
+    "ServerCertificateMetadataList",
+    lambda ctx, cert: _server_metadata(cert),
+)
 
 
 tag_operations(

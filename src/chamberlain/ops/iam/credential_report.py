@@ -25,12 +25,13 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from chamberlain.domain import (
     ROOT,
     AccessKey,
     Account,
+    CredentialReport,
     LoginProfile,
     MfaDevice,
     PasswordPolicy,
@@ -88,24 +89,6 @@ _EXPIRED_MESSAGE = (
     "The request was rejected because the most recent credential report has expired. "
     "To generate a new credential report, use GenerateCredentialReport."
 )
-
-
-@dataclass(frozen=True)
-class CredentialReport:
-    """The account's most recent credential report (one per account), as generated."""
-
-    KIND: ClassVar[str] = "credential_report"
-    account_id: str
-    generated: dt.datetime
-    content: bytes  # the CSV, UTF-8
-
-    @property
-    def key(self) -> str:
-        return "credential_report"
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 # --------------------------------------------------------------------------- values

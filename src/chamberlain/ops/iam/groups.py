@@ -8,7 +8,7 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, User, joined
-from chamberlain.ops.core.common import iam_arn, paginate, path_prefix_filter
+from chamberlain.ops.core.common import iam_arn, paginate
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     get_group,
@@ -19,6 +19,7 @@ from chamberlain.ops.core.entities import (
     require_user,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam.users import user_summary
 
@@ -139,16 +140,7 @@ def delete_group(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ list
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes ListGroups on the path prefix: arn:aws:iam::ACCOUNT:group/PREFIX."""
-    return Target(resource=iam_arn(ctx, "group", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListGroups", resource=_list_target, read_only=True)
-def list_groups(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda g: g.path)
-    groups = [g for g in ctx.uow.repo(Group).list(ctx.account_id) if keep(g)]
-    return paginate(params, groups, key=lambda g: g.key, member="Groups", render=group_out)
+path_list_operation("ListGroups", Group, "group", "Groups", lambda ctx, group: group_out(group))
 
 
 # --------------------------------------------------------------------- members

@@ -12,7 +12,7 @@ from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import parse_document, principal_target, require_principal
 from chamberlain.ops.core.errors import LimitExceeded, NoSuchEntity
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
-from chamberlain.ops.iam import service_linked as slr  # a module import: no import cycle
+from chamberlain.ops.iam import role_protection as slr
 from chamberlain.policy import PolicyType
 from chamberlain.policy.validate import (
     INLINE_GROUP_MAX,

@@ -19,21 +19,21 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
     paginate,
-    path_prefix_filter,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
 )
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import role_fields
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     LimitExceeded,
     NoSuchEntity,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy.request import ContextValue
 
@@ -66,15 +66,7 @@ def _require_role(ctx: OpContext, name: str) -> Role:
 def render_role(ctx: OpContext, role: Role) -> dict[str, Any]:
     """A role as AWS lists it inside an instance profile (and in the authorization
     details' InstanceProfileList), its trust policy as IAM shows it."""
-    role = trust_principals.as_shown(ctx, role)
-    return {
-        "Path": role.path,
-        "RoleName": role.name,
-        "RoleId": role.role_id,
-        "Arn": role.arn,
-        "CreateDate": role.created,
-        "AssumeRolePolicyDocument": role.assume_role_policy,
-    }
+    return role_fields(trust_principals.as_shown(ctx, role))
 
 
 def render_profile(ctx: OpContext, profile: InstanceProfile, *, tags: bool) -> dict[str, Any]:
@@ -113,9 +105,7 @@ def _role_arn(ctx: OpContext, name: str) -> str:
 def _create_target(ctx: OpContext, params: Params) -> Target:
     name = params["InstanceProfileName"]
     arn = iam_arn(ctx, "instance-profile", name, params.get("Path") or "/")
-    raw_tags = params.get("Tags")
-    also = (("iam:TagInstanceProfile", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(arn, params, "iam:TagInstanceProfile")
 
 
 @operation("iam", "CreateInstanceProfile", resource=_create_target)
@@ -158,21 +148,13 @@ def delete_instance_profile(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    return Target(iam_arn(ctx, "instance-profile", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListInstanceProfiles", resource=_list_target, read_only=True)
-def list_instance_profiles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda p: p.path)
-    profiles = [p for p in ctx.uow.repo(InstanceProfile).list(ctx.account_id) if keep(p)]
-    return paginate(
-        params,
-        profiles,
-        lambda p: p.key,
-        member="InstanceProfiles",
-        render=lambda p: render_profile(ctx, p, tags=False),
-    )
+path_list_operation(
+    "ListInstanceProfiles",
+    InstanceProfile,
+    "instance-profile",
+    "InstanceProfiles",
+    lambda ctx, profile: render_profile(ctx, profile, tags=False),
+)
 
 
 def _add_role_target(ctx: OpContext, params: Params) -> Target:

@@ -36,7 +36,6 @@ from chamberlain.ops.core.common import (
     compact,
     iam_arn,
     paginate,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
@@ -50,7 +49,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
 
@@ -212,8 +211,7 @@ def _device_target(ctx: OpContext, params: Params, **extra: Any) -> Target:
 
 def _create_target(ctx: OpContext, params: Params) -> Target:
     arn = iam_arn(ctx, "mfa", params["VirtualMFADeviceName"], params.get("Path") or "/")
-    also = (("iam:TagMFADevice", arn),) if params.get("Tags") else ()
-    return Target(arn, request_tag_context(params.get("Tags")), also)
+    return creation_target(arn, params, "iam:TagMFADevice")
 
 
 def _list_virtual_target(ctx: OpContext, params: Params) -> Target:

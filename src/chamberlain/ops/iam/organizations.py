@@ -20,13 +20,11 @@ Every operation is authorized first, as AWS does.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from chamberlain.domain import OidcProvider
+from chamberlain.domain import OidcProvider, OrganizationsAccessReportJob
 from chamberlain.ops.core.common import iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
@@ -66,24 +64,6 @@ for _name in (
 
 
 # ------------------------------------------------------ Organizations access report
-
-
-@dataclass(frozen=True)
-class OrganizationsAccessReportJob:
-    KIND: ClassVar[str] = "organizations_access_report"
-    account_id: str
-    job_id: str
-    entity_path: str
-    created: dt.datetime
-    organizations_policy_id: str | None = None
-
-    @property
-    def key(self) -> str:
-        return self.job_id
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 def _report_target(ctx: OpContext, params: Params) -> Target:

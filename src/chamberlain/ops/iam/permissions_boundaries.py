@@ -19,7 +19,7 @@ from chamberlain.ops.core.entities import (
     require_attachable,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.iam import service_linked as slr
+from chamberlain.ops.iam import role_protection as slr
 
 B = Role | User
 

@@ -17,7 +17,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     paginate,
     path_prefix_filter,
-    request_tag_context,
     tags_in,
     tags_out,
 )
@@ -31,7 +30,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, creation_target, tag_operations
 
 MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
 
@@ -49,7 +48,8 @@ def usage_counts(ctx: OpContext) -> Usage:
     account = ctx.account_id
     attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(account))
     boundaries: Counter[str] = Counter()
-    for kind in (User, Role):
+    kinds: tuple[type[User] | type[Role], ...] = (User, Role)
+    for kind in kinds:
         for entity in ctx.uow.repo(kind).list(account):
             if entity.permissions_boundary:
                 boundaries[entity.permissions_boundary] += 1
@@ -97,8 +97,7 @@ def policy_out(policy: AnyPolicy, usage: Usage | None, *, detail: bool) -> dict[
 
 def _create_target(ctx: OpContext, params: Params) -> Target:
     arn = policy_arn(ctx, params["PolicyName"], params.get("Path") or "/")
-    also = (("iam:TagPolicy", arn),) if params.get("Tags") else ()
-    return Target(resource=arn, context=request_tag_context(params.get("Tags")), also=also)
+    return creation_target(arn, params, "iam:TagPolicy")
 
 
 @operation("iam", "CreatePolicy", resource=_create_target)
@@ -197,7 +196,7 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
     if scope in ("All", "AWS"):
         policies.extend(AWS_MANAGED.values())
     usage = usage_counts(ctx) if scope != "Local" else (Counter(), Counter())
-    keep_path = path_prefix_filter(params, lambda p: p.path)
+    keep_path = path_prefix_filter(params)
     filtered = params.get("OnlyAttached") or params.get("PolicyUsageFilter")
     kept = [p for p in policies if keep_path(p) and (not filtered or _in_use(p, usage, params))]
     kept.sort(key=_list_key)

@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 from chamberlain.domain import OidcProvider, SamlProvider
 from chamberlain.ops.core.common import (
     check_tag_count,
-    request_tag_context,
     resource_tag_context,
     tags_in,
     tags_out,
@@ -39,7 +38,7 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
+from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam.access_keys import reject_unsupported
 
 OIDC_PROVIDERS_PER_ACCOUNT = 100
@@ -144,9 +143,7 @@ def _oidc_create_target(ctx: OpContext, params: Params) -> Target:
         arn = _oidc_arn(ctx, _oidc_url(url))
     except ValidationError:
         arn = _arn_prefix(ctx, "oidc-provider") + url
-    raw_tags = params.get("Tags")
-    also = (("iam:TagOpenIDConnectProvider", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(arn, params, "iam:TagOpenIDConnectProvider")
 
 
 @operation("iam", "CreateOpenIDConnectProvider", resource=_oidc_create_target)
@@ -309,10 +306,7 @@ _saml_target = _provider_target(SamlProvider, "SAMLProviderArn")
 
 
 def _saml_create_target(ctx: OpContext, params: Params) -> Target:
-    arn = _saml_arn(ctx, params["Name"])
-    raw_tags = params.get("Tags")
-    also = (("iam:TagSAMLProvider", arn),) if raw_tags else ()
-    return Target(arn, request_tag_context(raw_tags), also)
+    return creation_target(_saml_arn(ctx, params["Name"]), params, "iam:TagSAMLProvider")
 
 
 _UNSUPPORTED_SAML = ("AssertionEncryptionMode", "AddPrivateKey", *_UNSUPPORTED_FEDERATION)

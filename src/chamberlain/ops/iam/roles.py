@@ -12,8 +12,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
     tags_in,
     tags_out,
 )
@@ -26,15 +24,17 @@ from chamberlain.ops.core.entities import (
     parse_document,
     principal_target,
     require_role,
+    role_fields,
 )
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     InvalidInput,
     ValidationError,
 )
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
-from chamberlain.ops.iam import service_linked as slr  # a module import: it imports this one
+from chamberlain.ops.iam import role_protection as slr
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy import PolicyType
 from chamberlain.policy.validate import TRUST_POLICY_MAX
@@ -47,12 +47,7 @@ def role_summary(role: Role) -> dict[str, Any]:
     """The Role shape as ListRoles returns it (no tags, boundary or last use)."""
     return compact(
         {
-            "Path": role.path,
-            "RoleName": role.name,
-            "RoleId": role.role_id,
-            "Arn": role.arn,
-            "CreateDate": role.created,
-            "AssumeRolePolicyDocument": role.assume_role_policy,
+            **role_fields(role),
             "Description": role.description or None,
             "MaxSessionDuration": role.max_session_duration,
         }
@@ -108,6 +103,21 @@ def _session_duration(value: int | None, default: int) -> int:
 # ---------------------------------------------------------------------- create
 
 
+def new_role(ctx: OpContext, name: str, path: str, document: str, **fields: Any) -> Role:
+    """A new role of this account (CreateRole, CreateServiceLinkedRole): a fresh id, its
+    ARN, created now; `fields` are the other members."""
+    return Role(
+        account_id=ctx.account_id,
+        role_id=new_unique_id(Prefix.ROLE),
+        name=name,
+        path=path,
+        arn=iam_arn(ctx, "role", name, path),
+        assume_role_policy=document,
+        created=ctx.now,
+        **fields,
+    )
+
+
 @operation(
     "iam",
     "CreateRole",
@@ -125,14 +135,11 @@ def create_role(ctx: OpContext, params: Params) -> Output:
     duration = _session_duration(params.get("MaxSessionDuration"), MIN_SESSION)
     bound = _trust_policy(ctx, document)
     ROLES.check_new(ctx, name, boundary, MAX_ROLES)
-    role = Role(
-        account_id=ctx.account_id,
-        role_id=new_unique_id(Prefix.ROLE),
-        name=name,
-        path=path,
-        arn=iam_arn(ctx, "role", name, path),
-        assume_role_policy=document,
-        created=ctx.now,
+    role = new_role(
+        ctx,
+        name,
+        path,
+        document,
         description=params.get("Description") or "",
         max_session_duration=duration,
         permissions_boundary=boundary or None,
@@ -203,22 +210,13 @@ def delete_role(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes ListRoles on the path prefix: arn:aws:iam::ACCOUNT:role/PREFIX."""
-    return Target(resource=iam_arn(ctx, "role", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListRoles", resource=_list_target, read_only=True)
-def list_roles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda r: r.path)
-    roles = [r for r in ctx.uow.repo(Role).list(ctx.account_id) if keep(r)]
-    return paginate(
-        params,
-        roles,
-        key=lambda r: r.key,
-        member="Roles",
-        render=lambda r: role_summary(trust_principals.as_shown(ctx, r)),
-    )
+path_list_operation(
+    "ListRoles",
+    Role,
+    "role",
+    "Roles",
+    lambda ctx, role: role_summary(trust_principals.as_shown(ctx, role)),
+)
 
 
 # ------------------------------------------------------------------------ tags

@@ -22,10 +22,11 @@ import base64
 import datetime as dt
 import hmac
 import secrets
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
+from chamberlain.domain import ServiceSpecificCredential
 from chamberlain.ops.core.common import compact, iam_arn, paginate
 from chamberlain.ops.core.context import OpContext, Services
 from chamberlain.ops.core.errors import (
@@ -47,29 +48,6 @@ PASSWORD_SERVICES = ("codecommit.amazonaws.com", "cassandra.amazonaws.com")
 API_KEY_SERVICES = {"bedrock.amazonaws.com": "ABSK", "logs.amazonaws.com": "ACWL"}
 _PASSWORD_BYTES = 44  # base64: 60 characters, as AWS's generated passwords are
 _API_SECRET_BYTES = 45
-
-
-@dataclass(frozen=True)
-class ServiceSpecificCredential:
-    KIND: ClassVar[str] = "service_specific_credential"
-    account_id: str
-    credential_id: str
-    user_name: str
-    service_name: str
-    secret_encrypted: bytes
-    status: str  # "Active" | "Inactive"
-    created: dt.datetime
-    service_user_name: str | None = None  # password services
-    alias: str | None = None  # API-key services
-    expires: dt.datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return self.credential_id
-
-    @property
-    def ref(self) -> str | None:
-        return self.user_name.lower()
 
 
 # ------------------------------------------------------------------ for other modules

@@ -20,9 +20,18 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from chamberlain.domain import Attachment, Event, Group, Membership, Role, User, joined
+from chamberlain.domain import (
+    Attachment,
+    Event,
+    Group,
+    Membership,
+    Role,
+    ServiceLastAccessedJob,
+    User,
+    joined,
+)
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core.authz import (
     NamedText,
@@ -64,28 +73,6 @@ ACTION_TRACKED = frozenset({"iam"})
 JOB_RETENTION = dt.timedelta(days=7)
 _ENTITY_ARN_KINDS = ("user", "group", "role", "policy")
 _E = TypeVar("_E", User, Role, Group)
-
-
-@dataclass(frozen=True)
-class ServiceLastAccessedJob:
-    """A finished report, stored with the account's entities (key: the job id)."""
-
-    KIND: ClassVar[str] = "service_last_accessed_job"
-    account_id: str
-    job_id: str
-    arn: str
-    granularity: str
-    created: dt.datetime
-    completed: dt.datetime
-    report: str  # JSON: {"services": [...], "entities": {namespace: [...]}}
-
-    @property
-    def key(self) -> str:
-        return self.job_id
-
-    @property
-    def ref(self) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -144,7 +131,9 @@ def _same_arn(entity: _E, arn: str) -> _E:
     return entity
 
 
-def _subject(ctx: OpContext, kind: str, name: str, arn: str) -> tuple[list[NamedText], list]:
+def _subject(
+    ctx: OpContext, kind: str, name: str, arn: str
+) -> tuple[list[NamedText], list[_Tracked]]:
     """The policies that decide which services are listed, and the entities tracked."""
     if kind == "user":
         user = _same_arn(require_user(ctx, name), arn)
@@ -160,15 +149,15 @@ def _subject(ctx: OpContext, kind: str, name: str, arn: str) -> tuple[list[Named
     tracked: dict[str, _Tracked] = {}
     for attachment in ctx.uow.repo(Attachment).list(ctx.account_id, ref=arn):
         if attachment.principal_kind == "user":
-            user = ctx.uow.repo(User).get(ctx.account_id, attachment.principal_name.lower())
-            if user is not None:
-                tracked[user.arn] = _user(user)
+            member = ctx.uow.repo(User).get(ctx.account_id, attachment.principal_name.lower())
+            if member is not None:
+                tracked[member.arn] = _user(member)
         elif attachment.principal_kind == "group":
             tracked.update((t.arn, t) for t in _members(ctx, attachment.principal_name))
         else:
-            role = ctx.uow.repo(Role).get(ctx.account_id, attachment.principal_name.lower())
-            if role is not None:
-                tracked[role.arn] = _role(role)
+            attached = ctx.uow.repo(Role).get(ctx.account_id, attachment.principal_name.lower())
+            if attached is not None:
+                tracked[attached.arn] = _role(attached)
     return ([(arn, text)] if text else []), sorted(tracked.values(), key=lambda t: t.arn)
 
 

@@ -1,7 +1,6 @@
 """Service-linked roles: CreateServiceLinkedRole, DeleteServiceLinkedRole,
-GetServiceLinkedRoleDeletionStatus; and `is_service_linked` / `require_modifiable`, the
-check the ordinary role operations make (AWS answers UnmodifiableEntity when a caller
-changes a role that only its service may change).
+GetServiceLinkedRoleDeletionStatus (role_protection.py keeps the ordinary role operations
+off these roles).
 
 A service-linked role is an ordinary `domain.Role` (GetRole and ListRoles show it) under
 the path /aws-service-role/<service principal>/, trusting that principal. Its name is the
@@ -16,23 +15,27 @@ holds the role, reporting those profiles as the resources using it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
+from chamberlain.domain import (
+    Attachment,
+    InlinePolicy,
+    InstanceProfile,
+    Role,
+    SlrDeletionTask,
+    joined,
+)
 from chamberlain.ops.core.common import compact, iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import adjust_policy_counts, get_role, quota_exceeded
-from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity, UnmodifiableEntity
+from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.iam import roles as iam_roles  # a module import: iam_roles may import this one
+from chamberlain.ops.iam import roles as iam_roles
+from chamberlain.ops.iam.role_protection import PATH_PREFIX, is_service_linked
 
-PATH_PREFIX = "/aws-service-role/"
 ROLE_NAME_PREFIX = "AWSServiceRoleFor"
 MAX_ROLE_NAME = 64
 _PRINCIPAL = re.compile(r"(?P<service>[a-z0-9][a-z0-9.-]*)\.amazonaws\.com(?:\.cn)?")
@@ -136,47 +139,7 @@ SERVICES: dict[str, tuple[str, bool | None]] = {
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 
 
-@dataclass(frozen=True)
-class SlrDeletionTask:
-    """The outcome of one DeleteServiceLinkedRole call (AWS keeps the task after the role
-    is gone, so GetServiceLinkedRoleDeletionStatus can still answer)."""
-
-    KIND: ClassVar[str] = "slr_deletion_task"
-    account_id: str
-    task_id: str
-    role_name: str
-    status: str  # SUCCEEDED | FAILED
-    created: dt.datetime
-    reason: str | None = None
-    usage_region: str | None = None
-    usage_resources: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return self.task_id
-
-    @property
-    def ref(self) -> str | None:
-        return self.role_name.lower()
-
-
 # ------------------------------------------------------------ for the role operations
-
-
-def is_service_linked(role: Role) -> bool:
-    """True for a service-linked role. The path identifies it: AWS refuses
-    /aws-service-role/ to CreateRole, so only CreateServiceLinkedRole puts roles there."""
-    return role.path.startswith(PATH_PREFIX)
-
-
-def require_modifiable(role: Role) -> Role:
-    """UnmodifiableEntity, as AWS words it, for a role only its service may change."""
-    if is_service_linked(role):
-        raise UnmodifiableEntity(
-            f"Cannot perform the operation on the protected role '{role.name}' "
-            "- this role is only modifiable by AWS"
-        )
-    return role
 
 
 # --------------------------------------------------------------------------- naming
@@ -248,15 +211,8 @@ def create_service_linked_role(ctx: OpContext, params: Params) -> Output:
     if repo.count(ctx.account_id) >= iam_roles.MAX_ROLES:
         raise quota_exceeded("RolesPerAccount", iam_roles.MAX_ROLES)
     path = _path(principal)
-    role = Role(
-        account_id=ctx.account_id,
-        role_id=new_unique_id(Prefix.ROLE),
-        name=name,
-        path=path,
-        arn=iam_arn(ctx, "role", name, path),
-        assume_role_policy=_trust_policy(principal),
-        created=ctx.now,
-        description=params.get("Description") or "",
+    role = iam_roles.new_role(
+        ctx, name, path, _trust_policy(principal), description=params.get("Description") or ""
     )
     repo.add(role)
     return {"Role": iam_roles.role_out(role, last_used=False)}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from chamberlain.domain import Role, User
 from chamberlain.ops.core.context import OpContext
@@ -136,7 +136,7 @@ def evaluated_text(ctx: OpContext, role: Role) -> str:
         if match is None or value in changes:
             continue
         kind: type[User] | type[Role] = User if match.group(1) == "AIDA" else Role
-        holders = cast(list[User | Role], ctx.uow.repo(kind).find_by_ref(value))
+        holders: list[User | Role] = list(ctx.uow.repo(kind).find_by_ref(value))
         if holders:
             changes[value] = holders[0].arn
     if not changes:

@@ -15,6 +15,7 @@ from chamberlain.domain import (
     LoginProfile,
     Membership,
     MfaDevice,
+    ServiceSpecificCredential,
     SigningCertificate,
     SshPublicKey,
     User,
@@ -24,8 +25,6 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
     tags_in,
     tags_out,
 )
@@ -40,15 +39,15 @@ from chamberlain.ops.core.entities import (
     require_user,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
+from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, tag_operations
-from chamberlain.ops.iam.service_credentials import (
-    ServiceSpecificCredential,
-    has_service_specific_credentials,
-)
+from chamberlain.ops.iam.service_credentials import has_service_specific_credentials
 from chamberlain.policy import PrincipalType
 
 MAX_USERS = 5000  # AWS's default quota: users per account
+
+PerUser = AccessKey | SshPublicKey | SigningCertificate | MfaDevice | ServiceSpecificCredential
 
 
 def user_summary(user: User) -> dict[str, Any]:
@@ -162,7 +161,13 @@ def _carry_relations(ctx: OpContext, old: str, new: str) -> None:
         memberships.delete(account, membership.key)
         memberships.put(replace(membership, user_name=new))
     rename_principal_policies(ctx, "user", old, new)
-    per_user = (AccessKey, SshPublicKey, SigningCertificate, MfaDevice, ServiceSpecificCredential)
+    per_user: tuple[type[PerUser], ...] = (
+        AccessKey,
+        SshPublicKey,
+        SigningCertificate,
+        MfaDevice,
+        ServiceSpecificCredential,
+    )
     for kind in per_user:
         repo = ctx.uow.repo(kind)
         for entity in repo.list(account, ref=low):
@@ -232,16 +237,7 @@ def delete_user(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ list
 
 
-def _list_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes ListUsers on the path prefix: arn:aws:iam::ACCOUNT:user/PREFIX."""
-    return Target(resource=iam_arn(ctx, "user", "", params.get("PathPrefix") or "/"))
-
-
-@operation("iam", "ListUsers", resource=_list_target, read_only=True)
-def list_users(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda u: u.path)
-    users = [u for u in ctx.uow.repo(User).list(ctx.account_id) if keep(u)]
-    return paginate(params, users, key=lambda u: u.key, member="Users", render=user_summary)
+path_list_operation("ListUsers", User, "user", "Users", lambda ctx, user: user_summary(user))
 
 
 # ------------------------------------------------------------------------ tags

@@ -1,7 +1,7 @@
 """Reading the policy simulator's inputs: entity and caller ARNs, ResourceOwner, context
 entries, policy exclusions, and the condition keys a policy refers to.
 
-Used by iam_simulate.py; nothing here decides anything (the engine does).
+Used by operations.py; nothing here decides anything (the engine does).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from chamberlain.domain import Group, Role, User
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
 from chamberlain.policy import Policy, Principal, PrincipalType
-from chamberlain.policy.request import ContextValue
+from chamberlain.policy.request import ContextScalar, ContextValue
 from chamberlain.policy.values import parse_binary, parse_bool, parse_date, parse_ip, parse_number
 
 # ----------------------------------------------------------------------------- ARNs
@@ -99,9 +99,9 @@ def resource_owner(value: str | None) -> str | None:
 _LIST_SUFFIX = "List"
 
 
-def _convert(key: str, kind: str, raw: str) -> ContextValue:
+def _convert(key: str, kind: str, raw: str) -> ContextScalar:
     """One context value of the given scalar type, read with the engine's own parsers."""
-    value: ContextValue | None
+    value: ContextScalar | None
     if kind == "string":
         value = raw
     elif kind == "numeric":

@@ -15,15 +15,19 @@ Line breaks are LF, CR LF or a lone CR; a tab is one column.
 from __future__ import annotations
 
 import json
+import json.decoder
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from json.decoder import scanstring
 
 Position = tuple[int, int]  # (line, column), both from 1
 Span = tuple[Position, Position]
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+#: The standard library's JSON string scanner (json.decoder exports it; typeshed omits it).
+_scanstring: Callable[[str, int], tuple[str, int]] = vars(json.decoder)["scanstring"]
 
 
 def _skip(text: str, index: int) -> int:
@@ -64,7 +68,7 @@ def statement_offsets(text: str) -> list[tuple[int, int]]:
             return []
         cursor = _skip(text, cursor + 1)
         while cursor < len(text) and text[cursor] == '"':
-            key, cursor = scanstring(text, cursor + 1)
+            key, cursor = _scanstring(text, cursor + 1)
             cursor = _skip(text, _skip(text, cursor) + 1)  # past the colon
             if key == "Statement":
                 return _statement_offsets(text, cursor)

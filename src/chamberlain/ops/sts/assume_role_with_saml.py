@@ -22,10 +22,8 @@ import base64
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import ClassVar
 
-from chamberlain.domain import Role, SamlProvider, Tags, joined
+from chamberlain.domain import Role, SamlAssertionUse, SamlProvider, Tags, joined
 from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
@@ -46,6 +44,7 @@ from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
     ROLE_DURATION_MODEL_MAX,
     ROLE_SESSION_DEFAULT,
+    add_session_tag,
     find_role,
     model_bound,
     packed_size,
@@ -138,25 +137,6 @@ CONTEXT_ATTRIBUTES: dict[str, tuple[str, bool]] = {
 }
 
 
-@dataclass(frozen=True)
-class SamlAssertionUse:
-    """A SAML assertion accepted once, kept until it would be refused anyway (replay)."""
-
-    KIND: ClassVar[str] = "saml_assertion_use"
-    account_id: str
-    issuer: str
-    assertion_id: str
-    expires: dt.datetime
-
-    @property
-    def key(self) -> str:
-        return joined(self.issuer, self.assertion_id)
-
-    @property
-    def ref(self) -> str | None:
-        return None
-
-
 def _denied() -> AccessDenied:
     return AccessDenied(NOT_AUTHORIZED)
 
@@ -243,7 +223,6 @@ def _session_tags(assertion: SamlAssertion) -> tuple[Tags, tuple[str, ...]]:
     """The PrincipalTag:KEY attributes (session tags) and TransitiveTagKeys, checked as
     AssumeRole checks its Tags and TransitiveTagKeys."""
     tags: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for name, values in assertion.attributes:
         if not name.startswith(TAG_ATTRIBUTE_PREFIX):
             continue
@@ -251,21 +230,14 @@ def _session_tags(assertion: SamlAssertion) -> tuple[Tags, tuple[str, ...]]:
         value = values[0] if values else ""
         if _TAG_KEY.fullmatch(key) is None or _TAG_VALUE.fullmatch(value) is None:
             raise InvalidParameterValue(f"The session tag {key!r} has an invalid key or value.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterValue("The tag key 'aws:' prefix is reserved for AWS use.")
-        if key.lower() in seen:
-            raise InvalidParameterValue(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-            )
-        seen.add(key.lower())
-        tags.append((key, value))
+        add_session_tag(tags, key, value)
     if len(tags) > MAX_SESSION_TAGS:
         raise InvalidParameterValue(
             f"The number of session tags exceeds the limit of {MAX_SESSION_TAGS}."
         )
     transitive = tuple(dict.fromkeys(assertion.values(TRANSITIVE_ATTRIBUTE)))
     for key in transitive:
-        if key.lower() not in seen:
+        if key.lower() not in {k.lower() for k, _ in tags}:
             raise InvalidParameterValue(
                 f"The transitive tag key {key} is not one of the session tags of the request."
             )

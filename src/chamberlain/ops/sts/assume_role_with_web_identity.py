@@ -265,7 +265,11 @@ def session_context(
 
 
 def _trust_allows(
-    ctx: OpContext, role: Role, provider: OidcProvider, action: str, context: dict
+    ctx: OpContext,
+    role: Role,
+    provider: OidcProvider,
+    action: str,
+    context: dict[str, ContextValue],
 ) -> bool:
     """The trust policy as the resource policy, with require_resource_allow (as
     AssumeRole); the caller is the provider's federated principal, in the role's

@@ -125,18 +125,20 @@ def policy_arns(params: Params) -> tuple[str, ...]:
 def session_tags(params: Params) -> Tags:
     """The request's session tags (Tags): no `aws:` keys, no keys repeated in any case."""
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for tag in params.get("Tags") or []:
-        key, value = tag["Key"], tag.get("Value", "")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterValue("The tag key 'aws:' prefix is reserved for AWS use.")
-        if key.lower() in seen:
-            raise InvalidParameterValue(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-            )
-        seen.add(key.lower())
-        out.append((key, value))
+        add_session_tag(out, tag["Key"], tag.get("Value", ""))
     return tuple(out)
+
+
+def add_session_tag(tags: list[tuple[str, str]], key: str, value: str) -> None:
+    """Append one session tag: no `aws:` key, no key already in `tags` in any case."""
+    if key.lower().startswith("aws:"):
+        raise InvalidParameterValue("The tag key 'aws:' prefix is reserved for AWS use.")
+    if any(key.lower() == k.lower() for k, _ in tags):
+        raise InvalidParameterValue(
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+        )
+    tags.append((key, value))
 
 
 def transitive_keys(params: Params, tags: Tags) -> tuple[str, ...]:

@@ -268,14 +268,16 @@ def _refresh(services: Services, iss: str, now: dt.datetime, fetch: Fetch) -> _K
     return keys
 
 
-def _candidates(keys: Sequence[Mapping[str, Any]], header: Mapping[str, Any]) -> list[dict]:
+def _candidates(
+    keys: Sequence[Mapping[str, Any]], header: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """The keys that may have signed a token with this header: same `kid` (any key
     when the token names none), a key type and curve fit for its algorithm, meant for
     signatures, and no other algorithm declared."""
     alg = str(header["alg"])
     kty, crv = ALGORITHMS[alg]
     kid = header.get("kid")
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     for key in keys:
         if kid is not None and key.get("kid") != kid:
             continue

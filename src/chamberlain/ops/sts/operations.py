@@ -11,6 +11,7 @@ policy as the resource policy and `require_resource_allow` set.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 from typing import Any
@@ -102,7 +103,7 @@ def _duration(params: Params, default: int, hi: int) -> int:
     if value is None:
         return default
     model_bound(value, "durationSeconds", MIN_DURATION, hi)
-    return value
+    return int(value)
 
 
 def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
@@ -210,17 +211,62 @@ def _inherited_transitive(caller: Caller) -> Tags:
     return tuple((k, v) for k, v in session.tags if k.lower() in keys)
 
 
+def _check_session_name(session_name: str) -> None:
+    if SESSION_NAME.fullmatch(session_name) is None:
+        raise ValidationError(
+            f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
+            r"to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
+        )
+
+
+def _check_source_identity(source_identity: str) -> None:
+    if SOURCE_IDENTITY.fullmatch(source_identity) is None:
+        raise ValidationError(
+            f"1 validation error detected: Value '{source_identity}' at 'sourceIdentity' "
+            r"failed to satisfy constraint: Member must satisfy regular expression "
+            r"pattern: [\w+=,.@-]*"
+        )
+    if source_identity.lower().startswith("aws:"):
+        raise InvalidParameterValue("The source identity 'aws:' prefix is reserved for AWS use.")
+
+
+def _kept_source_identity(caller: Caller, requested: str | None) -> str | None:
+    """A calling session's source identity is inherited and cannot change."""
+    session = caller.session
+    inherited = session.source_identity if session is not None else None
+    if inherited and requested and requested != inherited:
+        raise InvalidParameterValue(
+            "The source identity of a role session cannot change: the calling session's "
+            "source identity is inherited."
+        )
+    return requested or inherited
+
+
+def _trust_context(
+    params: Params, session_name: str, mfa_now: bool, transitive: tuple[str, ...]
+) -> dict[str, ContextValue]:
+    """The condition keys AssumeRole's trust decision sees besides the caller's."""
+    extra: dict[str, ContextValue] = {"sts:RoleSessionName": session_name}
+    if params.get("ExternalId") is not None:
+        extra["sts:ExternalId"] = params["ExternalId"]
+    if params.get("SourceIdentity") is not None:
+        extra["sts:SourceIdentity"] = params["SourceIdentity"]
+    if mfa_now:
+        extra["aws:MultiFactorAuthPresent"] = True
+        extra["aws:MultiFactorAuthAge"] = 0
+    extra.update(request_tag_context(params.get("Tags")))
+    if transitive:
+        extra["sts:TransitiveTagKeys"] = list(transitive)
+    return extra
+
+
 @operation("sts", "AssumeRole", resource=None)
 def assume_role(ctx: OpContext, params: Params) -> Output:
     caller = ctx.caller
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
     if caller.is_root:
         raise AccessDenied("Roles may not be assumed by root accounts.")
-    if SESSION_NAME.fullmatch(session_name) is None:
-        raise ValidationError(
-            f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
-            r"to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
-        )
+    _check_session_name(session_name)
     requested_duration = params.get("DurationSeconds")
     if requested_duration is not None:
         model_bound(requested_duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
@@ -231,16 +277,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
     transitive = transitive_keys(params, tags)
     source_identity = params.get("SourceIdentity")
     if source_identity is not None:
-        if SOURCE_IDENTITY.fullmatch(source_identity) is None:
-            raise ValidationError(
-                f"1 validation error detected: Value '{source_identity}' at 'sourceIdentity' "
-                r"failed to satisfy constraint: Member must satisfy regular expression "
-                r"pattern: [\w+=,.@-]*"
-            )
-        if source_identity.lower().startswith("aws:"):
-            raise InvalidParameterValue(
-                "The source identity 'aws:' prefix is reserved for AWS use."
-            )
+        _check_source_identity(source_identity)
 
     role = find_role(ctx, role_arn)
     if role is None or caller.type is PrincipalType.FEDERATED_USER:
@@ -257,26 +294,10 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
             f"session: {sorted(clash)[0]}."
         )
     packed = packed_size(policy, managed_arns, tags, inherited_tags)
-    inherited_source = session.source_identity if session is not None else None
-    if inherited_source and source_identity and source_identity != inherited_source:
-        raise InvalidParameterValue(
-            "The source identity of a role session cannot change: the calling session's "
-            "source identity is inherited."
-        )
-    source_identity = source_identity or inherited_source
+    source_identity = _kept_source_identity(caller, source_identity)
 
     mfa_now = _mfa(ctx, params, _mfa_owner(caller))
-    extra: dict[str, ContextValue] = {"sts:RoleSessionName": session_name}
-    if params.get("ExternalId") is not None:
-        extra["sts:ExternalId"] = params["ExternalId"]
-    if params.get("SourceIdentity") is not None:
-        extra["sts:SourceIdentity"] = params["SourceIdentity"]
-    if mfa_now:
-        extra["aws:MultiFactorAuthPresent"] = True
-        extra["aws:MultiFactorAuthAge"] = 0
-    extra.update(request_tag_context(params.get("Tags")))
-    if transitive:
-        extra["sts:TransitiveTagKeys"] = list(transitive)
+    extra = _trust_context(params, session_name, mfa_now, transitive)
 
     require_trust(
         "sts:AssumeRole",
@@ -294,6 +315,7 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
         )
     check_duration(role, duration)
 
+    mfa_at: dt.datetime | None
     if mfa_now:
         mfa, mfa_at = True, ctx.now
     elif session is not None and session.mfa_authenticated:

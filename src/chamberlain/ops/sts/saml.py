@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 
 from cryptography import x509
 from lxml import etree
-from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from chamberlain.ops.core.errors import (
     ExpiredTokenException,
