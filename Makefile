@@ -14,12 +14,24 @@ $(BIN)/chamberlain-installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# The AWS SDK for JavaScript v3, a test client (tests/e2e/test_js_sdk.py), from its lock file.
+# Without npm the JS SDK tests are skipped (in CI they fail instead).
+JS_DIR := tests/e2e/js
+$(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	    npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the JS SDK tests will be skipped"; fi
+
 .PHONY: install test lint typecheck lock test-latest bench-engine bench-api serve
 install: $(BIN)/chamberlain-installed
 
-test: install
+test: install $(JS_DIR)/node_modules/.installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+typecheck: install
+	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -39,6 +51,7 @@ test-latest:
 	$(LATEST)/bin/pip install --quiet --upgrade -e '.[test,bench]'
 	$(LATEST)/bin/pip freeze --exclude-editable > $(LATEST)/versions.txt
 	$(LATEST)/bin/ruff check src tests benchmarks
+	$(LATEST)/bin/mypy
 	$(LATEST)/bin/python -m pytest -n $(TEST_WORKERS)
 
 bench-engine: install

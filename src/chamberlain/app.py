@@ -23,10 +23,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chamberlain import health
+from chamberlain.authorize_endpoint import AuthorizeEndpoint
 from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.http_body import read_body
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
@@ -55,7 +57,6 @@ log = logging.getLogger("chamberlain")
 VERSIONS = {"2010-05-08": "iam", "2011-06-15": "sts"}
 #: STS operations a caller makes without AWS credentials (its proof is the token).
 UNSIGNED = {("sts", "AssumeRoleWithWebIdentity"), ("sts", "AssumeRoleWithSAML")}
-MAX_BODY = 1024 * 1024
 XML = "text/xml"
 JSON = "application/x-amz-json-1.1"
 #: Services on the JSON 1.1 protocol (told apart by their X-Amz-Target prefixes).
@@ -109,18 +110,6 @@ def _error_response(
     return _xml(body, status, request_id)
 
 
-async def _read_capped(request: Request) -> bytes:
-    """The body, but never more than MAX_BODY + 1 bytes held in memory."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > MAX_BODY:
-            break
-    return b"".join(chunks)
-
-
 class QueryApi:
     """The IAM/STS (query protocol) and CloudTrail (JSON 1.1) endpoint."""
 
@@ -134,12 +123,7 @@ class QueryApi:
         info: dict[str, str] = {}  # what the request log and metrics say of this call
         request.state.telemetry = info
         try:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY:
-                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
-            body = await _read_capped(request)
-            if len(body) > MAX_BODY:
-                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            body = await read_body(request)
             now = dt.datetime.now(dt.UTC)
             meta = RequestMeta(
                 request_id=request_id,
@@ -153,7 +137,7 @@ class QueryApi:
             if target is not None:
                 service = json11.target_service(target, JSON_SERVICES) or "cloudtrail"
                 info["action"] = target.rsplit(".", 1)[-1]
-                caller, meta = await self._caller(request, body, service, now, meta, target)
+                caller, meta = await self.caller_of(request, body, service, now, meta, target)
                 info["principal"] = caller.arn
                 _require_served(service, json11.resolve_target(service, target))
                 decoded = json11.decode_json_request(service, target, body)
@@ -167,7 +151,7 @@ class QueryApi:
                 if (service, action) in UNSIGNED and not _is_signed(request):
                     caller = ANONYMOUS  # the token or assertion in the request is its proof
                 else:
-                    caller, meta = await self._caller(request, body, service, now, meta, action)
+                    caller, meta = await self.caller_of(request, body, service, now, meta, action)
                 info["principal"] = caller.arn
                 if find_operation(service, action) is not None:
                     _require_served(service, action)
@@ -230,7 +214,7 @@ class QueryApi:
         finally:
             info["service"] = service
 
-    async def _caller(
+    async def caller_of(
         self,
         request: Request,
         body: bytes,
@@ -306,8 +290,6 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     """The HTTP app: the AWS APIs at `/`, the authorization endpoint at `/v1/authorize`,
     health at `/healthz` and `/readyz`, Prometheus metrics at `/metrics`; every request
     timed, counted and logged in one line."""
-    from chamberlain.authorize_endpoint import AuthorizeEndpoint  # imports this module
-
     api = QueryApi(services, region)
     store = services.store
     telemetry = Telemetry(store.pool_status if isinstance(store, SqlStore) else None)

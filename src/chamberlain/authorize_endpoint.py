@@ -8,15 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chamberlain.app import MAX_BODY, QueryApi, _read_capped
+from chamberlain.http_body import read_body
 from chamberlain.ops.core.authn import SignedRequest
 from chamberlain.ops.core.authorize import SIGNING_NAME, AuthorizeQuery, authorize_call
-from chamberlain.ops.core.context import RequestMeta
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol import authorize_json
 from chamberlain.protocol.wire_errors import ProtocolError
@@ -58,11 +59,29 @@ def _query(decoded: authorize_json.AuthorizeInput) -> AuthorizeQuery:
     )
 
 
+class Authenticator(Protocol):
+    """What the endpoint needs of the API app (app.QueryApi): the same authentication and
+    failed-attempt auditing as every API call."""
+
+    region: str
+    services: Services
+
+    async def caller_of(
+        self,
+        request: Request,
+        body: bytes,
+        service: str,
+        now: dt.datetime,
+        meta: RequestMeta,
+        operation: str,
+    ) -> tuple[Caller, RequestMeta]: ...
+
+
 class AuthorizeEndpoint:
     #: Routed so that a wrong method gets a JSON error too (405), not Starlette's text.
     METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-    def __init__(self, api: QueryApi) -> None:
+    def __init__(self, api: Authenticator) -> None:
         self.api = api
 
     async def handle(self, request: Request) -> Response:
@@ -72,12 +91,7 @@ class AuthorizeEndpoint:
                 raise ProtocolError(
                     "MethodNotAllowed", f"{request.method} is not allowed; use POST.", 405
                 )
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY:
-                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
-            body = await _read_capped(request)
-            if len(body) > MAX_BODY:
-                raise ProtocolError("RequestEntityTooLarge", "Request body is too large.", 413)
+            body = await read_body(request)
             now = dt.datetime.now(dt.UTC)
             meta = RequestMeta(
                 request_id=request_id,
@@ -87,7 +101,7 @@ class AuthorizeEndpoint:
                 secure_transport=request.url.scheme == "https",
                 region=self.api.region,
             )
-            caller, meta = await self.api._caller(
+            caller, meta = await self.api.caller_of(
                 request, body, SIGNING_NAME, now, meta, "Authorize"
             )
             query = _query(authorize_json.parse(body))
