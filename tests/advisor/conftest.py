@@ -199,6 +199,38 @@ class World:
                 )
             )
 
+    def mfa(self, user: str | None = None, at: dt.datetime = LONG_AGO) -> None:
+        """A virtual MFA device enabled for the user (the root user when None)."""
+        from chamberlain.crypto import totp
+
+        name = f"mfa-{user or 'root'}"
+        device = self.iam("CreateVirtualMFADevice", at, VirtualMFADeviceName=name)
+        serial = device["VirtualMFADevice"]["SerialNumber"]
+        seed = device["VirtualMFADevice"]["Base32StringSeed"].decode("ascii")
+        step = totp.step_at(at)
+        params: dict[str, Any] = {
+            "SerialNumber": serial,
+            "AuthenticationCode1": totp.code_at(seed, step - 1),
+            "AuthenticationCode2": totp.code_at(seed, step),
+        }
+        if user is not None:
+            params["UserName"] = user
+        self.iam("EnableMFADevice", at, **params)
+
+    def login_profile(self, user: str, at: dt.datetime = LONG_AGO) -> None:
+        self.iam("CreateLoginProfile", at, UserName=user, Password="Correct-Horse-9-Battery")
+
+    def update_entity(self, kind: type, key: str, **changes: Any) -> None:
+        """Set what sign-ins and sessions record (last use times) in the store, as the
+        server does when they happen."""
+        import dataclasses
+
+        with self.services.store.unit_of_work() as uow:
+            repo = uow.repo(kind)
+            entity = repo.get(ACCOUNT, key)
+            assert entity is not None
+            repo.put(dataclasses.replace(entity, **changes))
+
     # ------------------------------------------------------------------- checking
 
     def export_files(

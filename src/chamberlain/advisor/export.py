@@ -302,6 +302,7 @@ def _credentials(row: dict[str, str], number: int, source: str) -> model.Credent
         mfa_active=bool(b("mfa_active")),
         access_keys=tuple(keys),
         created=t("user_creation_time")[0],
+        arn=row["arn"],
     )
 
 
@@ -405,8 +406,12 @@ def assemble(
     if report is not None:
         root, by_arn = report
         users = tuple(model.User(**{**u.__dict__, "credentials": by_arn.get(u.arn)}) for u in users)
+    if account_id is None:
+        account_id = account_id_of(details)
+        if account_id == "unknown" and root is not None and root.arn.count(":") >= 5:
+            account_id = root.arn.split(":")[4]
     return model.Account(
-        account_id=account_id or account_id_of(details),
+        account_id=account_id,
         source=source,
         now=now,
         users=users,

@@ -42,6 +42,7 @@ class Credentials:
     mfa_active: bool
     access_keys: tuple[AccessKey, ...] = ()
     created: dt.datetime | None = None
+    arn: str = ""
 
 
 @dataclass(frozen=True)
