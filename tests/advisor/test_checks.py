@@ -473,3 +473,29 @@ def test_audit_trail_that_fails_verification(world: World) -> None:
     events[0] = dataclasses.replace(events[0], record=events[0].record.replace("alice", "mallory"))
     [finding] = world.findings("live", "audit-off")
     assert "verification" in finding.message
+
+
+def test_checks_run_in_the_order_of_the_issue(world: World) -> None:
+    """Every check of issue 16's table, with its exact id, runs live."""
+    report = world.advise("live")
+    assert report.checks_run == (
+        "root-access-key",
+        "root-mfa",
+        "root-used",
+        "password-policy",
+        "user-console-no-mfa",
+        "privileged-no-mfa",
+        "access-key-at-setup",
+        "credential-unused",
+        "access-key-old",
+        "two-active-keys",
+        "user-direct-policy",
+        "admin-policy",
+        "privilege-escalation",
+        "role-trust-broad",
+        "unused-role",
+        "unused-permissions",
+        "expired-server-certificate",
+        "audit-off",
+    )
+    assert report.checks_not_run == ()

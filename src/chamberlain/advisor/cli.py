@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from chamberlain.advisor import export, output
-from chamberlain.advisor.findings import REGISTRY, SEVERITIES, Report, run_checks
+from chamberlain.advisor.findings import SEVERITIES, Report, run_checks
 from chamberlain.advisor.model import Account
 
 
@@ -67,7 +67,9 @@ def _progress(total_entities: int) -> Any:
     """A one-line progress display on a terminal, for exports big enough to wait for."""
     if total_entities < 1000 or not sys.stderr.isatty():
         return None
-    names = list(REGISTRY)
+    from chamberlain.advisor.checks import ORDER
+
+    names = list(ORDER)
 
     def show(check_id: str) -> None:
         done = names.index(check_id) if check_id in names else 0

@@ -241,6 +241,9 @@ class Engine:
         self._groups = {g.name.lower(): g for g in account.groups}
         self._nodes: list[Node] | None = None
         self._admin: dict[tuple[str, frozenset[str]], Verdict] = {}
+        self._plain_sets: dict[
+            tuple[str, frozenset[str]], tuple[PolicySet, PolicySet, tuple[str, ...]] | None
+        ] = {}
 
     # ------------------------------------------------------------------ principals
 
@@ -394,13 +397,7 @@ class Engine:
     ) -> Verdict:
         """May `node` (or `principal`) do `action` on `resource`? `identity` and `boundary`
         replace the node's own (boundary=True: the node's; None/False: none)."""
-        chosen_boundary = node.boundary if boundary is True else (boundary or None)
-        sets = self._sets(
-            node.identity if identity is None else identity,
-            chosen_boundary if isinstance(chosen_boundary, tuple) else None,
-            free,
-            trust,
-        )
+        sets = self._node_sets(node, identity, boundary, trust, free)
         if sets is None:
             return NO
         pess, opt, keys = sets
@@ -413,6 +410,32 @@ class Engine:
         if keys and evaluate(request, opt).allowed:
             return Verdict(Answer.CONDITIONAL, keys)
         return NO
+
+    def _node_sets(
+        self,
+        node: Node,
+        identity: Iterable[tuple[str, str]] | None,
+        boundary: tuple[str, str] | bool | None,
+        trust: tuple[str, str] | None,
+        free: frozenset[str],
+    ) -> tuple[PolicySet, PolicySet, tuple[str, ...]] | None:
+        """The node's policy sets (its own ones built once: the engine indexes a set by
+        action the first time it sees it, so reusing it is what makes decisions cheap)."""
+        plain = identity is None and boundary is True and trust is None
+        if plain:
+            key = (node.arn, free)
+            if key in self._plain_sets:
+                return self._plain_sets[key]
+        chosen_boundary = node.boundary if boundary is True else (boundary or None)
+        sets = self._sets(
+            node.identity if identity is None else identity,
+            chosen_boundary if isinstance(chosen_boundary, tuple) else None,
+            free,
+            trust,
+        )
+        if plain:
+            self._plain_sets[(node.arn, free)] = sets
+        return sets
 
     def might(self, node: Node, action: str) -> bool:
         """Cheap pre-check: does some identity Allow statement name the action?"""
@@ -436,19 +459,24 @@ class Engine:
         plain = identity is None and boundary is True and tags is None
         if plain and (node.arn, free) in self._admin:
             return self._admin[(node.arn, free)]
-        identity = tuple(node.identity if identity is None else identity)
+        sets = self._node_sets(node, identity, boundary, None, free)
         worst = Answer.YES
-        keys: list[str] = []
-        for action in ADMIN_PROBES:
-            v = self.decide(
-                node, action, "*", identity=identity, boundary=boundary, tags=tags, free=free
-            )
-            if v.answer is Answer.NO:
+        keys: tuple[str, ...] = ()
+        if sets is None:
+            worst = Answer.NO
+        else:
+            pess, opt, keys = sets
+            context = self.context(node, tags)
+            principal = node.principal
+            for action in ADMIN_PROBES:
+                request = Request(principal, action, "*", context)
+                if evaluate(request, pess).allowed:
+                    continue
+                if keys and evaluate(request, opt).allowed:
+                    worst = Answer.CONDITIONAL
+                    continue
                 worst = Answer.NO
                 break
-            if v.answer is Answer.CONDITIONAL:
-                worst = Answer.CONDITIONAL
-                keys += v.unknown_keys
         verdict = Verdict(worst, tuple(dict.fromkeys(keys)) if worst is Answer.CONDITIONAL else ())
         if plain:
             self._admin[(node.arn, free)] = verdict

@@ -65,6 +65,33 @@ CODE_SERVICES: dict[str, tuple[str, ...]] = {
 TAG_FREE = frozenset({"aws:principaltag/"})
 RESOURCE_TAG_FREE = frozenset({"aws:resourcetag/", "iam:resourcetag/"})
 ADMIN_GRANT = ((ADMIN_POLICY_ARN, ALLOW_ALL),)
+#: Every call a principal might widen itself (or another) with: a quick filter.
+SELF_ACTIONS = (
+    "iam:Attach{kind}Policy",
+    "iam:Put{kind}Policy",
+    "iam:AttachGroupPolicy",
+    "iam:PutGroupPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AddUserToGroup",
+    "iam:Delete{kind}PermissionsBoundary",
+    "iam:Put{kind}PermissionsBoundary",
+    "iam:Tag{kind}",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:PutUserPolicy",
+)
+#: The calls by which a principal acts as another.
+EDGE_ACTIONS = (
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "sts:AssumeRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:PassRole",
+)
 
 
 @dataclass(frozen=True)
@@ -95,10 +122,11 @@ class Path:
     source: str
     steps: tuple[Step, ...]
     administrator: str  # the ARN of the administrator reached (maybe the source itself)
+    administrator_conditional: bool = False  # an administrator only under conditions
 
     @property
     def conditional(self) -> bool:
-        return any(s.conditional for s in self.steps)
+        return self.administrator_conditional or any(s.conditional for s in self.steps)
 
     @property
     def via_service(self) -> bool:
@@ -127,6 +155,7 @@ class _Trust:
     named: frozenset[str]  # principal ARNs the trust names
     account_wide: bool  # names the account (root, id) or "*"
     services: frozenset[str]
+    everyone: bool = False  # "*": the engine decides whether identity permission is needed
 
 
 @dataclass
@@ -143,9 +172,11 @@ class Graph:
         self.users: dict[str, User] = {u.arn: u for u in self.account.users}
         self.roles: dict[str, Role] = {r.arn: r for r in self.account.roles}
         self.groups = {g.name.lower(): g for g in self.account.groups}
-        self.admins = {
-            a for a, n in self.nodes.items() if self.engine.admin(n).answer is Answer.YES
-        }
+        # A principal that is an administrator only under conditions the data cannot
+        # decide (a source IP range...) is one for this purpose: a path to it is marked.
+        verdicts = {a: self.engine.admin(n) for a, n in self.nodes.items()}
+        self.admins = {a for a, v in verdicts.items() if v.possible}
+        self.conditional_admins = {a for a, v in verdicts.items() if v.answer is Answer.CONDITIONAL}
 
     # ------------------------------------------------------------------- helpers
 
@@ -188,7 +219,7 @@ class Graph:
             return hit
         named: set[str] = set()
         services: set[str] = set()
-        wide = False
+        wide = everyone = False
         try:
             policy = parse_policy(role.trust, PolicyType.TRUST)
             statements = policy.statements
@@ -202,8 +233,8 @@ class Graph:
             if spec is None:
                 wide = True  # NotPrincipal: leave it to the engine
                 continue
-            if spec.wildcard:
-                wide = True
+            if spec.wildcard or "*" in spec.aws:
+                wide = everyone = True
             for p in spec.aws:
                 if p == "*" or p in (account, f"arn:aws:iam::{account}:root"):
                     wide = True
@@ -211,7 +242,7 @@ class Graph:
                     named.add(p)
             services.update(spec.service)
         hit = self._trusts[role.arn] = _Trust(
-            role.trust, frozenset(named), wide, frozenset(services)
+            role.trust, frozenset(named), wide, frozenset(services), everyone
         )
         return hit
 
@@ -227,9 +258,7 @@ class Graph:
             return Verdict(Answer.NO)
         if trust_text is None:
             t = self.trust(role)
-            if node.arn not in t.named and not (
-                t.account_wide and self.might(node, "sts:AssumeRole")
-            ):
+            if not self._could_assume(node, role):
                 return Verdict(Answer.NO)
             trust_text = t.text
         return self.engine.decide(
@@ -252,7 +281,17 @@ class Graph:
             paths.append(Path(node.arn, steps, admin or node.arn))
 
         kind = "User" if node.kind == "user" else "Role"
-        after_grant = self.admin_after(node, identity=grant)
+        if not any(self.might(node, a.replace("{kind}", kind)) for a in SELF_ACTIONS):
+            return []
+        grant_calls = (
+            f"iam:Attach{kind}Policy",
+            f"iam:Put{kind}Policy",
+            "iam:AttachGroupPolicy",
+            "iam:PutGroupPolicy",
+            "iam:CreatePolicyVersion",
+        )
+        wants_grant = any(self.might(node, a) for a in grant_calls)
+        after_grant = self.admin_after(node, identity=grant) if wants_grant else Verdict(Answer.NO)
         if after_grant.possible:
             v = self.call(
                 node, f"iam:Attach{kind}Policy", node.arn, extra={"iam:PolicyARN": ADMIN_POLICY_ARN}
@@ -311,7 +350,11 @@ class Graph:
                 if after.possible:
                     done(_step(node, "iam:AddUserToGroup", group.arn, v, after))
                     break
-        if node.boundary is not None:
+        boundary_calls = (
+            f"iam:Delete{kind}PermissionsBoundary",
+            f"iam:Put{kind}PermissionsBoundary",
+        )
+        if node.boundary is not None and any(self.might(node, a) for a in boundary_calls):
             after = self.admin_after(node, boundary=None)
             if after.possible:
                 v = self.call(node, f"iam:Delete{kind}PermissionsBoundary", node.arn)
@@ -325,7 +368,11 @@ class Graph:
                 )
                 if v.possible:
                     done(_step(node, f"iam:Put{kind}PermissionsBoundary", node.arn, v, after))
-        after = self.admin_after(node, free=TAG_FREE)
+        after = (
+            self.admin_after(node, free=TAG_FREE)
+            if self.might(node, f"iam:Tag{kind}")
+            else Verdict(Answer.NO)
+        )
         if after.possible:
             v = self.call(node, f"iam:Tag{kind}", node.arn, tags=node.tags)
             if v.possible:
@@ -350,7 +397,7 @@ class Graph:
                 if role.arn == node.arn or role.service_linked or role.arn in self.admins:
                     continue
                 target = self.nodes.get(role.arn)
-                if target is None:
+                if target is None or not self._could_assume(node, role):
                     continue
                 for c in role_calls:
                     extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
@@ -379,14 +426,16 @@ class Graph:
                 if user.arn == node.arn or user.arn in self.admins:
                     continue
                 target = self.nodes[user.arn]
+                k = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
+                if not k.possible:
+                    continue
                 for c in user_calls:
                     extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
                     v = self.call(node, c, user.arn, tags=user.tags, extra=extra)
                     if not v.possible:
                         continue
                     after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
-                    k = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
-                    if after.possible and k.possible:
+                    if after.possible:
                         paths.append(
                             Path(
                                 node.arn,
@@ -494,7 +543,11 @@ class Graph:
 
     def _could_assume(self, node: Node, role: Role) -> bool:
         t = self.trust(role)
-        return node.arn in t.named or (t.account_wide and self.might(node, "sts:AssumeRole"))
+        return (
+            t.everyone
+            or node.arn in t.named
+            or (t.account_wide and self.might(node, "sts:AssumeRole"))
+        )
 
     def _service_trusted(self, role: Role, service: str) -> bool:
         trust = self.engine.compiler.get(f"{role.arn}#trust", role.trust, PolicyType.TRUST)
@@ -521,11 +574,18 @@ class Graph:
             found = self._self(node)
             if found:
                 self.terminals[node.arn] = found
+        named = {a for r in self.account.roles for a in self.trust(r).named}
+        everyone = any(self.trust(r).everyone for r in self.account.roles)
+        actors = [
+            n
+            for n in nodes
+            if everyone or n.arn in named or any(self.might(n, a) for a in EDGE_ACTIONS)
+        ]
         reach = set(self.admins) | set(self.terminals)
         frontier = set(reach)
         while frontier:
             new: set[str] = set()
-            for node in nodes:
+            for node in actors:
                 for arn in frontier:
                     if arn == node.arn:
                         continue
@@ -553,7 +613,7 @@ class Graph:
                 continue
             seen.add(arn)
             if arn in self.admins and steps:
-                best = (spent, Path(source, steps, arn))
+                best = (spent, Path(source, steps, arn, arn in self.conditional_admins))
                 break
             for path in self.terminals.get(arn, ()):
                 total = spent + cost(path.steps)

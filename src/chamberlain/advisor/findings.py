@@ -130,13 +130,14 @@ class Report:
 
 
 def run_checks(account: Account, progress: Callable[[str], None] | None = None) -> Report:
-    from chamberlain.advisor import checks  # noqa: F401  (registers every check)
+    from chamberlain.advisor.checks import ORDER  # importing it registers every check
 
     engine = Engine(account)
     run: list[str] = []
     not_run: list[tuple[str, str]] = []
     findings: list[Finding] = []
-    for check_id, c in REGISTRY.items():
+    for check_id in ORDER:
+        c = REGISTRY[check_id]
         if progress is not None:
             progress(check_id)
         try:

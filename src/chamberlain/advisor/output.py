@@ -9,6 +9,7 @@ import io
 import json
 from typing import Any
 
+from chamberlain.advisor.checks import ORDER
 from chamberlain.advisor.findings import REGISTRY, SEVERITIES, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -100,7 +101,8 @@ def render_sarif(reports: list[Report], *, artifact: str) -> str:
     (the export file, or the store) with the IAM resource as its logical location."""
     rules = []
     index: dict[str, int] = {}
-    for position, (check_id, c) in enumerate(REGISTRY.items()):
+    for position, check_id in enumerate(ORDER):
+        c = REGISTRY[check_id]
         index[check_id] = position
         rules.append(
             {
