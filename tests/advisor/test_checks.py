@@ -499,3 +499,25 @@ def test_checks_run_in_the_order_of_the_issue(world: World) -> None:
         "audit-off",
     )
     assert report.checks_not_run == ()
+
+
+def test_json_for_the_console(world: World) -> None:
+    from chamberlain.advisor.api import live_findings
+
+    world.iam("CreateAccessKey")
+    document = live_findings(world.services, ACCOUNT, NOW)
+    assert document["account"] == ACCOUNT and document["source"] == "live"
+    assert document["generated_at"] == "2026-11-28T12:00:00Z"
+    assert document["checks_not_run"] == []
+    [root_key] = [f for f in document["findings"] if f["check"] == "root-access-key"]
+    assert root_key == {
+        "check": "root-access-key",
+        "severity": "critical",
+        "practice": "root",
+        "resource": ROOT_ARN,
+        "message": "The root user has an active access key.",
+        "remediation": "aws iam delete-access-key --access-key-id ROOT_ACCESS_KEY_ID "
+        "(signed in as root)",
+        "controls": ["CIS AWS Foundations v3.0.0 1.4"],
+        "evidence": {"source": "credential report", "active_keys": [1]},
+    }

@@ -510,3 +510,15 @@ def test_shortest_path_is_reported(world: World) -> None:
         arn("user", "mid")
     ]
     assert mid.evidence["administrator"] == arn("role", "adminrole")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remediation_names_the_granting_policy(world: World, mode: str) -> None:
+    base(world)
+    world.group("devs", policies=(world.policy("keys", doc(allow("iam:CreateAccessKey"))),))
+    mallory(world, allow("iam:AttachUserPolicy", MALLORY), groups=("devs",))
+    findings = {f.resource: f for f in world.findings(mode, "privilege-escalation")}
+    assert findings[MALLORY].remediation == (
+        "aws iam delete-user-policy --user-name mallory --policy-name p"
+    )
+    assert findings[MALLORY].evidence["path"][0]["call"] == "iam:AttachUserPolicy"

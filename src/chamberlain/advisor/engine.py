@@ -29,6 +29,7 @@ from chamberlain.policy import (
     CompiledPolicy,
     MalformedPolicyDocument,
     PolicySet,
+    PolicySource,
     PolicyType,
     Principal,
     PrincipalType,
@@ -436,6 +437,27 @@ class Engine:
         if plain:
             self._plain_sets[(node.arn, free)] = sets
         return sets
+
+    def granted_by(
+        self, node: Node, action: str, resource: str, extra: Mapping[str, ContextValue]
+    ) -> list[str]:
+        """The ids of the identity policies whose Allow statements let the node do this
+        (read optimistically: the statements an undecided condition may let through)."""
+        sets = self._node_sets(node, None, True, None, frozenset())
+        if sets is None:
+            return []
+        context = self.context(node)
+        context.update(extra)
+        decision = evaluate(
+            Request(node.principal, action, resource, context), sets[1], explain=True
+        )
+        return list(
+            dict.fromkeys(
+                m.policy_id
+                for m in decision.matched
+                if m.source is PolicySource.IDENTITY and m.effect == "Allow"
+            )
+        )
 
     def might(self, node: Node, action: str) -> bool:
         """Cheap pre-check: does some identity Allow statement name the action?"""

@@ -62,6 +62,10 @@ def privilege(engine: Engine, node: Node) -> str | None:
     return None
 
 
+def _a(level: str) -> str:
+    return f"an {level}" if level[0] in "aeiouAEIOU" else f"a {level}"
+
+
 def _humans_without_mfa(engine: Engine, role_trust: tuple[str, str], role_arn: str) -> list[str]:
     """Who the trust policy lets assume the role with no MFA condition satisfied: the
     account's users (given the identity permission), or anyone in another account."""
@@ -114,7 +118,7 @@ def privileged_no_mfa(c: Check, account: Account, engine: Engine) -> list[Findin
             found.append(
                 c.finding(
                     user.arn,
-                    f"User {user.name} is a {level} and has no MFA device.",
+                    f"User {user.name} is {_a(level)} and has no MFA device.",
                     f"aws iam enable-mfa-device --user-name {user.name} --serial-number SERIAL "
                     "--authentication-code1 CODE1 --authentication-code2 CODE2",
                     {"privilege": level, "mfa_active": False},
@@ -131,7 +135,7 @@ def privileged_no_mfa(c: Check, account: Account, engine: Engine) -> list[Findin
             found.append(
                 c.finding(
                     role.arn,
-                    f"Role {role.name} is a {level} and its trust policy lets "
+                    f"Role {role.name} is {_a(level)} and its trust policy lets "
                     f"{' and '.join(who)} assume it without MFA.",
                     f"aws iam update-assume-role-policy --role-name {role.name} "
                     "--policy-document file://trust.json  (add Condition Bool "
