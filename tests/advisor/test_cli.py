@@ -11,8 +11,10 @@ import base64
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,10 @@ from tests.e2e.conftest import ACCOUNT, Server, free_port, run_cli, start_server
 NOW = "2030-01-01T00:00:00Z"
 
 
-def advise(*args: str) -> subprocess.CompletedProcess[str]:
+def advise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chamberlain.advisor", *args],
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -301,3 +304,43 @@ def test_colour_on_a_terminal() -> None:
         ACCOUNT, "export", dt.datetime(2030, 1, 1, tzinfo=dt.UTC), ("root-mfa",), (), (finding,)
     )
     assert "\033[1;31mcritical" in render_table([report], colour=True)
+
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def test_live_account_in_postgresql(tmp_path: Path) -> None:
+    import sqlalchemy
+
+    schema = f"chamberlain_advise_{uuid.uuid4().hex[:10]}"
+    env = {"CHAMBERLAIN_DATABASE_SCHEMA": schema}
+    data_dir = tmp_path / "data"
+    try:
+        done = run_cli(
+            "init",
+            "--data-dir",
+            str(data_dir),
+            "--account-id",
+            "444444444444",
+            "--admin-user",
+            "admin",
+            "--credentials-file",
+            str(tmp_path / "creds"),
+            "--database-url",
+            PG_URL,
+            "--root-access-key",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        result = advise(
+            "--data-dir", str(data_dir), "--database-url", PG_URL, "--format", "json", env=env
+        )
+        report = _checked(result)
+        assert result.returncode == 1
+        assert report["account"] == "444444444444" and report["source"] == "live"
+        assert ("root-access-key", "arn:aws:iam::444444444444:root") in _keys(report)
+    finally:
+        engine = sqlalchemy.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
