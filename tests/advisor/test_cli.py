@@ -344,3 +344,23 @@ def test_live_account_in_postgresql(tmp_path: Path) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         engine.dispose()
+
+
+def test_wired_as_a_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `chamberlain advise` does once cli.py registers it with add_parser."""
+    import argparse
+
+    from chamberlain.advisor import cli
+
+    parser = argparse.ArgumentParser(prog="chamberlain")
+    cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    details = tmp_path / "details.json"
+    details.write_text('{"UserDetailList": [], "Policies": []}')
+    args = parser.parse_args(
+        ["advise", "--authorization-details", str(details), "--format", "csv", "--fail-on", "low"]
+    )
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.startswith("account,check,severity,practice,resource,message")
+    with pytest.raises(SystemExit) as exc:  # argparse's own usage errors exit 2 too
+        parser.parse_args(["advise", "--format", "xml"])
+    assert exc.value.code == 2
