@@ -412,9 +412,15 @@ def test_unused_permissions_live(world: World) -> None:
     assert set(found) == {arn("user", "idle"), arn("user", "busy")}
     assert found[arn("user", "idle")]["unused_services"] == ["iam", "sts"]
     assert found[arn("user", "busy")]["unused_services"] == ["sts"]
-    assert found[arn("user", "busy")]["policy_that_would_remain"]["Statement"][0]["Action"] == [
-        "iam:*"
-    ]
+    assert found[arn("user", "busy")]["policy_that_would_remain"] == {
+        f"{arn('user', 'busy')}#inline/p": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["iam:*"], "Resource": "*"}],
+        }
+    }
+    assert found[arn("user", "idle")]["policy_that_would_remain"] == {
+        f"{arn('user', 'idle')}#inline/p": None
+    }
 
 
 def test_unused_permissions_not_run_on_export(world: World) -> None:

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+import json
+
 from chamberlain.advisor.checks.common import days_since
 from chamberlain.advisor.engine import Engine
 from chamberlain.advisor.findings import Check, Finding, NotRun, check, iso
 from chamberlain.advisor.model import Account
 
 UNUSED_DAYS = 90
+
+
+def _trimmed(actions: object, unused: set[str]) -> list[str] | None:
+    """The actions left once those of unused services are dropped (None: nothing left)."""
+    names = [actions] if isinstance(actions, str) else list(actions or [])  # type: ignore[call-overload]
+    kept = [a for a in names if str(a).split(":", 1)[0].lower() not in unused]
+    return kept or None
+
+
+def _remaining(identity: tuple[tuple[str, str], ...], unused: set[str]) -> dict[str, object]:
+    """The principal's policies with the Allow actions of unused services taken out: what
+    it would keep (a statement left with no action goes; Deny statements stay)."""
+    out: dict[str, object] = {}
+    for policy_id, text in identity:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            continue
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = []
+        for st in statements:
+            if st.get("Effect") == "Allow" and "Action" in st:
+                actions = _trimmed(st["Action"], unused)
+                if actions is None:
+                    continue
+                st = {**st, "Action": actions}
+            kept.append(st)
+        out[policy_id] = {**document, "Statement": kept} if kept else None
+    return out
 
 
 @check(
@@ -23,6 +56,7 @@ def unused_permissions(c: Check, account: Account, engine: Engine) -> list[Findi
         raise NotRun("needs service last accessed data (live mode only)")
     created = {u.arn: u.created for u in account.users}
     created.update({r.arn: r.created for r in account.roles})
+    nodes = {n.arn: n for n in engine.nodes()}
     found = []
     for arn, usage in sorted(account.service_usage.items()):
         since = created.get(arn)
@@ -36,16 +70,8 @@ def unused_permissions(c: Check, account: Account, engine: Engine) -> list[Findi
         used = [s for s, last in usage.services if s not in unused]
         if not unused:
             continue
-        remain = (
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": [f"{s}:*" for s in used], "Resource": "*"}
-                ],
-            }
-            if used
-            else None
-        )
+        node = nodes.get(arn)
+        remain = _remaining(node.identity if node else (), set(unused))
         found.append(
             c.finding(
                 arn,
