@@ -364,3 +364,24 @@ def test_wired_as_a_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exc:  # argparse's own usage errors exit 2 too
         parser.parse_args(["advise", "--format", "xml"])
     assert exc.value.code == 2
+
+
+def test_progress_bar_on_a_terminal_for_big_exports(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chamberlain.advisor import cli
+    from chamberlain.advisor.checks import ORDER
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli._progress(999) is None  # small: no bar
+    show = cli._progress(12_000)
+    assert show is not None
+    for check_id in ORDER:
+        show(check_id)
+    assert terminal.getvalue().endswith("\n")
+    assert f"[{'#' * 20}] {len(ORDER)}/{len(ORDER)} audit-off" in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: no bar
+    assert cli._progress(12_000) is None

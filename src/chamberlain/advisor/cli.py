@@ -72,11 +72,11 @@ def _progress(total_entities: int) -> Any:
     names = list(ORDER)
 
     def show(check_id: str) -> None:
-        done = names.index(check_id) if check_id in names else 0
-        bar = "#" * (20 * done // len(names))
-        sys.stderr.write(f"\r[{bar:<20}] {done}/{len(names)} {check_id:<30}")
+        step = names.index(check_id) + 1 if check_id in names else 0
+        bar = "#" * (20 * step // len(names))
+        sys.stderr.write(f"\r[{bar:<20}] {step}/{len(names)} {check_id:<30}")
         sys.stderr.flush()
-        if done == len(names) - 1:
+        if step == len(names):
             sys.stderr.write("\n")
 
     return show
