@@ -19,7 +19,12 @@ ALLOWED: dict[str, set[str]] = {
     "protocol": {"crypto"},
     "agent": set(),  # talks to the server over the wire only
     "middleware": set(),  # likewise: POST /v1/authorize over HTTP
+    # The advisor reads through ops and asks the engine; its CLI reads the settings.
+    "advisor": {"ops", "policy", "domain", "config"},
 }
+
+# Who may import the advisor: the command line only (nothing below it may).
+ADVISOR_IMPORTERS = {"cli", "advisor"}
 
 
 def _layer(path: Path) -> str:
@@ -86,3 +91,14 @@ def test_no_import_cycles() -> None:
 
     for name in sorted(graph):
         visit(name, [])
+
+
+ALL_FILES = sorted(p for p in SRC.rglob("*.py") if p.parent != SRC or p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_only_the_cli_imports_the_advisor(path: Path) -> None:
+    layer = _layer(path)
+    if layer in ADVISOR_IMPORTERS:
+        return
+    assert "advisor" not in _imports(path), f"{path.relative_to(SRC)} imports the advisor"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from chamberlain import __version__, config
+from chamberlain.advisor import cli as advisor_cli
 from chamberlain.agent.main import add_arguments as add_agent_arguments
 from chamberlain.crypto.ids import is_account_id, new_account_id
 from chamberlain.crypto.secrets import encode_keyfile, generate_key
@@ -645,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
     _audit_parser(sub)
+    advisor_cli.add_parser(sub)
     agent = sub.add_parser(
         "agent", help="serve an instance profile's role credentials to local AWS SDKs"
     )
