@@ -18,7 +18,12 @@ ALLOWED: dict[str, set[str]] = {
     "ops": {"policy", "crypto", "store", "domain"},
     "protocol": {"crypto"},
     "agent": set(),  # talks to the server over the wire only
+    # The advisor reads through ops and asks the engine; its CLI reads the settings.
+    "advisor": {"ops", "policy", "domain", "config"},
 }
+
+# Who may import the advisor: the command line only (nothing below it may).
+ADVISOR_IMPORTERS = {"cli", "advisor"}
 
 
 def _layer(path: Path) -> str:
@@ -50,3 +55,14 @@ def test_no_upward_imports(path: Path) -> None:
     layer = _layer(path)
     bad = _imports(path) - ALLOWED[layer] - {layer}
     assert not bad, f"{path.relative_to(SRC)} ({layer}) imports {sorted(bad)}"
+
+
+ALL_FILES = sorted(p for p in SRC.rglob("*.py") if p.parent != SRC or p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_only_the_cli_imports_the_advisor(path: Path) -> None:
+    layer = _layer(path)
+    if layer in ADVISOR_IMPORTERS:
+        return
+    assert "advisor" not in _imports(path), f"{path.relative_to(SRC)} imports the advisor"

@@ -1,0 +1,625 @@
+"""Privilege escalation: the graph of principals, with edges the engine decides.
+
+Nodes are the account's users and roles (groups count through membership). A principal
+reaches an administrator (a principal the engine allows every probe action on "*",
+engine.ADMIN_PROBES) by
+
+- acting as another principal: iam:CreateAccessKey, iam:CreateLoginProfile or
+  iam:UpdateLoginProfile on a user; sts:AssumeRole (trust and identity policies);
+  iam:UpdateAssumeRolePolicy then sts:AssumeRole; iam:TagRole then sts:AssumeRole where
+  the decision turns on the role's tags; iam:PassRole of a role to a service that runs
+  code (a risk: the service is outside IAM, so the edge is marked `via_service`);
+- widening its own permissions: iam:Attach/PutUserPolicy, iam:Attach/PutRolePolicy on
+  itself; iam:Attach/PutGroupPolicy on its groups; iam:CreatePolicyVersion or
+  iam:SetDefaultPolicyVersion on a customer managed policy it has; iam:AddUserToGroup of
+  itself; iam:Delete/PutUserPermissionsBoundary or ...RolePermissionsBoundary on itself;
+  iam:TagUser/TagRole on itself where its policies test its tags;
+- widening another principal it can then act as: iam:Attach/PutRolePolicy on a role it
+  can assume, iam:Attach/PutUserPolicy on a user it can make an access key for.
+
+Each call is asked of the engine with the caller's identity policies, permissions
+boundary and (for AssumeRole) the role's trust policy; the state after a widening call
+is asked again (a boundary that caps the new policy stops the path). These are the
+IAM-internal methods of Rhino Security Labs' list and PMapper's edge checks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chamberlain.advisor.engine import (
+    ADMIN_POLICY_ARN,
+    ALLOW_ALL,
+    Answer,
+    Engine,
+    Node,
+    Verdict,
+)
+from chamberlain.advisor.model import Account, Role, Tags, User
+from chamberlain.policy import (
+    Applicable,
+    MalformedPolicyDocument,
+    PolicyType,
+    Principal,
+    PrincipalType,
+    Request,
+    evaluate,
+    parse_policy,
+)
+from chamberlain.policy.model import Effect
+
+#: Services that run code with a role passed to them, and the calls that make them do it.
+CODE_SERVICES: dict[str, tuple[str, ...]] = {
+    "ec2.amazonaws.com": ("ec2:RunInstances",),
+    "lambda.amazonaws.com": ("lambda:CreateFunction", "lambda:InvokeFunction"),
+    "cloudformation.amazonaws.com": ("cloudformation:CreateStack",),
+    "glue.amazonaws.com": ("glue:CreateDevEndpoint",),
+    "datapipeline.amazonaws.com": ("datapipeline:CreatePipeline",),
+    "codebuild.amazonaws.com": ("codebuild:CreateProject", "codebuild:StartBuild"),
+    "sagemaker.amazonaws.com": ("sagemaker:CreateNotebookInstance",),
+    "ecs-tasks.amazonaws.com": ("ecs:RunTask",),
+}
+TAG_FREE = frozenset({"aws:principaltag/"})
+RESOURCE_TAG_FREE = frozenset({"aws:resourcetag/", "iam:resourcetag/"})
+ADMIN_GRANT = ((ADMIN_POLICY_ARN, ALLOW_ALL),)
+#: Every call a principal might widen itself (or another) with: a quick filter.
+SELF_ACTIONS = (
+    "iam:Attach{kind}Policy",
+    "iam:Put{kind}Policy",
+    "iam:AttachGroupPolicy",
+    "iam:PutGroupPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AddUserToGroup",
+    "iam:Delete{kind}PermissionsBoundary",
+    "iam:Put{kind}PermissionsBoundary",
+    "iam:Tag{kind}",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:PutUserPolicy",
+)
+#: The calls by which a principal acts as another.
+EDGE_ACTIONS = (
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "sts:AssumeRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:PassRole",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    actor: str  # ARN of the principal making the call
+    call: str  # "iam:CreateAccessKey"
+    target: str  # ARN the call acts on
+    conditional: bool = False
+    unknown_keys: tuple[str, ...] = ()
+    via_service: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "call": self.call,
+            "actor": self.actor,
+            "target": self.target,
+            "conditional": self.conditional,
+        }
+        if self.unknown_keys:
+            out["undecided_condition_keys"] = list(self.unknown_keys)
+        if self.via_service:
+            out["via_service"] = self.via_service
+        return out
+
+
+@dataclass(frozen=True)
+class Path:
+    source: str
+    steps: tuple[Step, ...]
+    administrator: str  # the ARN of the administrator reached (maybe the source itself)
+    administrator_conditional: bool = False  # an administrator only under conditions
+
+    @property
+    def conditional(self) -> bool:
+        return self.administrator_conditional or any(s.conditional for s in self.steps)
+
+    @property
+    def via_service(self) -> bool:
+        return any(s.via_service for s in self.steps)
+
+
+def _step(
+    actor: Node, call: str, target: str, *verdicts: Verdict, via_service: str | None = None
+) -> Step:
+    keys = tuple(dict.fromkeys(k for v in verdicts for k in v.unknown_keys))
+    conditional = any(v.answer is Answer.CONDITIONAL for v in verdicts)
+    return Step(actor.arn, call, target, conditional, keys, via_service)
+
+
+def _tag_context(tags: Tags) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in tags:
+        out[f"aws:ResourceTag/{key}"] = value
+        out[f"iam:ResourceTag/{key}"] = value
+    return out
+
+
+@dataclass
+class _Trust:
+    text: str
+    named: frozenset[str]  # principal ARNs the trust names
+    account_wide: bool  # names the account (root, id) or "*"
+    services: frozenset[str]
+    everyone: bool = False  # "*": the engine decides whether identity permission is needed
+
+
+@dataclass
+class Graph:
+    engine: Engine
+    edges: dict[str, list[tuple[str, tuple[Step, ...]]]] = field(default_factory=dict)
+    terminals: dict[str, list[Path]] = field(default_factory=dict)
+    _might: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _trusts: dict[str, _Trust] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.account: Account = self.engine.account
+        self.nodes = {n.arn: n for n in self.engine.nodes()}
+        self.users: dict[str, User] = {u.arn: u for u in self.account.users}
+        self.roles: dict[str, Role] = {r.arn: r for r in self.account.roles}
+        self.groups = {g.name.lower(): g for g in self.account.groups}
+        # A principal that is an administrator only under conditions the data cannot
+        # decide (a source IP range...) is one for this purpose: a path to it is marked.
+        verdicts = {a: self.engine.admin(n) for a, n in self.nodes.items()}
+        self.admins = {a for a, v in verdicts.items() if v.possible}
+        self.conditional_admins = {a for a, v in verdicts.items() if v.answer is Answer.CONDITIONAL}
+
+    # ------------------------------------------------------------------- helpers
+
+    def might(self, node: Node, action: str) -> bool:
+        key = (node.arn, action)
+        hit = self._might.get(key)
+        if hit is None:
+            hit = self._might[key] = self.engine.might(node, action)
+        return hit
+
+    def call(
+        self,
+        node: Node,
+        action: str,
+        target: str,
+        tags: Tags = (),
+        extra: dict[str, str] | None = None,
+        free: frozenset[str] = frozenset(),
+    ) -> Verdict:
+        if not self.might(node, action):
+            return Verdict(Answer.NO)
+        context = _tag_context(tags)
+        if extra:
+            context.update(extra)
+        return self.engine.decide(node, action, target, context, free=free)
+
+    def admin_after(
+        self,
+        node: Node,
+        *,
+        identity: Iterable[tuple[str, str]] | None = None,
+        boundary: tuple[str, str] | bool | None = True,
+        free: frozenset[str] = frozenset(),
+    ) -> Verdict:
+        return self.engine.admin(node, identity=identity, boundary=boundary, free=free)
+
+    def trust(self, role: Role) -> _Trust:
+        hit = self._trusts.get(role.arn)
+        if hit is not None:
+            return hit
+        named: set[str] = set()
+        services: set[str] = set()
+        wide = everyone = False
+        try:
+            policy = parse_policy(role.trust, PolicyType.TRUST)
+            statements = policy.statements
+        except MalformedPolicyDocument:
+            statements = ()
+        account = self.account.account_id
+        for st in statements:
+            if st.effect is not Effect.ALLOW:
+                continue
+            spec = st.principal
+            if spec is None:
+                wide = True  # NotPrincipal: leave it to the engine
+                continue
+            if spec.wildcard or "*" in spec.aws:
+                wide = everyone = True
+            for p in spec.aws:
+                if p == "*" or p in (account, f"arn:aws:iam::{account}:root"):
+                    wide = True
+                else:
+                    named.add(p)
+            services.update(spec.service)
+        hit = self._trusts[role.arn] = _Trust(
+            role.trust, frozenset(named), wide, frozenset(services), everyone
+        )
+        return hit
+
+    def assume(
+        self,
+        node: Node,
+        role: Role,
+        *,
+        free: frozenset[str] = frozenset(),
+        trust_text: str | None = None,
+    ) -> Verdict:
+        if node.arn == role.arn:
+            return Verdict(Answer.NO)
+        if trust_text is None:
+            t = self.trust(role)
+            if not self._could_assume(node, role):
+                return Verdict(Answer.NO)
+            trust_text = t.text
+        return self.engine.decide(
+            node,
+            "sts:AssumeRole",
+            role.arn,
+            _tag_context(role.tags),
+            trust=(f"{role.arn}#trust:{hash(trust_text)}", trust_text),
+            free=free,
+        )
+
+    # ------------------------------------------------------------ self escalation
+
+    def _self(self, node: Node) -> list[Path]:
+        """Ways `node` makes itself (or a principal it can act as) an administrator."""
+        paths: list[Path] = []
+        grant = (*node.identity, *ADMIN_GRANT)
+
+        def done(*steps: Step, admin: str | None = None) -> None:
+            paths.append(Path(node.arn, steps, admin or node.arn))
+
+        kind = "User" if node.kind == "user" else "Role"
+        if not any(self.might(node, a.replace("{kind}", kind)) for a in SELF_ACTIONS):
+            return []
+        grant_calls = (
+            f"iam:Attach{kind}Policy",
+            f"iam:Put{kind}Policy",
+            "iam:AttachGroupPolicy",
+            "iam:PutGroupPolicy",
+            "iam:CreatePolicyVersion",
+        )
+        wants_grant = any(self.might(node, a) for a in grant_calls)
+        after_grant = self.admin_after(node, identity=grant) if wants_grant else Verdict(Answer.NO)
+        if after_grant.possible:
+            v = self.call(
+                node, f"iam:Attach{kind}Policy", node.arn, extra={"iam:PolicyARN": ADMIN_POLICY_ARN}
+            )
+            if v.possible:
+                done(_step(node, f"iam:Attach{kind}Policy", node.arn, v, after_grant))
+            v = self.call(node, f"iam:Put{kind}Policy", node.arn)
+            if v.possible:
+                done(_step(node, f"iam:Put{kind}Policy", node.arn, v, after_grant))
+            for name in node.groups:
+                group = self.groups.get(name.lower())
+                if group is None:
+                    continue
+                for call, extra in (
+                    ("iam:AttachGroupPolicy", {"iam:PolicyARN": ADMIN_POLICY_ARN}),
+                    ("iam:PutGroupPolicy", None),
+                ):
+                    v = self.call(node, call, group.arn, extra=extra)
+                    if v.possible:
+                        done(_step(node, call, group.arn, v, after_grant))
+            for arn in node.attached:
+                policy = self.account.policies.get(arn)
+                if policy is None or policy.aws_managed:
+                    continue
+                v = self.call(node, "iam:CreatePolicyVersion", arn)
+                if v.possible:
+                    done(_step(node, "iam:CreatePolicyVersion", arn, v, after_grant))
+        for arn in node.attached:
+            policy = self.account.policies.get(arn)
+            if policy is None or policy.aws_managed or not policy.other_versions:
+                continue
+            v = self.call(node, "iam:SetDefaultPolicyVersion", arn)
+            if not v.possible:
+                continue
+            for _version, text in policy.other_versions:
+                swapped = [(pid, text if pid == arn else t) for pid, t in node.identity]
+                after = self.admin_after(node, identity=swapped)
+                if after.possible:
+                    done(_step(node, "iam:SetDefaultPolicyVersion", arn, v, after))
+                    break
+        if node.kind == "user" and self.might(node, "iam:AddUserToGroup"):
+            mine = {g.lower() for g in node.groups}
+            for group in self.account.groups:
+                if group.name.lower() in mine:
+                    continue
+                v = self.call(node, "iam:AddUserToGroup", group.arn)
+                if not v.possible:
+                    continue
+                added = [(f"{group.arn}#inline/{p.name}", p.document) for p in group.inline]
+                added += [
+                    (a, self.account.policies[a].document)
+                    for a in group.attached
+                    if a in self.account.policies
+                ]
+                after = self.admin_after(node, identity=(*node.identity, *added))
+                if after.possible:
+                    done(_step(node, "iam:AddUserToGroup", group.arn, v, after))
+                    break
+        boundary_calls = (
+            f"iam:Delete{kind}PermissionsBoundary",
+            f"iam:Put{kind}PermissionsBoundary",
+        )
+        if node.boundary is not None and any(self.might(node, a) for a in boundary_calls):
+            after = self.admin_after(node, boundary=None)
+            if after.possible:
+                v = self.call(node, f"iam:Delete{kind}PermissionsBoundary", node.arn)
+                if v.possible:
+                    done(_step(node, f"iam:Delete{kind}PermissionsBoundary", node.arn, v, after))
+                v = self.call(
+                    node,
+                    f"iam:Put{kind}PermissionsBoundary",
+                    node.arn,
+                    extra={"iam:PermissionsBoundary": ADMIN_POLICY_ARN},
+                )
+                if v.possible:
+                    done(_step(node, f"iam:Put{kind}PermissionsBoundary", node.arn, v, after))
+        after = (
+            self.admin_after(node, free=TAG_FREE)
+            if self.might(node, f"iam:Tag{kind}")
+            else Verdict(Answer.NO)
+        )
+        if after.possible:
+            v = self.call(node, f"iam:Tag{kind}", node.arn, tags=node.tags)
+            if v.possible:
+                # The caller picks the tag values: only keys other than its tags stay open.
+                rest = tuple(
+                    k for k in after.unknown_keys if not k.lower().startswith("aws:principaltag/")
+                )
+                answer = Answer.CONDITIONAL if rest else Answer.YES
+                done(_step(node, f"iam:Tag{kind}", node.arn, v, Verdict(answer, rest)))
+        paths += self._widen_other(node)
+        return paths
+
+    def _widen_other(self, node: Node) -> list[Path]:
+        """Attach/Put an administrator policy on a role it can assume, or on a user it can
+        make an access key for, then act as it."""
+        paths: list[Path] = []
+        role_calls = [
+            c for c in ("iam:AttachRolePolicy", "iam:PutRolePolicy") if self.might(node, c)
+        ]
+        if role_calls:
+            for role in self.account.roles:
+                if role.arn == node.arn or role.service_linked or role.arn in self.admins:
+                    continue
+                target = self.nodes.get(role.arn)
+                if target is None or not self._could_assume(node, role):
+                    continue
+                for c in role_calls:
+                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
+                    v = self.call(node, c, role.arn, tags=role.tags, extra=extra)
+                    if not v.possible:
+                        continue
+                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
+                    a = self.assume(node, role)
+                    if after.possible and a.possible:
+                        paths.append(
+                            Path(
+                                node.arn,
+                                (
+                                    _step(node, c, role.arn, v, after),
+                                    _step(node, "sts:AssumeRole", role.arn, a),
+                                ),
+                                role.arn,
+                            )
+                        )
+                        break
+        user_calls = [
+            c for c in ("iam:AttachUserPolicy", "iam:PutUserPolicy") if self.might(node, c)
+        ]
+        if user_calls and self.might(node, "iam:CreateAccessKey"):
+            for user in self.account.users:
+                if user.arn == node.arn or user.arn in self.admins:
+                    continue
+                target = self.nodes[user.arn]
+                k = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
+                if not k.possible:
+                    continue
+                for c in user_calls:
+                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
+                    v = self.call(node, c, user.arn, tags=user.tags, extra=extra)
+                    if not v.possible:
+                        continue
+                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
+                    if after.possible:
+                        paths.append(
+                            Path(
+                                node.arn,
+                                (
+                                    _step(node, c, user.arn, v, after),
+                                    _step(node, "iam:CreateAccessKey", user.arn, k),
+                                ),
+                                user.arn,
+                            )
+                        )
+                        break
+        return paths
+
+    # ---------------------------------------------------------------------- edges
+
+    def _edges_to(self, node: Node, target: Node) -> list[tuple[Step, ...]]:
+        """Ways `node` acts as `target`."""
+        found: list[tuple[Step, ...]] = []
+        if target.kind == "user":
+            user = self.users[target.arn]
+            v = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
+            if v.possible:
+                found.append((_step(node, "iam:CreateAccessKey", user.arn, v),))
+            cred = user.credentials
+            has_password = None if cred is None else cred.password_enabled
+            if has_password is not True:
+                v = self.call(node, "iam:CreateLoginProfile", user.arn, tags=user.tags)
+                if v.possible:
+                    found.append((_step(node, "iam:CreateLoginProfile", user.arn, v),))
+            if has_password is not False:
+                v = self.call(node, "iam:UpdateLoginProfile", user.arn, tags=user.tags)
+                if v.possible:
+                    found.append((_step(node, "iam:UpdateLoginProfile", user.arn, v),))
+            return found
+        role = self.roles[target.arn]
+        a = self.assume(node, role)
+        if a.possible:
+            found.append((_step(node, "sts:AssumeRole", role.arn, a),))
+        v = self.call(node, "iam:UpdateAssumeRolePolicy", role.arn, tags=role.tags)
+        if v.possible:
+            mine = (
+                '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"'
+                + node.arn
+                + '"},"Action":"sts:AssumeRole"}]}'
+            )
+            a2 = self.assume(node, role, trust_text=mine)
+            if a2.possible:
+                found.append(
+                    (
+                        _step(node, "iam:UpdateAssumeRolePolicy", role.arn, v),
+                        _step(node, "sts:AssumeRole", role.arn, a2),
+                    )
+                )
+        if not a.possible and self.might(node, "iam:TagRole"):
+            tagged = (
+                self.assume(node, role, free=RESOURCE_TAG_FREE)
+                if self._could_assume(node, role)
+                else Verdict(Answer.NO)
+            )
+            v = self.call(node, "iam:TagRole", role.arn, tags=role.tags)
+            if tagged.possible and v.possible:
+                rest = tuple(
+                    k
+                    for k in tagged.unknown_keys
+                    if not k.lower().startswith(("aws:resourcetag/", "iam:resourcetag/"))
+                )
+                found.append(
+                    (
+                        _step(node, "iam:TagRole", role.arn, v),
+                        _step(
+                            node,
+                            "sts:AssumeRole",
+                            role.arn,
+                            Verdict(Answer.CONDITIONAL if rest else Answer.YES, rest),
+                        ),
+                    )
+                )
+        if self.might(node, "iam:PassRole"):
+            for service, calls in CODE_SERVICES.items():
+                if service not in self.trust(role).services:
+                    continue
+                if not self._service_trusted(role, service):
+                    continue
+                p = self.call(
+                    node,
+                    "iam:PassRole",
+                    role.arn,
+                    tags=role.tags,
+                    extra={"iam:PassedToService": service},
+                )
+                if not p.possible:
+                    continue
+                runs = [self.engine.decide(node, c, "*") for c in calls]
+                if all(r.possible for r in runs):
+                    steps = (
+                        _step(node, "iam:PassRole", role.arn, p, via_service=service),
+                        *(
+                            _step(node, c, "*", r, via_service=service)
+                            for c, r in zip(calls, runs, strict=True)
+                        ),
+                    )
+                    found.append(steps)
+                    break
+        return found
+
+    def _could_assume(self, node: Node, role: Role) -> bool:
+        t = self.trust(role)
+        return (
+            t.everyone
+            or node.arn in t.named
+            or (t.account_wide and self.might(node, "sts:AssumeRole"))
+        )
+
+    def _service_trusted(self, role: Role, service: str) -> bool:
+        trust = self.engine.compiler.get(f"{role.arn}#trust", role.trust, PolicyType.TRUST)
+        allow_all = self.engine.compiler.get("allow-all", ALLOW_ALL, PolicyType.IDENTITY)
+        if trust is None or allow_all is None:
+            return False
+        principal = Principal(arn=service, account="", type=PrincipalType.SERVICE, service=service)
+        request = Request(principal, "sts:AssumeRole", role.arn, {})
+        policies = Applicable(
+            identity=(allow_all.optimistic,),
+            resource=trust.optimistic,
+            resource_account=self.account.account_id,
+            require_resource_allow=True,
+        )
+        return evaluate(request, policies).allowed
+
+    # ------------------------------------------------------------------- analysis
+
+    def analyze(self) -> dict[str, Path]:
+        """The shortest path to an administrator of every principal that has one and is
+        not an administrator itself (definite paths before conditional ones)."""
+        nodes = [n for a, n in self.nodes.items() if a not in self.admins]
+        for node in nodes:
+            found = self._self(node)
+            if found:
+                self.terminals[node.arn] = found
+        named = {a for r in self.account.roles for a in self.trust(r).named}
+        everyone = any(self.trust(r).everyone for r in self.account.roles)
+        actors = [
+            n
+            for n in nodes
+            if everyone or n.arn in named or any(self.might(n, a) for a in EDGE_ACTIONS)
+        ]
+        reach = set(self.admins) | set(self.terminals)
+        frontier = set(reach)
+        while frontier:
+            new: set[str] = set()
+            for node in actors:
+                for arn in frontier:
+                    if arn == node.arn:
+                        continue
+                    for steps in self._edges_to(node, self.nodes[arn]):
+                        self.edges.setdefault(node.arn, []).append((arn, steps))
+                        if node.arn not in reach:
+                            new.add(node.arn)
+            reach |= new
+            frontier = new
+        return {n.arn: p for n in nodes if (p := self._shortest(n.arn)) is not None}
+
+    def _shortest(self, source: str) -> Path | None:
+        def cost(steps: Iterable[Step]) -> int:
+            return sum(1 + (1000 if s.conditional else 0) for s in steps)
+
+        counter = itertools.count()
+        heap: list[tuple[int, int, str, tuple[Step, ...]]] = [(0, next(counter), source, ())]
+        seen: set[str] = set()
+        best: tuple[int, Path] | None = None
+        while heap:
+            spent, _, arn, steps = heapq.heappop(heap)
+            if best is not None and spent >= best[0]:
+                break
+            if arn in seen:
+                continue
+            seen.add(arn)
+            if arn in self.admins and steps:
+                best = (spent, Path(source, steps, arn, arn in self.conditional_admins))
+                break
+            for path in self.terminals.get(arn, ()):
+                total = spent + cost(path.steps)
+                if best is None or total < best[0]:
+                    best = (total, Path(source, steps + path.steps, path.administrator))
+            for target, more in self.edges.get(arn, ()):
+                if target not in seen:
+                    heapq.heappush(heap, (spent + cost(more), next(counter), target, steps + more))
+        return None if best is None else best[1]
