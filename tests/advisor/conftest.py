@@ -24,8 +24,8 @@ from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.domain import Account
-from chamberlain.ops.context import Caller, RequestMeta, Services
-from chamberlain.ops.dispatch import execute
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.read_model import snapshot
 from chamberlain.policy import PrincipalType
 from chamberlain.store.memory import MemoryStore

@@ -8,7 +8,7 @@ from typing import Any
 from chamberlain.advisor import live
 from chamberlain.advisor.findings import run_checks
 from chamberlain.advisor.output import findings_json
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 
 
 def live_findings(services: Services, account_id: str, now: dt.datetime) -> dict[str, Any]:

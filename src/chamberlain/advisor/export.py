@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from chamberlain.advisor import model
-from chamberlain.ops.aws_managed import AWS_MANAGED
+from chamberlain.ops.core.aws_managed import AWS_MANAGED
 
 DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 REPORT_COLUMNS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chamberlain.advisor import export, model
-from chamberlain.ops.context import Services
+from chamberlain.ops.core.context import Services
 from chamberlain.ops.read_model import Snapshot, accounts, snapshot
 
 __all__ = ["accounts", "from_snapshot", "load"]

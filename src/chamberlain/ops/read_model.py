@@ -16,15 +16,16 @@ from typing import Any
 
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.domain import Account, Role, ServerCertificate, User
-from chamberlain.ops import audit, audit_trail
-from chamberlain.ops.accounts import root_caller
-from chamberlain.ops.context import OpContext, RequestMeta, Services
-from chamberlain.ops.errors import ServiceError
-from chamberlain.ops.iam_account import get_account_summary
-from chamberlain.ops.iam_auth_details import get_account_authorization_details
-from chamberlain.ops.iam_credential_report import build_report
-from chamberlain.ops.iam_login import account_policy, render_policy
-from chamberlain.ops.iam_service_last_accessed import _build_report as service_report
+from chamberlain.ops.audit import records as audit
+from chamberlain.ops.audit import trail as audit_trail
+from chamberlain.ops.core.accounts import root_caller
+from chamberlain.ops.core.context import OpContext, RequestMeta, Services
+from chamberlain.ops.core.errors import ServiceError
+from chamberlain.ops.iam.account import get_account_summary
+from chamberlain.ops.iam.auth_details import get_account_authorization_details
+from chamberlain.ops.iam.credential_report import build_report
+from chamberlain.ops.iam.login import account_policy, render_policy
+from chamberlain.ops.iam.service_last_accessed import _build_report as service_report
 from chamberlain.store.events import PRINCIPAL_SERVICE, principal_service
 from chamberlain.store.sql import SqlStore
 
