@@ -20,10 +20,13 @@ ALLOWED: dict[str, set[str]] = {
     "agent": set(),  # talks to the server over the wire only
     # The advisor reads through ops and asks the engine; its CLI reads the settings.
     "advisor": {"ops", "policy", "domain", "config"},
+    # The console calls operations as the signed-in principal, decoding its forms with the
+    # wire model's validation (protocol), and shows the advisor's findings; never the store.
+    "console": {"ops", "policy", "crypto", "domain", "protocol", "advisor"},
 }
 
-# Who may import the advisor: the command line only (nothing below it may).
-ADVISOR_IMPORTERS = {"cli", "advisor"}
+# Who may import the advisor: the command line and the console (nothing below them may).
+ADVISOR_IMPORTERS = {"cli", "advisor", "console"}
 
 
 def _layer(path: Path) -> str:
