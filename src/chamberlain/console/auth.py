@@ -78,14 +78,11 @@ class SignIn:
 
     def _form(self, request: Request, status: int = 200, **values: object) -> Response:
         token = request.cookies.get(sessions.SIGNIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-        response = render(
-            "signin.html",
-            status,
-            csrf=token,
-            account=request.query_params.get("account", ""),
-            ended=request.query_params.get("ended") == "1",
-            **values,
-        )
+        defaults: dict[str, object] = {
+            "account": request.query_params.get("account", ""),
+            "ended": request.query_params.get("ended") == "1",
+        }
+        response = render("signin.html", status, csrf=token, **{**defaults, **values})
         response.set_cookie(
             sessions.SIGNIN_CSRF_COOKIE,
             token,
