@@ -144,7 +144,7 @@ async def _credentials_values(page: Page, user: str | None) -> dict[str, Any]:
         "keys": rows,
         "keys_error": keys_error,
         "devices": (devices or {}).get("MFADevices", []),
-        "mfa_error": mfa_error,
+        "devices_error": mfa_error,
         "when": when,
     }
 
@@ -193,14 +193,26 @@ async def start_mfa(page: Page) -> Response:
 
 async def enable_mfa(page: Page) -> Response:
     serial = page.field("serial")
-    _, error = await page.try_call(
-        "EnableMFADevice",
-        {
-            "SerialNumber": serial,
-            "AuthenticationCode1": page.field("code1").strip(),
-            "AuthenticationCode2": page.field("code2").strip(),
-        },
-    )
+    params = {
+        "SerialNumber": serial,
+        "AuthenticationCode1": page.field("code1").strip(),
+        "AuthenticationCode2": page.field("code2").strip(),
+    }
+    error = None
+    try:
+        if page.principal.user_name is None:  # AWS: root enables its MFA in the console only
+            if not all(
+                c.isdigit() and len(c) == 6
+                for c in (params["AuthenticationCode1"], params["AuthenticationCode2"])
+            ):
+                raise CallFailed(
+                    "InvalidAuthenticationCode", "Authentication code for device is not valid."
+                )
+            await page.call_console_only("EnableMFADevice", params)
+        else:
+            await page.call("EnableMFADevice", {**params, "UserName": page.principal.user_name})
+    except CallFailed as failed:
+        error = failed.message
     if error is None:
         page.notices.append("MFA device assigned.")
     else:  # the seed was shown once: remove the half-made device, start again

@@ -225,6 +225,23 @@ class Page:
         except (ServiceError, ProtocolError) as error:
             raise CallFailed(error.code, error.message) from None
 
+    async def call_console_only(self, name: str, params: dict[str, Any]) -> Output:
+        """Run an operation with params the API's model would refuse: what AWS lets only
+        its console do (the root user enabling its own MFA device: EnableMFADevice
+        without UserName). Authorization and the handler's checks still run."""
+        try:
+            return await run_in_threadpool(
+                execute,
+                self.services,
+                self.principal.caller,
+                replace(self.meta, request_id=str(uuid.uuid4()), now=now()),
+                "iam",
+                name,
+                params,
+            )
+        except ServiceError as error:
+            raise CallFailed(error.code, error.message) from None
+
     async def try_call(
         self,
         name: str,

@@ -1,0 +1,305 @@
+"""The web console in a real browser: Chromium (Debian's package, driven by Playwright)
+against a real Chamberlain server on 127.0.0.1, on SQLite and on PostgreSQL.
+
+Screenshots of each main page land in test-artifacts/console/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import sqlalchemy
+
+from .conftest import ACCOUNT, Server, free_port, run_cli, start_server
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ROOT_EMAIL = "owner@example.com"
+ROOT_PASSWORD = "Root-Passw0rd!Console"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PASSWORD = "Start-Passw0rd!2026"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def console_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp(f"console-{request.param}")
+    data_dir, credentials = base / "data", base / "credentials"
+    password_file = base / "root-password"
+    password_file.write_text(ROOT_PASSWORD)
+    env: dict[str, str] = {}
+    database: tuple[str, ...] = ()
+    schema = f"chamberlain_console_{uuid.uuid4().hex[:10]}"
+    if request.param == "postgresql":
+        env = {"CHAMBERLAIN_DATABASE_SCHEMA": schema}
+        database = ("--database-url", PG_URL)
+    done = run_cli(
+        "init",
+        "--data-dir",
+        str(data_dir),
+        "--account-id",
+        ACCOUNT,
+        "--admin-user",
+        "admin",
+        "--credentials-file",
+        str(credentials),
+        "--profile",
+        "admin",
+        "--root-email",
+        ROOT_EMAIL,
+        "--root-password-file",
+        str(password_file),
+        *database,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = base / "server.log"
+    process = start_server(data_dir, port, log, extra=database, env=env)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if request.param == "postgresql":
+            engine = sqlalchemy.create_engine(
+                PG_URL.replace("postgresql://", "postgresql+psycopg://")
+            )
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    yield opened
+    context.close()
+
+
+def shot(page: Any, server: Server, name: str) -> None:
+    backend = "postgresql" if "console-postgresql" in str(server.data_dir) else "sqlite"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=True)
+
+
+def totp_codes(seed: str, *offsets: int) -> list[str]:
+    otp = pyotp.TOTP(seed)
+    now = dt.datetime.now(dt.UTC)
+    return [otp.at(now + dt.timedelta(seconds=30 * offset)) for offset in offsets]
+
+
+def console_user(server: Server, name: str, *, admin: bool = True, reset: bool = False) -> str:
+    """A user with a console password (in Administrators when `admin`), made over the API."""
+    iam = server.client("iam")
+    iam.create_user(UserName=name)
+    iam.create_login_profile(UserName=name, Password=PASSWORD, PasswordResetRequired=reset)
+    if admin:
+        iam.add_user_to_group(UserName=name, GroupName="Administrators")
+    return name
+
+
+def sign_in_user(page: Any, server: Server, name: str, password: str = PASSWORD) -> None:
+    page.goto(f"{server.endpoint}/console/signin?account={ACCOUNT}")
+    form = page.locator("#user-form")
+    form.get_by_label("IAM user name").fill(name)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_root(page: Any, server: Server) -> None:
+    page.goto(f"{server.endpoint}/console/signin")
+    form = page.locator("#root-form")
+    form.get_by_label("Root user email address").fill(ROOT_EMAIL)
+    form.get_by_label("Password").fill(ROOT_PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def enrol_mfa(page: Any) -> str:
+    """On My security credentials: assign a device with two consecutive codes."""
+    page.get_by_role("button", name="Assign MFA device").click()
+    sync_api.expect(page.locator("#mfa-qr")).to_be_visible()
+    seed = page.locator("#mfa-seed").inner_text().strip()
+    first, second = totp_codes(seed, -2, -1)  # the current code stays fresh for sign-in
+    page.get_by_label("MFA code 1").fill(first)
+    page.get_by_label("MFA code 2 (the next code)").fill(second)
+    page.get_by_role("button", name="Add MFA").click()
+    sync_api.expect(page.get_by_text("MFA device assigned.", exact=True)).to_be_visible()
+    return seed
+
+
+def test_root_signs_in_enables_mfa_and_the_finding_goes_away(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    page.goto(f"{console_server.endpoint}/console/signin")
+    shot(page, console_server, "signin")
+    sign_in_root(page, console_server)
+    expect(page.locator("#whoami")).to_have_text(f"root @ {ACCOUNT}")
+    finding = page.locator('[data-check="root-mfa"]')
+    expect(finding).to_be_visible()
+    # most severe first
+    assert page.locator(".finding .severity").first.text_content() == "critical"
+    shot(page, console_server, "dashboard")
+    finding.get_by_role("link", name="Enable MFA").click()
+    seed = enrol_mfa(page)
+    shot(page, console_server, "credentials")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#findings")).to_be_visible()
+    expect(page.locator('[data-check="root-mfa"]')).to_have_count(0)
+    # signing in again takes the code
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_root(page, console_server)
+    page.get_by_label("MFA code from your authenticator app").fill(totp_codes(seed, 0)[0])
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#whoami")).to_have_text(f"root @ {ACCOUNT}")
+    # both sign-ins are ConsoleLogin events, the second with MFA
+    page.goto(f"{console_server.endpoint}/console/events?attribute=EventName&value=ConsoleLogin")
+    rows = page.locator("#events-table tbody tr")
+    expect(rows).to_have_count(2)
+    newest = page.locator("#events-table pre").first.text_content() or ""
+    assert '"MFAUsed":"Yes"' in newest and '"ConsoleLogin":"Success"' in newest
+    shot(page, console_server, "events")
+
+
+def test_new_user_in_a_group_changes_password_and_enrols_mfa(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "people-admin")
+    sign_in_user(page, console_server, "people-admin")
+    page.get_by_role("link", name="Users").click()
+    page.get_by_role("link", name="Create user").click()
+    page.get_by_label("User name").fill("newhire")
+    page.get_by_label("Provide access to the console").check()
+    page.get_by_role("radio", name="Custom password").check()
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_label("User must create a new password at next sign-in").check()
+    page.get_by_label("Administrators").check()
+    page.get_by_label("Tags").fill("team=platform")
+    shot(page, console_server, "user-create")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", name="User newhire created")).to_be_visible()
+    page.get_by_role("link", name="View user").click()
+    expect(page.locator("#user-groups")).to_contain_text("Administrators")
+    expect(page.get_by_text("must be changed at next sign-in")).to_be_visible()
+    shot(page, console_server, "user")
+    page.get_by_role("link", name="Users").click()
+    expect(page.locator("#users-table")).to_contain_text("newhire")
+    shot(page, console_server, "users")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in_user(page, console_server, "newhire")
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    page.get_by_label("Old password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("Brand-New-Passw0rd!")
+    page.get_by_label("Retype new password").fill("Brand-New-Passw0rd!")
+    page.get_by_role("button", name="Confirm password change").click()
+    expect(page.locator("#whoami")).to_have_text(f"newhire @ {ACCOUNT}")
+    page.locator("#whoami").click()
+    enrol_mfa(page)
+    devices = console_server.client("iam").list_mfa_devices(UserName="newhire")["MFADevices"]
+    assert len(devices) == 1
+    profile = console_server.client("iam").get_login_profile(UserName="newhire")["LoginProfile"]
+    assert profile["PasswordResetRequired"] is False
+
+
+def test_key_rotation_shows_the_secret_once(page: Any, console_server: Server) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "rotator")
+    sign_in_user(page, console_server, "rotator")
+    page.locator("#whoami").click()
+    page.get_by_role("button", name="Create access key").click()
+    key_id = page.locator("#new-key-id").inner_text()
+    secret = page.locator("#new-key-secret").inner_text()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download .csv file").click()
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text())))
+    assert rows == [["Access key ID", "Secret access key"], [key_id, secret]]
+    shot(page, console_server, "key-created")
+    me = console_server.client_with_keys("sts", key_id, secret).get_caller_identity()
+    assert me["Arn"].endswith(":user/rotator")
+    page.get_by_role("link", name="Done").click()
+    # the secret is never shown again
+    expect(page.locator(f'[data-key="{key_id}"]')).to_be_visible()
+    assert secret not in page.content()
+    # rotate: a second key, then the first deactivated and deleted
+    page.get_by_role("button", name="Create access key").click()
+    second = page.locator("#new-key-id").inner_text()
+    page.get_by_role("link", name="Done").click()
+    first_row = page.locator(f'[data-key="{key_id}"]')
+    first_row.get_by_role("button", name="Deactivate").click()
+    expect(page.locator(f'[data-key="{key_id}"]')).to_contain_text("Inactive")
+    page.locator(f'[data-key="{key_id}"]').get_by_role("button", name="Delete").click()
+    expect(page.locator(f'[data-key="{key_id}"]')).to_have_count(0)
+    expect(page.locator(f'[data-key="{second}"]')).to_contain_text("Active")
+    keys = console_server.client("iam").list_access_keys(UserName="rotator")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in keys] == [second]
+
+
+def test_user_without_permission_sees_access_denied(page: Any, console_server: Server) -> None:
+    console_user(console_server, "intern", admin=False)
+    sign_in_user(page, console_server, "intern")
+    page.get_by_role("link", name="Users").click()
+    denied = page.locator("#access-denied")
+    sync_api.expect(denied).to_have_text(
+        f"User: arn:aws:iam::{ACCOUNT}:user/intern is not authorized to perform: "
+        f"iam:ListUsers on resource: arn:aws:iam::{ACCOUNT}:user/ because no "
+        "identity-based policy allows the iam:ListUsers action"
+    )
+    shot(page, console_server, "access-denied")
+
+
+def test_a_forged_csrf_token_is_refused(page: Any, console_server: Server) -> None:
+    console_user(console_server, "csrf-target")
+    sign_in_user(page, console_server, "csrf-target")
+    page.get_by_role("link", name="Account settings").click()
+    page.locator('form[action$="/settings/alias"] input[name=csrf]').evaluate(
+        "element => { element.value = 'forged'; }"
+    )
+    page.get_by_label("Alias (empty: remove)").fill("forged-alias")
+    page.get_by_role("button", name="Save alias").click()
+    sync_api.expect(page.get_by_role("heading", name="Request refused")).to_be_visible()
+    aliases = console_server.client("iam").list_account_aliases()["AccountAliases"]
+    assert aliases == []
+    # a request from outside the page (no token at all) is refused too
+    answer = page.request.post(
+        f"{console_server.endpoint}/console/settings/alias", form={"alias": "forged-alias"}
+    )
+    assert answer.status == 403
