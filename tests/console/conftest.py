@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -35,7 +36,7 @@ class Console:
         assert found, f"no CSRF token on {path}: {page.status_code} {page.text[:300]}"
         return found.group(1)
 
-    def sign_in_root(self, password: str = ROOT_PASSWORD) -> object:
+    def sign_in_root(self, password: str = ROOT_PASSWORD) -> httpx.Response:
         token = self.csrf("/console/signin")
         return self.client.post(
             "/console/signin",
@@ -43,7 +44,7 @@ class Console:
             follow_redirects=False,
         )
 
-    def sign_in_user(self, name: str, password: str, account: str = ACCOUNT) -> object:
+    def sign_in_user(self, name: str, password: str, account: str = ACCOUNT) -> httpx.Response:
         token = self.csrf("/console/signin")
         return self.client.post(
             "/console/signin",
@@ -57,7 +58,7 @@ class Console:
             follow_redirects=False,
         )
 
-    def post(self, path: str, data: dict[str, str], page: str | None = None) -> object:
+    def post(self, path: str, data: dict[str, str], page: str | None = None) -> httpx.Response:
         token = self.csrf(page or path)
         return self.client.post(path, data={"csrf": token, **data}, follow_redirects=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from chamberlain.console import session as sessions
 from chamberlain.ops.core.accounts import root_caller
@@ -17,7 +18,7 @@ from .conftest import Console
 def _cookie(console: Console) -> str:
     value = console.client.cookies.get(sessions.COOKIE)
     assert value
-    return value
+    return str(value)
 
 
 def test_every_console_answer_has_a_strict_csp_and_no_framing(console: Console) -> None:
@@ -105,7 +106,7 @@ def test_a_tampered_cookie_is_no_session(console: Console) -> None:
     assert answer.status_code == 303
 
 
-def _reseal(console: Console, **changes: int) -> None:
+def _reseal(console: Console, **changes: Any) -> None:
     box = console.services.secrets
     opened = sessions.open_cookie(box, _cookie(console), dt.datetime.now(dt.UTC))
     assert opened is not None

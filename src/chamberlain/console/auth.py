@@ -13,6 +13,7 @@ import secrets
 from dataclasses import replace
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -64,8 +65,8 @@ HARD_EXPIRED = (
 WRONG_CODE = "Your authentication information is incorrect. Please try again."
 
 
-def _form_value(form: object, name: str) -> str:
-    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
+def _form_value(form: FormData, name: str) -> str:
+    value = form.get(name)
     return value if isinstance(value, str) else ""
 
 

@@ -89,7 +89,7 @@ def _has_mfa(uow_repo: list[MfaDevice]) -> bool:
 
 def check_root(services: Services, email: str, password: str, now: dt.datetime) -> Outcome:
     with services.store.unit_of_work(read_only=True) as uow:
-        found = uow.repo(Account).find_by_ref(email.strip().lower())
+        found: list[Account] = uow.repo(Account).find_by_ref(email.strip().lower())
         account = found[0] if found else None
         devices = uow.repo(MfaDevice).list(account.account_id, ref=ROOT.lower()) if account else []
     if account is None:

@@ -108,7 +108,7 @@ async def read_form(request: Request) -> FormData:
         if len(body) > MAX_FORM_BYTES:
             return FormData()
     try:
-        pairs = parse_qsl(
+        pairs: list[tuple[str, str]] = parse_qsl(
             body.decode("utf-8"),
             keep_blank_values=True,
             strict_parsing=False,
@@ -116,7 +116,7 @@ async def read_form(request: Request) -> FormData:
         )
     except (UnicodeDecodeError, ValueError):
         return FormData()
-    return FormData(pairs)
+    return FormData([(name, value) for name, value in pairs])
 
 
 def now() -> dt.datetime:
