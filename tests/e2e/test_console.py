@@ -303,3 +303,50 @@ def test_a_forged_csrf_token_is_refused(page: Any, console_server: Server) -> No
         f"{console_server.endpoint}/console/settings/alias", form={"alias": "forged-alias"}
     )
     assert answer.status == 403
+
+
+BAD_POLICY = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+    {"Effect": "Allw", "Action": "s3:PutObject", "Resource": "*"}
+  ]
+}"""
+
+
+def test_policy_editor_shows_the_problem_then_saves_the_fix(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "policy-author")
+    sign_in_user(page, console_server, "policy-author")
+    page.get_by_role("link", name="Policies").click()
+    page.get_by_role("link", name="Create policy").click()
+    expect(page.locator("#validation")).to_have_text("No problems found.")
+    page.get_by_label("Policy name").fill("ReadWriteObjects")
+    editor = page.get_by_label("Policy document (JSON)")
+    editor.fill(BAD_POLICY)
+    expect(page.locator("#validation")).to_have_text(
+        'Line 5, column 5: Syntax errors in policy. Statement 1: Effect must be "Allow" or '
+        '"Deny", not "Allw".'
+    )
+    shot(page, console_server, "policy-editor")
+    # the server refuses it too, with IAM's message
+    page.get_by_role("button", name="Create policy").click()
+    expect(page.locator("#policy-error")).to_contain_text("Effect must be")
+    page.get_by_label("Policy document (JSON)").fill(BAD_POLICY.replace("Allw", "Allow"))
+    expect(page.locator("#validation")).to_have_text("No problems found.")
+    page.get_by_role("button", name="Create policy").click()
+    expect(page.get_by_role("heading", name="Policy ReadWriteObjects")).to_be_visible()
+    expect(page.locator("#default-version")).to_have_text("v1")
+    # a new version through the same editor; a JSON slip is located by line and column
+    page.get_by_label("Policy document (JSON)").fill('{"Version": "2012-10-17",\n"Statement": [}')
+    expect(page.locator("#validation")).to_contain_text("Line 2, column 15:")
+    page.get_by_label("Policy document (JSON)").fill(
+        BAD_POLICY.replace("Allw", "Deny").replace("s3:PutObject", "s3:DeleteObject")
+    )
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#default-version")).to_have_text("v2")
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/ReadWriteObjects"
+    version = console_server.client("iam").get_policy_version(PolicyArn=arn, VersionId="v2")
+    assert "s3:DeleteObject" in str(version["PolicyVersion"]["Document"])

@@ -571,3 +571,104 @@ def _lookup(page: Page, body: dict[str, Any]) -> tuple[Any, str | None]:
         ), None
     except ServiceError as error:
         return None, error.message
+
+
+# ------------------------------------------------------------------- policy editor
+
+STARTER_POLICY = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": "s3:GetObject",
+      "Resource": "*"
+    }
+  ]
+}
+"""
+
+
+async def validate_policy(page: Page) -> Response:
+    """The editor's live check (JSON): nothing is written."""
+    from starlette.responses import JSONResponse
+
+    from chamberlain.console.policy_check import check_document
+
+    result = check_document(page.field("document"), page.field("kind") or "identity")
+    return JSONResponse(result)
+
+
+async def new_policy(page: Page) -> Response:
+    return page.render("policy_new.html", document=STARTER_POLICY, name="", description="")
+
+
+async def create_policy(page: Page) -> Response:
+    name, document = page.field("name").strip(), page.field("document")
+    description = page.field("description").strip() or None
+    output, error = await page.try_call(
+        "CreatePolicy", {"PolicyName": name, "PolicyDocument": document, "Description": description}
+    )
+    if error or output is None:
+        return page.render(
+            "policy_new.html",
+            400,
+            error=error,
+            document=document,
+            name=name,
+            description=description or "",
+        )
+    return redirect(f"/policy?arn={quote(output['Policy']['Arn'])}")
+
+
+async def policy_detail(page: Page) -> Response:
+    import contextlib
+    import json
+
+    arn = page.request.query_params.get("arn", "")
+    policy, error = await page.try_call("GetPolicy", {"PolicyArn": arn})
+    if error or policy is None:
+        return page.render(
+            "policy.html", 403 if error and "not authorized" in error else 404, error=error, arn=arn
+        )
+    details = policy["Policy"]
+    versions, versions_error = await page.try_call("ListPolicyVersions", {"PolicyArn": arn})
+    version, _ = await page.try_call(
+        "GetPolicyVersion", {"PolicyArn": arn, "VersionId": details["DefaultVersionId"]}
+    )
+    entities, entities_error = await page.try_call("ListEntitiesForPolicy", {"PolicyArn": arn})
+    document = (version or {}).get("PolicyVersion", {}).get("Document", "")
+    with contextlib.suppress(ValueError):
+        document = json.dumps(json.loads(document), indent=2)
+    return page.render(
+        "policy.html",
+        arn=arn,
+        policy=details,
+        versions=(versions or {}).get("Versions", []),
+        versions_error=versions_error,
+        entities=entities or {},
+        entities_error=entities_error,
+        document=page.field("document") or document,
+        flash=page.request.query_params.get("error"),
+        aws_managed=arn.startswith("arn:aws:iam::aws:"),
+        when=when,
+    )
+
+
+async def policy_new_version(page: Page) -> Response:
+    arn = page.field("arn")
+    _, error = await page.try_call(
+        "CreatePolicyVersion",
+        {"PolicyArn": arn, "PolicyDocument": page.field("document"), "SetAsDefault": True},
+    )
+    if error:
+        page.request.scope["query_string"] = f"arn={quote(arn)}&error={quote(error)}".encode()
+        return await policy_detail(page)
+    return redirect(f"/policy?arn={quote(arn)}")
+
+
+async def policy_set_default(page: Page) -> Response:
+    arn = page.field("arn")
+    _, error = await page.try_call(
+        "SetDefaultPolicyVersion", {"PolicyArn": arn, "VersionId": page.field("version")}
+    )
+    return redirect(f"/policy?arn={quote(arn)}" + (f"&error={quote(error)}" if error else ""))
