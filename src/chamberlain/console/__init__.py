@@ -58,6 +58,8 @@ def console_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             Route("/settings/password-policy", page(pages.save_password_policy), methods=post),
             Route("/settings/alias", page(pages.save_alias), methods=post),
             Route("/events", page(pages.events), methods=get),
+            Route("/report", page(pages.credential_report), methods=get),
+            Route("/report", page(pages.generate_report), methods=post),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],

@@ -227,8 +227,17 @@ async def enable_mfa(page: Page) -> Response:
 async def deactivate_mfa(page: Page) -> Response:
     serial = page.field("serial")
     user = page.field("user") or None
-    params = {"SerialNumber": serial, "UserName": user}
-    _, error = await page.try_call("DeactivateMFADevice", params)
+    error = None
+    try:
+        if user is None and page.principal.user_name is None:  # root's own: console only
+            await page.call_console_only("DeactivateMFADevice", {"SerialNumber": serial})
+        else:
+            await page.call(
+                "DeactivateMFADevice",
+                {"SerialNumber": serial, "UserName": user or page.principal.user_name},
+            )
+    except CallFailed as failed:
+        error = failed.message
     if error is None:
         await page.try_call("DeleteVirtualMFADevice", {"SerialNumber": serial})
     return redirect(_back(page, error))
@@ -672,3 +681,34 @@ async def policy_set_default(page: Page) -> Response:
         "SetDefaultPolicyVersion", {"PolicyArn": arn, "VersionId": page.field("version")}
     )
     return redirect(f"/policy?arn={quote(arn)}" + (f"&error={quote(error)}" if error else ""))
+
+
+# ----------------------------------------------------------------- credential report
+
+
+async def credential_report(page: Page) -> Response:
+    rows: list[list[str]] = []
+    download = None
+    try:
+        output = await page.call("GetCredentialReport")
+    except CallFailed as failed:
+        if failed.code not in ("ReportNotPresent", "ReportExpired", "ReportInProgress"):
+            return page.render("report.html", 403, error=failed.message, rows=[])
+        output = None
+    if output is not None:
+        text = output["Content"].decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+        download = "data:text/csv;base64," + base64.b64encode(text.encode()).decode()
+    return page.render(
+        "report.html",
+        header=rows[0] if rows else [],
+        rows=rows[1:],
+        download=download,
+        generated=when(output.get("GeneratedTime")) if output else None,
+        flash=page.request.query_params.get("error"),
+    )
+
+
+async def generate_report(page: Page) -> Response:
+    _, error = await page.try_call("GenerateCredentialReport")
+    return redirect("/report" + (f"?error={quote(error)}" if error else ""))
