@@ -151,10 +151,12 @@ def sign_in_root(page: Any, server: Server) -> None:
     form.get_by_role("button", name="Sign in").click()
 
 
-def enrol_mfa(page: Any) -> str:
+def enrol_mfa(page: Any, server: Server | None = None) -> str:
     """On My security credentials: assign a device with two consecutive codes."""
     page.get_by_role("button", name="Assign MFA device").click()
     sync_api.expect(page.locator("#mfa-qr")).to_be_visible()
+    if server is not None:
+        shot(page, server, "mfa-enrol")
     seed = page.locator("#mfa-seed").inner_text().strip()
     first, second = totp_codes(seed, -2, -1)  # the current code stays fresh for sign-in
     page.get_by_label("MFA code 1").fill(first)
@@ -178,7 +180,7 @@ def test_root_signs_in_enables_mfa_and_the_finding_goes_away(
     assert page.locator(".finding .severity").first.text_content() == "critical"
     shot(page, console_server, "dashboard")
     finding.get_by_role("link", name="Enable MFA").click()
-    seed = enrol_mfa(page)
+    seed = enrol_mfa(page, console_server)
     shot(page, console_server, "credentials")
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator("#findings")).to_be_visible()
@@ -350,3 +352,21 @@ def test_policy_editor_shows_the_problem_then_saves_the_fix(
     arn = f"arn:aws:iam::{ACCOUNT}:policy/ReadWriteObjects"
     version = console_server.client("iam").get_policy_version(PolicyArn=arn, VersionId="v2")
     assert "s3:DeleteObject" in str(version["PolicyVersion"]["Document"])
+
+
+def test_pages_fit_a_phone_screen(browser: Any, console_server: Server) -> None:
+    """Usable at 375 px wide: no page scrolls sideways (wide tables scroll in their box)."""
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    try:
+        console_user(console_server, "on-the-go")
+        sign_in_user(page, console_server, "on-the-go")
+        sync_api.expect(page.locator("#whoami")).to_be_visible()
+        for path in ("/", "/users", "/credentials", "/policies", "/settings", "/report", "/events"):
+            page.goto(f"{console_server.endpoint}/console{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide"
+        page.goto(f"{console_server.endpoint}/console/")
+        shot(page, console_server, "dashboard-375px")
+    finally:
+        context.close()
