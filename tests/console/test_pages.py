@@ -165,3 +165,22 @@ def test_user_changes_own_password_and_stays_signed_in(console: Console) -> None
     assert answer.status_code == 200
     assert "Your password has been changed." in answer.text
     assert console.client.get("/console/", follow_redirects=False).status_code == 200
+
+
+def test_a_failed_action_shows_awss_message_after_the_redirect(console: Console) -> None:
+    console.sign_in_root()
+    answer = console.post(
+        "/console/keys/update",
+        {"key": "AKIAIOSFODNN7EXAMPLE", "do": "deactivate"},
+        page="/console/credentials",
+    )
+    assert answer.status_code == 303
+    page = console.client.get(answer.headers["location"].removeprefix("http://127.0.0.1"))
+    assert "The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found." in page.text
+
+
+def test_a_link_cannot_put_its_own_message_in_a_page(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/credentials?error=Your+account+is+locked,+call+555")
+    assert "call 555" not in page.text
+    assert 'id="credentials-error"' not in page.text

@@ -95,6 +95,7 @@ async def dashboard(page: Page) -> Response:
         error=error,
         sign_in_url=sign_in_url,
         findings=findings,
+        flash=page.flash,
     )
 
 
@@ -104,12 +105,12 @@ async def fix_root_key(page: Page) -> Response:
         _, error = await page.try_call("DeleteAccessKey", {"AccessKeyId": key["AccessKeyId"]})
         if error:
             break
-    return redirect("/" if error is None else f"/?error={quote(error)}")
+    return redirect(page.with_flash("/", error))
 
 
 async def fix_password_policy(page: Page) -> Response:
     _, error = await page.try_call("UpdateAccountPasswordPolicy", RECOMMENDED_POLICY)
-    return redirect("/" if error is None else f"/?error={quote(error)}")
+    return redirect(page.with_flash("/", error))
 
 
 # ----------------------------------------------------------- my security credentials
@@ -152,7 +153,7 @@ async def _credentials_values(page: Page, user: str | None) -> dict[str, Any]:
 async def credentials(page: Page) -> Response:
     policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
     values = await _credentials_values(page, None)
-    return page.render("credentials.html", policy=policy, **values)
+    return page.render("credentials.html", policy=policy, flash=page.flash, **values)
 
 
 async def change_own_password(page: Page) -> Response:
@@ -246,7 +247,7 @@ async def deactivate_mfa(page: Page) -> Response:
 def _back(page: Page, error: str | None) -> str:
     user = page.field("user")
     path = f"/users/{quote(user)}" if user else "/credentials"
-    return path + (f"?error={quote(error)}" if error else "")
+    return page.with_flash(path, error)
 
 
 async def create_key(page: Page) -> Response:
@@ -441,7 +442,7 @@ async def user_detail(page: Page) -> Response:
         profile_error=profile_error
         if profile_error and "cannot be found" not in profile_error
         else None,
-        flash=page.request.query_params.get("error"),
+        flash=page.flash,
         **values,
     )
 
@@ -451,7 +452,7 @@ async def user_groups(page: Page) -> Response:
     group = page.field("group")
     action = "RemoveUserFromGroup" if page.field("do") == "remove" else "AddUserToGroup"
     _, error = await page.try_call(action, {"UserName": name, "GroupName": group})
-    return redirect(f"/users/{quote(name)}" + (f"?error={quote(error)}" if error else ""))
+    return redirect(page.with_flash(f"/users/{quote(name)}", error))
 
 
 # ------------------------------------------------------------- groups, roles, policies
@@ -514,7 +515,7 @@ async def settings(page: Page) -> Response:
         policy_error=policy_error,
         alias=((aliases or {}).get("AccountAliases") or [None])[0],
         alias_error=alias_error,
-        flash=page.request.query_params.get("error"),
+        flash=page.flash,
     )
 
 
@@ -534,7 +535,7 @@ async def save_password_policy(page: Page) -> Response:
     ):
         params[flag] = page.field(flag) == "on"
     _, error = await page.try_call("UpdateAccountPasswordPolicy", params)
-    return redirect("/settings" + (f"?error={quote(error)}" if error else ""))
+    return redirect(page.with_flash("/settings", error))
 
 
 async def save_alias(page: Page) -> Response:
@@ -545,7 +546,7 @@ async def save_alias(page: Page) -> Response:
         current, error = await page.try_call("ListAccountAliases")
         for old in (current or {}).get("AccountAliases", []):
             _, error = await page.try_call("DeleteAccountAlias", {"AccountAlias": old})
-    return redirect("/settings" + (f"?error={quote(error)}" if error else ""))
+    return redirect(page.with_flash("/settings", error))
 
 
 # --------------------------------------------------------------------- event history
@@ -629,11 +630,11 @@ async def create_policy(page: Page) -> Response:
     return redirect(f"/policy?arn={quote(output['Policy']['Arn'])}")
 
 
-async def policy_detail(page: Page) -> Response:
+async def policy_detail(page: Page, arn: str | None = None, failed: str | None = None) -> Response:
     import contextlib
     import json
 
-    arn = page.request.query_params.get("arn", "")
+    arn = arn if arn is not None else page.request.query_params.get("arn", "")
     policy, error = await page.try_call("GetPolicy", {"PolicyArn": arn})
     if error or policy is None:
         return page.render(
@@ -657,7 +658,7 @@ async def policy_detail(page: Page) -> Response:
         entities=entities or {},
         entities_error=entities_error,
         document=page.field("document") or document,
-        flash=page.request.query_params.get("error"),
+        flash=failed or page.flash,
         aws_managed=arn.startswith("arn:aws:iam::aws:"),
         when=when,
     )
@@ -670,8 +671,7 @@ async def policy_new_version(page: Page) -> Response:
         {"PolicyArn": arn, "PolicyDocument": page.field("document"), "SetAsDefault": True},
     )
     if error:
-        page.request.scope["query_string"] = f"arn={quote(arn)}&error={quote(error)}".encode()
-        return await policy_detail(page)
+        return await policy_detail(page, arn=arn, failed=error)
     return redirect(f"/policy?arn={quote(arn)}")
 
 
@@ -680,7 +680,7 @@ async def policy_set_default(page: Page) -> Response:
     _, error = await page.try_call(
         "SetDefaultPolicyVersion", {"PolicyArn": arn, "VersionId": page.field("version")}
     )
-    return redirect(f"/policy?arn={quote(arn)}" + (f"&error={quote(error)}" if error else ""))
+    return redirect(page.with_flash(f"/policy?arn={quote(arn)}", error))
 
 
 # ----------------------------------------------------------------- credential report
@@ -705,10 +705,10 @@ async def credential_report(page: Page) -> Response:
         rows=rows[1:],
         download=download,
         generated=when(output.get("GeneratedTime")) if output else None,
-        flash=page.request.query_params.get("error"),
+        flash=page.flash,
     )
 
 
 async def generate_report(page: Page) -> Response:
     _, error = await page.try_call("GenerateCredentialReport")
-    return redirect("/report" + (f"?error={quote(error)}" if error else ""))
+    return redirect(page.with_flash("/report", error))

@@ -9,7 +9,10 @@ policies do not allow.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -28,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chamberlain.console import session as sessions
 from chamberlain.console.signin import Principal, load_principal
 from chamberlain.console.signin import fingerprint as current_fingerprint
+from chamberlain.crypto.secrets import SecretBoxError
 from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
@@ -35,6 +39,7 @@ from chamberlain.ops.core.registry import Output
 from chamberlain.protocol.query import decode_query
 from chamberlain.protocol.wire_errors import ProtocolError
 
+log = logging.getLogger("chamberlain.console")
 HERE = Path(__file__).parent
 PREFIX = "/console"
 CSP = (
@@ -50,6 +55,7 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15"}
+_FLASH_AAD = b"chamberlain console flash v1"
 
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -254,6 +260,27 @@ class Page:
         except CallFailed as failed:
             return None, failed.message
 
+    def with_flash(self, path: str, error: str | None) -> str:
+        """`path` carrying `error` to the page it redirects to, sealed so that no one
+        can make the console show a message of their choosing through a link."""
+        if not error:
+            return path
+        sealed = self.services.secrets.encrypt(error.encode(), aad=_FLASH_AAD)
+        token = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+        return f"{path}{'&' if '?' in path else '?'}error={token}"
+
+    @property
+    def flash(self) -> str | None:
+        """The error a redirect carried here (see `with_flash`), if genuine."""
+        token = self.request.query_params.get("error", "")
+        if not token or len(token) > 4096:
+            return None
+        try:
+            blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            return self.services.secrets.decrypt(blob, aad=_FLASH_AAD).decode()
+        except (binascii.Error, ValueError, SecretBoxError):
+            return None
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         return render(
             template,
@@ -310,7 +337,13 @@ def signed_in(
                 if not sessions.same_token(session.csrf, token if isinstance(token, str) else None):
                     return render("error.html", 403, message=CSRF_MESSAGE)
             page = Page(request, services, region, session, principal, meta, form)
-            response = await handler(page)
+            try:
+                response = await handler(page)
+            except Exception:  # never a bare 500: log it, show a page without details
+                log.exception(
+                    "console page %s failed (request %s)", request.url.path, meta.request_id
+                )
+                return render("error.html", 500, message=INTERNAL_ERROR)
             touched = session.touched(now())
             if request.method == "POST":  # the session's own change keeps it signed in
                 fresh = await run_in_threadpool(
@@ -328,6 +361,7 @@ def signed_in(
     return wrap
 
 
+INTERNAL_ERROR = "An internal error occurred. Try again later."
 CSRF_MESSAGE = "The form was not sent by this console session (missing or wrong CSRF token)."
 
 
