@@ -184,3 +184,65 @@ def test_a_link_cannot_put_its_own_message_in_a_page(console: Console) -> None:
     page = console.client.get("/console/credentials?error=Your+account+is+locked,+call+555")
     assert "call 555" not in page.text
     assert 'id="credentials-error"' not in page.text
+
+
+TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}'
+)
+
+
+def test_group_page_attaches_and_detaches_policies(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/groups/Administrators")
+    assert "AdministratorAccess" in page.text
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    console.post(
+        "/console/groups/Administrators/policies",
+        {"arn": arn, "do": "attach"},
+        page="/console/groups/Administrators",
+    )
+    attached = iam(console.services, "ListAttachedGroupPolicies", GroupName="Administrators")
+    assert arn in [p["PolicyArn"] for p in attached["AttachedPolicies"]]
+    bad = console.post(
+        "/console/groups/Administrators/policies",
+        {"arn": "arn:aws:iam::aws:policy/NoSuchPolicy", "do": "attach"},
+        page="/console/groups/Administrators",
+    )
+    shown = console.client.get(bad.headers["location"].removeprefix("http://127.0.0.1"))
+    assert "does not exist or is not attachable" in shown.text
+
+
+def test_role_trust_policy_edit_and_session_revocation(console: Console) -> None:
+    iam(console.services, "CreateRole", RoleName="deployer", AssumeRolePolicyDocument=TRUST)
+    console.sign_in_root()
+    page = console.client.get("/console/roles/deployer")
+    assert "sts:AssumeRole" in page.text
+    wrong = console.post(
+        "/console/roles/deployer/trust",
+        {"document": TRUST.replace("sts:AssumeRole", "s3:GetObject")},
+        page="/console/roles/deployer",
+    )
+    assert wrong.status_code == 200
+    assert "Trust Policy statement actions can only be" in wrong.text
+    revoked = console.post("/console/roles/deployer/revoke", {}, page="/console/roles/deployer")
+    assert "Sessions issued before now are revoked." in revoked.text
+    names = iam(console.services, "ListRolePolicies", RoleName="deployer")["PolicyNames"]
+    assert names == ["AWSRevokeOlderSessions"]
+
+
+def test_policy_simulator_shows_the_decision_and_statement(console: Console) -> None:
+    console.sign_in_root()
+    assert console.client.get("/console/simulator").status_code == 200
+    answer = console.post(
+        "/console/simulator",
+        {
+            "source": f"arn:aws:iam::{ACCOUNT}:user/admin",
+            "actions": "iam:ListUsers\ns3:GetObject",
+            "resources": "*",
+        },
+        page="/console/simulator",
+    )
+    assert answer.status_code == 200
+    assert answer.text.count("<td>allowed</td>") == 2
+    assert "AdministratorAccess" in answer.text

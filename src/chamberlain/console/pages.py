@@ -712,3 +712,170 @@ async def credential_report(page: Page) -> Response:
 async def generate_report(page: Page) -> Response:
     _, error = await page.try_call("GenerateCredentialReport")
     return redirect(page.with_flash("/report", error))
+
+
+# ----------------------------------------------------------------- groups and roles
+
+
+async def group_detail(page: Page, name: str | None = None, failed: str | None = None) -> Response:
+    name = name or page.request.path_params["name"]
+    group, error = await page.try_call("GetGroup", {"GroupName": name})
+    if error or group is None:
+        status = 403 if error and "not authorized" in error else 404
+        return page.render("group.html", status, error=error, name=name)
+    attached, attached_error = await page.try_call("ListAttachedGroupPolicies", {"GroupName": name})
+    inline, _ = await page.try_call("ListGroupPolicies", {"GroupName": name})
+    return page.render(
+        "group.html",
+        name=name,
+        group=group["Group"],
+        members=[u["UserName"] for u in group.get("Users", [])],
+        attached=(attached or {}).get("AttachedPolicies", []),
+        attached_error=attached_error,
+        inline=(inline or {}).get("PolicyNames", []),
+        flash=failed or page.flash,
+        when=when,
+    )
+
+
+async def group_policy(page: Page) -> Response:
+    name = page.request.path_params["name"]
+    action = "DetachGroupPolicy" if page.field("do") == "detach" else "AttachGroupPolicy"
+    _, error = await page.try_call(
+        action, {"GroupName": name, "PolicyArn": page.field("arn").strip()}
+    )
+    return redirect(page.with_flash(f"/groups/{quote(name)}", error))
+
+
+def _revoke_policy(at: dt.datetime) -> str:
+    """The inline policy AWS's console adds to revoke a role's active sessions: deny
+    everything to sessions issued before now."""
+    import json
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": ["*"],
+                    "Resource": ["*"],
+                    "Condition": {
+                        "DateLessThan": {"aws:TokenIssueTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                    },
+                }
+            ],
+        }
+    )
+
+
+REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
+
+
+async def role_detail(page: Page, name: str | None = None, failed: str | None = None) -> Response:
+    import contextlib
+    import json
+
+    name = name or page.request.path_params["name"]
+    role, error = await page.try_call("GetRole", {"RoleName": name})
+    if error or role is None:
+        status = 403 if error and "not authorized" in error else 404
+        return page.render("role.html", status, error=error, name=name)
+    details = role["Role"]
+    attached, attached_error = await page.try_call("ListAttachedRolePolicies", {"RoleName": name})
+    inline, _ = await page.try_call("ListRolePolicies", {"RoleName": name})
+    profiles, _ = await page.try_call("ListInstanceProfilesForRole", {"RoleName": name})
+    trust = details.get("AssumeRolePolicyDocument", "")
+    with contextlib.suppress(ValueError):
+        trust = json.dumps(json.loads(trust), indent=2)
+    return page.render(
+        "role.html",
+        name=name,
+        role=details,
+        document=page.field("document") or trust,
+        attached=(attached or {}).get("AttachedPolicies", []),
+        attached_error=attached_error,
+        inline=(inline or {}).get("PolicyNames", []),
+        profiles=[p["InstanceProfileName"] for p in (profiles or {}).get("InstanceProfiles", [])],
+        last_used=details.get("RoleLastUsed", {}),
+        flash=failed or page.flash,
+        when=when,
+    )
+
+
+async def role_trust(page: Page) -> Response:
+    name = page.request.path_params["name"]
+    _, error = await page.try_call(
+        "UpdateAssumeRolePolicy", {"RoleName": name, "PolicyDocument": page.field("document")}
+    )
+    if error:
+        return await role_detail(page, name=name, failed=error)
+    return redirect(f"/roles/{quote(name)}")
+
+
+async def role_revoke(page: Page) -> Response:
+    name = page.request.path_params["name"]
+    _, error = await page.try_call(
+        "PutRolePolicy",
+        {
+            "RoleName": name,
+            "PolicyName": REVOKE_POLICY_NAME,
+            "PolicyDocument": _revoke_policy(now()),
+        },
+    )
+    if error is None:
+        page.notices.append("Sessions issued before now are revoked.")
+        return await role_detail(page, name=name)
+    return redirect(page.with_flash(f"/roles/{quote(name)}", error))
+
+
+# ------------------------------------------------------------------ policy simulator
+
+
+async def simulator(page: Page) -> Response:
+    if page.request.method == "GET" or page.form is None:
+        users_out, _ = await page.try_call("ListUsers", {"MaxItems": 1000})
+        roles_out, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+        return page.render(
+            "simulator.html",
+            principals=[u["Arn"] for u in (users_out or {}).get("Users", [])]
+            + [r["Arn"] for r in (roles_out or {}).get("Roles", [])],
+            source="",
+            actions="",
+            resources="*",
+        )
+    source = page.field("source").strip()
+    actions = [
+        a.strip() for a in page.field("actions").replace(",", "\n").splitlines() if a.strip()
+    ]
+    resources = [
+        r.strip() for r in page.field("resources").replace(",", "\n").splitlines() if r.strip()
+    ]
+    params: list[tuple[str, Any]] = [("PolicySourceArn", source)]
+    params += [(f"ActionNames.member.{i + 1}", a) for i, a in enumerate(actions)]
+    params += [(f"ResourceArns.member.{i + 1}", r) for i, r in enumerate(resources)]
+    output, error = await page.try_call("SimulatePrincipalPolicy", params)
+    results = []
+    for result in (output or {}).get("EvaluationResults", []):
+        results.append(
+            {
+                "action": result.get("EvalActionName"),
+                "resource": result.get("EvalResourceName"),
+                "decision": result.get("EvalDecision"),
+                "statements": [
+                    f"{m.get('SourcePolicyId', '')} ({m.get('SourcePolicyType', '')}), "
+                    f"line {m.get('StartPosition', {}).get('Line', '?')}"
+                    for m in result.get("MatchedStatements", [])
+                ],
+            }
+        )
+    return page.render(
+        "simulator.html",
+        400 if error else 200,
+        error=error,
+        principals=[],
+        source=source,
+        actions="\n".join(actions),
+        resources="\n".join(resources),
+        results=results,
+    )
