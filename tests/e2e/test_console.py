@@ -370,3 +370,66 @@ def test_pages_fit_a_phone_screen(browser: Any, console_server: Server) -> None:
         shot(page, console_server, "dashboard-375px")
     finally:
         context.close()
+
+
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+MAIN_PAGES = {
+    "dashboard": "/",
+    "users": "/users",
+    "user-new": "/users/new",
+    "groups": "/groups",
+    "group": "/groups/Administrators",
+    "roles": "/roles",
+    "policies": "/policies",
+    "policy-new": "/policies/new",
+    "settings": "/settings",
+    "report": "/report",
+    "events": "/events",
+    "simulator": "/simulator",
+    "my-credentials": "/credentials",
+}
+
+
+def test_every_page_renders_for_an_administrator(page: Any, console_server: Server) -> None:
+    console_user(console_server, "page-tour")
+    sign_in_user(page, console_server, "page-tour")
+    sync_api.expect(page.locator("#whoami")).to_be_visible()
+    for name, path in MAIN_PAGES.items():
+        answer = page.goto(f"{console_server.endpoint}/console{path}")
+        assert answer is not None and answer.status == 200, path
+        assert page.locator(".error").count() == 0, (
+            f"{path}: {page.locator('.error').all_inner_texts()}"
+        )
+        shot(page, console_server, f"page-{name}")
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="needs axe-core: npm ci --prefix tests/e2e/axe")
+def test_no_serious_accessibility_violations(browser: Any, console_server: Server) -> None:
+    """axe-core (served from disk, injected with the page's CSP bypassed for the checker
+    only) finds no serious or critical violation on the sign-in page or any main page."""
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    try:
+        problems: dict[str, list[str]] = {}
+
+        def audit(name: str) -> None:
+            page.add_script_tag(path=str(AXE))
+            found = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                ".violations.filter(v => v.impact === 'serious' || v.impact === 'critical')"
+                ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+            )
+            if found:
+                problems[name] = found
+
+        page.goto(f"{console_server.endpoint}/console/signin")
+        audit("signin")
+        console_user(console_server, "a11y-check")
+        sign_in_user(page, console_server, "a11y-check")
+        sync_api.expect(page.locator("#whoami")).to_be_visible()
+        for name, path in MAIN_PAGES.items():
+            page.goto(f"{console_server.endpoint}/console{path}")
+            audit(name)
+        assert problems == {}
+    finally:
+        context.close()
