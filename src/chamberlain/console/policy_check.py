@@ -31,7 +31,7 @@ def check_document(text: str, kind: str = "identity") -> dict[str, Any]:
             "column": error.colno,
         }
     try:
-        parse_policy(text, KINDS.get(kind, PolicyType.IDENTITY), size_limit=MANAGED_POLICY_MAX)
+        parse_policy(text, _kind(kind), size_limit=MANAGED_POLICY_MAX)
     except MalformedPolicyDocument as error:
         found: dict[str, Any] = {"ok": False, "message": error.message}
         named = _STATEMENT.search(error.message)
@@ -44,9 +44,37 @@ def check_document(text: str, kind: str = "identity") -> dict[str, Any]:
                 line, column = position(text, brace if 0 <= brace < end else start)
                 found.update(line=line, column=column, end_line=position(text, end)[0])
         if "line" not in found:
+            found.update(_failing_statement(text, kind))
+        if "line" not in found:
             found.update(_value_position(text, error.message))
         return found
     return {"ok": True}
+
+
+def _failing_statement(text: str, kind: str) -> dict[str, int]:
+    """The span of the first statement that fails validation on its own (for messages
+    that do not name their statement)."""
+    document = json.loads(text)
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return {}
+    offsets = statement_offsets(text)
+    alone = {k: v for k, v in document.items() if k != "Statement"}
+    for index, statement in enumerate(statements[: len(offsets)]):
+        try:
+            parse_policy(json.dumps({**alone, "Statement": [statement]}), _kind(kind))
+        except MalformedPolicyDocument:
+            start, end = offsets[index]
+            brace = text.find("{", start)
+            line, column = position(text, brace if 0 <= brace < end else start)
+            return {"line": line, "column": column, "end_line": position(text, end)[0]}
+    return {}
+
+
+def _kind(kind: str) -> PolicyType:
+    return KINDS.get(kind, PolicyType.IDENTITY)
 
 
 def _value_position(text: str, message: str) -> dict[str, int]:
