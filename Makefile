@@ -14,18 +14,20 @@ $(BIN)/chamberlain-installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# The AWS SDK for JavaScript v3, a test client (tests/e2e/test_js_sdk.py), from its lock file.
-# Without npm the JS SDK tests are skipped (in CI they fail instead).
-JS_DIR := tests/e2e/js
-$(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
+# Test clients from npm, each from its lock file: the AWS SDK for JavaScript v3
+# (tests/e2e/test_js_sdk.py) and axe-core (the console's accessibility check). Without npm
+# their tests are skipped (in CI they fail instead).
+NPM_DIRS := tests/e2e/js tests/e2e/axe
+NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
+%/node_modules/.installed: %/package-lock.json
 	@if command -v npm >/dev/null; then \
-	    npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
-	else echo "npm not found: the JS SDK tests will be skipped"; fi
+	    npm ci --prefix $* --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the tests that need $* are skipped"; fi
 
 .PHONY: install test lint typecheck lock test-latest bench-engine bench-api serve
 install: $(BIN)/chamberlain-installed
 
-test: install $(JS_DIR)/node_modules/.installed
+test: install $(NPM_STAMPS)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)

@@ -20,11 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from chamberlain import health
 from chamberlain.authorize_endpoint import AuthorizeEndpoint
 from chamberlain.config import Settings
+from chamberlain.console import console_app
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
@@ -287,9 +288,9 @@ class QueryApi:
 
 
 def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
-    """The HTTP app: the AWS APIs at `/`, the authorization endpoint at `/v1/authorize`,
-    health at `/healthz` and `/readyz`, Prometheus metrics at `/metrics`; every request
-    timed, counted and logged in one line."""
+    """The HTTP app: the AWS APIs at `/`, the web console at `/console`, the authorization
+    endpoint at `/v1/authorize`, health at `/healthz` and `/readyz`, Prometheus metrics at
+    `/metrics`; every request timed, counted and logged in one line."""
     api = QueryApi(services, region)
     store = services.store
     telemetry = Telemetry(store.pool_status if isinstance(store, SqlStore) else None)
@@ -307,6 +308,7 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             ),
             *health.routes(store),
             Route("/metrics", metrics, methods=["GET"]),
+            Mount("/console", app=console_app(services, region=region)),
         ],
         middleware=[Middleware(RequestTelemetry, telemetry=telemetry)],
     )

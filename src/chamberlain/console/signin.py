@@ -1,0 +1,209 @@
+"""Who may sign in: passwords, MFA codes and the credentials' fingerprint.
+
+Passwords are argon2id: a verification takes tens of milliseconds of CPU and memory, so it
+never runs inside a transaction. Each check reads what it needs in a read-only unit of
+work, verifies with no transaction open, then records the use (PasswordLastUsed, a
+re-hash with the current parameters) in a short writing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, replace
+
+from chamberlain.crypto.ids import is_account_id
+from chamberlain.crypto.passwords import hash_password, needs_rehash, verify_dummy, verify_password
+from chamberlain.domain import ROOT, AccessKey, Account, LoginProfile, MfaDevice, User
+from chamberlain.ops.core.accounts import root_caller
+from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
+from chamberlain.ops.iam.login import account_policy, password_expired
+from chamberlain.ops.sts.sessions import verify_mfa_code
+from chamberlain.policy import PrincipalType
+
+ACCOUNT_KEY = "account"  # domain.Account.key
+#: CloudTrail's userName for a failed sign-in by a name that is no user (AWS masks it).
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is signing in: the root user (`user_name` None) or an IAM user."""
+
+    account_id: str
+    user_name: str | None
+    caller: Caller
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    principal: Principal | None = None  # also set for a known principal's failure
+    must_change: bool = False
+    expired_hard: bool = False
+    has_mfa: bool = False
+
+
+def user_caller(user: User) -> Caller:
+    return Caller(
+        account_id=user.account_id,
+        arn=user.arn,
+        principal_id=user.user_id,
+        type=PrincipalType.USER,
+        user_name=user.name,
+    )
+
+
+def unknown_user_caller(account_id: str) -> Caller:
+    """The identity CloudTrail shows for a failed sign-in by an unknown user name."""
+    return Caller(
+        account_id=account_id,
+        arn="",
+        principal_id="",
+        type=PrincipalType.USER,
+        user_name=HIDDEN,
+    )
+
+
+def _owner(user_name: str | None) -> str:
+    return ROOT if user_name is None else user_name
+
+
+def resolve_account(services: Services, account: str) -> str | None:
+    """An account id from what the sign-in form says: the 12-digit id or the alias."""
+    wanted = account.strip().lower()
+    with services.store.unit_of_work(read_only=True) as uow:
+        repo = uow.repo(Account)
+        if is_account_id(wanted):
+            return wanted if repo.get(wanted, ACCOUNT_KEY) is not None else None
+        for account_id in services.store.accounts():
+            found = repo.get(account_id, ACCOUNT_KEY)
+            if found is not None and (found.alias or "").lower() == wanted:
+                return account_id
+    return None
+
+
+def _has_mfa(uow_repo: list[MfaDevice]) -> bool:
+    return any(d.enabled is not None for d in uow_repo)
+
+
+def check_root(services: Services, email: str, password: str, now: dt.datetime) -> Outcome:
+    with services.store.unit_of_work(read_only=True) as uow:
+        found: list[Account] = uow.repo(Account).find_by_ref(email.strip().lower())
+        account = found[0] if found else None
+        devices = uow.repo(MfaDevice).list(account.account_id, ref=ROOT.lower()) if account else []
+    if account is None:
+        verify_dummy(password, services.password_params)
+        return Outcome(ok=False)
+    principal = Principal(account.account_id, None, root_caller(account.account_id))
+    if not verify_password(account.root_password_hash, password):
+        return Outcome(ok=False, principal=principal)
+    with services.store.unit_of_work() as uow:
+        uow.lock_account(account.account_id)
+        current = uow.repo(Account).get(account.account_id, ACCOUNT_KEY)
+        if current is not None and current.root_password_hash == account.root_password_hash:
+            updated = replace(current, root_password_last_used=now)
+            if needs_rehash(current.root_password_hash, services.password_params):
+                updated = replace(
+                    updated,
+                    root_password_hash=hash_password(password, services.password_params),
+                )
+            uow.repo(Account).put(updated)
+    return Outcome(ok=True, principal=principal, has_mfa=_has_mfa(devices))
+
+
+def check_user(
+    services: Services, account_id: str, user_name: str, password: str, now: dt.datetime
+) -> Outcome:
+    key = user_name.strip().lower()
+    with services.store.unit_of_work(read_only=True) as uow:
+        user = uow.repo(User).get(account_id, key)
+        profile = uow.repo(LoginProfile).get(account_id, key) if user else None
+        policy = account_policy(uow, account_id)
+        devices = uow.repo(MfaDevice).list(account_id, ref=key) if user else []
+    if user is None:
+        verify_dummy(password, services.password_params)
+        return Outcome(
+            ok=False, principal=Principal(account_id, user_name, unknown_user_caller(account_id))
+        )
+    principal = Principal(account_id, user.name, user_caller(user))
+    if profile is None:
+        verify_dummy(password, services.password_params)
+        return Outcome(ok=False, principal=principal)
+    if not verify_password(profile.password_hash, password):
+        return Outcome(ok=False, principal=principal)
+    expired = password_expired(profile, policy, now)
+    if expired and policy is not None and policy.hard_expiry:
+        return Outcome(ok=False, principal=principal, expired_hard=True)
+    rehashed = (
+        hash_password(password, services.password_params)
+        if needs_rehash(profile.password_hash, services.password_params)
+        else None
+    )
+    with services.store.unit_of_work() as uow:
+        uow.lock_account(account_id)
+        current = uow.repo(User).get(account_id, key)
+        if current is not None and current.user_id == user.user_id:
+            uow.repo(User).put(replace(current, password_last_used=now))
+        stored = uow.repo(LoginProfile).get(account_id, key)
+        if rehashed and stored is not None and stored.password_hash == profile.password_hash:
+            uow.repo(LoginProfile).put(replace(stored, password_hash=rehashed))
+    return Outcome(
+        ok=True,
+        principal=principal,
+        must_change=profile.password_reset_required or expired,
+        has_mfa=_has_mfa(devices),
+    )
+
+
+def check_mfa_code(services: Services, meta: RequestMeta, principal: Principal, code: str) -> bool:
+    """Is `code` a fresh code of one of the principal's enabled devices? (Each code
+    counts once, and wrong codes are throttled per device, as for STS.)"""
+    owner = _owner(principal.user_name)
+    with services.store.unit_of_work() as uow:
+        uow.lock_account(principal.account_id)
+        ctx = OpContext(caller=principal.caller, meta=meta, uow=uow, services=services)
+        devices = uow.repo(MfaDevice).list(principal.account_id, ref=owner.lower())
+        return any(
+            verify_mfa_code(ctx, d.serial_number, code.strip(), owner)
+            for d in devices
+            if d.enabled is not None
+        )
+
+
+def load_principal(services: Services, account_id: str, user_name: str | None) -> Principal | None:
+    """The principal a session names, if it still exists, with its fingerprint."""
+    return resolved[0] if (resolved := _load(services, account_id, user_name)) else None
+
+
+def fingerprint(services: Services, account_id: str, user_name: str | None) -> str | None:
+    """A digest of the principal's password, MFA devices and access keys: it changes
+    whenever one of them does (None: the principal is gone)."""
+    return resolved[1] if (resolved := _load(services, account_id, user_name)) else None
+
+
+def _load(
+    services: Services, account_id: str, user_name: str | None
+) -> tuple[Principal, str] | None:
+    owner = _owner(user_name).lower()
+    parts: list[str] = []
+    with services.store.unit_of_work(read_only=True) as uow:
+        if user_name is None:
+            account = uow.repo(Account).get(account_id, ACCOUNT_KEY)
+            if account is None:
+                return None
+            principal = Principal(account_id, None, root_caller(account_id))
+            parts.append(account.root_password_hash)
+        else:
+            user = uow.repo(User).get(account_id, user_name.lower())
+            if user is None:
+                return None
+            principal = Principal(account_id, user.name, user_caller(user))
+            profile = uow.repo(LoginProfile).get(account_id, user_name.lower())
+            parts += [user.user_id, profile.password_hash if profile else "-"]
+        for device in uow.repo(MfaDevice).list(account_id, ref=owner):
+            parts.append(f"mfa:{device.serial_number}:{device.enabled}")
+        for key in uow.repo(AccessKey).list(account_id, ref=owner):
+            parts.append(f"key:{key.access_key_id}:{key.status}")
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return principal, digest

@@ -1,0 +1,248 @@
+"""Console pages in-process: each reads and writes through the operations as the
+signed-in principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+from chamberlain.ops.core.accounts import root_caller
+from chamberlain.ops.core.context import RequestMeta
+from chamberlain.ops.core.dispatch import execute
+
+from .conftest import ACCOUNT, Console
+from .test_signin import PASSWORD, iam, make_user
+
+
+def test_dashboard_counts_and_sign_in_url(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/")
+    assert re.search(r'id="count-users">1<', page.text)
+    assert re.search(r'id="count-groups">1<', page.text)
+    assert f"/console/signin?account={ACCOUNT}" in page.text
+    iam(console.services, "CreateAccountAlias", AccountAlias="acme-prod")
+    assert "/console/signin?account=acme-prod" in console.client.get("/console/").text
+
+
+def test_findings_most_severe_first_and_password_policy_fix(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/")
+    severities = re.findall(r'<span class="severity">(\w+)</span>', page.text)
+    order = ["critical", "high", "medium", "low"]
+    assert severities == sorted(severities, key=order.index)
+    assert 'data-check="password-policy"' in page.text
+    answer = console.post("/console/dashboard/fix/password-policy", {}, page="/console/")
+    assert answer.status_code == 303
+    policy = iam(console.services, "GetAccountPasswordPolicy")["PasswordPolicy"]
+    assert policy["MinimumPasswordLength"] == 14
+    assert policy["PasswordReusePrevention"] == 24
+    assert 'data-check="password-policy"' not in console.client.get("/console/").text
+
+
+def test_root_key_fix_deletes_root_keys(console: Console) -> None:
+    meta = RequestMeta(request_id="t", now=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    execute(console.services, root_caller(ACCOUNT), meta, "iam", "CreateAccessKey", {})
+    console.sign_in_root()
+    page = console.client.get("/console/")
+    assert 'data-check="root-access-key"' in page.text
+    answer = console.post("/console/dashboard/fix/root-key", {}, page="/console/")
+    assert answer.status_code == 303
+    assert iam(console.services, "ListAccessKeys")["AccessKeyMetadata"] == []
+    assert 'data-check="root-access-key"' not in console.client.get("/console/").text
+
+
+def test_create_user_with_generated_password_tags_and_group(console: Console) -> None:
+    console.sign_in_root()
+    answer = console.post(
+        "/console/users/new",
+        {
+            "username": "hannah",
+            "console": "yes",
+            "password_kind": "generated",
+            "reset": "yes",
+            "groups": "Administrators",
+            "tags": "team=data\ncost-centre = 42",
+        },
+    )
+    assert answer.status_code == 200
+    password = re.search(r'id="generated-password">([^<]+)<', answer.text)
+    assert password
+    user = iam(console.services, "GetUser", UserName="hannah")["User"]
+    assert user["Tags"] == [{"Key": "team", "Value": "data"}, {"Key": "cost-centre", "Value": "42"}]
+    groups = iam(console.services, "ListGroupsForUser", UserName="hannah")["Groups"]
+    assert [g["GroupName"] for g in groups] == ["Administrators"]
+    console.client.cookies.clear()
+    signed = console.sign_in_user("hannah", html.unescape(password.group(1)))
+    assert signed.headers["location"] == "/console/signin/password"
+
+
+def test_create_user_shows_awss_validation_error(console: Console) -> None:
+    console.sign_in_root()
+    answer = console.post(
+        "/console/users/new", {"username": "bad name!"}, page="/console/users/new"
+    )
+    assert answer.status_code == 400
+    assert "failed to satisfy constraint" in answer.text
+
+
+def test_users_search_and_paging(console: Console) -> None:
+    for index in range(30):
+        iam(console.services, "CreateUser", UserName=f"dev-{index:02d}")
+    console.sign_in_root()
+    first = console.client.get("/console/users")
+    assert "31 user(s)" in first.text
+    assert 'id="next-page"' in first.text
+    second = console.client.get("/console/users?start=25")
+    assert "dev-29" in second.text and "dev-00" not in second.text
+    found = console.client.get("/console/users?q=DEV-1")
+    assert "10 user(s)" in found.text
+
+
+def test_user_page_shows_groups_and_credentials(console: Console) -> None:
+    make_user(console.services, "ivan")
+    iam(console.services, "AddUserToGroup", UserName="ivan", GroupName="Administrators")
+    iam(console.services, "CreateAccessKey", UserName="ivan")
+    console.sign_in_root()
+    page = console.client.get("/console/users/ivan")
+    assert page.status_code == 200
+    assert "Administrators" in page.text
+    assert "data-key=" in page.text
+    missing = console.client.get("/console/users/nobody")
+    assert missing.status_code == 404
+    assert "The user with name nobody cannot be found." in missing.text
+
+
+def test_account_settings_alias_and_policy(console: Console) -> None:
+    console.sign_in_root()
+    answer = console.post(
+        "/console/settings/alias", {"alias": "Bad_Alias"}, page="/console/settings"
+    )
+    assert "error=" in answer.headers["location"]
+    console.post("/console/settings/alias", {"alias": "good-alias"}, page="/console/settings")
+    assert iam(console.services, "ListAccountAliases")["AccountAliases"] == ["good-alias"]
+    console.post(
+        "/console/settings/password-policy",
+        {"min_length": "12", "RequireSymbols": "on", "max_age": "60"},
+        page="/console/settings",
+    )
+    policy = iam(console.services, "GetAccountPasswordPolicy")["PasswordPolicy"]
+    assert policy["MinimumPasswordLength"] == 12
+    assert policy["RequireSymbols"] is True and policy["RequireNumbers"] is False
+    assert policy["MaxPasswordAge"] == 60
+
+
+def test_credential_report_generate_then_view(console: Console) -> None:
+    console.sign_in_root()
+    assert 'id="no-report"' in console.client.get("/console/report").text
+    console.post("/console/report", {}, page="/console/report")
+    page = console.client.get("/console/report")
+    assert 'id="report-table"' in page.text
+    assert "&lt;root_account&gt;" in page.text
+    assert "data:text/csv;base64," in page.text
+
+
+def test_event_history_lists_console_logins(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/events?attribute=EventName&value=ConsoleLogin")
+    assert page.status_code == 200
+    assert page.text.count("<td>ConsoleLogin</td>") == 1
+
+
+def test_user_changes_own_password_and_stays_signed_in(console: Console) -> None:
+    make_user(console.services, "judy")
+    iam(console.services, "UpdateAccountPasswordPolicy", AllowUsersToChangePassword=True)
+    console.sign_in_user("judy", PASSWORD)
+    answer = console.post(
+        "/console/credentials/password",
+        {
+            "old_password": PASSWORD,
+            "new_password": "Fresh-Passw0rd-2027",
+            "confirm_password": "Fresh-Passw0rd-2027",
+        },
+        page="/console/credentials",
+    )
+    assert answer.status_code == 200
+    assert "Your password has been changed." in answer.text
+    assert console.client.get("/console/", follow_redirects=False).status_code == 200
+
+
+def test_a_failed_action_shows_awss_message_after_the_redirect(console: Console) -> None:
+    console.sign_in_root()
+    answer = console.post(
+        "/console/keys/update",
+        {"key": "AKIAIOSFODNN7EXAMPLE", "do": "deactivate"},
+        page="/console/credentials",
+    )
+    assert answer.status_code == 303
+    page = console.client.get(answer.headers["location"].removeprefix("http://127.0.0.1"))
+    assert "The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found." in page.text
+
+
+def test_a_link_cannot_put_its_own_message_in_a_page(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/credentials?error=Your+account+is+locked,+call+555")
+    assert "call 555" not in page.text
+    assert 'id="credentials-error"' not in page.text
+
+
+TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}'
+)
+
+
+def test_group_page_attaches_and_detaches_policies(console: Console) -> None:
+    console.sign_in_root()
+    page = console.client.get("/console/groups/Administrators")
+    assert "AdministratorAccess" in page.text
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    console.post(
+        "/console/groups/Administrators/policies",
+        {"arn": arn, "do": "attach"},
+        page="/console/groups/Administrators",
+    )
+    attached = iam(console.services, "ListAttachedGroupPolicies", GroupName="Administrators")
+    assert arn in [p["PolicyArn"] for p in attached["AttachedPolicies"]]
+    bad = console.post(
+        "/console/groups/Administrators/policies",
+        {"arn": "arn:aws:iam::aws:policy/NoSuchPolicy", "do": "attach"},
+        page="/console/groups/Administrators",
+    )
+    shown = console.client.get(bad.headers["location"].removeprefix("http://127.0.0.1"))
+    assert "does not exist or is not attachable" in shown.text
+
+
+def test_role_trust_policy_edit_and_session_revocation(console: Console) -> None:
+    iam(console.services, "CreateRole", RoleName="deployer", AssumeRolePolicyDocument=TRUST)
+    console.sign_in_root()
+    page = console.client.get("/console/roles/deployer")
+    assert "sts:AssumeRole" in page.text
+    wrong = console.post(
+        "/console/roles/deployer/trust",
+        {"document": TRUST.replace("sts:AssumeRole", "s3:GetObject")},
+        page="/console/roles/deployer",
+    )
+    assert wrong.status_code == 200
+    assert "Trust Policy statement actions can only be" in wrong.text
+    revoked = console.post("/console/roles/deployer/revoke", {}, page="/console/roles/deployer")
+    assert "Sessions issued before now are revoked." in revoked.text
+    names = iam(console.services, "ListRolePolicies", RoleName="deployer")["PolicyNames"]
+    assert names == ["AWSRevokeOlderSessions"]
+
+
+def test_policy_simulator_shows_the_decision_and_statement(console: Console) -> None:
+    console.sign_in_root()
+    assert console.client.get("/console/simulator").status_code == 200
+    answer = console.post(
+        "/console/simulator",
+        {
+            "source": f"arn:aws:iam::{ACCOUNT}:user/admin",
+            "actions": "iam:ListUsers\ns3:GetObject",
+            "resources": "*",
+        },
+        page="/console/simulator",
+    )
+    assert answer.status_code == 200
+    assert answer.text.count("<td>allowed</td>") == 2
+    assert "AdministratorAccess" in answer.text
