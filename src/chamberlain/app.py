@@ -7,9 +7,12 @@ operations layer, and answered in AWS's XML with a unique request id.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from chamberlain.config import Settings
 from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
-from chamberlain.ops.audit import records as audit
+from chamberlain.ops.core import auth_failures
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
@@ -59,6 +62,9 @@ XML = "text/xml"
 JSON = "application/x-amz-json-1.1"
 #: Services on the JSON 1.1 protocol, by their X-Amz-Target prefix.
 JSON_SERVICES = {"cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"}
+#: How often a node writes the summaries of ended windows of failed authentications and
+#: prunes expired throttle counters (any node may; each window is summarized once).
+SWEEP_EVERY_S = 30.0
 
 
 def build_services(settings: Settings) -> Services:
@@ -248,21 +254,18 @@ class QueryApi:
         try:
             return await run_in_threadpool(self._authenticate, request, body, service, now)
         except KeyAuthenticationFailed as failed:
-            if self.services.audit:
-                await run_in_threadpool(
-                    partial(
-                        audit.record_auth_failure,
-                        self.services,
-                        meta,
-                        service=service,
-                        operation=operation.rsplit(".", 1)[-1],
-                        access_key_id=failed.key.access_key_id,
-                        account_id=failed.key.account_id,
-                        identity=failed.key.identity,
-                        error=failed.error,
-                    )
+            # Counted per key and source, recorded once per window, throttled past a limit.
+            error = await run_in_threadpool(
+                partial(
+                    auth_failures.authentication_failed,
+                    self.services,
+                    meta,
+                    failed,
+                    service=service,
+                    operation=operation.rsplit(".", 1)[-1],
                 )
-            raise failed.error from None
+            )
+            raise error from None
 
     def _authenticate(
         self, request: Request, body: bytes, service: str, now: dt.datetime
@@ -300,7 +303,18 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_periodically(services))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", api.handle, methods=["GET", "POST"]),
             *health.routes(store),
@@ -308,6 +322,15 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
         ],
         middleware=[Middleware(RequestTelemetry, telemetry=telemetry)],
     )
+
+
+async def _sweep_periodically(services: Services) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_EVERY_S)
+        try:
+            await run_in_threadpool(auth_failures.sweep, services, dt.datetime.now(dt.UTC))
+        except Exception:  # the next round tries again; serving goes on
+            log.exception("sweeping the throttle counters failed")
 
 
 def app_from_data_dir(data_dir: str | Path) -> Starlette:

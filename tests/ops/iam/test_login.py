@@ -323,8 +323,7 @@ def test_account_alias_counts_as_a_common_word(aws: Call, alice: User):
 
 
 def _sign_in(services: Services, password: str, name: str = "alice", when: dt.datetime = NOW):
-    with services.store.unit_of_work() as uow:
-        return check_password(uow, services, ACCOUNT, name, password, when)
+    return check_password(services, ACCOUNT, name, password, when)
 
 
 def test_check_password(aws: Call, services: Services, alice: User):

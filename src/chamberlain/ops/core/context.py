@@ -83,6 +83,7 @@ class OpContext:
     meta: RequestMeta
     uow: UnitOfWork
     services: Services
+    prepared: object = None  # what the operation's preparer returned (registry.operation)
 
     @property
     def account_id(self) -> str:
