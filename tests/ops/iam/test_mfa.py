@@ -17,12 +17,12 @@ import pytest
 
 from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, InlinePolicy, MfaDevice
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.context import Caller, OpContext, Services
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.core.mfa_throttle import MfaThrottle
 from chamberlain.ops.iam import mfa as iam_mfa
 from chamberlain.ops.iam.mfa import qr_png
-from chamberlain.ops.sts.sessions import verify_mfa_code
+from chamberlain.ops.sts.sessions import reserve_mfa_attempt, verify_mfa_code
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -86,8 +86,14 @@ def op_context(services: Services, now: dt.datetime = NOW) -> Iterator[OpContext
         yield OpContext(caller=root_caller(), meta=meta(now), uow=uow, services=services)
 
 
-def check(services: Services, serial: str, code: str, user: str, **kw: Any) -> bool:
-    with op_context(services, **kw) as ctx:
+def check(services: Services, serial: str, code: str, user: str, now: dt.datetime = NOW) -> bool:
+    """A code checked as GetSessionToken checks it: the attempt counted first (with no
+    lock held), then the code checked in the operation's unit of work."""
+    with services.store.unit_of_work(read_only=True) as uow:
+        reading = OpContext(caller=root_caller(), meta=meta(now), uow=uow, services=services)
+        attempt = reserve_mfa_attempt(reading, serial, user)
+    with op_context(services, now) as ctx:
+        ctx.prepared = attempt
         return verify_mfa_code(ctx, serial, code, user)
 
 
@@ -430,28 +436,38 @@ def test_code_check_refuses_other_users_unassigned_devices_and_junk(aws: Call, s
     assert not check(services, f"{MFA}gone", code, "alice")
     for junk in ("", "12345", "1234567", "abcdef", code + " "):
         assert not check(services, serial, junk, "alice")
-    services.mfa_throttle = MfaThrottle()  # five wrong codes: the limit (tested below)
+    with services.store.unit_of_work() as uow:  # five wrong codes: the limit (tested below)
+        throttle.clear(uow, throttle.MFA_DEVICE, throttle.mfa_key(ACCOUNT, serial))
     assert check(services, serial, code, "ALICE")  # user names are case-insensitive
     entity = stored(services, serial)
     assert entity is not None and entity.last_step == S + 1
 
 
 def test_wrong_codes_past_the_limit_refuse_every_code_for_a_while(aws: Call, services: Services):
-    """Guessing is bounded: after five wrong codes in five minutes even the right code is
-    refused, until the window has passed; a right code clears the count."""
+    """Guessing is bounded: the fifth attempt locks the device for a minute, each further
+    one for twice as long; while locked even the right code is refused (unchecked); a
+    right code clears the count."""
     aws("CreateUser", UserName="alice")
     serial, seed = enable(aws, "alice", "d")
-    near = {totp.code_at(seed, S + k) for k in range(-1, 3)}
+    near = {totp.code_at(seed, S + k) for k in range(-1, 12)}
     wrong = next(c for c in ("000000", "000001", "000002", "000003", "000004") if c not in near)
+
+    def right(at: dt.datetime) -> str:
+        return totp.code_at(seed, totp.step_at(at))
+
     for _ in range(4):
         assert not check(services, serial, wrong, "alice")
     assert check(services, serial, totp.code_at(seed, S + 1), "alice")  # clears the count
     for _ in range(5):
         assert not check(services, serial, wrong, "alice")
-    soon = NOW + dt.timedelta(minutes=2)
-    assert not check(services, serial, totp.code_at(seed, totp.step_at(soon)), "alice", now=soon)
-    later = NOW + dt.timedelta(minutes=5, seconds=30)
-    assert check(services, serial, totp.code_at(seed, totp.step_at(later)), "alice", now=later)
+    soon = NOW + dt.timedelta(seconds=30)
+    assert not check(services, serial, right(soon), "alice", now=soon)  # locked: 1 minute
+    after = NOW + dt.timedelta(seconds=90)
+    assert not check(services, serial, wrong, "alice", now=after)  # the 6th: 2 minutes
+    locked = after + dt.timedelta(seconds=100)
+    assert not check(services, serial, right(locked), "alice", now=locked)
+    later = after + dt.timedelta(seconds=121)
+    assert check(services, serial, right(later), "alice", now=later)
 
 
 def test_a_device_made_again_under_a_deleted_ones_name_starts_with_no_count(
@@ -712,9 +728,8 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
 
     from chamberlain.crypto.totp import code_at, step_at
     from chamberlain.domain import MfaDevice
-    from chamberlain.ops.sts.sessions import verify_mfa_code
 
-    from ..conftest import ACCOUNT, NOW, meta
+    from ..conftest import ACCOUNT, NOW
 
     iam("CreateUser", UserName="drift")
     device = iam("CreateVirtualMFADevice", VirtualMFADeviceName="drift")["VirtualMFADevice"]
@@ -739,13 +754,9 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
         stored = uow.repo(MfaDevice).get(ACCOUNT, serial)
         assert stored.offset == 3
     later = NOW + dt.timedelta(seconds=90)
-    from chamberlain.ops.core.context import OpContext
 
-    from ..conftest import root_caller
 
-    with services.store.unit_of_work() as uow:
-        ctx = OpContext(caller=root_caller(), meta=meta(later), uow=uow, services=services)
-        assert verify_mfa_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")
+    assert check(services, serial, code_at(seed, step_at(later) + 3), "drift", now=later)
 
 
 def test_enabling_again_forgets_an_offset_learned_before(aws: Call, services: Services):

@@ -1,7 +1,10 @@
 """IAM virtual MFA devices: CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice,
 DeactivateMFADevice, DeleteVirtualMFADevice, ListMFADevices, ListVirtualMFADevices,
 GetMFADevice, TagMFADevice, UntagMFADevice, ListMFADeviceTags. Codes presented to STS
-(and later the console) are checked by `sessions.verify_mfa_code`.
+(and later the console) are checked by `sessions.verify_mfa_code`. Every path that checks a
+code counts the attempt first in the device's shared counter (throttle.MFA_DEVICE, in
+the database: the bound holds across nodes and restarts): Enable and Resync answer
+LimitExceeded while the device is locked, without looking at the codes.
 
 The TOTP seed is generated here, encrypted at rest with the operator's key (bound to the
 device's serial number, so a blob copied onto another row does not decrypt) and shown
@@ -30,6 +33,7 @@ import segno
 
 from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, Account, MfaDevice, User
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.common import (
     account_root_arn,
     check_tag_count,
@@ -47,12 +51,19 @@ from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidAuthenticationCode,
+    LimitExceeded,
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
+from chamberlain.ops.sts.sessions import (
+    MfaAttempt,
+    mfa_attempt_counted,
+    mfa_code_accepted,
+    reserve_mfa_attempt,
+)
 
 # AWS's quotas: MFA devices in use per user (and per root user), and virtual MFA devices
 # (assigned or unassigned) per account, which AWS sets equal to the users quota.
@@ -138,9 +149,22 @@ def qr_png(uri: str) -> bytes:
     return buffer.getvalue()
 
 
+def _count_attempt(ctx: OpContext, params: Params) -> MfaAttempt | None:
+    """Preparer of EnableMFADevice and ResyncMFADevice: count the attempt at the two codes
+    in the device's shared counter before the unit of work; LimitExceeded while the
+    device is locked (the codes are not checked then, right or wrong)."""
+    attempt = reserve_mfa_attempt(ctx, params["SerialNumber"])
+    if attempt is not None and attempt.locked:
+        raise LimitExceeded(throttle.LOCKED_MESSAGE)
+    return attempt
+
+
 def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
     """The step of AuthenticationCode2, if the two codes are consecutive codes of the
-    device not used before; else InvalidAuthenticationCode."""
+    device not used before (and the attempt was counted); else InvalidAuthenticationCode.
+    Right codes clear the device's count."""
+    if not mfa_attempt_counted(ctx, device.serial_number):
+        raise InvalidAuthenticationCode(INVALID_CODE)
     step = totp.verify_two_consecutive(
         _seed(ctx, device),
         params["AuthenticationCode1"],
@@ -150,6 +174,7 @@ def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
     )
     if step is None:
         raise InvalidAuthenticationCode(INVALID_CODE)
+    mfa_code_accepted(ctx, device.serial_number)
     return step
 
 
@@ -256,7 +281,7 @@ def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     return {"VirtualMFADevice": compact(device)}
 
 
-@operation("iam", "EnableMFADevice", resource=owner_target)
+@operation("iam", "EnableMFADevice", resource=owner_target, prepare=_count_attempt)
 def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
     device = _require_device(ctx, params["SerialNumber"])
@@ -269,12 +294,10 @@ def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     # A clock offset learned (ResyncMFADevice) while the device was assigned before does
     # not carry over: a newly enabled device is checked against the server's clock.
     repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step, offset=0))
-    # A newly enabled device starts with no wrong codes counted against it.
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
-@operation("iam", "ResyncMFADevice", resource=owner_target)
+@operation("iam", "ResyncMFADevice", resource=owner_target, prepare=_count_attempt)
 def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
     device = _require_assigned(ctx, params["SerialNumber"], owner)
@@ -282,7 +305,6 @@ def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     # Resynchronizing is how a device whose clock drifted is brought back: its offset
     # is learned from the two codes and used from now on.
     _repo(ctx).put(replace(device, last_step=step, offset=totp.offset_for(step, ctx.now)))
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
@@ -302,7 +324,7 @@ def delete_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
         raise DeleteConflict(DELETE_IN_USE)
     _repo(ctx).delete(ctx.account_id, device.key)
     # A device created later under the same name must not inherit this one's count.
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
+    throttle.clear(ctx.uow, throttle.MFA_DEVICE, throttle.mfa_key(ctx.account_id, device.key))
     return None
 
 
