@@ -755,7 +755,6 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
         assert stored.offset == 3
     later = NOW + dt.timedelta(seconds=90)
 
-
     assert check(services, serial, code_at(seed, step_at(later) + 3), "drift", now=later)
 
 
