@@ -26,7 +26,7 @@ Deactivate, Resync, ListMFADevices, GetMFADevice) on the user.
 from __future__ import annotations
 
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import segno
@@ -54,7 +54,13 @@ from chamberlain.ops.core.errors import (
     LimitExceeded,
     NoSuchEntity,
 )
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.registry import (
+    Output,
+    Params,
+    StalePreparation,
+    Target,
+    operation,
+)
 from chamberlain.ops.core.tagging import TaggedKind, adding, tag_operations
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
@@ -249,10 +255,32 @@ def _list_virtual_target(ctx: OpContext, params: Params) -> Target:
 # ----------------------------------------------------------------------- operations
 
 
-@operation("iam", "CreateVirtualMFADevice", resource=_create_target)
+@dataclass(frozen=True)
+class _NewSeed:
+    """A new device's seed and its QR code, made before the unit of work (rendering the
+    image is slow enough that it must not hold the account's write lock)."""
+
+    seed: str
+    account_name: str
+    png: bytes
+
+
+def _new_seed(ctx: OpContext, params: Params) -> _NewSeed:
+    seed = totp.new_seed()
+    account_name = _account_name(ctx)
+    uri = provisioning_uri(seed, params["VirtualMFADeviceName"], account_name)
+    return _NewSeed(seed, account_name, qr_png(uri))
+
+
+@operation("iam", "CreateVirtualMFADevice", resource=_create_target, prepare=_new_seed)
 def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     name, path = params["VirtualMFADeviceName"], params.get("Path") or "/"
     tags = check_tag_count(tags_in(params.get("Tags")))
+    new = ctx.prepared
+    if not isinstance(new, _NewSeed):
+        raise RuntimeError("CreateVirtualMFADevice runs only after _new_seed")
+    if _account_name(ctx) != new.account_name:  # the alias in the QR label changed
+        raise StalePreparation()
     repo = _repo(ctx)
     devices: list[MfaDevice] = repo.list(ctx.account_id)
     # Device names are unique in the account, case-insensitively, like every IAM name.
@@ -261,21 +289,19 @@ def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     if len(devices) >= VIRTUAL_MFA_DEVICES_PER_ACCOUNT:
         raise quota_exceeded("MFADevices", VIRTUAL_MFA_DEVICES_PER_ACCOUNT)
     serial = iam_arn(ctx, "mfa", name, path)
-    seed = totp.new_seed()
     repo.add(
         MfaDevice(
             account_id=ctx.account_id,
             serial_number=serial,
-            seed_encrypted=ctx.services.secrets.encrypt(seed.encode(), aad=serial.encode()),
+            seed_encrypted=ctx.services.secrets.encrypt(new.seed.encode(), aad=serial.encode()),
             created=ctx.now,
             tags=tags,
         )
     )
-    png = qr_png(provisioning_uri(seed, name, _account_name(ctx)))
     device = {
         "SerialNumber": serial,
-        "Base32StringSeed": seed.encode("ascii"),
-        "QRCodePNG": png,
+        "Base32StringSeed": new.seed.encode("ascii"),
+        "QRCodePNG": new.png,
         "Tags": tags_out(tags) or None,
     }
     return {"VirtualMFADevice": compact(device)}
