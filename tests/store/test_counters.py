@@ -90,6 +90,21 @@ def test_clear_report_due_and_prune(counter_store: Store) -> None:
         assert uow.counters.get("auth", "a") is None
 
 
+def test_forgive_takes_one_attempt_back(counter_store: Store) -> None:
+    with counter_store.unit_of_work() as uow:
+        uow.counters.hit("s", "k", T0, MINUTE, sliding=True)
+        uow.counters.hit("s", "k", T0, MINUTE, sliding=True)
+        uow.counters.forgive("s", "k")
+        uow.counters.forgive("s", "gone")  # nothing to forgive: no error, no row
+        assert uow.counters.get("s", "gone") is None
+        counter = uow.counters.get("s", "k")
+        assert counter is not None and counter.count == 1
+        uow.counters.forgive("s", "k")
+        uow.counters.forgive("s", "k")
+        counter = uow.counters.get("s", "k")
+        assert counter is not None and counter.count == 0
+
+
 def test_prune_is_bounded(counter_store: Store) -> None:
     with counter_store.unit_of_work() as uow:
         for n in range(5):

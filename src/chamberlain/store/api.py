@@ -127,6 +127,9 @@ class Counters(Protocol):
     def clear(self, scope: str, key: str) -> bool:
         """Forget the counter; False when there was none."""
 
+    def forgive(self, scope: str, key: str) -> None:
+        """Take one attempt back (never below 0): an attempt that proved right."""
+
     def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
         """Expired counters of `scope` with attempts no summary reported yet."""
 

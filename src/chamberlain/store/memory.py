@@ -217,6 +217,12 @@ class _MemoryCounters:
         self._writable()
         return self.table.pop((scope, key), None) is not None
 
+    def forgive(self, scope: str, key: str) -> None:
+        self._writable()
+        old = self.table.get((scope, key))
+        if old is not None and old.count > 0:
+            self.table[(scope, key)] = replace(old, count=old.count - 1)
+
     def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
         hits = [
             c

@@ -605,6 +605,9 @@ _LOCK_COUNTER = (
         ),
     )
 )
+_FORGIVE_COUNTER = (
+    counters.update().where(*_THIS_COUNTER, _C.attempts > 0).values(attempts=_C.attempts - 1)
+)
 _CLEAR_COUNTER = counters.delete().where(*_THIS_COUNTER).execution_options(preserve_rowcount=True)
 _DUE_COUNTERS = (
     select(*_COUNTER_COLUMNS)
@@ -718,6 +721,10 @@ class _SqlCounters:
     def clear(self, scope: str, key: str) -> bool:
         self._writable()
         return self._conn.execute(_CLEAR_COUNTER, {"s": scope, "k": key}).rowcount > 0
+
+    def forgive(self, scope: str, key: str) -> None:
+        self._writable()
+        self._conn.execute(_FORGIVE_COUNTER, {"s": scope, "k": key})
 
     def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
         params = {"s": scope, "now": to_micros(now), "limit": limit}

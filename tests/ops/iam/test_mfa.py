@@ -19,6 +19,7 @@ from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, InlinePolicy, MfaDevice
 from chamberlain.ops.core import throttle
 from chamberlain.ops.core.context import Caller, OpContext, Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam import mfa as iam_mfa
 from chamberlain.ops.iam.mfa import qr_png
@@ -468,6 +469,54 @@ def test_wrong_codes_past_the_limit_refuse_every_code_for_a_while(aws: Call, ser
     assert not check(services, serial, right(locked), "alice", now=locked)
     later = after + dt.timedelta(seconds=121)
     assert check(services, serial, right(later), "alice", now=later)
+
+
+def test_resync_is_counted_with_the_other_paths_and_refused_while_locked(
+    aws: Call, services: Services
+):
+    """ResyncMFADevice's pairs count against the device like every code check; while the
+    device is locked a right pair gets LimitExceeded (IAM lists it for ResyncMFADevice,
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_ResyncMFADevice.html), is
+    not checked, and clears nothing; STS refuses a right code too."""
+    aws("CreateUser", UserName="alice")
+    serial, seed = enable(aws, "alice", "d")
+    near = {totp.code_at(seed, S + k) for k in range(-2, 12)}
+    pairs = [(a, b) for a, b in (("000000", "000001"), ("111111", "111112"), ("222222", "222223"))]
+    wrong = next(p for p in pairs if not set(p) & near)
+    bad = {"AuthenticationCode1": wrong[0], "AuthenticationCode2": wrong[1]}
+    assert not check(services, serial, wrong[0], "alice")  # one wrong code by STS
+    for _ in range(4):
+        with pytest.raises(ServiceError) as excinfo:
+            aws("ResyncMFADevice", UserName="alice", SerialNumber=serial, **bad)
+        assert excinfo.value.code == "InvalidAuthenticationCode"
+    before = stored(services, serial)
+    with pytest.raises(ServiceError) as excinfo:
+        aws("ResyncMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S + 1))
+    assert (excinfo.value.code, excinfo.value.message) == (
+        "LimitExceeded",
+        "Attempt limit exceeded, please try after some time.",
+    )
+    assert stored(services, serial) == before  # not checked, nothing learned or cleared
+    assert not check(services, serial, totp.code_at(seed, S + 1), "alice")
+    later = NOW + dt.timedelta(minutes=1)  # the first lock is over
+    step = totp.step_at(later)
+    params = {"UserName": "alice", "SerialNumber": serial, **codes(seed, step)}
+    execute(services, root_caller(), meta(later), "iam", "ResyncMFADevice", params)
+    with services.store.unit_of_work(read_only=True) as uow:
+        assert uow.counters.get("mfa-device", throttle.mfa_key(ACCOUNT, serial)) is None
+
+
+def test_enable_is_counted_too(aws: Call, services: Services):
+    aws("CreateUser", UserName="alice")
+    serial, seed = create(aws, "d")
+    bad = {"AuthenticationCode1": "000000", "AuthenticationCode2": "000000"}
+    for _ in range(5):
+        with pytest.raises(ServiceError) as excinfo:
+            aws("EnableMFADevice", UserName="alice", SerialNumber=serial, **bad)
+        assert excinfo.value.code == "InvalidAuthenticationCode"
+    with pytest.raises(ServiceError) as excinfo:
+        aws("EnableMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S))
+    assert excinfo.value.code == "LimitExceeded"
 
 
 def test_a_device_made_again_under_a_deleted_ones_name_starts_with_no_count(

@@ -40,6 +40,8 @@ def authentication_failed(
     if failure.throttled:
         return Throttling(throttle.THROTTLED_MESSAGE)
     if services.audit:
+        for ended in failure.summaries:  # the window before, then this one's first
+            _summarize(services, ended)
         if failure.first_in_window:
             audit.record_auth_failure(
                 services,
@@ -51,8 +53,6 @@ def authentication_failed(
                 identity=key.identity,
                 error=failed.error,
             )
-        for ended in failure.summaries:
-            _summarize(services, ended)
     return failed.error
 
 

@@ -99,6 +99,12 @@ def clear(uow: UnitOfWork, limit: Limit, key: str) -> None:
     uow.counters.clear(limit.scope, key)
 
 
+def forgive(uow: UnitOfWork, limit: Limit, key: str) -> None:
+    """A right answer from a source: its attempt no longer counts against the source
+    (which may hold other users' wrong guesses, so it is not cleared)."""
+    uow.counters.forgive(limit.scope, key)
+
+
 def mfa_key(account_id: str, serial_number: str) -> str:
     return f"{account_id}/{serial_number}"
 

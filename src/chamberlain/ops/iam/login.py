@@ -203,12 +203,13 @@ def _reserve_password_attempt(
         raise LimitExceeded(throttle.LOCKED_MESSAGE) from None
 
 
-def _password_proven(services: Services, user: User) -> None:
-    """A right password: the user's count of attempts starts again."""
-    with services.store.unit_of_work() as uow:
-        throttle.clear(
-            uow, throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)
-        )
+def _password_proven(uow: UnitOfWork, user: User, source_ip: str) -> None:
+    """A right password: the user's count of attempts starts again, and the attempt no
+    longer counts against the source."""
+    throttle.clear(
+        uow, throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)
+    )
+    throttle.forgive(uow, throttle.PASSWORD_SOURCE, source_ip)
 
 
 def _authorize_self_service(
@@ -339,7 +340,8 @@ def _verify_change(ctx: OpContext, params: Params) -> _VerifiedChange:
     _reserve_password_attempt(ctx.services, user, ctx.meta.source_ip, ctx.now)
     if not verify_password(profile.password_hash, params["OldPassword"]):
         raise InvalidUserType("The old password is incorrect.")
-    _password_proven(ctx.services, user)
+    with ctx.services.store.unit_of_work() as proven:
+        _password_proven(proven, user, ctx.meta.source_ip)
     new_password = params["NewPassword"]
     check_new_password(ctx, user.name, new_password, policy)
     if _reused(profile, new_password, policy):
@@ -510,9 +512,7 @@ def check_password(
             if rehashed is not None:
                 uow.repo(LoginProfile).put(replace(current, password_hash=rehashed))
             uow.repo(User).put(replace(stored, password_last_used=now))
-            throttle.clear(
-                uow, throttle.PASSWORD_USER, throttle.password_key(account_id, user.user_id)
-            )
+            _password_proven(uow, user, source_ip)
         return PasswordCheck(
             ok=True,
             user=user,
