@@ -24,7 +24,10 @@ Counters live in the database, so two nodes share one bound and a restart keeps 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from chamberlain.store.api import Store, UnitOfWork
@@ -65,6 +68,21 @@ RESERVED = (PASSWORD_USER, PASSWORD_SOURCE, MFA_DEVICE)
 #: The answer to an attempt while locked (AWS's wording for its own attempt limits).
 LOCKED_MESSAGE = "Attempt limit exceeded, please try after some time."
 THROTTLED_MESSAGE = "Rate exceeded"
+
+
+#: Password hashes and verifications (argon2, built to use all the CPU and memory it is
+#: given) running at once in this process, at most: beyond that they queue among
+#: themselves, so a burst of them leaves CPU for every other request.
+HASHING_SLOTS = max(1, (os.cpu_count() or 2) // 2)
+_hashing = threading.BoundedSemaphore(HASHING_SLOTS)
+
+
+@contextmanager
+def hashing() -> Iterator[None]:
+    """Hold one of the HASHING_SLOTS while hashing or verifying passwords (never while
+    holding a lock or a write transaction)."""
+    with _hashing:
+        yield
 
 
 class Locked(Exception):

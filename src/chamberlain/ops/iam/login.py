@@ -186,7 +186,8 @@ def _hash_new_password(ctx: OpContext, params: Params) -> str | None:
         return None
     user = _login_user(ctx, params)
     check_new_password(ctx, user.name, password, account_policy(ctx.uow, ctx.account_id))
-    return hash_password(password, ctx.services.password_params)
+    with throttle.hashing():
+        return hash_password(password, ctx.services.password_params)
 
 
 def _reserve_password_attempt(
@@ -338,15 +339,19 @@ def _verify_change(ctx: OpContext, params: Params) -> _VerifiedChange:
     password, check the new one against the policy and history, hash it."""
     user, policy, profile = _password_changer(ctx)
     _reserve_password_attempt(ctx.services, user, ctx.meta.source_ip, ctx.now)
-    if not verify_password(profile.password_hash, params["OldPassword"]):
+    with throttle.hashing():
+        right = verify_password(profile.password_hash, params["OldPassword"])
+    if not right:
         raise InvalidUserType("The old password is incorrect.")
     with ctx.services.store.unit_of_work() as proven:
         _password_proven(proven, user, ctx.meta.source_ip)
     new_password = params["NewPassword"]
     check_new_password(ctx, user.name, new_password, policy)
-    if _reused(profile, new_password, policy):
+    with throttle.hashing():
+        reused = _reused(profile, new_password, policy)
+        new_hash = "" if reused else hash_password(new_password, ctx.services.password_params)
+    if reused:
         raise PasswordPolicyViolation(POLICY_VIOLATION)
-    new_hash = hash_password(new_password, ctx.services.password_params)
     return _VerifiedChange(user, profile, policy, new_hash)
 
 
@@ -489,20 +494,24 @@ def check_password(
             profile = uow.repo(LoginProfile).get(account_id, user_name.lower()) if user else None
             policy = account_policy(uow, account_id)
         if user is None or profile is None:
-            verify_dummy(password, services.password_params)
+            with throttle.hashing():
+                verify_dummy(password, services.password_params)
             return PasswordCheck(ok=False)
         try:
             _reserve_password_attempt(services, user, source_ip, now)
         except LimitExceeded:
             return PasswordCheck(ok=False, throttled=True)
-        if not verify_password(profile.password_hash, password):
+        with throttle.hashing():
+            right = verify_password(profile.password_hash, password)
+        if not right:
             return PasswordCheck(ok=False)
         expired = password_expired(profile, policy, now)
         if expired and policy is not None and policy.hard_expiry:
             return PasswordCheck(ok=False, user=user, expired=True, locked=True)
         rehashed = None
         if needs_rehash(profile.password_hash, services.password_params):
-            rehashed = hash_password(password, services.password_params)
+            with throttle.hashing():
+                rehashed = hash_password(password, services.password_params)
         with services.store.unit_of_work() as uow:
             uow.lock_account(account_id)
             current = uow.repo(LoginProfile).get(account_id, user_name.lower())
