@@ -24,7 +24,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
-CONFIG = Config(retries={"max_attempts": 1}, max_pool_connections=16)
+# One attempt, no retries: the server's own rates (SDKs back off on Throttling).
+CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=16)
 
 
 def _free_port() -> int:
