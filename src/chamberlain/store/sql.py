@@ -591,7 +591,9 @@ _COUNTER_COLUMNS = (
     _C.scope, _C.key, _C.attempts, _C.first_at, _C.last_at, _C.locked_until, _C.reported,
     _C.expires,
 )  # fmt: skip
-_S, _K, _NOW = bindparam("s"), bindparam("k"), bindparam("now", type_=BigInteger)
+_S: Any = bindparam("s")
+_K: Any = bindparam("k")
+_NOW: Any = bindparam("now", type_=BigInteger)
 _THIS_COUNTER = (_C.scope == _S, _C.key == _K)
 _GET_COUNTER = select(*_COUNTER_COLUMNS).where(*_THIS_COUNTER)
 _LOCK_COUNTER = (
@@ -649,10 +651,7 @@ def _hit_statement(dialect: Any, sliding: bool) -> Any:
         reported=0, expires=exp,
     )  # fmt: skip
     fresh = _C.expires <= _NOW
-    if sliding:
-        later = case((_C.expires < exp, exp), else_=_C.expires)
-    else:
-        later = _C.expires
+    later: Any = case((_C.expires < exp, exp), else_=_C.expires) if sliding else _C.expires
     return ins.on_conflict_do_update(
         index_elements=[_C.scope, _C.key],
         set_={

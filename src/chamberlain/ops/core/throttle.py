@@ -44,7 +44,8 @@ class Limit:
 
     def backoff(self, past_free: int) -> dt.timedelta:
         """The lock after the attempt `past_free` attempts beyond the `free`-th."""
-        return min(self.base * (2 ** min(past_free, 32)), self.cap)
+        factor: int = 1 << min(past_free, 32)
+        return min(self.base * factor, self.cap)
 
 
 #: Console and ChangePassword passwords, per IAM user (its unique id) and per source IP.
