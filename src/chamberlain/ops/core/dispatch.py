@@ -10,7 +10,14 @@ from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz, catalog
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.core.errors import ConcurrentModification, ServiceError
-from chamberlain.ops.core.registry import Operation, Output, Params, StalePreparation, lookup
+from chamberlain.ops.core.registry import (
+    Later,
+    Operation,
+    Output,
+    Params,
+    StalePreparation,
+    lookup,
+)
 
 #: Every operation module, imported (and so registered) when dispatch is: at start-up.
 OPERATION_MODULES = catalog.load()
@@ -97,6 +104,8 @@ def _run(
             ctx = OpContext(caller=caller, meta=meta, uow=reading, services=services)
             authorize_operation(ctx, op, params)
             prepared = op.prepare(ctx, params)
+        if isinstance(prepared, Later):  # slow work, holding no connection either
+            prepared = prepared.run()
     with services.store.unit_of_work(read_only=op.read_only) as uow:
         ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services, prepared=prepared)
         if not op.read_only:

@@ -42,6 +42,15 @@ Resolver = Callable[[OpContext, Params], Target]
 Preparer = Callable[[OpContext, Params], object]
 
 
+@dataclass(frozen=True)
+class Later:
+    """What a preparer returns for work that must not hold even the read-only unit of
+    work (a pooled connection, on SQLite a read snapshot): `run` is called after that
+    unit of work has closed, and its result becomes `ctx.prepared`."""
+
+    run: Callable[[], object]
+
+
 class StalePreparation(Exception):
     """Raised by a handler when what its preparer read changed before the write lock
     was taken: the dispatcher prepares again."""
@@ -73,10 +82,11 @@ def operation(
     prepare: Preparer | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler. `prepare`, if given, runs first, after authorization, in a
-    read-only unit of work (no lock, no write transaction): the place for slow work
-    (password hashing and verification, network fetches, image rendering) and for
-    counting attempts. Its result is the handler's `ctx.prepared`; the handler re-checks
-    what could have changed since and raises StalePreparation if it did."""
+    read-only unit of work (no lock, no write transaction), and reads what the slow work
+    needs; the slow work itself (password hashing and verification, network fetches,
+    image rendering) it returns as `Later(...)`, run once that unit of work has closed.
+    The result is the handler's `ctx.prepared`; the handler re-checks what could have
+    changed since and raises StalePreparation if it did."""
 
     def register(handler: Handler) -> Handler:
         key = (service, name)

@@ -47,7 +47,14 @@ from chamberlain.ops.core.errors import (
     PasswordPolicyViolation,
     ValidationError,
 )
-from chamberlain.ops.core.registry import Output, Params, StalePreparation, Target, operation
+from chamberlain.ops.core.registry import (
+    Later,
+    Output,
+    Params,
+    StalePreparation,
+    Target,
+    operation,
+)
 from chamberlain.ops.iam.access_keys import (
     credential_owner,
     owner_target,
@@ -178,16 +185,22 @@ def _prepared_hash(ctx: OpContext) -> str:
     return ctx.prepared
 
 
-def _hash_new_password(ctx: OpContext, params: Params) -> str | None:
-    """Preparer of Create/UpdateLoginProfile: the new password's hash (None: no new
-    password), after the checks that need no lock, so a refused call hashes nothing."""
+def _hash_new_password(ctx: OpContext, params: Params) -> Later | None:
+    """Preparer of Create/UpdateLoginProfile: the new password's hash, made after the
+    checks (so a refused call hashes nothing) and after the read-only unit of work has
+    closed; None: no new password."""
     password = params.get("Password")
     if password is None:
         return None
     user = _login_user(ctx, params)
     check_new_password(ctx, user.name, password, account_policy(ctx.uow, ctx.account_id))
-    with throttle.hashing():
-        return hash_password(password, ctx.services.password_params)
+    argon2 = ctx.services.password_params
+
+    def hashed() -> str:
+        with throttle.hashing():
+            return hash_password(password, argon2)
+
+    return Later(hashed)
 
 
 def _reserve_password_attempt(
@@ -334,25 +347,37 @@ def _password_changer(ctx: OpContext) -> tuple[User, PasswordPolicy | None, Logi
     return user, policy, _require_profile(ctx, user)
 
 
-def _verify_change(ctx: OpContext, params: Params) -> _VerifiedChange:
-    """ChangePassword's slow part, with no lock held: count the attempt, verify the old
-    password, check the new one against the policy and history, hash it."""
+def _verify_change(ctx: OpContext, params: Params) -> Later:
+    """ChangePassword's preparer: reads the user, policy and profile, then (its unit of
+    work closed, no lock held) counts the attempt, verifies the old password, checks the
+    new one against the policy and the history, and hashes it."""
     user, policy, profile = _password_changer(ctx)
-    _reserve_password_attempt(ctx.services, user, ctx.meta.source_ip, ctx.now)
-    with throttle.hashing():
-        right = verify_password(profile.password_hash, params["OldPassword"])
-    if not right:
-        raise InvalidUserType("The old password is incorrect.")
-    with ctx.services.store.unit_of_work() as proven:
-        _password_proven(proven, user, ctx.meta.source_ip)
     new_password = params["NewPassword"]
-    check_new_password(ctx, user.name, new_password, policy)
-    with throttle.hashing():
-        reused = _reused(profile, new_password, policy)
-        new_hash = "" if reused else hash_password(new_password, ctx.services.password_params)
-    if reused:
-        raise PasswordPolicyViolation(POLICY_VIOLATION)
-    return _VerifiedChange(user, profile, policy, new_hash)
+    violation: PasswordPolicyViolation | None = None
+    try:  # told only to a caller who knows the old password
+        check_new_password(ctx, user.name, new_password, policy)
+    except PasswordPolicyViolation as exc:
+        violation = exc
+    services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
+
+    def verify() -> _VerifiedChange:
+        _reserve_password_attempt(services, user, source_ip, now)
+        with throttle.hashing():
+            right = verify_password(profile.password_hash, params["OldPassword"])
+        if not right:
+            raise InvalidUserType("The old password is incorrect.")
+        with services.store.unit_of_work() as proven:
+            _password_proven(proven, user, source_ip)
+        if violation is not None:
+            raise violation
+        with throttle.hashing():
+            reused = _reused(profile, new_password, policy)
+            new_hash = "" if reused else hash_password(new_password, services.password_params)
+        if reused:
+            raise PasswordPolicyViolation(POLICY_VIOLATION)
+        return _VerifiedChange(user, profile, policy, new_hash)
+
+    return Later(verify)
 
 
 @operation("iam", "ChangePassword", resource=None, prepare=_verify_change)

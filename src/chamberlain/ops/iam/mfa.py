@@ -55,6 +55,7 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
 )
 from chamberlain.ops.core.registry import (
+    Later,
     Output,
     Params,
     StalePreparation,
@@ -265,11 +266,15 @@ class _NewSeed:
     png: bytes
 
 
-def _new_seed(ctx: OpContext, params: Params) -> _NewSeed:
-    seed = totp.new_seed()
+def _new_seed(ctx: OpContext, params: Params) -> Later:
     account_name = _account_name(ctx)
-    uri = provisioning_uri(seed, params["VirtualMFADeviceName"], account_name)
-    return _NewSeed(seed, account_name, qr_png(uri))
+
+    def render() -> _NewSeed:
+        seed = totp.new_seed()
+        uri = provisioning_uri(seed, params["VirtualMFADeviceName"], account_name)
+        return _NewSeed(seed, account_name, qr_png(uri))
+
+    return Later(render)
 
 
 @operation("iam", "CreateVirtualMFADevice", resource=_create_target, prepare=_new_seed)

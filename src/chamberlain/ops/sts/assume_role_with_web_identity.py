@@ -38,7 +38,7 @@ from chamberlain.ops.core.errors import (
     InvalidParameterValue,
     ValidationError,
 )
-from chamberlain.ops.core.registry import Output, Params, operation
+from chamberlain.ops.core.registry import Later, Output, Params, operation
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts import oidc
 from chamberlain.ops.sts.assumed_role import (
@@ -291,7 +291,7 @@ def _trust_allows(
 # ------------------------------------------------------------------------ operation
 
 
-def _verified_token(ctx: OpContext, params: Params) -> oidc.IdToken:
+def _verified_token(ctx: OpContext, params: Params) -> Later:
     """The preparer: the input checks, then the token's signature verified against the
     issuer's keys, which may have to be fetched over the network, so with no lock held
     (checked in the same order as before, so errors come in AWS's order)."""
@@ -301,9 +301,14 @@ def _verified_token(ctx: OpContext, params: Params) -> oidc.IdToken:
     account, _ = _role_account(params["RoleArn"])
     token = oidc.parse(params["WebIdentityToken"])
     _provider(ctx, account, token)
-    oidc.verify_signature(ctx.services, token, ctx.now)
-    oidc.check_times(token, ctx.now)
-    return token
+    services, now = ctx.services, ctx.now
+
+    def verified() -> oidc.IdToken:
+        oidc.verify_signature(services, token, now)
+        oidc.check_times(token, now)
+        return token
+
+    return Later(verified)
 
 
 @operation("sts", "AssumeRoleWithWebIdentity", resource=None, prepare=_verified_token)
