@@ -7,9 +7,12 @@ operations layer, and answered in AWS's XML with a unique request id.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -30,7 +33,7 @@ from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.http_body import read_body
-from chamberlain.ops.audit import records as audit
+from chamberlain.ops.core import auth_failures
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
@@ -62,6 +65,9 @@ XML = "text/xml"
 JSON = "application/x-amz-json-1.1"
 #: Services on the JSON 1.1 protocol (told apart by their X-Amz-Target prefixes).
 JSON_SERVICES = ("cloudtrail",)
+#: How often a node writes the summaries of ended windows of failed authentications and
+#: prunes expired throttle counters (any node may; each window is summarized once).
+SWEEP_EVERY_S = 30.0
 
 
 def build_services(settings: Settings) -> Services:
@@ -247,21 +253,18 @@ class QueryApi:
             )
             return caller, meta
         except KeyAuthenticationFailed as failed:
-            if self.services.audit:
-                await run_in_threadpool(
-                    partial(
-                        audit.record_auth_failure,
-                        self.services,
-                        meta,
-                        service=service,
-                        operation=operation.rsplit(".", 1)[-1],
-                        access_key_id=failed.key.access_key_id,
-                        account_id=failed.key.account_id,
-                        identity=failed.key.identity,
-                        error=failed.error,
-                    )
+            # Counted per key and source, recorded once per window, throttled past a limit.
+            error = await run_in_threadpool(
+                partial(
+                    auth_failures.authentication_failed,
+                    self.services,
+                    meta,
+                    failed,
+                    service=service,
+                    operation=operation.rsplit(".", 1)[-1],
                 )
-            raise failed.error from None
+            )
+            raise error from None
 
     def _signed_request(self, request: Request, body: bytes) -> SignedRequest:
         """The request's SigV4 fields and what its client signed."""
@@ -298,7 +301,18 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_periodically(services))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", api.handle, methods=["GET", "POST"]),
             Route(
@@ -312,6 +326,15 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
         ],
         middleware=[Middleware(RequestTelemetry, telemetry=telemetry)],
     )
+
+
+async def _sweep_periodically(services: Services) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_EVERY_S)
+        try:
+            await run_in_threadpool(auth_failures.sweep, services, dt.datetime.now(dt.UTC))
+        except Exception:  # the next round tries again; serving goes on
+            log.exception("sweeping the throttle counters failed")
 
 
 def app_from_data_dir(data_dir: str | Path) -> Starlette:

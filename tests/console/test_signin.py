@@ -250,3 +250,33 @@ def test_a_user_without_permission_sees_awss_access_denied(console: Console) -> 
     dashboard = console.client.get("/console/")
     assert "not authorized to perform: iam:GetAccountSummary" in dashboard.text
     assert 'id="findings"' not in dashboard.text
+
+
+def test_repeated_failures_lock_the_principal_out_then_a_right_password_clears_it(
+    console: Console,
+) -> None:
+    """Five wrong passwords, then even the right one is refused (429) without being
+    checked; the lock lives in the store's counters, so every node and a restart see it."""
+    make_user(console.services, "carol")
+    for _ in range(5):
+        assert console.sign_in_user("carol", "wrong-Passw0rd!").status_code == 401
+    locked = console.sign_in_user("carol", PASSWORD)
+    assert locked.status_code == 429
+    assert "Too many failed sign-in attempts" in locked.text
+    # Another principal from the same address is not locked by carol's count.
+    make_user(console.services, "dave")
+    assert console.sign_in_user("dave", PASSWORD).status_code == 303
+    # The lock is in the database: a second app on the same store refuses too.
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        assert uow.counters.get("password-user", f"{ACCOUNT}/console:carol") is not None
+
+
+def test_a_successful_sign_in_starts_the_count_again(console: Console) -> None:
+    make_user(console.services, "erin")
+    for _ in range(4):
+        assert console.sign_in_user("erin", "wrong-Passw0rd!").status_code == 401
+    assert console.sign_in_user("erin", PASSWORD).status_code == 303
+    console.client.cookies.clear()
+    for _ in range(4):
+        assert console.sign_in_user("erin", "wrong-Passw0rd!").status_code == 401
+    assert console.sign_in_user("erin", PASSWORD).status_code == 303

@@ -60,6 +60,36 @@ def test_failed_signature_by_known_key_is_recorded(server: Server) -> None:
     )
 
 
+def test_wrong_signatures_are_counted_not_each_recorded_and_throttled(server: Server) -> None:
+    """A key id is no secret: wrong signatures with it cost one counter update each, one
+    event per window (plus a summary once the window ended), and past the limit (100 in 5
+    minutes per key) an AWS Throttling answer with no write at all. The key's owner,
+    signing rightly, is never throttled."""
+    iam = server.client("iam")
+    name = f"flood-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    forged = server.client_with_keys("sts", key["AccessKeyId"], "x" * 40)
+    codes = []
+    for _ in range(102):
+        with pytest.raises(ClientError) as exc:
+            forged.get_caller_identity()
+        codes.append(exc.value.response["Error"]["Code"])
+    assert codes[:100] == ["SignatureDoesNotMatch"] * 100
+    assert codes[100:] == ["Throttling", "Throttling"]
+    assert exc.value.response["Error"]["Message"] == "Rate exceeded"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    owner = server.client_with_keys("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert owner.get_caller_identity()["Arn"].endswith(f":user/{name}")
+    by_key = [{"AttributeKey": "AccessKeyId", "AttributeValue": key["AccessKeyId"]}]
+    failed = [
+        e
+        for e in events(server, LookupAttributes=by_key)
+        if json.loads(e["CloudTrailEvent"]).get("errorCode") == "SignatureDoesNotMatch"
+    ]
+    assert len(failed) == 1
+
+
 def test_lookup_errors_and_cli(server: Server) -> None:
     trail = server.client("cloudtrail")
     with pytest.raises(ClientError) as exc:

@@ -18,7 +18,7 @@ from chamberlain.domain import ROOT, AccessKey, Account, LoginProfile, MfaDevice
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.iam.login import account_policy, password_expired
-from chamberlain.ops.sts.sessions import verify_mfa_code
+from chamberlain.ops.sts.sessions import reserve_mfa_attempt, verify_mfa_code
 from chamberlain.policy import PrincipalType
 
 ACCOUNT_KEY = "account"  # domain.Account.key
@@ -157,18 +157,29 @@ def check_user(
 
 
 def check_mfa_code(services: Services, meta: RequestMeta, principal: Principal, code: str) -> bool:
-    """Is `code` a fresh code of one of the principal's enabled devices? (Each code
-    counts once, and wrong codes are throttled per device, as for STS.)"""
+    """Is `code` a fresh code of one of the principal's enabled devices? Each device counts
+    the attempt first, in the per-device counter every path shares (STS, Enable and
+    ResyncMFADevice), outside any write transaction; a locked device refuses every code
+    unchecked, and each code is accepted once."""
     owner = _owner(principal.user_name)
-    with services.store.unit_of_work() as uow:
-        uow.lock_account(principal.account_id)
+    with services.store.unit_of_work(read_only=True) as uow:
         ctx = OpContext(caller=principal.caller, meta=meta, uow=uow, services=services)
-        devices = uow.repo(MfaDevice).list(principal.account_id, ref=owner.lower())
-        return any(
-            verify_mfa_code(ctx, d.serial_number, code.strip(), owner)
-            for d in devices
+        serials = [
+            d.serial_number
+            for d in uow.repo(MfaDevice).list(principal.account_id, ref=owner.lower())
             if d.enabled is not None
-        )
+        ]
+        attempts = [reserve_mfa_attempt(ctx, serial, owner) for serial in serials]
+    for attempt in attempts:
+        if attempt is None or attempt.locked:
+            continue
+        with services.store.unit_of_work() as uow:
+            uow.lock_account(principal.account_id)
+            ctx = OpContext(caller=principal.caller, meta=meta, uow=uow, services=services)
+            ctx.prepared = attempt
+            if verify_mfa_code(ctx, attempt.serial_number, code.strip(), owner):
+                return True
+    return False
 
 
 def load_principal(services: Services, account_id: str, user_name: str | None) -> Principal | None:

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from chamberlain.domain import Event
+from chamberlain.store.counters import Counter
 from chamberlain.store.events import Attribute, Cursor, Digest, Pruned
 
 T = TypeVar("T")
@@ -105,8 +106,52 @@ class EventLog(Protocol):
         """Accounts with events or digests, sorted."""
 
 
+class Counters(Protocol):
+    """Attempt counters (store/counters.py). Each write is atomic on its row and takes no
+    account lock; reads work in a read-only unit of work."""
+
+    def get(self, scope: str, key: str) -> Counter | None: ...
+
+    def hit(
+        self, scope: str, key: str, now: dt.datetime, window: dt.timedelta, *, sliding: bool
+    ) -> Counter | None:
+        """Count one attempt and return the counter after it; None, counting nothing, while
+        the counter is locked. An expired counter (or none) starts again: count 1, first
+        now, not locked, nothing reported, expiring `window` from now. Otherwise the count
+        goes up by one and, when `sliding`, the expiry moves to `window` after now (never
+        earlier); a fixed window keeps its expiry."""
+
+    def lock(self, scope: str, key: str, until: dt.datetime, expires: dt.datetime) -> None:
+        """Refuse attempts until `until` (a later lock already there stays); the counter
+        lives at least until `expires`."""
+
+    def clear(self, scope: str, key: str) -> bool:
+        """Forget the counter; False when there was none."""
+
+    def forgive(self, scope: str, key: str) -> None:
+        """Take one attempt back (never below 0): an attempt that proved right."""
+
+    def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
+        """Expired counters of `scope` with attempts no summary reported yet."""
+
+    def report(self, scope: str, key: str, now: dt.datetime) -> Counter | None:
+        """Claim an expired counter's unreported attempts for a summary: marks them
+        reported (`reported` = `count`) and returns the counter so marked; None when it is
+        not expired or has nothing unreported (exactly one of concurrent claims wins)."""
+
+    def prune(
+        self, scope: str, now: dt.datetime, *, keep_unreported: bool = False, limit: int = 1000
+    ) -> int:
+        """Delete up to `limit` expired counters of `scope` (except, with
+        `keep_unreported`, those with attempts no summary reported); returns how many."""
+
+
 class UnitOfWork(Protocol):
     def repo(self, kind: type[T]) -> Repo[T]: ...
+
+    @property
+    def counters(self) -> Counters:
+        """Attempt counters (throttling); writes need a writing unit of work."""
 
     @property
     def events(self) -> EventLog:

@@ -14,10 +14,12 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from chamberlain.domain import Account, Event
 from chamberlain.store.api import Conflict
+from chamberlain.store.counters import Counter
 from chamberlain.store.events import (
     Attribute,
     Cursor,
@@ -31,6 +33,7 @@ from chamberlain.store.events import (
 T = TypeVar("T")
 Table = dict[tuple[str, str], Any]  # (account_id, key) -> entity
 Log = dict[str, list[Any]]  # account_id -> its events by seq (or digests by seq, kind)
+CounterTable = dict[tuple[str, str], Counter]  # (scope, key) -> counter
 
 
 class _MemoryRepo:
@@ -173,13 +176,108 @@ class _MemoryEventLog:
         return sorted({a for log in logs for a, items in log.items() if items})
 
 
+class _MemoryCounters:
+    """`Counters` on a dict, copied on the first write (like the entity tables)."""
+
+    def __init__(self, table: CounterTable, read_only: bool) -> None:
+        self.table = table if read_only else dict(table)
+        self._read_only = read_only
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise RuntimeError("counter write in a read-only unit of work")
+
+    def get(self, scope: str, key: str) -> Counter | None:
+        return self.table.get((scope, key))
+
+    def hit(
+        self, scope: str, key: str, now: dt.datetime, window: dt.timedelta, *, sliding: bool
+    ) -> Counter | None:
+        self._writable()
+        to_micros(now)  # an aware time, as the SQL store requires
+        old = self.table.get((scope, key))
+        if old is None or old.expires <= now:
+            new = Counter(scope, key, 1, now, now, None, 0, now + window)
+        elif old.locked(now):
+            return None
+        else:
+            expires = max(old.expires, now + window) if sliding else old.expires
+            new = replace(old, count=old.count + 1, last=now, expires=expires)
+        self.table[(scope, key)] = new
+        return new
+
+    def lock(self, scope: str, key: str, until: dt.datetime, expires: dt.datetime) -> None:
+        self._writable()
+        old = self.table.get((scope, key))
+        if old is not None and (old.locked_until is None or old.locked_until < until):
+            self.table[(scope, key)] = replace(
+                old, locked_until=until, expires=max(old.expires, expires)
+            )
+
+    def clear(self, scope: str, key: str) -> bool:
+        self._writable()
+        return self.table.pop((scope, key), None) is not None
+
+    def forgive(self, scope: str, key: str) -> None:
+        self._writable()
+        old = self.table.get((scope, key))
+        if old is not None and old.count > 0:
+            self.table[(scope, key)] = replace(old, count=old.count - 1)
+
+    def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
+        hits = [
+            c
+            for (s, _), c in sorted(self.table.items())
+            if s == scope and c.expires <= now and c.count > c.reported
+        ]
+        return hits[:limit]
+
+    def report(self, scope: str, key: str, now: dt.datetime) -> Counter | None:
+        self._writable()
+        old = self.table.get((scope, key))
+        if old is None or old.expires > now or old.count <= old.reported:
+            return None
+        new = self.table[(scope, key)] = replace(old, reported=old.count)
+        return new
+
+    def prune(
+        self, scope: str, now: dt.datetime, *, keep_unreported: bool = False, limit: int = 1000
+    ) -> int:
+        self._writable()
+        gone = [
+            k
+            for k, c in self.table.items()
+            if k[0] == scope and c.expires <= now and not (keep_unreported and c.count > c.reported)
+        ][:limit]
+        for k in gone:
+            del self.table[k]
+        return len(gone)
+
+
 class _MemoryUnitOfWork:
-    def __init__(self, tables: dict[type, Table], log: tuple[Log, Log], read_only: bool) -> None:
+    def __init__(
+        self,
+        tables: dict[type, Table],
+        log: tuple[Log, Log],
+        read_only: bool,
+        counters: CounterTable | None = None,
+    ) -> None:
         self._base = tables
         self.read_only = read_only
         self.tables: dict[type, Table] = {}
         self._log = log
         self._events: _MemoryEventLog | None = None
+        self._counter_base: CounterTable = {} if counters is None else counters
+        self._counters: _MemoryCounters | None = None
+
+    @property
+    def counters(self) -> _MemoryCounters:
+        if self._counters is None:
+            self._counters = _MemoryCounters(self._counter_base, read_only=self.read_only)
+        return self._counters
+
+    def published_counters(self) -> CounterTable:
+        return self._counter_base if self._counters is None else self._counters.table
 
     @property
     def events(self) -> _MemoryEventLog:
@@ -209,18 +307,20 @@ class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[type, Table] = {}
         self._log: tuple[Log, Log] = ({}, {})  # events, digests
+        self._counters: CounterTable = {}
         self._lock = threading.RLock()
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
         if read_only:
-            yield _MemoryUnitOfWork(self._tables, self._log, read_only=True)
+            yield _MemoryUnitOfWork(self._tables, self._log, True, self._counters)
             return
         with self._lock:
-            uow = _MemoryUnitOfWork(self._tables, self._log, read_only=False)
+            uow = _MemoryUnitOfWork(self._tables, self._log, False, self._counters)
             yield uow
             self._tables = {**self._tables, **uow.tables}
             self._log = uow.published_log()
+            self._counters = uow.published_counters()
 
     def accounts(self) -> Iterator[str]:
         return iter(sorted(a for a, _ in self._tables.get(Account, {})))
@@ -228,6 +328,7 @@ class MemoryStore:
     def close(self) -> None:
         self._tables = {}
         self._log = ({}, {})
+        self._counters = {}
 
     def describe(self) -> dict[str, Any]:
         return {"dialect": "memory"}

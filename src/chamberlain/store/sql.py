@@ -45,6 +45,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -59,6 +60,7 @@ from sqlalchemy.sql.elements import BindParameter
 from chamberlain.domain import Account, Event
 from chamberlain.store import codec
 from chamberlain.store.api import Conflict
+from chamberlain.store.counters import Counter
 from chamberlain.store.events import (
     Attribute,
     Cursor,
@@ -142,6 +144,22 @@ event_digests = Table(
     Column("hash", Text, nullable=False),
     Column("seal", LargeBinary, nullable=False),
     PrimaryKeyConstraint("account_id", "seq", "kind", name="pk_event_digests"),
+)
+# Attempt counters (store/counters.py); locked_until 0: not locked.
+counters = Table(
+    "counters",
+    metadata,
+    Column("scope", _Key, nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("attempts", BigInteger, nullable=False),
+    Column("first_at", BigInteger, nullable=False),
+    Column("last_at", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=False),
+    Column("reported", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "key", name="pk_counters"),
+    # due() and prune(): a scope's expired counters
+    Index("ix_counters_scope_expires", "scope", "expires"),
 )
 
 _E = entities.c
@@ -570,6 +588,165 @@ class _SqlEventLog:
         return sorted(found)
 
 
+# ----------------------------------------------------------------------- counters
+
+_C = counters.c
+_COUNTER_COLUMNS = (
+    _C.scope, _C.key, _C.attempts, _C.first_at, _C.last_at, _C.locked_until, _C.reported,
+    _C.expires,
+)  # fmt: skip
+_S: Any = bindparam("s")
+_K: Any = bindparam("k")
+_NOW: Any = bindparam("now", type_=BigInteger)
+_THIS_COUNTER = (_C.scope == _S, _C.key == _K)
+_GET_COUNTER = select(*_COUNTER_COLUMNS).where(*_THIS_COUNTER)
+_LOCK_COUNTER = (
+    counters.update()
+    .where(*_THIS_COUNTER, _C.locked_until < bindparam("until", type_=BigInteger))
+    .values(
+        locked_until=bindparam("until", type_=BigInteger),
+        expires=case(
+            (_C.expires < bindparam("exp", type_=BigInteger), bindparam("exp", type_=BigInteger)),
+            else_=_C.expires,
+        ),
+    )
+)
+_FORGIVE_COUNTER = (
+    counters.update().where(*_THIS_COUNTER, _C.attempts > 0).values(attempts=_C.attempts - 1)
+)
+_CLEAR_COUNTER = counters.delete().where(*_THIS_COUNTER).execution_options(preserve_rowcount=True)
+_DUE_COUNTERS = (
+    select(*_COUNTER_COLUMNS)
+    .where(_C.scope == _S, _C.expires <= _NOW, _C.attempts > _C.reported)
+    .order_by(_C.key)
+    .limit(bindparam("limit", type_=BigInteger))
+)
+_REPORT_COUNTER = (
+    counters.update()
+    .where(*_THIS_COUNTER, _C.expires <= _NOW, _C.attempts > _C.reported)
+    .values(reported=_C.attempts)
+    .returning(*_COUNTER_COLUMNS)
+)
+
+
+def _prune_statement(keep_unreported: bool) -> Any:
+    """Delete a bounded batch: the keys of up to `limit` expired counters (both
+    databases lack DELETE ... LIMIT in their default builds)."""
+    chosen = select(_C.key).where(_C.scope == _S, _C.expires <= _NOW)
+    if keep_unreported:
+        chosen = chosen.where(_C.attempts <= _C.reported)
+    chosen = chosen.limit(bindparam("limit", type_=BigInteger))
+    return (
+        counters.delete()
+        .where(_C.scope == _S, _C.key.in_(chosen.scalar_subquery()))
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+_PRUNE_COUNTERS = {keep: _prune_statement(keep) for keep in (False, True)}
+
+
+def _hit_statement(dialect: Any, sliding: bool) -> Any:
+    """One attempt, atomically: a new (or expired) counter starts at 1; a live one counts
+    up unless locked (then the WHERE refuses the update and nothing is returned)."""
+    exp = bindparam("exp", type_=BigInteger)
+    ins = dialect.insert(counters).values(
+        scope=_S, key=_K, attempts=1, first_at=_NOW, last_at=_NOW, locked_until=0,
+        reported=0, expires=exp,
+    )  # fmt: skip
+    fresh = _C.expires <= _NOW
+    later: Any = case((_C.expires < exp, exp), else_=_C.expires) if sliding else _C.expires
+    return ins.on_conflict_do_update(
+        index_elements=[_C.scope, _C.key],
+        set_={
+            "attempts": case((fresh, 1), else_=_C.attempts + 1),
+            "first_at": case((fresh, _NOW), else_=_C.first_at),
+            "last_at": _NOW,
+            "locked_until": case((fresh, 0), else_=_C.locked_until),
+            "reported": case((fresh, 0), else_=_C.reported),
+            "expires": case((fresh, exp), else_=later),
+        },
+        where=(_C.locked_until <= _NOW) | fresh,
+    ).returning(*_COUNTER_COLUMNS)
+
+
+_HITS = {
+    name: {sliding: _hit_statement(d, sliding) for sliding in (False, True)}
+    for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+def _counter(row: Any) -> Counter:
+    return Counter(
+        scope=row.scope,
+        key=row.key,
+        count=row.attempts,
+        first=from_micros(row.first_at),
+        last=from_micros(row.last_at),
+        locked_until=from_micros(row.locked_until) if row.locked_until else None,
+        reported=row.reported,
+        expires=from_micros(row.expires),
+    )
+
+
+class _SqlCounters:
+    """`Counters` (store/api.py) on the counters table: every write one statement."""
+
+    __slots__ = ("_conn", "_hits", "_read_only")
+
+    def __init__(self, uow: _SqlUnitOfWork) -> None:
+        self._conn = uow.connection
+        self._read_only = uow.read_only
+        self._hits = _HITS[uow.connection.dialect.name]
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise _read_only_violation("counter write")
+
+    def get(self, scope: str, key: str) -> Counter | None:
+        row = self._conn.execute(_GET_COUNTER, {"s": scope, "k": key}).first()
+        return None if row is None else _counter(row)
+
+    def hit(
+        self, scope: str, key: str, now: dt.datetime, window: dt.timedelta, *, sliding: bool
+    ) -> Counter | None:
+        self._writable()
+        at = to_micros(now)
+        params = {"s": scope, "k": key, "now": at, "exp": to_micros(now + window)}
+        row = self._conn.execute(self._hits[sliding], params).first()
+        return None if row is None else _counter(row)
+
+    def lock(self, scope: str, key: str, until: dt.datetime, expires: dt.datetime) -> None:
+        self._writable()
+        params = {"s": scope, "k": key, "until": to_micros(until), "exp": to_micros(expires)}
+        self._conn.execute(_LOCK_COUNTER, params)
+
+    def clear(self, scope: str, key: str) -> bool:
+        self._writable()
+        return self._conn.execute(_CLEAR_COUNTER, {"s": scope, "k": key}).rowcount > 0
+
+    def forgive(self, scope: str, key: str) -> None:
+        self._writable()
+        self._conn.execute(_FORGIVE_COUNTER, {"s": scope, "k": key})
+
+    def due(self, scope: str, now: dt.datetime, limit: int = 100) -> list[Counter]:
+        params = {"s": scope, "now": to_micros(now), "limit": limit}
+        return [_counter(r) for r in self._conn.execute(_DUE_COUNTERS, params)]
+
+    def report(self, scope: str, key: str, now: dt.datetime) -> Counter | None:
+        self._writable()
+        params = {"s": scope, "k": key, "now": to_micros(now)}
+        row = self._conn.execute(_REPORT_COUNTER, params).first()
+        return None if row is None else _counter(row)
+
+    def prune(
+        self, scope: str, now: dt.datetime, *, keep_unreported: bool = False, limit: int = 1000
+    ) -> int:
+        self._writable()
+        params = {"s": scope, "now": to_micros(now), "limit": limit}
+        return self._conn.execute(_PRUNE_COUNTERS[keep_unreported], params).rowcount
+
+
 class _SqlUnitOfWork:
     def __init__(self, connection: Connection, writes: tuple[Any, Any], read_only: bool) -> None:
         self.connection = connection
@@ -578,7 +755,14 @@ class _SqlUnitOfWork:
         self._repos: dict[type, _SqlRepo] = {}
         self._postgres = connection.dialect.name == "postgresql"
         self._events: _SqlEventLog | None = None
+        self._counters: _SqlCounters | None = None
         self._locked: set[str] = set()
+
+    @property
+    def counters(self) -> _SqlCounters:
+        if self._counters is None:
+            self._counters = _SqlCounters(self)
+        return self._counters
 
     @property
     def events(self) -> _SqlEventLog:

@@ -13,7 +13,8 @@ import pytest
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.crypto.passwords import Argon2Params, hash_password, verify_password
 from chamberlain.domain import Account, InlinePolicy, LoginProfile, User
-from chamberlain.ops.core.context import Caller, Services
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam.login import check_password, password_problem
 from chamberlain.protocol.models import find_operation, validate_input
@@ -319,6 +320,77 @@ def test_non_root_without_policy_is_denied(aws: Call, alice: User):
         assert GOOD not in excinfo.value.message
 
 
+LOCKED = ("LimitExceeded", "Attempt limit exceeded, please try after some time.")
+
+
+def _change(services: Services, old: str, new: str, at: dt.datetime, ip: str = "10.0.0.1"):
+    request = RequestMeta(request_id="r", now=at, source_ip=ip)
+    params = {"OldPassword": old, "NewPassword": new}
+    return execute(services, user_caller("alice"), request, "iam", "ChangePassword", params)
+
+
+def test_password_guesses_back_off_exponentially_and_lock_even_the_right_password(
+    aws: Call, services: Services, alice: User
+):
+    """Five attempts, then 30 s, 1 min, 2 min ... between attempts. While locked even the
+    right old password gets LimitExceeded, unchecked (the closest AWS answer: IAM lists
+    LimitExceeded for ChangePassword, https://docs.aws.amazon.com/IAM/latest/APIReference/API_ChangePassword.html;
+    the message is AWS Cognito's for its own attempt limit on ChangePassword)."""
+    aws("UpdateAccountPasswordPolicy", AllowUsersToChangePassword=True)
+    aws("CreateLoginProfile", UserName="alice", Password=GOOD)
+    for _ in range(5):
+        with pytest.raises(ServiceError) as excinfo:
+            _change(services, OTHER, THIRD, NOW)
+        assert error(excinfo) == ("InvalidUserType", "The old password is incorrect.")
+    stored_hash = stored_profile(services).password_hash  # type: ignore[union-attr]
+    for at in (NOW, NOW + dt.timedelta(seconds=29)):
+        with pytest.raises(ServiceError) as excinfo:
+            _change(services, GOOD, OTHER, at)
+        assert error(excinfo) == LOCKED
+    assert stored_profile(services).password_hash == stored_hash  # type: ignore[union-attr]
+    later = NOW + dt.timedelta(seconds=30)
+    with pytest.raises(ServiceError) as excinfo:
+        _change(services, OTHER, THIRD, later)  # the sixth: one minute now
+    assert error(excinfo)[0] == "InvalidUserType"
+    with pytest.raises(ServiceError) as excinfo:
+        _change(services, GOOD, OTHER, later + dt.timedelta(seconds=59))
+    assert error(excinfo) == LOCKED
+    _change(services, GOOD, OTHER, later + dt.timedelta(seconds=60))  # a right one clears
+    for n in range(4):
+        with pytest.raises(ServiceError) as excinfo:
+            _change(services, GOOD, THIRD, later + dt.timedelta(seconds=60 + n))
+        assert error(excinfo)[0] == "InvalidUserType"
+
+
+def test_password_guesses_are_bounded_per_source(aws: Call, services: Services, alice: User):
+    """One source spraying guesses over many users is stopped after 20 attempts (a right
+    password does not count against its source)."""
+    aws("UpdateAccountPasswordPolicy", AllowUsersToChangePassword=True)
+    for n in range(5):
+        aws("CreateUser", UserName=f"u{n}")
+        aws("CreateLoginProfile", UserName=f"u{n}", Password=GOOD)
+    aws("CreateLoginProfile", UserName="alice", Password=GOOD)
+    _change(services, GOOD, OTHER, NOW, ip="10.9.9.9")  # right: not counted
+    request = RequestMeta(request_id="r", now=NOW, source_ip="10.9.9.9")
+    for n in range(20):  # twenty wrong, none a user's fifth
+        params = {"OldPassword": OTHER, "NewPassword": THIRD}
+        with pytest.raises(ServiceError):
+            execute(services, user_caller(f"u{n % 5}"), request, "iam", "ChangePassword", params)
+    with pytest.raises(ServiceError) as excinfo:
+        execute(services, user_caller("u1"), request, "iam", "ChangePassword",
+                {"OldPassword": OTHER, "NewPassword": THIRD})  # fmt: skip
+    assert error(excinfo) == LOCKED
+    _change(services, OTHER, GOOD, NOW, ip="10.0.0.2")  # another source: not locked
+
+
+def test_check_password_is_throttled_too(aws: Call, services: Services, alice: User):
+    aws("CreateLoginProfile", UserName="alice", Password=GOOD)
+    for _ in range(5):
+        assert not _sign_in(services, OTHER)
+    locked = _sign_in(services, GOOD)
+    assert not locked and locked.throttled and locked.user is None
+
+
 def test_password_acceptable_uses_account_names():
     account = Account(ACCOUNT, "ops@example.com", "x", NOW, alias="acme-prod")
     assert password_problem(GOOD, None, account=account) is None
@@ -337,8 +409,7 @@ def test_account_alias_counts_as_a_common_word(aws: Call, alice: User):
 
 
 def _sign_in(services: Services, password: str, name: str = "alice", when: dt.datetime = NOW):
-    with services.store.unit_of_work() as uow:
-        return check_password(uow, services, ACCOUNT, name, password, when)
+    return check_password(services, ACCOUNT, name, password, when)
 
 
 def test_check_password(aws: Call, services: Services, alice: User):

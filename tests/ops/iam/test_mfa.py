@@ -17,12 +17,13 @@ import pytest
 
 from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, InlinePolicy, MfaDevice
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.context import Caller, OpContext, Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.core.mfa_throttle import MfaThrottle
 from chamberlain.ops.iam import mfa as iam_mfa
 from chamberlain.ops.iam.mfa import qr_png
-from chamberlain.ops.sts.sessions import verify_mfa_code
+from chamberlain.ops.sts.sessions import reserve_mfa_attempt, verify_mfa_code
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -86,8 +87,14 @@ def op_context(services: Services, now: dt.datetime = NOW) -> Iterator[OpContext
         yield OpContext(caller=root_caller(), meta=meta(now), uow=uow, services=services)
 
 
-def check(services: Services, serial: str, code: str, user: str, **kw: Any) -> bool:
-    with op_context(services, **kw) as ctx:
+def check(services: Services, serial: str, code: str, user: str, now: dt.datetime = NOW) -> bool:
+    """A code checked as GetSessionToken checks it: the attempt counted first (with no
+    lock held), then the code checked in the operation's unit of work."""
+    with services.store.unit_of_work(read_only=True) as uow:
+        reading = OpContext(caller=root_caller(), meta=meta(now), uow=uow, services=services)
+        attempt = reserve_mfa_attempt(reading, serial, user)
+    with op_context(services, now) as ctx:
+        ctx.prepared = attempt
         return verify_mfa_code(ctx, serial, code, user)
 
 
@@ -430,28 +437,86 @@ def test_code_check_refuses_other_users_unassigned_devices_and_junk(aws: Call, s
     assert not check(services, f"{MFA}gone", code, "alice")
     for junk in ("", "12345", "1234567", "abcdef", code + " "):
         assert not check(services, serial, junk, "alice")
-    services.mfa_throttle = MfaThrottle()  # five wrong codes: the limit (tested below)
+    with services.store.unit_of_work() as uow:  # five wrong codes: the limit (tested below)
+        throttle.clear(uow, throttle.MFA_DEVICE, throttle.mfa_key(ACCOUNT, serial))
     assert check(services, serial, code, "ALICE")  # user names are case-insensitive
     entity = stored(services, serial)
     assert entity is not None and entity.last_step == S + 1
 
 
 def test_wrong_codes_past_the_limit_refuse_every_code_for_a_while(aws: Call, services: Services):
-    """Guessing is bounded: after five wrong codes in five minutes even the right code is
-    refused, until the window has passed; a right code clears the count."""
+    """Guessing is bounded: the fifth attempt locks the device for a minute, each further
+    one for twice as long; while locked even the right code is refused (unchecked); a
+    right code clears the count."""
     aws("CreateUser", UserName="alice")
     serial, seed = enable(aws, "alice", "d")
-    near = {totp.code_at(seed, S + k) for k in range(-1, 3)}
+    near = {totp.code_at(seed, S + k) for k in range(-1, 12)}
     wrong = next(c for c in ("000000", "000001", "000002", "000003", "000004") if c not in near)
+
+    def right(at: dt.datetime) -> str:
+        return totp.code_at(seed, totp.step_at(at))
+
     for _ in range(4):
         assert not check(services, serial, wrong, "alice")
     assert check(services, serial, totp.code_at(seed, S + 1), "alice")  # clears the count
     for _ in range(5):
         assert not check(services, serial, wrong, "alice")
-    soon = NOW + dt.timedelta(minutes=2)
-    assert not check(services, serial, totp.code_at(seed, totp.step_at(soon)), "alice", now=soon)
-    later = NOW + dt.timedelta(minutes=5, seconds=30)
-    assert check(services, serial, totp.code_at(seed, totp.step_at(later)), "alice", now=later)
+    soon = NOW + dt.timedelta(seconds=30)
+    assert not check(services, serial, right(soon), "alice", now=soon)  # locked: 1 minute
+    after = NOW + dt.timedelta(seconds=90)
+    assert not check(services, serial, wrong, "alice", now=after)  # the 6th: 2 minutes
+    locked = after + dt.timedelta(seconds=100)
+    assert not check(services, serial, right(locked), "alice", now=locked)
+    later = after + dt.timedelta(seconds=121)
+    assert check(services, serial, right(later), "alice", now=later)
+
+
+def test_resync_is_counted_with_the_other_paths_and_refused_while_locked(
+    aws: Call, services: Services
+):
+    """ResyncMFADevice's pairs count against the device like every code check; while the
+    device is locked a right pair gets LimitExceeded (IAM lists it for ResyncMFADevice,
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_ResyncMFADevice.html), is
+    not checked, and clears nothing; STS refuses a right code too."""
+    aws("CreateUser", UserName="alice")
+    serial, seed = enable(aws, "alice", "d")
+    near = {totp.code_at(seed, S + k) for k in range(-2, 12)}
+    pairs = [(a, b) for a, b in (("000000", "000001"), ("111111", "111112"), ("222222", "222223"))]
+    wrong = next(p for p in pairs if not set(p) & near)
+    bad = {"AuthenticationCode1": wrong[0], "AuthenticationCode2": wrong[1]}
+    assert not check(services, serial, wrong[0], "alice")  # one wrong code by STS
+    for _ in range(4):
+        with pytest.raises(ServiceError) as excinfo:
+            aws("ResyncMFADevice", UserName="alice", SerialNumber=serial, **bad)
+        assert excinfo.value.code == "InvalidAuthenticationCode"
+    before = stored(services, serial)
+    with pytest.raises(ServiceError) as excinfo:
+        aws("ResyncMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S + 1))
+    assert (excinfo.value.code, excinfo.value.message) == (
+        "LimitExceeded",
+        "Attempt limit exceeded, please try after some time.",
+    )
+    assert stored(services, serial) == before  # not checked, nothing learned or cleared
+    assert not check(services, serial, totp.code_at(seed, S + 1), "alice")
+    later = NOW + dt.timedelta(minutes=1)  # the first lock is over
+    step = totp.step_at(later)
+    params = {"UserName": "alice", "SerialNumber": serial, **codes(seed, step)}
+    execute(services, root_caller(), meta(later), "iam", "ResyncMFADevice", params)
+    with services.store.unit_of_work(read_only=True) as uow:
+        assert uow.counters.get("mfa-device", throttle.mfa_key(ACCOUNT, serial)) is None
+
+
+def test_enable_is_counted_too(aws: Call, services: Services):
+    aws("CreateUser", UserName="alice")
+    serial, seed = create(aws, "d")
+    bad = {"AuthenticationCode1": "000000", "AuthenticationCode2": "000000"}
+    for _ in range(5):
+        with pytest.raises(ServiceError) as excinfo:
+            aws("EnableMFADevice", UserName="alice", SerialNumber=serial, **bad)
+        assert excinfo.value.code == "InvalidAuthenticationCode"
+    with pytest.raises(ServiceError) as excinfo:
+        aws("EnableMFADevice", UserName="alice", SerialNumber=serial, **codes(seed, S))
+    assert excinfo.value.code == "LimitExceeded"
 
 
 def test_a_device_made_again_under_a_deleted_ones_name_starts_with_no_count(
@@ -728,9 +793,8 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
 
     from chamberlain.crypto.totp import code_at, step_at
     from chamberlain.domain import MfaDevice
-    from chamberlain.ops.sts.sessions import verify_mfa_code
 
-    from ..conftest import ACCOUNT, NOW, meta
+    from ..conftest import ACCOUNT, NOW
 
     iam("CreateUser", UserName="drift")
     device = iam("CreateVirtualMFADevice", VirtualMFADeviceName="drift")["VirtualMFADevice"]
@@ -755,13 +819,8 @@ def test_resync_learns_the_device_clock_offset(iam: Any, services: Any) -> None:
         stored = uow.repo(MfaDevice).get(ACCOUNT, serial)
         assert stored.offset == 3
     later = NOW + dt.timedelta(seconds=90)
-    from chamberlain.ops.core.context import OpContext
 
-    from ..conftest import root_caller
-
-    with services.store.unit_of_work() as uow:
-        ctx = OpContext(caller=root_caller(), meta=meta(later), uow=uow, services=services)
-        assert verify_mfa_code(ctx, serial, code_at(seed, step_at(later) + 3), "drift")
+    assert check(services, serial, code_at(seed, step_at(later) + 3), "drift", now=later)
 
 
 def test_enabling_again_forgets_an_offset_learned_before(aws: Call, services: Services):

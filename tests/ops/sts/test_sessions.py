@@ -23,6 +23,7 @@ from chamberlain.ops.sts.sessions import (
     decode_authorization_message,
     encode_authorization_message,
     issue_credentials,
+    reserve_mfa_attempt,
     temporary_access_key_id,
     verify_mfa_code,
 )
@@ -77,11 +78,19 @@ def test_account_decoding_follows_aws_layout() -> None:
 # ----------------------------------------------------------------------------- MFA
 
 
+def counted(services: Services, serial: str, owner: str, now: dt.datetime = NOW) -> object:
+    """The attempt a preparer counts before a code is checked."""
+    with services.store.unit_of_work(read_only=True) as uow:
+        return reserve_mfa_attempt(context(services, uow, now=now), serial, owner)
+
+
 def test_verify_mfa_code(w: World, services: Services) -> None:
     w.user("alice")
     serial, seed = w.mfa("alice")
     with services.store.unit_of_work() as uow:
         ctx = context(services, uow)
+        assert not verify_mfa_code(ctx, serial, code(seed), "alice")  # no attempt counted
+        ctx.prepared = counted(services, serial, "alice")
         assert not verify_mfa_code(ctx, serial, wrong_code(seed), "alice")
         assert not verify_mfa_code(ctx, serial, code(seed), "bob")  # not her device's owner
         assert not verify_mfa_code(ctx, serial + "x", code(seed), "alice")
@@ -94,9 +103,9 @@ def test_verify_mfa_code(w: World, services: Services) -> None:
     # The next step's code is still good.
     later = NOW + dt.timedelta(seconds=30)
     with services.store.unit_of_work() as uow:
-        assert verify_mfa_code(
-            context(services, uow, now=later), serial, code(seed, later), "alice"
-        )
+        ctx = context(services, uow, now=later)
+        ctx.prepared = counted(services, serial, "alice", later)
+        assert verify_mfa_code(ctx, serial, code(seed, later), "alice")
 
 
 def test_verify_mfa_code_needs_an_enabled_device_of_the_callers_account(

@@ -71,6 +71,10 @@ SECRET_MEMBERS = frozenset(
         "WebIdentityToken",
     }
 )
+#: CloudTrail's eventType for events the service records on its own (no caller's call).
+SERVICE_EVENT = "AwsServiceEvent"
+#: The summary of a window of failed authentications with one access key.
+AUTH_FAILURE_SUMMARY = "AuthenticationFailureSummary"
 #: Errors that mean the caller was not authenticated (no principal to credit the call to).
 AUTH_FAILURES = frozenset(
     {
@@ -316,7 +320,7 @@ def _username(identity: Mapping[str, Any]) -> str | None:
 
 def _principal(record: Mapping[str, Any]) -> str | None:
     """Whom service-last-accessed credits: the user, root, or a session's issuer."""
-    if record.get("errorCode") in AUTH_FAILURES:
+    if record.get("errorCode") in AUTH_FAILURES or record.get("eventType") == SERVICE_EVENT:
         return None
     response = record.get("responseElements") or {}
     if record.get("eventType") == "AwsConsoleSignIn" and response.get("ConsoleLogin") != "Success":
@@ -551,6 +555,58 @@ def record_auth_failure(
         rec["userIdentity"] = {"accountId": account_id, "accessKeyId": access_key_id}
     with services.store.unit_of_work() as uow:
         return append(uow, services.secrets, account_id, rec, [])
+
+
+def record_auth_failure_summary(
+    services: Services,
+    *,
+    account_id: str,
+    access_key_id: str,
+    identity: Caller | None,
+    failures: int,
+    first: dt.datetime,
+    last: dt.datetime,
+    window_seconds: int,
+    limit: int,
+) -> Event:
+    """One event for a window of failed authentications with one access key (the first
+    of them was recorded in full): an AwsServiceEvent named AuthenticationFailureSummary,
+    credited to no one, its serviceEventDetails holding the count and the window."""
+    caller = identity
+    rec: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(caller) if caller is not None else {},
+        "eventTime": iso_time(last),
+        "eventSource": event_source("iam"),
+        "eventName": AUTH_FAILURE_SUMMARY,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "AWS Internal",
+        "userAgent": "AWS Internal",
+        "requestParameters": None,
+        "responseElements": None,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": True,
+        "eventType": SERVICE_EVENT,
+        "managementEvent": True,
+        "recipientAccountId": account_id,
+        "eventCategory": "Management",
+        "serviceEventDetails": {
+            "accessKeyId": access_key_id,
+            "failedAuthentications": failures,
+            "firstFailureTime": iso_time(first),
+            "lastFailureTime": iso_time(last),
+            "windowSeconds": window_seconds,
+            "throttled": failures >= limit,
+        },
+    }
+    if caller is None:
+        rec["userIdentity"] = {"accountId": account_id, "accessKeyId": access_key_id}
+    else:
+        rec["userIdentity"]["accessKeyId"] = access_key_id
+    with services.store.unit_of_work() as uow:
+        return append(
+            uow, services.secrets, account_id, rec, [["AWS::IAM::AccessKey", access_key_id]]
+        )
 
 
 def record_sign_in(

@@ -167,6 +167,14 @@ def _caller_for(uow: UnitOfWork, key: AccessKey) -> Caller:
     )
 
 
+def caller_for_key(uow: UnitOfWork, key: AccessKey) -> Caller | None:
+    """Whose long-term key this is, as a Caller; None when its user is gone."""
+    try:
+        return _caller_for(uow, key)
+    except InvalidClientTokenId:
+        return None
+
+
 def _use_changes(access_key: AccessKey, now: dt.datetime, service: str, region: str) -> bool:
     """Whether a use now changes the stored last-used data enough to be written: another
     service or region, another day, or LAST_USED_GRANULARITY later. Never backwards (a

@@ -27,7 +27,7 @@ from typing import Any
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.domain import AccountSettings, Role, User
 from chamberlain.ops.audit import records as audit
-from chamberlain.ops.core import authz
+from chamberlain.ops.core import auth_failures, authz
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
@@ -321,32 +321,6 @@ def _append(services: Services, account_id: str, rec: Mapping[str, Any]) -> None
         audit.append(uow, services.secrets, account_id, rec, [])
 
 
-def _record_end_user_failure(
-    services: Services,
-    service_caller: Caller,
-    meta: RequestMeta,
-    query: AuthorizeQuery,
-    failed: KeyAuthenticationFailed,
-) -> None:
-    """A failed signature by a known access key of the calling service's account is
-    recorded as the API records its own (audit.record_auth_failure): in the key owner's
-    trail, credited to no one, as a call of the action the end user attempted."""
-    if failed.key.account_id != service_caller.account_id:
-        return
-    prefix, _, name = query.action.partition(":")
-    audit.record_auth_failure(
-        services,
-        meta,
-        service=prefix.lower(),
-        operation=name,
-        access_key_id=failed.key.access_key_id,
-        account_id=failed.key.account_id,
-        identity=failed.key.identity,
-        error=failed.error,
-        read_only=name.startswith(_READ_VERBS),
-    )
-
-
 # ----------------------------------------------------------------------------- entry
 
 
@@ -356,7 +330,6 @@ def authorize_call(
     """Answer one /v1/authorize call for an authenticated calling service; raises
     ServiceError (AccessDenied, NoSuchEntity, ValidationError) for a call that fails."""
     principal_arn = query.principal_arn
-    failed: KeyAuthenticationFailed | None = None  # the end user's, by a known key
     try:
         _check_context(query.context)
         principal: Caller | None = None
@@ -371,9 +344,15 @@ def authorize_call(
                     service=query.signing_name,
                     region=meta.region,
                 )
-            except KeyAuthenticationFailed as exc:  # one of our keys: its trail records it
-                answer = _unauthenticated(exc.error)
-                failed = exc
+            except KeyAuthenticationFailed as exc:
+                # One of our keys: counted, recorded and throttled like a failed API call,
+                # so this endpoint is no faster an oracle for guessing signatures.
+                prefix, _, name = query.action.partition(":")
+                answer = _unauthenticated(
+                    auth_failures.authentication_failed(
+                        services, meta, exc, service=prefix.lower(), operation=name
+                    )
+                )
             except ServiceError as exc:
                 answer = _unauthenticated(exc)
             else:
@@ -401,8 +380,6 @@ def authorize_call(
             _append(services, service_caller.account_id, rec)
         raise
     if services.audit:
-        if failed is not None:
-            _record_end_user_failure(services, service_caller, meta, query, failed)
         if data_events and principal is not None:
             rec = _data_record(service_caller, meta, principal, query, answer)
             _append(services, principal.account_id, rec)

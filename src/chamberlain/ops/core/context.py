@@ -10,7 +10,6 @@ from typing import Any, Protocol, TypeVar
 from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
 from chamberlain.crypto.secrets import SecretBox
 from chamberlain.crypto.tokens import TokenSealer
-from chamberlain.ops.core.mfa_throttle import MfaThrottle
 from chamberlain.policy import PrincipalType
 from chamberlain.store.api import Store, UnitOfWork
 
@@ -74,7 +73,6 @@ class Services:
     audit: bool = True  # record every call in the audit trail (off only for benchmarks)
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
-    mfa_throttle: MfaThrottle = field(default_factory=MfaThrottle)
 
 
 class Stored(Protocol):
@@ -108,6 +106,7 @@ class OpContext:
             self.resolved = None
             return found
         return None
+    prepared: object = None  # what the operation's preparer returned (registry.operation)
 
     @property
     def account_id(self) -> str:

@@ -9,11 +9,25 @@ from __future__ import annotations
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz, catalog
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
-from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.core.registry import Operation, Output, Params, lookup
+from chamberlain.ops.core.errors import ConcurrentModification, ServiceError
+from chamberlain.ops.core.registry import (
+    Later,
+    Operation,
+    Output,
+    Params,
+    StalePreparation,
+    lookup,
+)
 
 #: Every operation module, imported (and so registered) when dispatch is: at start-up.
 OPERATION_MODULES = catalog.load()
+#: How often an operation is prepared again when what it prepared went stale.
+PREPARE_ATTEMPTS = 3
+#: ConcurrentModificationException's description in IAM's model.
+CONCURRENT_MESSAGE = (
+    "The request was rejected because multiple requests to change this object were "
+    "submitted simultaneously. Wait a few minutes and submit your request again."
+)
 
 
 class UnknownOperation(LookupError):
@@ -45,27 +59,14 @@ def execute(
         raise UnknownOperation(f"{service}:{name}")
     accounts = _audit_accounts(caller, params)
     try:
-        with services.store.unit_of_work(read_only=op.read_only) as uow:
-            ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services)
-            if not op.read_only:
-                # Every account this call writes to (its trail included), in one order,
-                # so calls between two accounts in opposite directions cannot deadlock.
-                for account in sorted({caller.account_id, *accounts}):
-                    uow.lock_account(account)
-            authorize_operation(ctx, op, params)
-            output = op.handler(ctx, params)
-            if services.audit and not op.read_only:
-                # The change and its event commit together, or neither does.
-                for account in accounts:
-                    audit.record(
-                        ctx,
-                        service,
-                        name,
-                        params,
-                        read_only=False,
-                        output=output,
-                        account_id=account,
-                    )
+        for _ in range(PREPARE_ATTEMPTS):
+            try:
+                output = _run(services, caller, meta, op, params, accounts)
+                break
+            except StalePreparation:
+                continue
+        else:
+            raise ConcurrentModification(CONCURRENT_MESSAGE)
     except ServiceError as error:  # rolled back: the failure is recorded on its own
         if services.audit:
             for account in accounts:
@@ -86,6 +87,47 @@ def execute(
             audit.record_detached(
                 services, caller, meta, service, name, params, read_only=True, account_id=account
             )
+    return output
+
+
+def _run(
+    services: Services,
+    caller: Caller,
+    meta: RequestMeta,
+    op: Operation,
+    params: Params,
+    accounts: list[str],
+) -> Output:
+    """Prepare (no lock held), then authorize and run in one unit of work."""
+    prepared: object = None
+    if op.prepare is not None:
+        with services.store.unit_of_work(read_only=True) as reading:
+            ctx = OpContext(caller=caller, meta=meta, uow=reading, services=services)
+            authorize_operation(ctx, op, params)
+            prepared = op.prepare(ctx, params)
+        if isinstance(prepared, Later):  # slow work, holding no connection either
+            prepared = prepared.run()
+    with services.store.unit_of_work(read_only=op.read_only) as uow:
+        ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services, prepared=prepared)
+        if not op.read_only:
+            # Every account this call writes to (its trail included), in one order,
+            # so calls between two accounts in opposite directions cannot deadlock.
+            for account in sorted({caller.account_id, *accounts}):
+                uow.lock_account(account)
+        authorize_operation(ctx, op, params)
+        output = op.handler(ctx, params)
+        if services.audit and not op.read_only:
+            # The change and its event commit together, or neither does.
+            for account in accounts:
+                audit.record(
+                    ctx,
+                    op.service,
+                    op.name,
+                    params,
+                    read_only=False,
+                    output=output,
+                    account_id=account,
+                )
     return output
 
 

@@ -40,6 +40,22 @@ class Target:
 
 Handler = Callable[[OpContext, Params], Output]
 Resolver = Callable[[OpContext, Params], Target]
+#: Slow work done before the operation's unit of work (see `operation`).
+Preparer = Callable[[OpContext, Params], object]
+
+
+@dataclass(frozen=True)
+class Later:
+    """What a preparer returns for work that must not hold even the read-only unit of
+    work (a pooled connection, on SQLite a read snapshot): `run` is called after that
+    unit of work has closed, and its result becomes `ctx.prepared`."""
+
+    run: Callable[[], object]
+
+
+class StalePreparation(Exception):
+    """Raised by a handler when what its preparer read changed before the write lock
+    was taken: the dispatcher prepares again."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class Operation:
     handler: Handler
     resource: Resolver | None  # None: not authorized (e.g. sts:GetCallerIdentity)
     read_only: bool
+    prepare: Preparer | None = None
 
     @property
     def action(self) -> str:
@@ -59,13 +76,25 @@ REGISTRY: dict[tuple[str, str], Operation] = {}
 
 
 def operation(
-    service: str, name: str, *, resource: Resolver | None, read_only: bool = False
+    service: str,
+    name: str,
+    *,
+    resource: Resolver | None,
+    read_only: bool = False,
+    prepare: Preparer | None = None,
 ) -> Callable[[Handler], Handler]:
+    """Register a handler. `prepare`, if given, runs first, after authorization, in a
+    read-only unit of work (no lock, no write transaction), and reads what the slow work
+    needs; the slow work itself (password hashing and verification, network fetches,
+    image rendering) it returns as `Later(...)`, run once that unit of work has closed.
+    The result is the handler's `ctx.prepared`; the handler re-checks what could have
+    changed since and raises StalePreparation if it did."""
+
     def register(handler: Handler) -> Handler:
         key = (service, name)
         if key in REGISTRY:
             raise RuntimeError(f"operation {service}:{name} registered twice")
-        REGISTRY[key] = Operation(service, name, handler, resource, read_only)
+        REGISTRY[key] = Operation(service, name, handler, resource, read_only, prepare)
         return handler
 
     return register

@@ -10,6 +10,14 @@ not the account's name or email) and must not be a common password.
 Reuse prevention keeps only as many previous hashes as the policy needs; checking them
 costs one argon2 verification each, so a policy of 24 makes ChangePassword slow by
 design (the same work an attacker must do per guess).
+
+None of that argon2 work runs under a lock: ChangePassword, CreateLoginProfile and
+UpdateLoginProfile hash and verify in their preparers (registry.operation's `prepare`,
+before the write transaction), and `check_password` verifies before it writes. The write
+then re-checks that the stored hash is still the one verified. Password guesses are
+bounded per user and per source (throttle.PASSWORD_USER, PASSWORD_SOURCE) in the
+database, so every node shares the bound and a restart keeps it: a locked caller gets
+LimitExceeded, without the password being checked.
 """
 
 from __future__ import annotations
@@ -27,18 +35,26 @@ from chamberlain.crypto.passwords import (
     verify_password,
 )
 from chamberlain.domain import Account, LoginProfile, PasswordPolicy, User
-from chamberlain.ops.core import authz
+from chamberlain.ops.core import authz, throttle
 from chamberlain.ops.core.context import OpContext, Services
 from chamberlain.ops.core.entities import require_user
 from chamberlain.ops.core.errors import (
     AccessDenied,
     EntityAlreadyExists,
     InvalidUserType,
+    LimitExceeded,
     NoSuchEntity,
     PasswordPolicyViolation,
     ValidationError,
 )
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.registry import (
+    Later,
+    Output,
+    Params,
+    StalePreparation,
+    Target,
+    operation,
+)
 from chamberlain.ops.iam.access_keys import (
     credential_owner,
     owner_target,
@@ -152,18 +168,62 @@ def _reused(profile: LoginProfile, password: str, policy: PasswordPolicy | None)
     return any(verify_password(encoded, password) for encoded in recent)
 
 
-def _with_new_password(
-    ctx: OpContext, profile: LoginProfile, password: str, policy: PasswordPolicy | None
+def _with_new_hash(
+    ctx: OpContext, profile: LoginProfile, password_hash: str, policy: PasswordPolicy | None
 ) -> LoginProfile:
-    """`profile` with `password` set now; keeps as much history as reuse prevention needs."""
+    """`profile` with the password of `password_hash` set now; keeps as much history as
+    reuse prevention needs."""
     keep = (policy.password_reuse_prevention or 0) - 1 if policy else 0
     history = (profile.password_hash, *profile.history)[:keep] if keep > 0 else ()
-    return replace(
-        profile,
-        password_hash=hash_password(password, ctx.services.password_params),
-        password_set=ctx.now,
-        history=history,
+    return replace(profile, password_hash=password_hash, password_set=ctx.now, history=history)
+
+
+def _prepared_hash(ctx: OpContext) -> str:
+    """The new password's hash the operation's preparer made (outside the lock)."""
+    if not isinstance(ctx.prepared, str):
+        raise RuntimeError("the password was not hashed before the unit of work")
+    return ctx.prepared
+
+
+def _hash_new_password(ctx: OpContext, params: Params) -> Later | None:
+    """Preparer of Create/UpdateLoginProfile: the new password's hash, made after the
+    checks (so a refused call hashes nothing) and after the read-only unit of work has
+    closed; None: no new password."""
+    password = params.get("Password")
+    if password is None:
+        return None
+    user = _login_user(ctx, params)
+    check_new_password(ctx, user.name, password, account_policy(ctx.uow, ctx.account_id))
+    argon2 = ctx.services.password_params
+
+    def hashed() -> str:
+        with throttle.hashing():
+            return hash_password(password, argon2)
+
+    return Later(hashed)
+
+
+def _reserve_password_attempt(
+    services: Services, user: User, source_ip: str, now: dt.datetime
+) -> None:
+    """Count a password attempt for `user` and the source; LimitExceeded while locked."""
+    attempts = (
+        (throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)),
+        (throttle.PASSWORD_SOURCE, source_ip),
     )
+    try:
+        throttle.reserve(services.store, attempts, now)
+    except throttle.Locked:
+        raise LimitExceeded(throttle.LOCKED_MESSAGE) from None
+
+
+def _password_proven(uow: UnitOfWork, user: User, source_ip: str) -> None:
+    """A right password: the user's count of attempts starts again, and the attempt no
+    longer counts against the source."""
+    throttle.clear(
+        uow, throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)
+    )
+    throttle.forgive(uow, throttle.PASSWORD_SOURCE, source_ip)
 
 
 def _authorize_self_service(
@@ -213,7 +273,7 @@ def _render_profile(profile: LoginProfile) -> dict[str, Any]:
     }
 
 
-@operation("iam", "CreateLoginProfile", resource=owner_target)
+@operation("iam", "CreateLoginProfile", resource=owner_target, prepare=_hash_new_password)
 def create_login_profile(ctx: OpContext, params: Params) -> Output:
     reject_unsupported(params, "MaxSigninSessionDuration")
     user = _login_user(ctx, params)
@@ -227,7 +287,7 @@ def create_login_profile(ctx: OpContext, params: Params) -> Output:
     profile = LoginProfile(
         account_id=ctx.account_id,
         user_name=user.name,
-        password_hash=hash_password(password, ctx.services.password_params),
+        password_hash=_prepared_hash(ctx),
         created=ctx.now,
         password_set=ctx.now,
         password_reset_required=bool(params.get("PasswordResetRequired", False)),
@@ -241,7 +301,7 @@ def get_login_profile(ctx: OpContext, params: Params) -> Output:
     return _render_profile(_require_profile(ctx, _login_user(ctx, params)))
 
 
-@operation("iam", "UpdateLoginProfile", resource=owner_target)
+@operation("iam", "UpdateLoginProfile", resource=owner_target, prepare=_hash_new_password)
 def update_login_profile(ctx: OpContext, params: Params) -> Output:
     reject_unsupported(params, "MaxSigninSessionDuration", "ResetMaxSigninSessionDuration")
     user = _login_user(ctx, params)
@@ -250,7 +310,7 @@ def update_login_profile(ctx: OpContext, params: Params) -> Output:
     if password is not None:
         policy = account_policy(ctx.uow, ctx.account_id)
         check_new_password(ctx, user.name, password, policy)
-        profile = _with_new_password(ctx, profile, password, policy)
+        profile = _with_new_hash(ctx, profile, _prepared_hash(ctx), policy)
     reset = params.get("PasswordResetRequired")
     if reset is not None:
         profile = replace(profile, password_reset_required=bool(reset))
@@ -266,23 +326,77 @@ def delete_login_profile(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-@operation("iam", "ChangePassword", resource=None)
-def change_password(ctx: OpContext, params: Params) -> Output:
-    """Authorized here, not by the dispatcher: AllowUsersToChangePassword grants it."""
+@dataclass(frozen=True)
+class _VerifiedChange:
+    """What ChangePassword's preparer verified, and the new password's hash."""
+
+    user: User
+    profile: LoginProfile
+    policy: PasswordPolicy | None
+    new_hash: str
+
+
+def _password_changer(ctx: OpContext) -> tuple[User, PasswordPolicy | None, LoginProfile]:
+    """The calling IAM user, authorized to change their password, and their profile."""
     caller = ctx.caller
     if caller.type is not PrincipalType.USER or not caller.user_name:
         raise InvalidUserType("Only IAM users can change their own password.")
     user = require_user(ctx, caller.user_name)
     policy = account_policy(ctx.uow, ctx.account_id)
     _authorize_self_service(ctx, "iam:ChangePassword", user.arn, policy)
-    profile = _require_profile(ctx, user)
-    if not verify_password(profile.password_hash, params["OldPassword"]):
-        raise InvalidUserType("The old password is incorrect.")
+    return user, policy, _require_profile(ctx, user)
+
+
+def _verify_change(ctx: OpContext, params: Params) -> Later:
+    """ChangePassword's preparer: reads the user, policy and profile, then (its unit of
+    work closed, no lock held) counts the attempt, verifies the old password, checks the
+    new one against the policy and the history, and hashes it."""
+    user, policy, profile = _password_changer(ctx)
     new_password = params["NewPassword"]
-    check_new_password(ctx, user.name, new_password, policy)
-    if _reused(profile, new_password, policy):
-        raise PasswordPolicyViolation(POLICY_VIOLATION)
-    updated = _with_new_password(ctx, profile, new_password, policy)
+    violation: PasswordPolicyViolation | None = None
+    try:  # told only to a caller who knows the old password
+        check_new_password(ctx, user.name, new_password, policy)
+    except PasswordPolicyViolation as exc:
+        violation = exc
+    services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
+
+    def verify() -> _VerifiedChange:
+        _reserve_password_attempt(services, user, source_ip, now)
+        with throttle.hashing():
+            right = verify_password(profile.password_hash, params["OldPassword"])
+        if not right:
+            raise InvalidUserType("The old password is incorrect.")
+        with services.store.unit_of_work() as proven:
+            _password_proven(proven, user, source_ip)
+        if violation is not None:
+            raise violation
+        with throttle.hashing():
+            reused = _reused(profile, new_password, policy)
+            new_hash = "" if reused else hash_password(new_password, services.password_params)
+        if reused:
+            raise PasswordPolicyViolation(POLICY_VIOLATION)
+        return _VerifiedChange(user, profile, policy, new_hash)
+
+    return Later(verify)
+
+
+@operation("iam", "ChangePassword", resource=None, prepare=_verify_change)
+def change_password(ctx: OpContext, params: Params) -> Output:
+    """Authorized here, not by the dispatcher: AllowUsersToChangePassword grants it.
+    The old password was verified by `_verify_change`; under the lock, only whether the
+    profile, user or policy changed since is checked (then it is verified again)."""
+    verified = ctx.prepared
+    if not isinstance(verified, _VerifiedChange):
+        raise RuntimeError("ChangePassword runs only after _verify_change")
+    user, policy, profile = _password_changer(ctx)
+    if (user.user_id, policy, profile) != (
+        verified.user.user_id,
+        verified.policy,
+        verified.profile,
+    ):
+        raise StalePreparation()
+    check_new_password(ctx, user.name, params["NewPassword"], policy)  # the account's names
+    updated = _with_new_hash(ctx, profile, verified.new_hash, policy)
     ctx.uow.repo(LoginProfile).put(replace(updated, password_reset_required=False))
     return None
 
@@ -359,7 +473,8 @@ class PasswordCheck:
     `must_change`: the user has to choose a new password first (PasswordResetRequired,
     or the password expired under a policy without HardExpiry). `locked`: the password
     is right but expired under HardExpiry, so only an administrator can reset it (told
-    only to a caller who knew the password).
+    only to a caller who knew the password). `throttled`: too many attempts lately for
+    this user or source; the password was not checked.
     """
 
     ok: bool
@@ -367,6 +482,7 @@ class PasswordCheck:
     must_change: bool = False
     expired: bool = False
     locked: bool = False
+    throttled: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -381,37 +497,60 @@ def password_expired(
 
 
 def check_password(
-    uow: UnitOfWork,
     services: Services,
     account_id: str,
     user_name: str,
     password: str,
     now: dt.datetime,
+    source_ip: str = "",
 ) -> PasswordCheck:
-    """Verify an IAM user's console password, in a writable unit of work.
+    """Verify an IAM user's console password (each in its own units of work).
 
-    An unknown user or one without a password costs the same argon2 work as a real
-    verification. On success, records PasswordLastUsed and re-hashes a password stored
-    with other argon2 parameters than `services.password_params`.
+    The attempt is counted first (per user and per source; `throttled` while locked,
+    without checking the password). An unknown user or one without a password costs the
+    same argon2 work as a real verification. Verification and any re-hash run with no
+    lock held; on success one short write records PasswordLastUsed and the re-hashed
+    password (made with `services.password_params` when the stored one used others),
+    provided the stored hash is still the one verified.
     """
-    user = uow.repo(User).get(account_id, user_name.lower())
-    profile = uow.repo(LoginProfile).get(account_id, user_name.lower()) if user else None
-    if user is None or profile is None:
-        verify_dummy(password, services.password_params)
-        return PasswordCheck(ok=False)
-    if not verify_password(profile.password_hash, password):
-        return PasswordCheck(ok=False)
-    policy = account_policy(uow, account_id)
-    expired = password_expired(profile, policy, now)
-    if expired and policy is not None and policy.hard_expiry:
-        return PasswordCheck(ok=False, user=user, expired=True, locked=True)
-    if needs_rehash(profile.password_hash, services.password_params):
-        rehashed = hash_password(password, services.password_params)
-        uow.repo(LoginProfile).put(replace(profile, password_hash=rehashed))
-    uow.repo(User).put(replace(user, password_last_used=now))
-    return PasswordCheck(
-        ok=True,
-        user=user,
-        must_change=profile.password_reset_required or expired,
-        expired=expired,
-    )
+    for _ in range(3):  # the stored password changed meanwhile: look again
+        with services.store.unit_of_work(read_only=True) as uow:
+            user = uow.repo(User).get(account_id, user_name.lower())
+            profile = uow.repo(LoginProfile).get(account_id, user_name.lower()) if user else None
+            policy = account_policy(uow, account_id)
+        if user is None or profile is None:
+            with throttle.hashing():
+                verify_dummy(password, services.password_params)
+            return PasswordCheck(ok=False)
+        try:
+            _reserve_password_attempt(services, user, source_ip, now)
+        except LimitExceeded:
+            return PasswordCheck(ok=False, throttled=True)
+        with throttle.hashing():
+            right = verify_password(profile.password_hash, password)
+        if not right:
+            return PasswordCheck(ok=False)
+        expired = password_expired(profile, policy, now)
+        if expired and policy is not None and policy.hard_expiry:
+            return PasswordCheck(ok=False, user=user, expired=True, locked=True)
+        rehashed = None
+        if needs_rehash(profile.password_hash, services.password_params):
+            with throttle.hashing():
+                rehashed = hash_password(password, services.password_params)
+        with services.store.unit_of_work() as uow:
+            uow.lock_account(account_id)
+            current = uow.repo(LoginProfile).get(account_id, user_name.lower())
+            stored = uow.repo(User).get(account_id, user_name.lower())
+            if current is None or stored is None or current.password_hash != profile.password_hash:
+                continue
+            if rehashed is not None:
+                uow.repo(LoginProfile).put(replace(current, password_hash=rehashed))
+            uow.repo(User).put(replace(stored, password_last_used=now))
+            _password_proven(uow, user, source_ip)
+        return PasswordCheck(
+            ok=True,
+            user=user,
+            must_change=profile.password_reset_required or expired,
+            expired=expired,
+        )
+    return PasswordCheck(ok=False)

@@ -1,7 +1,10 @@
 """IAM virtual MFA devices: CreateVirtualMFADevice, EnableMFADevice, ResyncMFADevice,
 DeactivateMFADevice, DeleteVirtualMFADevice, ListMFADevices, ListVirtualMFADevices,
 GetMFADevice, TagMFADevice, UntagMFADevice, ListMFADeviceTags. Codes presented to STS
-(and later the console) are checked by `sessions.verify_mfa_code`.
+(and later the console) are checked by `sessions.verify_mfa_code`. Every path that checks a
+code counts the attempt first in the device's shared counter (throttle.MFA_DEVICE, in
+the database: the bound holds across nodes and restarts): Enable and Resync answer
+LimitExceeded while the device is locked, without looking at the codes.
 
 The TOTP seed is generated here, encrypted at rest with the operator's key (bound to the
 device's serial number, so a blob copied onto another row does not decrypt) and shown
@@ -23,13 +26,14 @@ Deactivate, Resync, ListMFADevices, GetMFADevice) on the user.
 from __future__ import annotations
 
 import io
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import segno
 
 from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, Account, MfaDevice, User
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.common import (
     account_root_arn,
     check_tag_count,
@@ -46,12 +50,26 @@ from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     InvalidAuthenticationCode,
+    LimitExceeded,
     NoSuchEntity,
 )
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.registry import (
+    Later,
+    Output,
+    Params,
+    StalePreparation,
+    Target,
+    operation,
+)
 from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
+from chamberlain.ops.sts.sessions import (
+    MfaAttempt,
+    mfa_attempt_counted,
+    mfa_code_accepted,
+    reserve_mfa_attempt,
+)
 
 # AWS's quotas: MFA devices in use per user (and per root user), and virtual MFA devices
 # (assigned or unassigned) per account, which AWS sets equal to the users quota.
@@ -137,9 +155,22 @@ def qr_png(uri: str) -> bytes:
     return buffer.getvalue()
 
 
+def _count_attempt(ctx: OpContext, params: Params) -> MfaAttempt | None:
+    """Preparer of EnableMFADevice and ResyncMFADevice: count the attempt at the two codes
+    in the device's shared counter before the unit of work; LimitExceeded while the
+    device is locked (the codes are not checked then, right or wrong)."""
+    attempt = reserve_mfa_attempt(ctx, params["SerialNumber"])
+    if attempt is not None and attempt.locked:
+        raise LimitExceeded(throttle.LOCKED_MESSAGE)
+    return attempt
+
+
 def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
     """The step of AuthenticationCode2, if the two codes are consecutive codes of the
-    device not used before; else InvalidAuthenticationCode."""
+    device not used before (and the attempt was counted); else InvalidAuthenticationCode.
+    Right codes clear the device's count."""
+    if not mfa_attempt_counted(ctx, device.serial_number):
+        raise InvalidAuthenticationCode(INVALID_CODE)
     step = totp.verify_two_consecutive(
         _seed(ctx, device),
         params["AuthenticationCode1"],
@@ -149,6 +180,7 @@ def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
     )
     if step is None:
         raise InvalidAuthenticationCode(INVALID_CODE)
+    mfa_code_accepted(ctx, device.serial_number)
     return step
 
 
@@ -222,10 +254,36 @@ def _list_virtual_target(ctx: OpContext, params: Params) -> Target:
 # ----------------------------------------------------------------------- operations
 
 
-@operation("iam", "CreateVirtualMFADevice", resource=_create_target)
+@dataclass(frozen=True)
+class _NewSeed:
+    """A new device's seed and its QR code, made before the unit of work (rendering the
+    image is slow enough that it must not hold the account's write lock)."""
+
+    seed: str
+    account_name: str
+    png: bytes
+
+
+def _new_seed(ctx: OpContext, params: Params) -> Later:
+    account_name = _account_name(ctx)
+
+    def render() -> _NewSeed:
+        seed = totp.new_seed()
+        uri = provisioning_uri(seed, params["VirtualMFADeviceName"], account_name)
+        return _NewSeed(seed, account_name, qr_png(uri))
+
+    return Later(render)
+
+
+@operation("iam", "CreateVirtualMFADevice", resource=_create_target, prepare=_new_seed)
 def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     name, path = params["VirtualMFADeviceName"], params.get("Path") or "/"
     tags = check_tag_count(tags_in(params.get("Tags")))
+    new = ctx.prepared
+    if not isinstance(new, _NewSeed):
+        raise RuntimeError("CreateVirtualMFADevice runs only after _new_seed")
+    if _account_name(ctx) != new.account_name:  # the alias in the QR label changed
+        raise StalePreparation()
     repo = _repo(ctx)
     devices: list[MfaDevice] = repo.list(ctx.account_id)
     # Device names are unique in the account, case-insensitively, like every IAM name.
@@ -234,27 +292,25 @@ def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     if len(devices) >= VIRTUAL_MFA_DEVICES_PER_ACCOUNT:
         raise quota_exceeded("MFADevices", VIRTUAL_MFA_DEVICES_PER_ACCOUNT)
     serial = iam_arn(ctx, "mfa", name, path)
-    seed = totp.new_seed()
     repo.add(
         MfaDevice(
             account_id=ctx.account_id,
             serial_number=serial,
-            seed_encrypted=ctx.services.secrets.encrypt(seed.encode(), aad=serial.encode()),
+            seed_encrypted=ctx.services.secrets.encrypt(new.seed.encode(), aad=serial.encode()),
             created=ctx.now,
             tags=tags,
         )
     )
-    png = qr_png(provisioning_uri(seed, name, _account_name(ctx)))
     device = {
         "SerialNumber": serial,
-        "Base32StringSeed": seed.encode("ascii"),
-        "QRCodePNG": png,
+        "Base32StringSeed": new.seed.encode("ascii"),
+        "QRCodePNG": new.png,
         "Tags": tags_out(tags) or None,
     }
     return {"VirtualMFADevice": compact(device)}
 
 
-@operation("iam", "EnableMFADevice", resource=owner_target)
+@operation("iam", "EnableMFADevice", resource=owner_target, prepare=_count_attempt)
 def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
     device = _require_device(ctx, params["SerialNumber"])
@@ -267,12 +323,10 @@ def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     # A clock offset learned (ResyncMFADevice) while the device was assigned before does
     # not carry over: a newly enabled device is checked against the server's clock.
     repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step, offset=0))
-    # A newly enabled device starts with no wrong codes counted against it.
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
-@operation("iam", "ResyncMFADevice", resource=owner_target)
+@operation("iam", "ResyncMFADevice", resource=owner_target, prepare=_count_attempt)
 def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
     device = _require_assigned(ctx, params["SerialNumber"], owner)
@@ -280,7 +334,6 @@ def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
     # Resynchronizing is how a device whose clock drifted is brought back: its offset
     # is learned from the two codes and used from now on.
     _repo(ctx).put(replace(device, last_step=step, offset=totp.offset_for(step, ctx.now)))
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
     return None
 
 
@@ -300,7 +353,7 @@ def delete_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
         raise DeleteConflict(DELETE_IN_USE)
     _repo(ctx).delete(ctx.account_id, device.key)
     # A device created later under the same name must not inherit this one's count.
-    ctx.services.mfa_throttle.forget(ctx.account_id, device.serial_number)
+    throttle.clear(ctx.uow, throttle.MFA_DEVICE, throttle.mfa_key(ctx.account_id, device.key))
     return None
 
 

@@ -38,7 +38,7 @@ from chamberlain.ops.core.errors import (
     InvalidParameterValue,
     ValidationError,
 )
-from chamberlain.ops.core.registry import Output, Params, operation
+from chamberlain.ops.core.registry import Later, Output, Params, operation
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts import oidc
 from chamberlain.ops.sts.assumed_role import (
@@ -295,20 +295,41 @@ def _trust_allows(
 # ------------------------------------------------------------------------ operation
 
 
-@operation("sts", "AssumeRoleWithWebIdentity", resource=None)
+def _verified_token(ctx: OpContext, params: Params) -> Later:
+    """The preparer: the input checks, then the token's signature verified against the
+    issuer's keys, which may have to be fetched over the network, so with no lock held
+    (checked in the same order as before, so errors come in AWS's order)."""
+    _check_input(params)
+    session_policy(params)
+    policy_arns(params)
+    account, _ = _role_account(params["RoleArn"])
+    token = oidc.parse(params["WebIdentityToken"])
+    _provider(ctx, account, token)
+    services, now = ctx.services, ctx.now
+
+    def verified() -> oidc.IdToken:
+        oidc.verify_signature(services, token, now)
+        oidc.check_times(token, now)
+        return token
+
+    return Later(verified)
+
+
+@operation("sts", "AssumeRoleWithWebIdentity", resource=None, prepare=_verified_token)
 def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
     """Authorized here, by the token and the role's trust policy, not by the
-    dispatcher: the caller is anonymous."""
+    dispatcher: the caller is anonymous. The token's signature was verified by
+    `_verified_token` before the unit of work."""
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
     _check_input(params)
     policy = session_policy(params)
     managed_arns = policy_arns(params)
     account, role_name = _role_account(role_arn)
 
-    token = oidc.parse(params["WebIdentityToken"])
+    token = ctx.prepared
+    if not isinstance(token, oidc.IdToken):
+        raise RuntimeError("AssumeRoleWithWebIdentity runs only after _verified_token")
     provider = _provider(ctx, account, token)
-    oidc.verify_signature(ctx.services, token, ctx.now)
-    oidc.check_times(token, ctx.now)
     claims = dict(token.claims)
     audience = _audience(provider, claims)
     subject = _subject(claims)

@@ -54,6 +54,7 @@ from chamberlain.ops.sts.sessions import (
     decode_authorization_message,
     is_session_token_session,
     issue_credentials,
+    reserve_mfa_attempt,
     verify_mfa_code,
 )
 from chamberlain.policy import (
@@ -119,6 +120,15 @@ def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
     return True
 
 
+def _count_mfa_attempt(ctx: OpContext, params: Params) -> object:
+    """Preparer of GetSessionToken and AssumeRole: count the attempt at a code for the
+    caller's own device before the unit of work (sessions.reserve_mfa_attempt)."""
+    owner = _mfa_owner(ctx.caller)
+    if owner is None or params.get("TokenCode") is None:
+        return None
+    return reserve_mfa_attempt(ctx, params.get("SerialNumber"), owner)
+
+
 def _mfa_owner(caller: Caller) -> str | None:
     if caller.is_root:
         return ROOT
@@ -147,7 +157,7 @@ def get_caller_identity(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------ GetSessionToken
 
 
-@operation("sts", "GetSessionToken", resource=None)
+@operation("sts", "GetSessionToken", resource=None, prepare=_count_mfa_attempt)
 def get_session_token(ctx: OpContext, params: Params) -> Output:
     """Not authorized by policy: AWS says GetSessionToken needs no permission (its point
     is to authenticate with MFA). Writes the MFA device's last step, so not read-only."""
@@ -260,7 +270,7 @@ def _trust_context(
     return extra
 
 
-@operation("sts", "AssumeRole", resource=None)
+@operation("sts", "AssumeRole", resource=None, prepare=_count_mfa_attempt)
 def assume_role(ctx: OpContext, params: Params) -> Output:
     caller = ctx.caller
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]

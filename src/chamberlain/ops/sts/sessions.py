@@ -22,7 +22,7 @@ import datetime as dt
 import hmac
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.crypto import totp
@@ -30,6 +30,7 @@ from chamberlain.crypto.ids import Prefix, is_access_key_id, new_secret_access_k
 from chamberlain.crypto.secrets import SecretBoxError
 from chamberlain.crypto.tokens import EXPIRES_CLAIM, InvalidToken, expired
 from chamberlain.domain import MfaDevice
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.context import Caller, OpContext, Services, Session
 from chamberlain.ops.core.errors import ExpiredToken, InvalidClientTokenId, ServiceFailure
 from chamberlain.policy import Decision, Outcome, PrincipalType
@@ -78,14 +79,62 @@ def account_of_access_key_id(access_key_id: str) -> str | None:
 # ----------------------------------------------------------------------------- MFA
 
 
+@dataclass(frozen=True)
+class MfaAttempt:
+    """A counted attempt at a code for one device (or a refusal: the device is locked),
+    made by an operation's preparer before its unit of work."""
+
+    serial_number: str
+    locked: bool
+
+
+def reserve_mfa_attempt(
+    ctx: OpContext, serial_number: str | None, owner: str | None = None
+) -> MfaAttempt | None:
+    """Preparer part of every path that checks a code: count one attempt for the device
+    `serial_number` of the caller's account (assigned to `owner`, when given, so nobody
+    can lock another user's device) in the shared counter (throttle.MFA_DEVICE) before
+    the code is checked. None when there is no such device (its code fails anyway)."""
+    if not serial_number:
+        return None
+    device = ctx.uow.repo(MfaDevice).get(ctx.account_id, serial_number)
+    if device is None:
+        return None
+    if owner is not None and (device.user_name or "").lower() != owner.lower():
+        return None
+    key = throttle.mfa_key(ctx.account_id, device.serial_number)
+    try:
+        throttle.reserve(ctx.services.store, ((throttle.MFA_DEVICE, key),), ctx.now)
+    except throttle.Locked:
+        return MfaAttempt(device.serial_number, locked=True)
+    return MfaAttempt(device.serial_number, locked=False)
+
+
+def mfa_attempt_counted(ctx: OpContext, serial_number: str) -> bool:
+    """May a code for `serial_number` be checked now: was an attempt counted for it,
+    and is the device not locked?"""
+    attempt = ctx.prepared
+    return (
+        isinstance(attempt, MfaAttempt)
+        and attempt.serial_number == serial_number
+        and not attempt.locked
+    )
+
+
+def mfa_code_accepted(ctx: OpContext, serial_number: str) -> None:
+    """A right code: the device's count starts again (with the operation's writes)."""
+    throttle.clear(ctx.uow, throttle.MFA_DEVICE, throttle.mfa_key(ctx.account_id, serial_number))
+
+
 def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -> bool:
     """Is `code` a fresh one-time password of the enabled device `serial_number`, in the
     caller's account, belonging to `owner` (a user name, or `domain.ROOT`)?
 
     A matched code's step is written back (`MfaDevice.last_step`) in the operation's
-    unit of work, so each code is accepted once (RFC 6238 section 5.2). Wrong codes are
-    counted per device and, past a limit, refuse all codes for a while (`MfaThrottle`):
-    an attempt is reserved before the code is checked, so concurrent guesses count too.
+    unit of work, so each code is accepted once (RFC 6238 section 5.2). Codes are
+    checked only after the operation's preparer counted the attempt in the shared
+    per-device counter (`reserve_mfa_attempt`); while the device is locked every code,
+    right or wrong, is refused unchecked.
     """
     repo = ctx.uow.repo(MfaDevice)
     device = repo.get(ctx.account_id, serial_number)
@@ -93,8 +142,7 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
         return False
     if device.user_name.lower() != owner.lower():
         return False
-    throttle = ctx.services.mfa_throttle
-    if not throttle.attempt(ctx.account_id, device.serial_number, ctx.now):
+    if not mfa_attempt_counted(ctx, device.serial_number):
         return False
     try:
         seed = ctx.services.secrets.decrypt(
@@ -105,7 +153,7 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
         step = None
     if step is None:
         return False
-    throttle.succeeded(ctx.account_id, device.serial_number)
+    mfa_code_accepted(ctx, device.serial_number)
     repo.put(replace(device, last_step=step))
     return True
 
