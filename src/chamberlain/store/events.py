@@ -72,8 +72,20 @@ def principal_action(principal: str, source: str, name: str) -> str:
     return SEP.join((principal, source, name))
 
 
+def index_value(value: str) -> str:
+    """`value` as the index stores it. Both databases hold any Unicode text but
+    PostgreSQL no NUL and neither a lone surrogate, and a call's input (a resource name)
+    may have either: those become U+FFFD, on writing and on looking up alike."""
+    if "\0" in value:
+        value = value.replace("\0", "\ufffd")
+    if not value.isascii():
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
 def attribute_rows(event: Event) -> list[Attribute]:
-    """Every (name, value) an event is indexed under, without duplicates."""
+    """Every (name, value) an event is indexed under, without duplicates (values as
+    `index_value` stores them)."""
     rows: list[Attribute] = [
         ("EventId", event.event_id),
         ("EventName", event.event_name),
@@ -91,7 +103,7 @@ def attribute_rows(event: Event) -> list[Attribute]:
         rows.append((PRINCIPAL_SERVICE, principal_service(event.principal, event.event_source)))
         value = principal_action(event.principal, event.event_source, event.event_name)
         rows.append((PRINCIPAL_ACTION, value))
-    return list(dict.fromkeys(rows))
+    return list(dict.fromkeys((name, index_value(value)) for name, value in rows))
 
 
 def to_micros(moment: dt.datetime) -> int:

@@ -24,6 +24,7 @@ from chamberlain.store.events import (
     Pruned,
     attribute_rows,
     in_range,
+    index_value,
     to_micros,
 )
 
@@ -132,6 +133,8 @@ class _MemoryEventLog:
         before: Cursor | None = None,
         limit: int = 50,
     ) -> list[Event]:
+        if attribute is not None:
+            attribute = (attribute[0], index_value(attribute[1]))
         hits = [
             e
             for e in self.event_lists.get(account_id, ())

@@ -64,6 +64,7 @@ from chamberlain.store.events import (
     Pruned,
     attribute_rows,
     from_micros,
+    index_value,
     to_micros,
 )
 
@@ -227,6 +228,16 @@ _MIGRATION_LOCK = _advisory_key("migrate", "")
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
 
 
+def storable(key: str) -> bool:
+    """Whether a key can be stored at all: PostgreSQL's text holds no NUL, and neither
+    database a lone surrogate (a non-UTF-8 byte decoded with surrogateescape). No entity
+    has such a key (names are checked on creation), so a lookup by one finds nothing
+    instead of failing in the driver."""
+    if "\0" in key:
+        return False
+    return key.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in key)
+
+
 def _read_only_violation(what: str) -> RuntimeError:
     return RuntimeError(f"{what} in a read-only unit of work")
 
@@ -258,6 +269,8 @@ class _SqlRepo:
         }
 
     def get(self, account_id: str, key: str) -> Any:
+        if not storable(key):
+            return None
         params = {"a": account_id, "k": self._kind, "key": key}
         data = self._conn.execute(_GET, params).scalar()
         return None if data is None else self._decode(data)
@@ -272,12 +285,16 @@ class _SqlRepo:
     def delete(self, account_id: str, key: str) -> bool:
         if self._read_only:
             raise _read_only_violation("delete")
+        if not storable(key):
+            return False
         params = {"a": account_id, "k": self._kind, "key": key}
         return self._conn.execute(_DELETE, params).rowcount > 0
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
     ) -> list[Any]:
+        if not storable(ref or "") or not storable(key_prefix or ""):
+            return []
         params: dict[str, Any] = {"a": account_id, "k": self._kind}
         if ref is not None:
             params["ref"] = ref
@@ -297,10 +314,14 @@ class _SqlRepo:
         return self._conn.execute(_COUNT_REF, params).scalar_one()
 
     def find(self, key: str) -> Any:
+        if not storable(key):
+            return None
         data = self._conn.execute(_FIND, {"k": self._kind, "key": key}).scalar()
         return None if data is None else self._decode(data)
 
     def find_by_ref(self, ref: str) -> list[Any]:
+        if not storable(ref):
+            return []
         rows = self._conn.execute(_FIND_BY_REF, {"k": self._kind, "ref": ref}).scalars()
         return [self._decode(t) for t in rows]
 
@@ -494,7 +515,7 @@ class _SqlEventLog:
     ) -> list[Event]:
         params: dict[str, Any] = {"a": account_id, "limit": limit}
         if attribute is not None:
-            params["n"], params["v"] = attribute
+            params["n"], params["v"] = attribute[0], index_value(attribute[1])
         if start is not None:
             params["start"] = to_micros(start)
         if end is not None:
@@ -701,6 +722,7 @@ class SqlStore:
             engine = create_engine(
                 self.url,
                 connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+                hide_parameters=True,  # a failed statement's error never shows its values
                 **pool,
             )
             event.listen(engine, "connect", _sqlite_on_connect)
@@ -709,7 +731,11 @@ class SqlStore:
         if self.schema is not None:
             connect_args["options"] = f"-csearch_path={self.schema}"
         return create_engine(
-            self.url, isolation_level="READ COMMITTED", connect_args=connect_args, **pool
+            self.url,
+            isolation_level="READ COMMITTED",
+            connect_args=connect_args,
+            hide_parameters=True,  # a failed statement's error never shows its values
+            **pool,
         )
 
     @property
