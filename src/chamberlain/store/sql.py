@@ -26,7 +26,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,8 +59,10 @@ from chamberlain.store import codec
 from chamberlain.store.api import Conflict
 from chamberlain.store.events import (
     Attribute,
+    CorruptEvent,
     Cursor,
     Digest,
+    IndexRow,
     Pruned,
     attribute_rows,
     from_micros,
@@ -398,6 +400,25 @@ _DELETE_DIGESTS = event_digests.delete().where(
 )
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
+# The audit verifier's reads of the index: which of some rows exist (primary key seeks),
+# how many there are, and all of them in key order (keyset pagination).
+_INDEX_CHUNK = 500
+_INDEXED = select(_X.name, _X.value, _X.event_time, _X.seq)
+_INDEX_SIZE = select(func.count()).select_from(event_attributes).where(_X.account_id == _ACCOUNT)
+_INDEX_SCAN_FIRST = (
+    _INDEXED.where(_X.account_id == _ACCOUNT)
+    .order_by(_X.name, _X.value, _X.event_time, _X.seq)
+    .limit(bindparam("limit", type_=BigInteger))
+)
+_INDEX_SCAN_AFTER = _INDEX_SCAN_FIRST.where(
+    tuple_(_X.name, _X.value, _X.event_time, _X.seq)
+    > tuple_(
+        bindparam("n"),
+        bindparam("v"),
+        bindparam("t", type_=BigInteger),
+        bindparam("s", type_=BigInteger),
+    )
+)
 # Accounts of a large table without reading it all: a loose index scan (both databases).
 _EVENT_ACCOUNTS = text(
     "WITH RECURSIVE a(id) AS ("
@@ -466,6 +487,15 @@ def _event(row: Any) -> Event:
     )
 
 
+def _readable_event(row: Any) -> Event:
+    """`_event`, or CorruptEvent naming the row when it cannot be read (edited by hand)."""
+    try:
+        return _event(row)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        reason = f"its row cannot be read ({type(exc).__name__}: {exc})"
+        raise CorruptEvent(str(row.account_id), int(row.seq), reason) from None
+
+
 def _attribute_params(event: Event) -> list[dict[str, Any]]:
     when = to_micros(event.event_time)
     return [
@@ -532,10 +562,33 @@ class _SqlEventLog:
             params = {"a": account_id, "s": seq, "limit": batch}
             rows = self._conn.execute(_ITERATE, params).all()
             for row in rows:
-                yield _event(row)
+                yield _readable_event(row)
             if len(rows) < batch:
                 return
             seq = rows[-1].seq
+
+    def indexed(self, account_id: str, rows: Sequence[IndexRow]) -> set[IndexRow]:
+        found: set[IndexRow] = set()
+        for start in range(0, len(rows), _INDEX_CHUNK):
+            keys = [(n, v, t, s) for n, v, t, s in rows[start : start + _INDEX_CHUNK]]
+            stmt = _INDEXED.where(
+                _X.account_id == bindparam("a"),
+                tuple_(_X.name, _X.value, _X.event_time, _X.seq).in_(keys),
+            )
+            found.update(tuple(r) for r in self._conn.execute(stmt, {"a": account_id}))
+        return found
+
+    def index_size(self, account_id: str) -> int:
+        return int(self._conn.execute(_INDEX_SIZE, {"a": account_id}).scalar_one())
+
+    def index_scan(
+        self, account_id: str, after: IndexRow | None = None, limit: int = 1000
+    ) -> list[IndexRow]:
+        params: dict[str, Any] = {"a": account_id, "limit": limit}
+        if after is None:
+            return [tuple(r) for r in self._conn.execute(_INDEX_SCAN_FIRST, params)]
+        params.update(zip(("n", "v", "t", "s"), after, strict=True))
+        return [tuple(r) for r in self._conn.execute(_INDEX_SCAN_AFTER, params)]
 
     def prune(self, account_id: str, before: dt.datetime) -> Pruned:
         self._writable()
