@@ -2,13 +2,13 @@
 benchmarks/fuzz.py (every served operation's input shape, signed with a real key; unsigned,
 presigned, malformed and garbage requests) for a bounded time: no answer is a 5xx.
 CHAMBERLAIN_FUZZ_SECONDS=N runs N seconds instead of the default; CHAMBERLAIN_FUZZ_SEED
-picks the seed (default: a new one, printed on failure). The three inputs that gave 500s
+picks the seed (default 15: the same requests on every run, as many as the time allows;
+`python -m benchmarks.fuzz` draws a new seed each run). The three inputs that gave 500s
 before (issue #15) are checked on their own too."""
 
 from __future__ import annotations
 
 import os
-import random
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,7 +79,7 @@ def send_in_process(client: TestClient) -> Any:
 
 
 def test_fuzzed_requests_never_get_a_5xx(harness: Harness) -> None:
-    seed = int(os.environ.get("CHAMBERLAIN_FUZZ_SEED", random.randrange(2**32)))
+    seed = int(os.environ.get("CHAMBERLAIN_FUZZ_SEED", "15"))
     generator = RequestGenerator(seed, harness.creds.access_key, harness.creds.secret_key, HOST)
     tally = run(generator, send_in_process(harness.client), SECONDS)
     assert tally.sent > 100, tally.summary()

@@ -7,7 +7,6 @@ tests/test_app_fuzz.py."""
 from __future__ import annotations
 
 import os
-import random
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -62,7 +61,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_fuzzed_requests_never_get_a_5xx(pg_server: Server) -> None:
     credentials = pg_server.session().get_credentials()
     assert credentials is not None
-    seed = int(os.environ.get("CHAMBERLAIN_FUZZ_SEED", random.randrange(2**32)))
+    seed = int(os.environ.get("CHAMBERLAIN_FUZZ_SEED", "15"))
     address = urlsplit(pg_server.endpoint)
     host, port = address.hostname or "127.0.0.1", address.port or 80
     generator = RequestGenerator(
