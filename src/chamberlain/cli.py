@@ -395,9 +395,15 @@ def _open(args: argparse.Namespace) -> Services:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    digests = []
+    if args.digests is not None:
+        try:
+            digests = audit_trail.read_digest_file(args.digests)
+        except audit_trail.AuditTrailError as exc:
+            raise SystemExit(str(exc)) from None
     services = _open(args)
     try:
-        result = audit_trail.verify(services.store, services.secrets, args.account)
+        result = audit_trail.verify(services.store, services.secrets, args.account, digests=digests)
     finally:
         services.store.close()
     for problem in result.problems:
@@ -464,9 +470,16 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     services = _open(args)
     try:
         digests = audit_trail.checkpoint(services.store, services.secrets, args.account)
+        stored = audit_trail.stored_digests(services.store, args.account) if args.out else []
     finally:
         services.store.close()
     print(f"{len(digests)} digest(s) sealed")
+    if args.out:
+        try:
+            held = audit_trail.write_digest_file(args.out, stored)
+        except (OSError, audit_trail.AuditTrailError) as exc:
+            raise SystemExit(f"digests not exported: {exc}") from None
+        print(f"{held} digest(s) in {args.out}")
     return 0
 
 
@@ -481,6 +494,12 @@ def _audit_parser(sub: Any) -> None:
         "verify", help="exit 0 if the trail is intact, else name the first bad event"
     )
     verify.add_argument("--account", help="one account's trail (default: every account)")
+    verify.add_argument(
+        "--digests",
+        metavar="FILE",
+        help="also check against the digests exported to FILE by `audit checkpoint --out` "
+        "(finds events deleted together with their stored digests)",
+    )
     verify.set_defaults(func=cmd_audit_verify)
     export = audit_sub.add_parser("export", help="write an account's trail to files")
     export.add_argument("--account", required=True, help="the account whose trail to export")
@@ -503,6 +522,12 @@ def _audit_parser(sub: Any) -> None:
     prune.set_defaults(func=cmd_audit_prune)
     checkpoint = audit_sub.add_parser("checkpoint", help="seal a digest of each trail's head")
     checkpoint.add_argument("--account", help="one account (default: every account)")
+    checkpoint.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also export the digests to FILE, kept outside the database (digests already "
+        "in FILE are kept); check with `audit verify --digests FILE`",
+    )
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
     for command in (verify, export, prune, checkpoint):
         command.add_argument("--data-dir", required=True, help=_DATA_DIR_HELP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -162,3 +163,86 @@ def test_audit_prune_uses_the_retention_setting(server: Server, tmp_path) -> Non
     done = run_cli("audit", "prune", "--data-dir", str(copy))
     assert done.returncode == 0, done.stdout + done.stderr
     assert run_cli("audit", "verify", "--data-dir", str(copy)).returncode == 0
+
+
+def _copy_data_dir(server: Server, tmp_path) -> Any:
+    """A consistent copy of the server's data directory (SQLite's backup API)."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "copy"
+    shutil.copytree(server.data_dir, copy, ignore=shutil.ignore_patterns("chamberlain.db*"))
+    source = sqlite3.connect(server.data_dir / "chamberlain.db")
+    with source, sqlite3.connect(copy / "chamberlain.db") as target:
+        source.backup(target)
+    source.close()
+    return copy
+
+
+def test_audit_verify_names_an_edited_index_row(server: Server, tmp_path) -> None:
+    """One index row edited with sqlite3 hides a call from a filtered LookupEvents (and from
+    service-last-accessed); verify names the event (issue #15)."""
+    import sqlite3
+
+    name = f"idx-{uuid.uuid4().hex[:8]}"
+    server.client("iam").create_user(UserName=name)
+    copy = _copy_data_dir(server, tmp_path)
+    with sqlite3.connect(copy / "chamberlain.db") as db:
+        seq, event_id = db.execute(
+            "SELECT seq, event_id FROM events WHERE event_name = 'CreateUser' AND resources LIKE ?",
+            (f"%{name}%",),
+        ).fetchone()
+        changed = db.execute(
+            "UPDATE event_attributes SET value = 'nobody' WHERE name = 'ResourceName' "
+            "AND value = ? AND seq = ?",
+            (name, seq),
+        ).rowcount
+    assert changed == 1
+    done = run_cli("audit", "verify", "--data-dir", str(copy))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"event {seq} (eventID {event_id}) index" in done.stdout
+    assert "NOT intact" in done.stdout
+
+
+def test_audit_verify_names_a_corrupt_event_row(server: Server, tmp_path) -> None:
+    import sqlite3
+
+    copy = _copy_data_dir(server, tmp_path)
+    with sqlite3.connect(copy / "chamberlain.db") as db:
+        db.execute("UPDATE events SET resources = '[' WHERE seq = 2")
+    done = run_cli("audit", "verify", "--data-dir", str(copy))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "event 2 corrupt: its row cannot be read" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_audit_verify_against_exported_digests(server: Server, tmp_path) -> None:
+    """`audit checkpoint --out FILE` keeps digests outside the database; deleting the
+    newest events together with the stored digests passes a plain verify but not
+    `verify --digests FILE`."""
+    import sqlite3
+
+    server.client("iam").list_users()
+    copy = _copy_data_dir(server, tmp_path)
+    exported = tmp_path / "outside" / "digests.json"
+    exported.parent.mkdir()
+    done = run_cli("audit", "checkpoint", "--data-dir", str(copy), "--out", str(exported))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"in {exported}" in done.stdout
+    done = run_cli("audit", "verify", "--data-dir", str(copy), "--digests", str(exported))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(copy / "chamberlain.db") as db:
+        (last,) = db.execute(
+            "SELECT max(seq) FROM events WHERE account_id = ?", (ACCOUNT,)
+        ).fetchone()
+        db.execute("DELETE FROM events WHERE account_id = ? AND seq >= ?", (ACCOUNT, last - 1))
+        db.execute(
+            "DELETE FROM event_attributes WHERE account_id = ? AND seq >= ?", (ACCOUNT, last - 1)
+        )
+        db.execute("DELETE FROM event_digests")
+    assert run_cli("audit", "verify", "--data-dir", str(copy)).returncode == 0
+    done = run_cli("audit", "verify", "--data-dir", str(copy), "--digests", str(exported))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"event {last - 1} removed" in done.stdout
+    done = run_cli("audit", "verify", "--data-dir", str(copy), "--digests", str(tmp_path / "no"))
+    assert done.returncode == 1 and "cannot read the digest file" in done.stderr

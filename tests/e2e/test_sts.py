@@ -227,3 +227,55 @@ def test_get_session_token_with_mfa_and_replay(server: Server) -> None:
     # Clean up: admin's MFA device would make later tests need MFA for nothing, but keep it
     # deactivated so other tests are not affected.
     server.client("iam").deactivate_mfa_device(UserName="admin", SerialNumber=serial)
+
+
+def test_attribute_based_role_assumption(server: Server) -> None:
+    """AWS's ABAC pattern over the wire: a user may assume the roles whose team tag equals
+    their own (iam:ResourceTag/team against ${aws:PrincipalTag/team}; AWS's ABAC tutorial,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/tutorial_attribute-based-access-control.html).
+    The simulator, given the role's tag as a context entry, answers the same."""
+    iam = server.client("iam")
+    user = unique("abac")
+    iam.create_user(UserName=user, Tags=[{"Key": "team", "Value": "blue"}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{ACCOUNT}:role/*",
+                "Condition": {"StringEquals": {"iam:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+            }
+        ],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="abac", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    blue, red = make_role(server), make_role(server)
+    iam.tag_role(RoleName=blue.rsplit("/", 1)[1], Tags=[{"Key": "team", "Value": "blue"}])
+    iam.tag_role(RoleName=red.rsplit("/", 1)[1], Tags=[{"Key": "team", "Value": "red"}])
+    sts = server.client_with_keys("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assumed = sts.assume_role(RoleArn=blue, RoleSessionName="abac")
+    assert assumed["AssumedRoleUser"]["Arn"].endswith("/abac")
+    with pytest.raises(ClientError) as denied:
+        sts.assume_role(RoleArn=red, RoleSessionName="abac")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    for role, team, decision in ((blue, "blue", "allowed"), (red, "red", "implicitDeny")):
+        result = iam.simulate_principal_policy(
+            PolicySourceArn=user_arn,
+            ActionNames=["sts:AssumeRole"],
+            ResourceArns=[role],
+            ContextEntries=[
+                {
+                    "ContextKeyName": "iam:ResourceTag/team",
+                    "ContextKeyValues": [team],
+                    "ContextKeyType": "string",
+                },
+                {
+                    "ContextKeyName": "aws:PrincipalTag/team",
+                    "ContextKeyValues": ["blue"],
+                    "ContextKeyType": "string",
+                },
+            ],
+        )["EvaluationResults"][0]
+        assert result["EvalDecision"] == decision, result

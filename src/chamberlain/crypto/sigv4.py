@@ -312,7 +312,7 @@ class SigningInput:
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(_ENCODING), hashlib.sha256).digest()
+    return hmac.new(key, message.encode(_ENCODING, _ERRORS), hashlib.sha256).digest()
 
 
 def signing_key(secret_access_key: str, scope: CredentialScope) -> bytes:

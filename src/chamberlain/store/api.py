@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from chamberlain.domain import Event
 from chamberlain.store.counters import Counter
-from chamberlain.store.events import Attribute, Cursor, Digest, Pruned
+from chamberlain.store.events import Attribute, Cursor, Digest, IndexRow, Pruned
 
 T = TypeVar("T")
 
@@ -88,7 +88,20 @@ class EventLog(Protocol):
         (time, seq) < before."""
 
     def iterate(self, account_id: str, after_seq: int = 0) -> Iterator[Event]:
-        """The account's events with seq > after_seq, in seq order (read in batches)."""
+        """The account's events with seq > after_seq, in seq order (read in batches).
+        A row that cannot be read as an Event raises events.CorruptEvent naming it."""
+
+    def indexed(self, account_id: str, rows: Sequence[IndexRow]) -> set[IndexRow]:
+        """Which of `rows` the account's lookup index holds."""
+
+    def index_size(self, account_id: str) -> int:
+        """How many lookup index rows the account has."""
+
+    def index_scan(
+        self, account_id: str, after: IndexRow | None = None, limit: int = 1000
+    ) -> list[IndexRow]:
+        """The account's lookup index rows in key order (name, value, time, seq), after
+        `after`: `limit` at a time, for a scan in bounded memory."""
 
     def prune(self, account_id: str, before: dt.datetime) -> Pruned:
         """Delete the account's oldest events: every event with a seq below the first

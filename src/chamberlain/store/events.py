@@ -6,6 +6,9 @@ event is indexed under (attribute name, value, time, seq) for every attribute Lo
 filters on, plus `PRINCIPAL_SERVICE` and `PRINCIPAL_ACTION` (principal, source, name: what
 IAM's service-last-accessed reports ask), so a filtered lookup is one index range scan.
 
+`index_rows` are the rows of that index for one event; the audit verifier recomputes them
+and checks the store holds exactly those (`EventLog.indexed`, `index_size`, `index_scan`).
+
 Digests are signed statements about an account's chain (its last sequence number and
 hash at a moment); ops/audit/trail.py writes and checks them. A `prune` digest anchors
 the chain after old events were deleted.
@@ -37,6 +40,8 @@ ATTRIBUTE_NAMES = frozenset((*LOOKUP_KEYS, PRINCIPAL_SERVICE, PRINCIPAL_ACTION))
 #: A lookup position: (event time, seq) of the last event returned; exclusive.
 Cursor = tuple[dt.datetime, int]
 Attribute = tuple[str, str]
+#: A row of the lookup index: (attribute name, value, event time in microseconds, seq).
+IndexRow = tuple[str, str, int, int]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -72,8 +77,20 @@ def principal_action(principal: str, source: str, name: str) -> str:
     return SEP.join((principal, source, name))
 
 
+def index_value(value: str) -> str:
+    """`value` as the index stores it. Both databases hold any Unicode text but
+    PostgreSQL no NUL and neither a lone surrogate, and a call's input (a resource name)
+    may have either: those become U+FFFD, on writing and on looking up alike."""
+    if "\0" in value:
+        value = value.replace("\0", "\ufffd")
+    if not value.isascii():
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
 def attribute_rows(event: Event) -> list[Attribute]:
-    """Every (name, value) an event is indexed under, without duplicates."""
+    """Every (name, value) an event is indexed under, without duplicates (values as
+    `index_value` stores them)."""
     rows: list[Attribute] = [
         ("EventId", event.event_id),
         ("EventName", event.event_name),
@@ -91,7 +108,23 @@ def attribute_rows(event: Event) -> list[Attribute]:
         rows.append((PRINCIPAL_SERVICE, principal_service(event.principal, event.event_source)))
         value = principal_action(event.principal, event.event_source, event.event_name)
         rows.append((PRINCIPAL_ACTION, value))
-    return list(dict.fromkeys(rows))
+    return list(dict.fromkeys((name, index_value(value)) for name, value in rows))
+
+
+def index_rows(event: Event) -> list[IndexRow]:
+    """The lookup index rows of an event, as the store writes them."""
+    when = to_micros(event.event_time)
+    return [(name, value, when, event.seq) for name, value in attribute_rows(event)]
+
+
+class CorruptEvent(Exception):
+    """A stored event row that cannot be read back as an Event (say, edited by hand)."""
+
+    def __init__(self, account_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"event {seq} of account {account_id}: {reason}")
+        self.account_id = account_id
+        self.seq = seq
+        self.reason = reason
 
 
 def to_micros(moment: dt.datetime) -> int:

@@ -12,7 +12,7 @@ import bisect
 import builtins
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -24,9 +24,12 @@ from chamberlain.store.events import (
     Attribute,
     Cursor,
     Digest,
+    IndexRow,
     Pruned,
     attribute_rows,
     in_range,
+    index_rows,
+    index_value,
     to_micros,
 )
 
@@ -136,6 +139,8 @@ class _MemoryEventLog:
         before: Cursor | None = None,
         limit: int = 50,
     ) -> builtins.list[Event]:
+        if attribute is not None:
+            attribute = (attribute[0], index_value(attribute[1]))
         hits = [
             e
             for e in self.event_lists.get(account_id, ())
@@ -144,6 +149,21 @@ class _MemoryEventLog:
         ]
         hits.sort(key=lambda e: (e.event_time, e.seq), reverse=True)
         return hits[:limit]
+
+    def _index(self, account_id: str) -> list[IndexRow]:
+        """The memory store's index is computed from its events: it cannot diverge."""
+        return sorted(r for e in self.event_lists.get(account_id, ()) for r in index_rows(e))
+
+    def indexed(self, account_id: str, rows: Sequence[IndexRow]) -> set[IndexRow]:
+        return set(rows) & set(self._index(account_id))
+
+    def index_size(self, account_id: str) -> int:
+        return len(self._index(account_id))
+
+    def index_scan(
+        self, account_id: str, after: IndexRow | None = None, limit: int = 1000
+    ) -> list[IndexRow]:
+        return [r for r in self._index(account_id) if after is None or r > after][:limit]
 
     def iterate(self, account_id: str, after_seq: int = 0) -> Iterator[Event]:
         return iter([e for e in self.event_lists.get(account_id, ()) if e.seq > after_seq])

@@ -27,7 +27,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,11 +63,14 @@ from chamberlain.store.api import Conflict
 from chamberlain.store.counters import Counter
 from chamberlain.store.events import (
     Attribute,
+    CorruptEvent,
     Cursor,
     Digest,
+    IndexRow,
     Pruned,
     attribute_rows,
     from_micros,
+    index_value,
     to_micros,
 )
 
@@ -249,6 +252,16 @@ _MIGRATION_LOCK = _advisory_key("migrate", "")
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
 
 
+def storable(key: str) -> bool:
+    """Whether a key can be stored at all: PostgreSQL's text holds no NUL, and neither
+    database a lone surrogate (a non-UTF-8 byte decoded with surrogateescape). No entity
+    has such a key (names are checked on creation), so a lookup by one finds nothing
+    instead of failing in the driver."""
+    if "\0" in key:
+        return False
+    return key.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in key)
+
+
 def _read_only_violation(what: str) -> RuntimeError:
     return RuntimeError(f"{what} in a read-only unit of work")
 
@@ -280,6 +293,8 @@ class _SqlRepo:
         }
 
     def get(self, account_id: str, key: str) -> Any:
+        if not storable(key):
+            return None
         params = {"a": account_id, "k": self._kind, "key": key}
         data = self._conn.execute(_GET, params).scalar()
         return None if data is None else self._decode(data)
@@ -294,12 +309,16 @@ class _SqlRepo:
     def delete(self, account_id: str, key: str) -> bool:
         if self._read_only:
             raise _read_only_violation("delete")
+        if not storable(key):
+            return False
         params = {"a": account_id, "k": self._kind, "key": key}
         return self._conn.execute(_DELETE, params).rowcount > 0
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
     ) -> builtins.list[Any]:
+        if not storable(ref or "") or not storable(key_prefix or ""):
+            return []
         params: dict[str, Any] = {"a": account_id, "k": self._kind}
         if ref is not None:
             params["ref"] = ref
@@ -319,10 +338,14 @@ class _SqlRepo:
         return self._conn.execute(_COUNT_REF, params).scalar_one()
 
     def find(self, key: str) -> Any:
+        if not storable(key):
+            return None
         data = self._conn.execute(_FIND, {"k": self._kind, "key": key}).scalar()
         return None if data is None else self._decode(data)
 
     def find_by_ref(self, ref: str) -> builtins.list[Any]:
+        if not storable(ref):
+            return []
         rows = self._conn.execute(_FIND_BY_REF, {"k": self._kind, "ref": ref}).scalars()
         return [self._decode(t) for t in rows]
 
@@ -399,6 +422,25 @@ _DELETE_DIGESTS = event_digests.delete().where(
 )
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
+# The audit verifier's reads of the index: which of some rows exist (primary key seeks),
+# how many there are, and all of them in key order (keyset pagination).
+_INDEX_CHUNK = 500
+_INDEXED = select(_X.name, _X.value, _X.event_time, _X.seq)
+_INDEX_SIZE = select(func.count()).select_from(event_attributes).where(_X.account_id == _ACCOUNT)
+_INDEX_SCAN_FIRST = (
+    _INDEXED.where(_X.account_id == _ACCOUNT)
+    .order_by(_X.name, _X.value, _X.event_time, _X.seq)
+    .limit(bindparam("limit", type_=BigInteger))
+)
+_INDEX_SCAN_AFTER = _INDEX_SCAN_FIRST.where(
+    tuple_(_X.name, _X.value, _X.event_time, _X.seq)
+    > tuple_(
+        bindparam("n"),
+        bindparam("v"),
+        bindparam("t", type_=BigInteger),
+        bindparam("s", type_=BigInteger),
+    )
+)
 # Accounts of a large table without reading it all: a loose index scan (both databases).
 _EVENT_ACCOUNTS = text(
     "WITH RECURSIVE a(id) AS ("
@@ -467,6 +509,15 @@ def _event(row: Any) -> Event:
     )
 
 
+def _readable_event(row: Any) -> Event:
+    """`_event`, or CorruptEvent naming the row when it cannot be read (edited by hand)."""
+    try:
+        return _event(row)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        reason = f"its row cannot be read ({type(exc).__name__}: {exc})"
+        raise CorruptEvent(str(row.account_id), int(row.seq), reason) from None
+
+
 def _attribute_params(event: Event) -> builtins.list[dict[str, Any]]:
     when = to_micros(event.event_time)
     return [
@@ -516,7 +567,7 @@ class _SqlEventLog:
     ) -> builtins.list[Event]:
         params: dict[str, Any] = {"a": account_id, "limit": limit}
         if attribute is not None:
-            params["n"], params["v"] = attribute
+            params["n"], params["v"] = attribute[0], index_value(attribute[1])
         if start is not None:
             params["start"] = to_micros(start)
         if end is not None:
@@ -533,10 +584,33 @@ class _SqlEventLog:
             params = {"a": account_id, "s": seq, "limit": batch}
             rows = self._conn.execute(_ITERATE, params).all()
             for row in rows:
-                yield _event(row)
+                yield _readable_event(row)
             if len(rows) < batch:
                 return
             seq = rows[-1].seq
+
+    def indexed(self, account_id: str, rows: Sequence[IndexRow]) -> set[IndexRow]:
+        found: set[IndexRow] = set()
+        for start in range(0, len(rows), _INDEX_CHUNK):
+            keys = [(n, v, t, s) for n, v, t, s in rows[start : start + _INDEX_CHUNK]]
+            stmt = _INDEXED.where(
+                _X.account_id == bindparam("a"),
+                tuple_(_X.name, _X.value, _X.event_time, _X.seq).in_(keys),
+            )
+            found.update(tuple(r) for r in self._conn.execute(stmt, {"a": account_id}))
+        return found
+
+    def index_size(self, account_id: str) -> int:
+        return int(self._conn.execute(_INDEX_SIZE, {"a": account_id}).scalar_one())
+
+    def index_scan(
+        self, account_id: str, after: IndexRow | None = None, limit: int = 1000
+    ) -> list[IndexRow]:
+        params: dict[str, Any] = {"a": account_id, "limit": limit}
+        if after is None:
+            return [tuple(r) for r in self._conn.execute(_INDEX_SCAN_FIRST, params)]
+        params.update(zip(("n", "v", "t", "s"), after, strict=True))
+        return [tuple(r) for r in self._conn.execute(_INDEX_SCAN_AFTER, params)]
 
     def prune(self, account_id: str, before: dt.datetime) -> Pruned:
         self._writable()
@@ -889,6 +963,7 @@ class SqlStore:
             engine = create_engine(
                 self.url,
                 connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+                hide_parameters=True,  # a failed statement's error never shows its values
                 **pool,
             )
             event.listen(engine, "connect", _sqlite_on_connect)
@@ -897,7 +972,11 @@ class SqlStore:
         if self.schema is not None:
             connect_args["options"] = f"-csearch_path={self.schema}"
         return create_engine(
-            self.url, isolation_level="READ COMMITTED", connect_args=connect_args, **pool
+            self.url,
+            isolation_level="READ COMMITTED",
+            connect_args=connect_args,
+            hide_parameters=True,  # a failed statement's error never shows its values
+            **pool,
         )
 
     @property

@@ -720,3 +720,19 @@ def test_error_codes_and_statuses_are_sts_models() -> None:
         ExpiredTokenException.http_status,
         ExpiredTokenException.sender_fault,
     )
+
+
+@pytest.mark.parametrize(("tagged", "allowed"), [(True, True), (False, False)])
+def test_a_trust_policy_conditions_on_the_roles_tags(
+    w: World, idp: IdP, tagged: bool, allowed: bool
+) -> None:
+    """AssumeRoleWithSAML evaluates the trust policy with the role's tags
+    (aws:ResourceTag/KEY), as AssumeRole does (tests/ops/sts/test_assume_role_abac.py)."""
+    condition = {"StringEquals": {"aws:ResourceTag/federation": "okta"}}
+    tags = [{"Key": "federation", "Value": "okta"}] if tagged else None
+    make_role(w, trust_policy(PROVIDER, condition), tags=tags)
+    saml = encode(idp.response_xml(new(idp)))
+    if allowed:
+        assert assume(w, saml)["Credentials"]
+    else:
+        assert error_of(assume, w, saml)[0] == "AccessDenied"

@@ -618,3 +618,20 @@ def test_error_statuses_match_the_model() -> None:
         spec = error_spec("sts", cls.code)
         assert spec is not None, cls.code
         assert (cls.http_status, cls.sender_fault) == (spec.http_status, spec.sender_fault)
+
+
+@pytest.mark.parametrize(("tagged", "allowed"), [(True, True), (False, False)])
+def test_a_trust_policy_conditions_on_the_roles_tags(
+    w: World, issuer: Issuer, tagged: bool, allowed: bool
+) -> None:
+    """AssumeRoleWithWebIdentity evaluates the trust policy with the role's tags
+    (aws:ResourceTag/KEY, iam:ResourceTag/KEY), as AssumeRole does."""
+    arn = register(w, issuer)
+    condition = {"StringEquals": {"iam:ResourceTag/federation": "oidc"}}
+    tags = [{"Key": "federation", "Value": "oidc"}] if tagged else None
+    role = w.role("web", web_trust(arn, condition), tags=tags)["Arn"]
+    token = issuer.mint(now=NOW)
+    if allowed:
+        assert assume(w, role, token)["Credentials"]
+    else:
+        assert refused(w, role, token)[0] == "AccessDenied"

@@ -169,10 +169,16 @@ def elements(value: Any) -> Any:
 
 def canonical(record: Mapping[str, Any]) -> str:
     """The stored (and hashed) text of a record: sorted keys, no spaces, UTF-8 kept.
-    A value JSON cannot hold (none should reach here) is written as its str()."""
-    return json.dumps(
+    A value JSON cannot hold (none should reach here) is written as its str(); text that
+    is not Unicode (a lone surrogate) is written escaped, so that it can be stored."""
+    text = json.dumps(
         record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return text
 
 
 def error_code(service: str, code: str) -> str:

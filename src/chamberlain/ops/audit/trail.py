@@ -12,11 +12,23 @@ anchor, and names the first event that does not hold, and why:
 - changed: the record or resources no longer match the hash, the seal does not match
   the hash (a hash recomputed by someone without the key, or a forged row at the end),
   or the columns LookupEvents filters on disagree with the record;
-- unverifiable: sealed under a key the key file no longer holds.
+- unverifiable: sealed under a key the key file no longer holds;
+- index: the lookup index (what a filtered LookupEvents and service-last-accessed read)
+  does not hold exactly the rows the event's record gives: a row edited or deleted (the
+  event would be hidden from a lookup) or added (it would show up where it should not);
+- corrupt: the event's row cannot be read at all.
+
+The index is recomputed from each verified event and checked in batches of INDEX_BATCH
+events as the events stream by (memory stays bounded); then the index's row count must
+equal the rows the events give, and when it does not the index is scanned for the rows no
+event gives.
 
 Digests ("checkpoint", "prune") are sealed statements (account, seq, hash, time, kind);
 prune keeps the hash of the last event it deletes as a "prune" digest, from which
-verification of what remains starts.
+verification of what remains starts. Digests exported to a file outside the database
+(`write_digest_file`, `chamberlain audit checkpoint --out FILE`) are checked like the
+stored ones when verify is given them, so events deleted together with their stored
+digests are still found missing.
 """
 
 from __future__ import annotations
@@ -25,7 +37,8 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,10 +57,13 @@ from chamberlain.ops.audit.records import (
     resources_text,
 )
 from chamberlain.store.api import EventLog, Store
-from chamberlain.store.events import Digest
+from chamberlain.store.events import CorruptEvent, Digest, IndexRow, index_rows
 
 FORMATS = ("cloudtrail", "jsonl")
 RECORDS_PER_FILE = 10_000
+#: Events whose index rows are checked in one round trip by verify.
+INDEX_BATCH = 500
+DIGEST_FILE_FORMAT = "chamberlain-audit-digests/1"
 _FIELD_NAMES = {
     "event_id": "EventId",
     "event_time": "EventTime",
@@ -69,7 +85,8 @@ class Problem:
     account_id: str
     seq: int
     event_id: str | None
-    kind: str  # removed | inserted | reordered | changed | unverifiable | digest
+    kind: str  # removed | inserted | reordered | changed | unverifiable | digest | index
+    # | corrupt
     reason: str
 
     def __str__(self) -> str:
@@ -165,36 +182,130 @@ def _peek(events: Iterator[Event]) -> Iterator[tuple[Event, Event | None]]:
         current = following
 
 
-def verify_account(
-    log: EventLog, secrets: SecretBox, account_id: str
-) -> tuple[int, Problem | None]:
-    """(events verified, the first problem) for one account's trail."""
-    digests = log.digests(account_id)
+def _row_text(row: IndexRow) -> str:
+    name, value, _, _ = row
+    return f"{name}={value!r}"
+
+
+class _IndexCheck:
+    """The lookup index of one account's verified events, checked INDEX_BATCH at a time."""
+
+    def __init__(self, log: EventLog, account_id: str) -> None:
+        self.log = log
+        self.account_id = account_id
+        self.pending: list[Event] = []
+        self.expected = 0  # index rows the checked events give
+
+    def add(self, event: Event) -> Problem | None:
+        self.pending.append(event)
+        return self.flush() if len(self.pending) >= INDEX_BATCH else None
+
+    def flush(self) -> Problem | None:
+        """The first pending event (by seq) whose index rows are not all there."""
+        wanted = {e.seq: index_rows(e) for e in self.pending}
+        rows = [row for event_rows in wanted.values() for row in event_rows]
+        found = self.log.indexed(self.account_id, rows) if rows else set()
+        for event in self.pending:
+            missing = [row for row in wanted[event.seq] if row not in found]
+            if missing:
+                reason = (
+                    f"its lookup index row {_row_text(missing[0])} is missing or was changed "
+                    "(a filtered LookupEvents or service-last-accessed would not find it)"
+                )
+                return Problem(self.account_id, event.seq, event.event_id, "index", reason)
+        self.expected += len(rows)
+        self.pending = []
+        return None
+
+    def extra_rows(self, first_seq: int) -> Problem | None:
+        """After every event checked: the index must hold no row beyond theirs. When its
+        size says it does, scan it (in bounded batches) for the lowest such row's event."""
+        if self.log.index_size(self.account_id) == self.expected:
+            return None
+        worst: tuple[int, IndexRow, Event | None] | None = None
+        after: IndexRow | None = None
+        while True:
+            batch = self.log.index_scan(self.account_id, after)
+            if not batch:
+                break
+            for row in batch:
+                seq = row[3]
+                if worst is not None and seq >= worst[0]:
+                    continue
+                event = self.log.get(self.account_id, seq) if seq >= first_seq else None
+                if event is None or row not in index_rows(event):
+                    worst = (seq, row, event)
+            after = batch[-1]
+        if worst is None:  # fewer rows than expected cannot be (each was found): a race
+            return None
+        seq, row, event = worst
+        if event is None:
+            reason = f"the lookup index has a row {_row_text(row)} for an event it does not hold"
+            return Problem(self.account_id, seq, None, "index", reason)
+        reason = (
+            f"its lookup index has a row {_row_text(row)} its record does not give "
+            "(a filtered LookupEvents would show it where it does not belong)"
+        )
+        return Problem(self.account_id, seq, event.event_id, "index", reason)
+
+
+def _digest_problem(secrets: SecretBox, digests: Iterable[Digest], source: str) -> Problem | None:
     for d in digests:
         why = check_seal(
             secrets, d.seal, digest_aad(d.account_id, d.seq, d.hash, d.created, d.kind)
         )
         if why is not None:
-            return 0, Problem(account_id, d.seq, None, "digest", f"the {d.kind} digest: {why}")
-    anchor = prune_anchor(digests)
+            reason = f"the {source}{d.kind} digest: {why}"
+            return Problem(d.account_id, d.seq, None, "digest", reason)
+    return None
+
+
+def verify_account(
+    log: EventLog, secrets: SecretBox, account_id: str, exported: Sequence[Digest] = ()
+) -> tuple[int, Problem | None]:
+    """(events verified, the first problem) for one account's trail; `exported` are
+    digests of the account read from a digest file (they count as the stored ones do)."""
+    digests = log.digests(account_id)
+    problem = _digest_problem(secrets, digests, "") or _digest_problem(
+        secrets, exported, "exported "
+    )
+    if problem is not None:
+        return 0, problem
+    anchor = prune_anchor([*digests, *exported])
     seq, previous = (anchor.seq, anchor.hash) if anchor else (0, GENESIS)
-    checkpoints = {d.seq: d for d in digests if d.kind != "prune" and d.seq > seq}
+    checkpoints = {d.seq: d for d in [*digests, *exported] if d.kind != "prune" and d.seq > seq}
+    index = _IndexCheck(log, account_id)
+    first_seq = seq + 1
     last_id: str | None = None
     count = 0
-    for event, following in _peek(log.iterate(account_id, after_seq=seq)):
-        if event.seq != seq + 1:
-            after = f" after eventID {last_id}" if last_id else ""
-            reason = f"events {seq + 1}..{event.seq - 1} are missing{after}"
-            return count, Problem(account_id, seq + 1, None, "removed", reason)
-        diagnosis = _diagnose(secrets, event, previous, following)
-        if diagnosis is not None:
-            return count, Problem(account_id, event.seq, event.event_id, *diagnosis)
-        digest = checkpoints.get(event.seq)
-        if digest is not None and digest.hash != event.hash:
-            reason = f"it differs from the digest of {digest.created.isoformat()}"
-            return count, Problem(account_id, event.seq, event.event_id, "changed", reason)
-        seq, previous, last_id = event.seq, event.hash, event.event_id
-        count += 1
+
+    def stop(problem: Problem) -> tuple[int, Problem]:
+        """The chain broke at `problem`: an index problem of an earlier event comes first."""
+        return count, index.flush() or problem
+
+    try:
+        for event, following in _peek(log.iterate(account_id, after_seq=seq)):
+            if event.seq != seq + 1:
+                after = f" after eventID {last_id}" if last_id else ""
+                reason = f"events {seq + 1}..{event.seq - 1} are missing{after}"
+                return stop(Problem(account_id, seq + 1, None, "removed", reason))
+            diagnosis = _diagnose(secrets, event, previous, following)
+            if diagnosis is not None:
+                return stop(Problem(account_id, event.seq, event.event_id, *diagnosis))
+            digest = checkpoints.get(event.seq)
+            if digest is not None and digest.hash != event.hash:
+                reason = f"it differs from the digest of {digest.created.isoformat()}"
+                return stop(Problem(account_id, event.seq, event.event_id, "changed", reason))
+            problem = index.add(event)
+            if problem is not None:
+                return count, problem
+            seq, previous, last_id = event.seq, event.hash, event.event_id
+            count += 1
+    except CorruptEvent as corrupt:
+        return stop(Problem(account_id, corrupt.seq, None, "corrupt", corrupt.reason))
+    problem = index.flush()
+    if problem is not None:
+        return count, problem
     beyond = [d for d in checkpoints.values() if d.seq > seq]
     if beyond:
         digest = max(beyond, key=lambda d: d.seq)
@@ -203,21 +314,93 @@ def verify_account(
             f"{digest.created.isoformat()} covers them"
         )
         return count, Problem(account_id, seq + 1, None, "removed", reason)
-    return count, None
+    try:
+        return count, index.extra_rows(first_seq)
+    except CorruptEvent as corrupt:
+        return count, Problem(account_id, corrupt.seq, None, "corrupt", corrupt.reason)
 
 
-def verify(store: Store, secrets: SecretBox, account_id: str | None = None) -> VerifyResult:
-    """Verify every account's trail (or one account's)."""
+def verify(
+    store: Store,
+    secrets: SecretBox,
+    account_id: str | None = None,
+    *,
+    digests: Sequence[Digest] = (),
+) -> VerifyResult:
+    """Verify every account's trail (or one account's), against the stored digests and
+    `digests` (read from an exported digest file: their accounts are verified too, even
+    if the database no longer has a trail for them)."""
     problems: list[Problem] = []
     total = 0
     with store.unit_of_work(read_only=True) as uow:
-        accounts = [account_id] if account_id else uow.events.accounts()
+        if account_id:
+            accounts = [account_id]
+        else:
+            accounts = sorted({*uow.events.accounts(), *(d.account_id for d in digests)})
         for account in accounts:
-            count, problem = verify_account(uow.events, secrets, account)
+            exported = [d for d in digests if d.account_id == account]
+            count, problem = verify_account(uow.events, secrets, account, exported)
             total += count
             if problem is not None:
                 problems.append(problem)
     return VerifyResult(tuple(accounts), total, tuple(problems))
+
+
+# --------------------------------------------------------------------- digest files
+
+
+def stored_digests(store: Store, account_id: str | None = None) -> list[Digest]:
+    """Every stored digest (of one account, or of all)."""
+    with store.unit_of_work(read_only=True) as uow:
+        accounts = [account_id] if account_id else uow.events.accounts()
+        return [d for account in accounts for d in uow.events.digests(account)]
+
+
+def _digest_json(d: Digest) -> dict[str, Any]:
+    return {
+        "accountId": d.account_id,
+        "seq": d.seq,
+        "hash": d.hash,
+        "created": d.created.astimezone(dt.UTC).isoformat(),
+        "kind": d.kind,
+        "seal": d.seal.hex(),
+    }
+
+
+def read_digest_file(path: str | Path) -> list[Digest]:
+    """The digests of a file `write_digest_file` wrote (AuditTrailError if it is not one).
+    Each digest carries its own seal: verify checks them."""
+    try:
+        body = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(body, dict) or body.get("format") != DIGEST_FILE_FORMAT:
+            raise ValueError(f"not a {DIGEST_FILE_FORMAT} file")
+        return [
+            Digest(
+                str(d["accountId"]),
+                int(d["seq"]),
+                str(d["hash"]),
+                dt.datetime.fromisoformat(d["created"]).astimezone(dt.UTC),
+                str(d["kind"]),
+                bytes.fromhex(d["seal"]),
+            )
+            for d in body["digests"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AuditTrailError(f"cannot read the digest file {path}: {exc}") from None
+
+
+def write_digest_file(path: str | Path, digests: Iterable[Digest]) -> int:
+    """Add `digests` to the digest file at `path` (created if missing; the digests it
+    already has are kept), replacing it atomically. Returns how many it then holds."""
+    target = Path(path)
+    kept = read_digest_file(target) if target.exists() else []
+    merged = {(d.account_id, d.seq, d.kind, d.hash): d for d in [*kept, *digests]}
+    ordered = sorted(merged.values(), key=lambda d: (d.account_id, d.seq, d.kind))
+    body = {"format": DIGEST_FILE_FORMAT, "digests": [_digest_json(d) for d in ordered]}
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+    return len(ordered)
 
 
 # ---------------------------------------------------------------------- checkpoints

@@ -9,6 +9,7 @@ codes and never the secret or the expected signature.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
@@ -31,6 +32,9 @@ INVALID_TOKEN = "The security token included in the request is invalid."
 #: Last-used data is written at most this often per key (unless service, region or day
 #: change), so authenticating a busy key does not turn every request into a write.
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)
+#: What an access key id can be (IAM's accessKeyIdType: [\w]+, 16 to 128 characters). Any
+#: other text (a non-UTF-8 byte, a NUL) names no key and never reaches the store.
+ACCESS_KEY_ID = re.compile(r"[A-Za-z0-9_]{16,128}")
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,17 @@ class KeyAuthenticationFailed(Exception):
         self.key = key
 
 
+def _printable(message: str) -> str:
+    """A message that quotes the request: a non-UTF-8 byte (decoded with surrogateescape)
+    becomes U+FFFD, so the answer and the audit event can be encoded."""
+    if message.isascii():
+        return message
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in message)
+
+
 def signature_error(error: SignatureError) -> ServiceError:
     """AWS's error for a SigV4 failure (see crypto/sigv4.py's table)."""
+    error = SignatureError(error.reason, _printable(error.message))
     if error.reason is Reason.MISSING_AUTHENTICATION:
         return MissingAuthenticationToken(error.message)
     if error.reason is Reason.INCOMPLETE_SIGNATURE:
@@ -93,6 +106,8 @@ def authenticate(
 
     `allowed_regions`: the regions the credential scope may name (None: any); `region`:
     where the request is served, recorded as the key's last-used region."""
+    if not ACCESS_KEY_ID.fullmatch(signed.access_key_id):
+        raise InvalidClientTokenId(INVALID_TOKEN)
     if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
         caller, secret = caller_from_token(
             services, signed.access_key_id, signed.security_token, now, service=service

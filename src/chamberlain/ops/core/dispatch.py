@@ -9,7 +9,7 @@ from __future__ import annotations
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz, catalog
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
-from chamberlain.ops.core.errors import ConcurrentModification, ServiceError
+from chamberlain.ops.core.errors import ConcurrentModification, ServiceError, ServiceFailure
 from chamberlain.ops.core.registry import (
     Later,
     Operation,
@@ -82,12 +82,52 @@ def execute(
                     account_id=account,
                 )
         raise
+    except Exception:  # a bug: the client gets a 500, and the trail still has the call
+        if services.audit:
+            _record_internal_failure(services, caller, meta, service, name, params, op, accounts)
+        raise
     if services.audit and op.read_only:
         for account in accounts:
             audit.record_detached(
                 services, caller, meta, service, name, params, read_only=True, account_id=account
             )
     return output
+
+
+#: What the client is told of an internal error (app.py), and what its event says.
+INTERNAL_FAILURE = ServiceFailure("An internal error occurred. Try again later.")
+
+
+def _record_internal_failure(
+    services: Services,
+    caller: Caller,
+    meta: RequestMeta,
+    service: str,
+    name: str,
+    params: Params,
+    op: Operation,
+    accounts: list[str],
+) -> None:
+    """Record a call that failed with an unexpected error. The input may be what broke the
+    store, so if recording it fails the event is recorded without it (and if that fails
+    too, the original error is what propagates)."""
+    for account in accounts:
+        for recorded in (params, None):
+            try:
+                audit.record_detached(
+                    services,
+                    caller,
+                    meta,
+                    service,
+                    name,
+                    recorded,
+                    read_only=op.read_only,
+                    error=INTERNAL_FAILURE,
+                    account_id=account,
+                )
+                break
+            except Exception:
+                continue
 
 
 def _run(

@@ -52,6 +52,7 @@ from chamberlain.ops.core.errors import (
     InvalidAuthenticationCode,
     LimitExceeded,
     NoSuchEntity,
+    ValidationError,
 )
 from chamberlain.ops.core.registry import (
     Later,
@@ -75,6 +76,11 @@ from chamberlain.ops.sts.sessions import (
 # (assigned or unassigned) per account, which AWS sets equal to the users quota.
 MFA_DEVICES_PER_USER = 8
 VIRTUAL_MFA_DEVICES_PER_ACCOUNT = 5000
+#: VirtualMFADeviceName's length limit in AWS's API reference (CreateVirtualMFADevice:
+#: "Minimum length of 1. Maximum length of 226", so that the serial number, an
+#: arn:aws:iam::ACCOUNT:mfa/NAME of at most 256 characters, fits); older botocore models
+#: state no maximum.
+VIRTUAL_MFA_DEVICE_NAME_MAX = 226
 
 # What AWS's QR codes carry: otpauth://totp/Amazon%20Web%20Services:NAME@ACCOUNT?...
 QR_ISSUER = "Amazon Web Services"
@@ -241,7 +247,18 @@ def _device_target(ctx: OpContext, params: Params, **extra: Any) -> Target:
     return Target(_device_arn(ctx, serial), context)
 
 
+def _check_device_name(name: str) -> None:
+    """AWS's length check (input validation comes before authorization)."""
+    if len(name) > VIRTUAL_MFA_DEVICE_NAME_MAX:
+        raise ValidationError(
+            f"1 validation error detected: Value '{name}' at 'virtualMFADeviceName' failed to "
+            "satisfy constraint: Member must have length less than or equal to "
+            f"{VIRTUAL_MFA_DEVICE_NAME_MAX}"
+        )
+
+
 def _create_target(ctx: OpContext, params: Params) -> Target:
+    _check_device_name(params["VirtualMFADeviceName"])
     arn = iam_arn(ctx, "mfa", params["VirtualMFADeviceName"], params.get("Path") or "/")
     return creation_target(arn, params, "iam:TagMFADevice")
 

@@ -410,9 +410,11 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
         context["sts:SourceIdentity"] = source_identity
     require_trust(
         ACTION,
+        role=role,
+        context=context,
         tagging=bool(tags or transitive),
         source_identity=bool(source_identity),
-        allows=lambda action: trust_decision(ctx, role, provider, action, context).allowed,
+        allows=lambda action, full: trust_decision(ctx, role, provider, action, full).allowed,
         refuse=lambda action: _denied(),
     )
     duration = _duration(params, role, assertion, ctx.now)

@@ -343,9 +343,11 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
     context = _context(ctx, provider, claims, session_name, source_identity, tags, transitive)
     require_trust(
         ACTION,
+        role=role,
+        context=context,
         tagging=bool(tags),
         source_identity=source_identity is not None,
-        allows=lambda action: _trust_allows(ctx, role, provider, action, context),
+        allows=lambda action, full: _trust_allows(ctx, role, provider, action, full),
         refuse=_not_authorized,
     )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.domain import Role, Tags
+from chamberlain.ops.core.common import resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import ValidationError
 from chamberlain.ops.sts.sessions import issue_credentials
@@ -22,24 +23,36 @@ from chamberlain.policy import PrincipalType
 from chamberlain.policy.request import ContextValue
 
 
+def role_resource_context(role: Role) -> dict[str, ContextValue]:
+    """The role's tags as the actions on it see them when it is assumed:
+    aws:ResourceTag/KEY (the STS `role` resource type in AWS's Service Authorization
+    Reference) and iam:ResourceTag/KEY (AWS's "IAM: Assume roles that have a specific tag"
+    example), so attribute-based role assumption works in identity and trust policies."""
+    return resource_tag_context(role.tags, iam_keys=True)
+
+
 def require_trust(
     first: str,
     *,
+    role: Role,
+    context: Mapping[str, ContextValue],
     tagging: bool,
     source_identity: bool,
-    allows: Callable[[str], bool],
+    allows: Callable[[str, dict[str, ContextValue]], bool],
     refuse: Callable[[str], Exception],
 ) -> None:
     """The role's trust policy must allow `first` (sts:AssumeRole...), and sts:TagSession
     for a session with tags, and sts:SetSourceIdentity for one with a source identity;
-    the first action refused raises `refuse(action)`."""
+    the first action refused raises `refuse(action)`. Each is asked with `context` and
+    the role's tags (`role_resource_context`)."""
     needed = [first]
     if tagging:
         needed.append("sts:TagSession")
     if source_identity:
         needed.append("sts:SetSourceIdentity")
+    full: dict[str, ContextValue] = {**role_resource_context(role), **context}
     for action in needed:
-        if not allows(action):
+        if not allows(action, full):
             raise refuse(action)
 
 

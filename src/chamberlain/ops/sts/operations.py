@@ -311,9 +311,11 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
 
     require_trust(
         "sts:AssumeRole",
+        role=role,
+        context=extra,
         tagging=bool(tags or transitive),
         source_identity=bool(source_identity),
-        allows=lambda action: trust_decision(ctx, role, action, extra).allowed,
+        allows=lambda action, full: trust_decision(ctx, role, action, full).allowed,
         refuse=lambda action: _denied(caller, action, role_arn),
     )
 
