@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from chamberlain import health
@@ -322,6 +322,7 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             ),
             *health.routes(store),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/advisor/findings", _findings_in_console, methods=["GET"]),
             Mount("/console", app=console_app(services, region=region)),
         ],
         middleware=[Middleware(RequestTelemetry, telemetry=telemetry)],
@@ -349,3 +350,9 @@ def _require_served(service: str, operation: str) -> None:
     installed botocore model has and Chamberlain does not implement."""
     if lookup(service, operation) is None:
         raise UnknownOperation(f"{service}:{operation}")
+
+
+async def _findings_in_console(request: Request) -> Response:
+    """The advisor's findings for the signed-in console principal live under /console,
+    where its session cookie is sent."""
+    return RedirectResponse("/console/advisor/findings", status_code=307)

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chamberlain.console import pages
+from chamberlain.console import findings_api, pages
 from chamberlain.console.auth import SignIn
 from chamberlain.console.web import HERE, SecurityHeaders, signed_in
 from chamberlain.ops.core.context import Services
@@ -31,6 +31,7 @@ def console_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             Route("/signin/password", auth.change_password, methods=["GET", "POST"]),
             Route("/signout", auth.sign_out, methods=post),
             Route("/", page(pages.dashboard), methods=get),
+            Route("/advisor/findings", page(findings_api.findings), methods=get),
             Route("/dashboard/fix/root-key", page(pages.fix_root_key), methods=post),
             Route("/dashboard/fix/password-policy", page(pages.fix_password_policy), methods=post),
             Route("/credentials", page(pages.credentials), methods=get),
