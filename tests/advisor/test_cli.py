@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import ACCOUNT, Server, free_port, run_cli, start_server
+from tests.e2e.conftest import ACCOUNT, Server, init_and_serve, run_cli, stop
 
 NOW = "2030-01-01T00:00:00Z"
 
@@ -60,25 +60,7 @@ class Exported:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
     base = tmp_path_factory.mktemp("advise")
-    data_dir, credentials = base / "data", base / "credentials"
-    done = run_cli(
-        "init",
-        "--data-dir",
-        str(data_dir),
-        "--account-id",
-        ACCOUNT,
-        "--admin-user",
-        "admin",
-        "--credentials-file",
-        str(credentials),
-        "--profile",
-        "admin",
-        "--root-access-key",
-    )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    process = start_server(data_dir, port, base / "server.log")
-    server = Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, base / "server.log")
+    server = init_and_serve(base)
     try:
         server.aws("iam", "create-user", "--user-name", "dev")
         server.aws(
@@ -119,8 +101,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
         summary.write_text(json.dumps(server.aws("iam", "get-account-summary")))
         yield Exported(server, details, report, password_policy, summary)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(server)
 
 
 def _checked(result: subprocess.CompletedProcess[str]) -> dict[str, object]:

@@ -160,9 +160,19 @@ def start_server(
     raise RuntimeError(f"server did not start: {log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp("chamberlain")
+def init_and_serve(
+    base: Path,
+    *,
+    root_access_key: bool = True,
+    toml: str = "",
+    init_args: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Server:
+    """`chamberlain init` of account ACCOUNT in base/data (admin's key as profile `admin`,
+    root's as `admin-root` unless told not to; `init_args` added), an optional
+    chamberlain.toml, then a server on a free port with `extra` arguments (https when they
+    pass --tls-cert); `env` for both."""
     data_dir, credentials = base / "data", base / "credentials"
     done = run_cli(
         "init",
@@ -176,13 +186,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(credentials),
         "--profile",
         "admin",
-        "--root-access-key",
+        *(("--root-access-key",) if root_access_key else ()),
+        *init_args,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
+    if toml:
+        (data_dir / "chamberlain.toml").write_text(toml)
     port = free_port()
     log = base / "server.log"
+    process = start_server(data_dir, port, log, extra=extra, env=env)
+    scheme = "https" if "--tls-cert" in extra else "http"
+    return Server(f"{scheme}://127.0.0.1:{port}", data_dir, credentials, process, log)
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Web identity tests run a local OpenID Connect issuer on plain http (loopback).
-    process = start_server(data_dir, port, log, env={"CHAMBERLAIN_OIDC_ALLOW_HTTP": "1"})
-    yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
-    process.terminate()
-    process.wait(timeout=10)
+    running = init_and_serve(
+        tmp_path_factory.mktemp("chamberlain"), env={"CHAMBERLAIN_OIDC_ALLOW_HTTP": "1"}
+    )
+    yield running
+    stop(running)

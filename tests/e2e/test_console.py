@@ -20,7 +20,7 @@ import pyotp
 import pytest
 import sqlalchemy
 
-from .conftest import ACCOUNT, Server, free_port, run_cli, start_server
+from .conftest import ACCOUNT, Server, init_and_serve, stop
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -60,7 +60,6 @@ def console_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     base = tmp_path_factory.mktemp(f"console-{request.param}")
-    data_dir, credentials = base / "data", base / "credentials"
     password_file = base / "root-password"
     password_file.write_text(ROOT_PASSWORD)
     env: dict[str, str] = {}
@@ -69,34 +68,23 @@ def console_server(
     if request.param == "postgresql":
         env = {"CHAMBERLAIN_DATABASE_SCHEMA": schema}
         database = ("--database-url", PG_URL)
-    done = run_cli(
-        "init",
-        "--data-dir",
-        str(data_dir),
-        "--account-id",
-        ACCOUNT,
-        "--admin-user",
-        "admin",
-        "--credentials-file",
-        str(credentials),
-        "--profile",
-        "admin",
-        "--root-email",
-        ROOT_EMAIL,
-        "--root-password-file",
-        str(password_file),
-        *database,
+    running = init_and_serve(
+        base,
+        root_access_key=False,
+        init_args=(
+            "--root-email",
+            ROOT_EMAIL,
+            "--root-password-file",
+            str(password_file),
+            *database,
+        ),
+        extra=database,
         env=env,
     )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = base / "server.log"
-    process = start_server(data_dir, port, log, extra=database, env=env)
     try:
-        yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
+        yield running
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(running)
         if request.param == "postgresql":
             engine = sqlalchemy.create_engine(
                 PG_URL.replace("postgresql://", "postgresql+psycopg://")

@@ -13,7 +13,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from .conftest import ACCOUNT, Server, free_port, run_cli, start_server
+from .conftest import ACCOUNT, Server, init_and_serve, stop
 
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -127,29 +127,9 @@ def test_simulate_custom_policy_resource_policy_as_written(server: Server) -> No
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own: these tests change the root user's credentials."""
-    base = tmp_path_factory.mktemp("fidelity")
-    data_dir, credentials = base / "data", base / "credentials"
-    done = run_cli(
-        "init",
-        "--data-dir",
-        str(data_dir),
-        "--account-id",
-        ACCOUNT,
-        "--admin-user",
-        "admin",
-        "--credentials-file",
-        str(credentials),
-        "--profile",
-        "admin",
-        "--root-access-key",
-    )
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = base / "server.log"
-    process = start_server(data_dir, port, log)
-    yield Server(f"http://127.0.0.1:{port}", data_dir, credentials, process, log)
-    process.terminate()
-    process.wait(timeout=10)
+    running = init_and_serve(tmp_path_factory.mktemp("fidelity"))
+    yield running
+    stop(running)
 
 
 def test_root_mfa_cannot_be_enabled_over_the_api(own_server: Server) -> None:

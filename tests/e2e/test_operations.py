@@ -22,31 +22,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .conftest import ACCOUNT, Server, free_port, run_cli, start_server
+from .conftest import ACCOUNT, Server, init_and_serve
 
 
 def _start(base: Path, toml: str = "", extra: tuple[str, ...] = ()) -> Server:
-    data_dir, credentials = base / "data", base / "credentials"
-    done = run_cli(
-        "init",
-        "--data-dir",
-        str(data_dir),
-        "--account-id",
-        ACCOUNT,
-        "--admin-user",
-        "admin",
-        "--credentials-file",
-        str(credentials),
-        "--profile",
-        "admin",
-    )
-    assert done.returncode == 0, done.stderr
-    (data_dir / "chamberlain.toml").write_text(toml)
-    port = free_port()
-    log = base / "server.log"
-    process = start_server(data_dir, port, log, extra=extra)
-    scheme = "https" if extra else "http"
-    return Server(f"{scheme}://127.0.0.1:{port}", data_dir, credentials, process, log)
+    return init_and_serve(base, root_access_key=False, toml=toml, extra=extra)
 
 
 def _stop(server: Server) -> int:
