@@ -16,6 +16,7 @@ a sequence (a user without its access key is fine); a single call is all or noth
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -38,6 +39,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 ACCOUNT = "123456789012"
 POLICY_V1 = json.dumps(
@@ -157,13 +159,16 @@ class Server:
     process: subprocess.Popen[bytes]
 
     def iam(self) -> Any:
+        return self.client("iam")
+
+    def client(self, service: str) -> Any:
         core = botocore.session.Session()
         core.set_config_variable("credentials_file", str(self.credentials))
         core.set_config_variable("config_file", os.devnull)
         session = boto3.Session(
             botocore_session=core, profile_name="admin", region_name="us-east-1"
         )
-        return session.client("iam", endpoint_url=self.endpoint, config=CONFIG)
+        return session.client(service, endpoint_url=self.endpoint, config=CONFIG)
 
 
 @dataclass(frozen=True)
@@ -224,8 +229,12 @@ class WriteLoad:
                 with self._lock:
                     self.unexpected.append(f"{name}: {error}")
                 return
-            except (BotoCoreError, OSError):
-                return  # the server is gone
+            except (BotoCoreError, ResponseParserError, OSError) as error:
+                # The server is gone (a kill may cut a response after its headers).
+                if self.server.process.poll() is None and not self._stop.is_set():
+                    with self._lock:
+                        self.unexpected.append(f"{name}: {error!r} from a live server")
+                return
 
     def _sequence(self, iam: Any, name: str) -> None:
         iam.create_user(UserName=name, Tags=[{"Key": "writer", "Value": name}])
@@ -300,6 +309,25 @@ def _missing(iam: Any, ack: Ack) -> str | None:
     raise ValueError(f"unknown write {ack.action}")
 
 
+def unaudited_writes(trail: Any, acks: list[Ack], since: dt.datetime) -> list[str]:
+    """Acknowledged writes without their audit event (a write and its event commit
+    together), found with LookupEvents by event name."""
+    named: dict[str, set[str]] = {}
+    for action in sorted({ack.action for ack in acks}):
+        seen = named.setdefault(action, set())
+        pages = trail.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": action}],
+            StartTime=since,
+        )
+        for page in pages:
+            for event in page["Events"]:
+                params = json.loads(event["CloudTrailEvent"]).get("requestParameters") or {}
+                for value in params.values():
+                    if isinstance(value, str):
+                        seen.update({value, value.rsplit("/", 1)[-1]})
+    return [f"{a.action} {a.name}: no audit event" for a in acks if a.name not in named[a.action]]
+
+
 def broken_invariants(iam: Any, prefix: str = "") -> list[str]:
     """Whatever exists (of the names starting with `prefix`) is whole: memberships,
     attachments and default versions point at things that exist."""
@@ -338,6 +366,7 @@ def broken_invariants(iam: Any, prefix: str = "") -> list[str]:
 class RoundResult:
     acknowledged: int
     lost: list[str]
+    unaudited: list[str]
     broken: list[str]
     unexpected: list[str]
     verify: str
@@ -345,7 +374,8 @@ class RoundResult:
 
     @property
     def ok(self) -> bool:
-        return self.verified and not (self.lost or self.broken or self.unexpected)
+        problems = self.lost or self.unaudited or self.broken or self.unexpected
+        return self.verified and not problems
 
 
 class Soak:
@@ -370,6 +400,7 @@ class Soak:
         server = self.server
         assert server is not None, "use Soak as a context manager"
         tag = f"r{uuid.uuid4().hex[:6]}"
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
         try:
             with WriteLoad(server, threads, tag) as load:
                 load.wait_for_first_ack(timeout=60)
@@ -386,6 +417,7 @@ class Soak:
         return RoundResult(
             len(load.acks),
             lost_writes(iam, load.acks),
+            unaudited_writes(self.server.client("cloudtrail"), load.acks, since),
             broken_invariants(iam, tag),
             load.unexpected,
             (verify.stdout + verify.stderr).strip(),
@@ -420,10 +452,16 @@ def main(argv: list[str] | None = None) -> int:
                     failures += not result.ok
                     print(
                         f"round {n}: {result.acknowledged} acknowledged, {len(result.lost)} lost, "
+                        f"{len(result.unaudited)} without their audit event, "
                         f"{len(result.broken)} broken, {len(result.unexpected)} unexpected errors, "
                         f"audit verify: {result.verify.splitlines()[-1] if result.verify else '?'}"
                     )
-                    for line in [*result.lost, *result.broken, *result.unexpected]:
+                    for line in [
+                        *result.lost,
+                        *result.unaudited,
+                        *result.broken,
+                        *result.unexpected,
+                    ]:
                         print(f"  {line}")
         finally:
             if args.database_url:

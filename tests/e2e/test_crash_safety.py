@@ -70,6 +70,7 @@ def test_acknowledged_writes_survive_sigkill(target: Target, tmp_path: Path) -> 
             context = f"seed {seed}, round {n}"
             assert result.acknowledged > 0, context
             assert result.lost == [], context
+            assert result.unaudited == [], context
             assert result.broken == [], context
             assert result.unexpected == [], context
             assert result.verified, f"{context}: {result.verify}"
