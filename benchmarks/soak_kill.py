@@ -191,6 +191,7 @@ class WriteLoad:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._started = threading.Event()
+        self.killed = threading.Event()  # set just before the SIGKILL
         self._threads = [
             threading.Thread(target=self._run, args=(f"{tag}t{i}",), daemon=True)
             for i in range(threads)
@@ -231,7 +232,7 @@ class WriteLoad:
                 return
             except (BotoCoreError, ResponseParserError, OSError) as error:
                 # The server is gone (a kill may cut a response after its headers).
-                if self.server.process.poll() is None and not self._stop.is_set():
+                if not self.killed.is_set():
                     with self._lock:
                         self.unexpected.append(f"{name}: {error!r} from a live server")
                 return
@@ -362,6 +363,34 @@ def broken_invariants(iam: Any, prefix: str = "") -> list[str]:
     return broken
 
 
+def remove_groups_and_policies(iam: Any, prefix: str, workers: int = 4) -> None:
+    """Delete a round's groups and managed policies (the account's quotas for them, 300
+    and 1,500, would otherwise end a long soak); users stay."""
+
+    def remove_group(name: str) -> None:
+        for user in _pages(iam, "get_group", "Users", GroupName=name):
+            iam.remove_user_from_group(GroupName=name, UserName=user["UserName"])
+        iam.delete_group(GroupName=name)
+
+    def remove_policy(arn: str) -> None:
+        for user in _pages(iam, "list_entities_for_policy", "PolicyUsers", PolicyArn=arn):
+            iam.detach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+        for version in _pages(iam, "list_policy_versions", "Versions", PolicyArn=arn):
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)
+
+    groups = [g["GroupName"] for g in _pages(iam, "list_groups", "Groups")]
+    policies = [
+        p["Arn"]
+        for p in _pages(iam, "list_policies", "Policies", Scope="Local")
+        if p["PolicyName"].startswith(prefix)
+    ]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(remove_group, [g for g in groups if g.startswith(prefix)]))
+        list(pool.map(remove_policy, policies))
+
+
 @dataclass
 class RoundResult:
     acknowledged: int
@@ -405,6 +434,7 @@ class Soak:
             with WriteLoad(server, threads, tag) as load:
                 load.wait_for_first_ack(timeout=60)
                 time.sleep(self.rng.uniform(0.0, max_load_s))
+                load.killed.set()
                 os.kill(server.process.pid, signal.SIGKILL)
                 server.process.wait(timeout=30)
         finally:
@@ -414,7 +444,7 @@ class Soak:
         verify = self.target.audit_verify()
         self.server = self.target.start(self.log)
         iam = self.server.iam()
-        return RoundResult(
+        result = RoundResult(
             len(load.acks),
             lost_writes(iam, load.acks),
             unaudited_writes(self.server.client("cloudtrail"), load.acks, since),
@@ -423,6 +453,8 @@ class Soak:
             (verify.stdout + verify.stderr).strip(),
             verify.returncode == 0,
         )
+        remove_groups_and_policies(iam, tag)
+        return result
 
 
 def main(argv: list[str] | None = None) -> int:
