@@ -8,9 +8,13 @@ itself and answers ValidationError (400) with one sentence naming the member, e.
     The specified value for path is invalid. It must begin and end with / and contain
     only alphanumeric characters and/or / characters.
 
-Texts as IAM sends them (quoted in aws/aws-cli#5860 for pathPrefix, aws-amplify/amplify-cli
-#9120 for roleName, aws-cloudformation/cfn-lint#722 for path; the userName text in
-SailPoint's AWS connector reports). Which members they cover is derived from the model:
+Texts as IAM sends them, quoted from real responses: pathPrefix in
+https://github.com/aws/aws-cli/issues/5860, roleName in
+https://github.com/aws-amplify/amplify-cli/issues/9120, path in
+https://github.com/aws-cloudformation/cfn-lint/issues/722, userName in
+https://developer.sailpoint.com/discuss/t/aws-account-creation-issue-for-non-alphanumeric-characters/125330
+(the groupName, policyName and other name texts are assumed to follow the same form).
+Which members they cover is derived from the model:
 every IAM input member whose pattern is the IAM name pattern and whose name ends in
 "Name", and every member whose pattern is one of IAM's path patterns (the API reference
 describes these patterns in the same words for every such member:
