@@ -24,7 +24,7 @@ NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
 	    npm ci --prefix $* --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the tests that need $* are skipped"; fi
 
-.PHONY: install test lint typecheck lock test-latest bench-engine bench-api serve
+.PHONY: install test lint typecheck lock test-latest bench-engine bench-api serve soak
 install: $(BIN)/chamberlain-installed
 
 test: install $(NPM_STAMPS)
@@ -61,6 +61,10 @@ bench-engine: install
 
 bench-api: install
 	$(BIN)/python -m benchmarks.api
+
+# SIGKILL under write load, 15 rounds (SOAK_ARGS="--database-url URL" for PostgreSQL).
+soak: install
+	$(BIN)/python -m benchmarks.soak_kill --rounds 15 $(SOAK_ARGS)
 
 serve: install
 	$(BIN)/chamberlain serve --data-dir $(DATA_DIR) --init-if-missing

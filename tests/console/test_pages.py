@@ -83,7 +83,8 @@ def test_create_user_shows_awss_validation_error(console: Console) -> None:
         "/console/users/new", {"username": "bad name!"}, page="/console/users/new"
     )
     assert answer.status_code == 400
-    assert "failed to satisfy constraint" in answer.text
+    # IAM's own sentence for a bad name (protocol/iam_messages.py)
+    assert "The specified value for userName is invalid." in answer.text
 
 
 def test_users_search_and_paging(console: Console) -> None:

@@ -18,7 +18,7 @@ import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +194,7 @@ def _render(value: Any, shape: Shape) -> str:
     return str(value)
 
 
-def _constraint_failures(value: Any, shape: Shape) -> Iterator[str]:
+def _constraint_failures(value: Any, shape: Shape, check_pattern: bool = True) -> Iterator[str]:
     """The constraint texts a scalar/collection value violates, in AWS's order
     (pattern before length, as AWS reports an empty RoleArn)."""
     meta = shape.metadata
@@ -203,7 +203,7 @@ def _constraint_failures(value: Any, shape: Shape) -> Iterator[str]:
         if enum and value not in enum:
             yield "Member must satisfy enum value set: [" + ", ".join(enum) + "]"
         pattern = meta.get("pattern")
-        if pattern is not None:
+        if pattern is not None and check_pattern:
             compiled = compiled_pattern(pattern)
             if compiled is not None and compiled.fullmatch(value) is None:
                 yield f"Member must satisfy regular expression pattern: {pattern}"
@@ -220,11 +220,19 @@ def _constraint_failures(value: Any, shape: Shape) -> Iterator[str]:
             yield f"Member must have value less than or equal to {meta['max']}"
 
 
-def validate_input(shape: StructureShape | None, params: dict[str, Any]) -> list[str]:
-    """Every constraint violation of `params` against `shape`, as AWS words each one."""
+def validate_input(
+    shape: StructureShape | None,
+    params: dict[str, Any],
+    own_pattern: Callable[[str, Shape], bool] | None = None,
+) -> list[str]:
+    """Every constraint violation of `params` against `shape`, as AWS words each one.
+
+    `own_pattern(member, shape)` names the top-level members whose pattern the service
+    checks itself, after this validation and in its own words (IAM's names and paths:
+    protocol/iam_messages.py); their pattern is left out here."""
     errors: list[str] = []
     if shape is not None:
-        _validate_structure(shape, params, "", errors)
+        _validate_structure(shape, params, "", errors, own_pattern)
     return errors
 
 
@@ -242,7 +250,11 @@ def _value_text(value: Any, shape: Shape) -> str:
 
 
 def _validate_structure(
-    shape: StructureShape, value: dict[str, Any], path: str, errors: list[str]
+    shape: StructureShape,
+    value: dict[str, Any],
+    path: str,
+    errors: list[str],
+    own_pattern: Callable[[str, Shape], bool] | None = None,
 ) -> None:
     required = set(shape.required_members)
     for name, member_shape in shape.members.items():
@@ -255,11 +267,14 @@ def _validate_structure(
                     "Member must not be null"
                 )
             continue
-        _validate_value(member_shape, member_value, member_path, errors)
+        pattern = own_pattern is None or not own_pattern(name, member_shape)
+        _validate_value(member_shape, member_value, member_path, errors, pattern)
 
 
-def _validate_value(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
-    for failure in _constraint_failures(value, shape):
+def _validate_value(
+    shape: Shape, value: Any, path: str, errors: list[str], pattern: bool = True
+) -> None:
+    for failure in _constraint_failures(value, shape, pattern):
         errors.append(
             f"{_value_text(value, shape)} at '{path}' failed to satisfy constraint: {failure}"
         )

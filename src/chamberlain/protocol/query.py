@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from chamberlain.protocol import iam_messages
 from chamberlain.protocol.models import (
     INT32_RANGE,
     INT64_RANGE,
@@ -116,19 +117,26 @@ def decode_query(service: str, pairs: Iterable[tuple[str, str]]) -> DecodedReque
     operation = find_operation(service, action)
     if operation is None or version != model.api_version:
         raise invalid_action(action, version)
-    params = decode_input(operation.input_shape, materialized)
+    params = decode_input(operation.input_shape, materialized, service)
     return DecodedRequest(service=service, operation=operation.name, params=params)
 
 
-def decode_input(shape: StructureShape | None, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+def decode_input(
+    shape: StructureShape | None, pairs: Iterable[tuple[str, str]], service: str = ""
+) -> dict[str, Any]:
     """Decode and validate form pairs against an input shape (Action/Version are ignored
-    like any parameter the shape does not name). Raises MalformedInput/ValidationError."""
+    like any parameter the shape does not name). Raises MalformedInput/ValidationError;
+    IAM's names and paths get IAM's own sentence (iam_messages.py)."""
     if shape is None:
         return {}
     params = _decode_structure(shape, _build_tree(pairs), "")
-    errors = validate_input(shape, params)
+    iam = service == "iam"
+    errors = validate_input(shape, params, iam_messages.checks_pattern if iam else None)
     if errors:
         raise ProtocolError("ValidationError", validation_message(errors))
+    message = iam_messages.pattern_message(shape, params) if iam else None
+    if message is not None:
+        raise ProtocolError("ValidationError", message)
     return params
 
 
