@@ -94,33 +94,92 @@ def authenticate(
     `allowed_regions`: the regions the credential scope may name (None: any); `region`:
     where the request is served, recorded as the key's last-used region."""
     if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
-        caller, secret = caller_from_token(
-            services, signed.access_key_id, signed.security_token, now, service=service
-        )
-        _verify(signed, secret, now, service, allowed_regions)
-        return caller
+        return _temporary_caller(services, signed, now, service, allowed_regions)
     with services.store.unit_of_work(read_only=True) as uow:
-        key = uow.repo(AccessKey).find(signed.access_key_id)
-        if key is None or key.status != "Active":
-            raise InvalidClientTokenId(INVALID_TOKEN)
-        caller = _caller_for(uow, key)
-        try:
-            _verify(signed, decrypt_secret(services, key), now, service, allowed_regions)
-            if signed.security_token:
-                # AWS refuses a session token beside a long-term key (a stale
-                # AWS_SESSION_TOKEN left set) rather than ignoring it.
-                raise InvalidClientTokenId(INVALID_TOKEN)
-        except ServiceError as exc:
-            # The key is known: the audit trail records who failed to authenticate.
-            raise KeyAuthenticationFailed(
-                exc, KnownKey(key.account_id, key.access_key_id, caller)
-            ) from None
+        key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
     if _use_changes(key, now, service, region):
         with services.store.unit_of_work() as uow:
-            current = uow.repo(AccessKey).get(key.account_id, key.access_key_id)
-            if current is not None:
-                record_key_use(uow, current, now, service, region)
+            _note_key_use(uow, key, now, service, region)
     return caller
+
+
+def authenticate_in(
+    uow: UnitOfWork,
+    services: Services,
+    signed: SignedRequest,
+    *,
+    read_only: bool,
+    now: dt.datetime,
+    service: str,
+    region: str,
+    allowed_regions: Collection[str] | None = None,
+) -> Caller:
+    """`authenticate` inside the request's own unit of work (`read_only`: whether it
+    is). A writing one records the key's use itself; for a read-only one the use goes to
+    the group-commit writer (or a transaction of its own without one)."""
+    if signed.access_key_id.startswith("ASIA"):
+        return _temporary_caller(services, signed, now, service, allowed_regions)
+    key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
+    if not _use_changes(key, now, service, region):
+        return caller
+    if not read_only:
+        _note_key_use(uow, key, now, service, region)
+    elif services.group_commit is not None:
+        services.group_commit.submit(
+            (key.account_id,), lambda w: _note_key_use(w, key, now, service, region)
+        )
+    else:
+        with services.store.unit_of_work() as own:
+            _note_key_use(own, key, now, service, region)
+    return caller
+
+
+def _temporary_caller(
+    services: Services,
+    signed: SignedRequest,
+    now: dt.datetime,
+    service: str,
+    allowed_regions: Collection[str] | None,
+) -> Caller:
+    caller, secret = caller_from_token(
+        services, signed.access_key_id, signed.security_token, now, service=service
+    )
+    _verify(signed, secret, now, service, allowed_regions)
+    return caller
+
+
+def _long_term_caller(
+    uow: UnitOfWork,
+    services: Services,
+    signed: SignedRequest,
+    now: dt.datetime,
+    service: str,
+    allowed_regions: Collection[str] | None,
+) -> tuple[AccessKey, Caller]:
+    key = uow.repo(AccessKey).find(signed.access_key_id)
+    if key is None or key.status != "Active":
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    caller = _caller_for(uow, key)
+    try:
+        _verify(signed, decrypt_secret(services, key), now, service, allowed_regions)
+        if signed.security_token:
+            # AWS refuses a session token beside a long-term key (a stale
+            # AWS_SESSION_TOKEN left set) rather than ignoring it.
+            raise InvalidClientTokenId(INVALID_TOKEN)
+    except ServiceError as exc:
+        # The key is known: the audit trail records who failed to authenticate.
+        raise KeyAuthenticationFailed(
+            exc, KnownKey(key.account_id, key.access_key_id, caller)
+        ) from None
+    return key, caller
+
+
+def _note_key_use(
+    uow: UnitOfWork, key: AccessKey, now: dt.datetime, service: str, region: str
+) -> None:
+    current = uow.repo(AccessKey).get(key.account_id, key.access_key_id)
+    if current is not None:
+        record_key_use(uow, current, now, service, region)
 
 
 def _verify(

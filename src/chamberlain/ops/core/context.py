@@ -10,6 +10,7 @@ from typing import Any
 from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
 from chamberlain.crypto.secrets import SecretBox
 from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops.core.group_commit import GroupCommit
 from chamberlain.ops.core.mfa_throttle import MfaThrottle
 from chamberlain.policy import PrincipalType
 from chamberlain.store.api import Store, UnitOfWork
@@ -75,6 +76,9 @@ class Services:
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
     mfa_throttle: MfaThrottle = field(default_factory=MfaThrottle)
+    #: Where read-only calls' audit events and key last-used notes go (batched, see
+    #: group_commit.py); None: each is written at once in a transaction of its own.
+    group_commit: GroupCommit | None = None
 
 
 @dataclass
