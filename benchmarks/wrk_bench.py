@@ -36,7 +36,7 @@ def presigned_url(base: Path, endpoint: str) -> str:
         botocore_session=core, profile_name="chamberlain", region_name="us-east-1"
     )
     sts = session.client("sts", endpoint_url=endpoint)
-    return str(sts.generate_presigned_url("get_caller_identity", ExpiresIn=3600))
+    return str(sts.generate_presigned_url("get_caller_identity", ExpiresIn=3600, HttpMethod="GET"))
 
 
 def parse_wrk(output: str) -> tuple[float, float, int]:
