@@ -114,6 +114,13 @@ class UnitOfWork(Protocol):
     def lock_account(self, account_id: str) -> None:
         """Serialize this transaction with every other write to the account."""
 
+    def generation(self, account_id: str) -> int:
+        """The account's generation: bumped, in the same transaction, by every unit of work
+        that adds, replaces or deletes one of its entities (0 before the first). A cache
+        of anything read from the account is valid while the generation is unchanged.
+        Negative in a writing unit of work that changed the account's entities (not yet
+        committed: nothing read in it may be cached)."""
+
 
 class Store(Protocol):
     def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:

@@ -33,16 +33,19 @@ Log = dict[str, list[Any]]  # account_id -> its events by seq (or digests by seq
 
 
 class _MemoryRepo:
-    def __init__(self, table: Table, cls: type, read_only: bool) -> None:
+    def __init__(self, table: Table, cls: type, read_only: bool, dirty: set[str]) -> None:
         self._t = table
         self._cls = cls
         self._read_only = read_only
+        self._dirty = dirty
 
     def _writable(self, entity: Any = None) -> None:
         if entity is not None and type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise RuntimeError("write in a read-only unit of work")
+        if entity is not None:
+            self._dirty.add(entity.account_id)
 
     def get(self, account_id: str, key: str) -> Any:
         return self._t.get((account_id, key))
@@ -60,7 +63,10 @@ class _MemoryRepo:
 
     def delete(self, account_id: str, key: str) -> bool:
         self._writable()
-        return self._t.pop((account_id, key), None) is not None
+        if self._t.pop((account_id, key), None) is None:
+            return False
+        self._dirty.add(account_id)
+        return True
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
@@ -173,12 +179,34 @@ class _MemoryEventLog:
 
 
 class _MemoryUnitOfWork:
-    def __init__(self, tables: dict[type, Table], log: tuple[Log, Log], read_only: bool) -> None:
+    def __init__(
+        self,
+        tables: dict[type, Table],
+        log: tuple[Log, Log],
+        read_only: bool,
+        generations: dict[str, int] | None = None,
+    ) -> None:
         self._base = tables
         self.read_only = read_only
         self.tables: dict[type, Table] = {}
         self._log = log
         self._events: _MemoryEventLog | None = None
+        self._generations = generations if generations is not None else {}
+        self.dirty: set[str] = set()
+
+    def generation(self, account_id: str) -> int:
+        if account_id in self.dirty:
+            return -1
+        return self._generations.get(account_id, 0)
+
+    def published_generations(self) -> dict[str, int]:
+        """The generations as this unit of work leaves them (its accounts' bumped)."""
+        if not self.dirty:
+            return self._generations
+        bumped = dict(self._generations)
+        for account in self.dirty:
+            bumped[account] = bumped.get(account, 0) + 1
+        return bumped
 
     @property
     def events(self) -> _MemoryEventLog:
@@ -196,7 +224,7 @@ class _MemoryUnitOfWork:
         if kind not in self.tables:
             base = self._base.get(kind, {})
             self.tables[kind] = base if self.read_only else dict(base)
-        return _MemoryRepo(self.tables[kind], kind, self.read_only)
+        return _MemoryRepo(self.tables[kind], kind, self.read_only, self.dirty)
 
     def lock_account(self, account_id: str) -> None:
         """Units of work are already serialized; only a writing one may ask."""
@@ -208,18 +236,20 @@ class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[type, Table] = {}
         self._log: tuple[Log, Log] = ({}, {})  # events, digests
+        self._generations: dict[str, int] = {}  # published like the tables: never mutated
         self._lock = threading.RLock()
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
         if read_only:
-            yield _MemoryUnitOfWork(self._tables, self._log, read_only=True)
+            yield _MemoryUnitOfWork(self._tables, self._log, True, self._generations)
             return
         with self._lock:
-            uow = _MemoryUnitOfWork(self._tables, self._log, read_only=False)
+            uow = _MemoryUnitOfWork(self._tables, self._log, False, self._generations)
             yield uow
             self._tables = {**self._tables, **uow.tables}
             self._log = uow.published_log()
+            self._generations = uow.published_generations()
 
     def accounts(self) -> Iterator[str]:
         return iter(sorted(a for a, _ in self._tables.get(Account, {})))
@@ -227,6 +257,7 @@ class MemoryStore:
     def close(self) -> None:
         self._tables = {}
         self._log = ({}, {})
+        self._generations = {}
 
     def describe(self) -> dict[str, Any]:
         return {"dialect": "memory"}

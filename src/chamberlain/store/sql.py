@@ -142,6 +142,16 @@ event_digests = Table(
     PrimaryKeyConstraint("account_id", "seq", "kind", name="pk_event_digests"),
 )
 
+# A counter per account, bumped in every transaction that changes its entities: a node's
+# caches of the account are current while it is unchanged (store/api.py `generation`).
+generations = Table(
+    "generations",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("generation", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", name="pk_generations"),
+)
+
 _E = entities.c
 _ACCOUNT, _KIND, _KEY = bindparam("a"), bindparam("k"), bindparam("key")
 
@@ -184,6 +194,20 @@ _LIST = {
     for lo in (False, True)
     for hi in (False, True)
 }
+
+
+_G = generations.c
+_GENERATION = select(_G.generation).where(_G.account_id == _ACCOUNT)
+
+
+def _bump(dialect: Any) -> Any:
+    ins = dialect.insert(generations).values(account_id=_ACCOUNT, generation=1)
+    return ins.on_conflict_do_update(
+        index_elements=[_G.account_id], set_={"generation": _G.generation + 1}
+    )
+
+
+_BUMP = {"sqlite": _bump(sqlite), "postgresql": _bump(postgresql)}
 
 
 def _writes(dialect: Any) -> tuple[Any, Any]:
@@ -232,10 +256,11 @@ def _read_only_violation(what: str) -> RuntimeError:
 
 
 class _SqlRepo:
-    __slots__ = ("_cls", "_conn", "_insert", "_kind", "_read_only", "_upsert")
+    __slots__ = ("_cls", "_conn", "_dirty", "_insert", "_kind", "_read_only", "_upsert")
 
     def __init__(self, uow: _SqlUnitOfWork, cls: type) -> None:
         self._conn = uow.connection
+        self._dirty = uow.dirty
         self._cls = cls
         self._kind = cls.KIND  # type: ignore[attr-defined]
         self._read_only = uow.read_only
@@ -249,6 +274,7 @@ class _SqlRepo:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise _read_only_violation("write")
+        self._dirty.add(entity.account_id)
         return {
             "a": entity.account_id,
             "k": self._kind,
@@ -273,7 +299,10 @@ class _SqlRepo:
         if self._read_only:
             raise _read_only_violation("delete")
         params = {"a": account_id, "k": self._kind, "key": key}
-        return self._conn.execute(_DELETE, params).rowcount > 0
+        deleted = self._conn.execute(_DELETE, params).rowcount > 0
+        if deleted:
+            self._dirty.add(account_id)
+        return deleted
 
     def list(
         self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
@@ -575,6 +604,23 @@ class _SqlUnitOfWork:
         self._postgres = connection.dialect.name == "postgresql"
         self._events: _SqlEventLog | None = None
         self._locked: set[str] = set()
+        self.dirty: set[str] = set()  # accounts whose entities this unit of work changed
+        self._generations: dict[str, int] = {}
+
+    def generation(self, account_id: str) -> int:
+        if account_id in self.dirty:
+            return -1
+        known = self._generations.get(account_id)
+        if known is None:
+            found = self.connection.execute(_GENERATION, {"a": account_id}).scalar()
+            known = self._generations[account_id] = int(found or 0)
+        return known
+
+    def bump_generations(self) -> None:
+        """Before commit: every changed account's generation + 1 (in one order)."""
+        bump = _BUMP[self.connection.dialect.name]
+        for account in sorted(self.dirty):
+            self.connection.execute(bump, {"a": account})
 
     @property
     def events(self) -> _SqlEventLog:
@@ -737,7 +783,9 @@ class SqlStore:
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_SqlUnitOfWork]:
         with self._transaction(read_only=read_only) as conn:
-            yield _SqlUnitOfWork(conn, self._writes, read_only)
+            uow = _SqlUnitOfWork(conn, self._writes, read_only)
+            yield uow
+            uow.bump_generations()
 
     def accounts(self) -> Iterator[str]:
         with self._transaction(read_only=True) as conn:
