@@ -40,12 +40,13 @@ class _MemoryRepo:
         self._dirty = dirty
 
     def _writable(self, entity: Any = None) -> None:
+        account: str | None = None if entity is None else entity.account_id
         if entity is not None and type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise RuntimeError("write in a read-only unit of work")
-        if entity is not None:
-            self._dirty.add(entity.account_id)
+        if account is not None:
+            self._dirty.add(account)
 
     def get(self, account_id: str, key: str) -> Any:
         return self._t.get((account_id, key))

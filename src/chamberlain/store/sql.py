@@ -270,11 +270,12 @@ class _SqlRepo:
         return codec.decode(self._cls, data)
 
     def _row(self, entity: Any) -> dict[str, Any]:
+        account: str = entity.account_id
         if type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise _read_only_violation("write")
-        self._dirty.add(entity.account_id)
+        self._dirty.add(account)
         return {
             "a": entity.account_id,
             "k": self._kind,
