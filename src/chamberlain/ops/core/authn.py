@@ -9,10 +9,17 @@ codes and never the secret or the expected signature.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
-from chamberlain.crypto.sigv4 import Reason, SignatureError, SigningInput, verify
+from chamberlain.crypto.sigv4 import (
+    CredentialScope,
+    Reason,
+    SignatureError,
+    SigningInput,
+    signing_key,
+    verify,
+)
 from chamberlain.domain import ROOT, AccessKey, User
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import (
@@ -148,6 +155,49 @@ def _temporary_caller(
     return caller
 
 
+@dataclass
+class _CachedKey:
+    """An active access key, its caller and its derived signing keys, as read at
+    `generation` of its account (valid while the account's generation is unchanged)."""
+
+    generation: int
+    key: AccessKey
+    caller: Caller
+    signing_keys: dict[tuple[str, str, str], bytes]
+
+
+#: Cached keys per node (services.cache["access_keys"]), at most this many.
+_KEY_CACHE_LIMIT = 10_000
+
+
+def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _CachedKey:
+    """The active key and its caller: from the cache when its account's generation is
+    unchanged (one small read), else read afresh (and cached). InvalidClientTokenId for an
+    unknown or inactive key."""
+    cache: dict[str, _CachedKey] = services.cache.setdefault("access_keys", {})
+    entry = cache.get(access_key_id)
+    if entry is not None and uow.generation(entry.key.account_id) == entry.generation:
+        return entry
+    repo = uow.repo(AccessKey)
+    key = repo.find(access_key_id)
+    if key is None or key.status != "Active":
+        cache.pop(access_key_id, None)
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    # The generation first, then what is cached under it, read again: a change that
+    # commits in between leaves a newer generation behind, never stale data under it.
+    generation = uow.generation(key.account_id)
+    if generation >= 0:
+        key = repo.get(key.account_id, access_key_id) or key
+        if key.status != "Active":
+            raise InvalidClientTokenId(INVALID_TOKEN)
+    entry = _CachedKey(generation, key, _caller_for(uow, key), {})
+    if generation >= 0:
+        if len(cache) >= _KEY_CACHE_LIMIT:
+            cache.clear()
+        cache[access_key_id] = entry
+    return entry
+
+
 def _long_term_caller(
     uow: UnitOfWork,
     services: Services,
@@ -156,12 +206,21 @@ def _long_term_caller(
     service: str,
     allowed_regions: Collection[str] | None,
 ) -> tuple[AccessKey, Caller]:
-    key = uow.repo(AccessKey).find(signed.access_key_id)
-    if key is None or key.status != "Active":
-        raise InvalidClientTokenId(INVALID_TOKEN)
-    caller = _caller_for(uow, key)
+    entry = _cached_key(uow, services, signed.access_key_id)
+    key, caller = entry.key, entry.caller
+
+    def signing_key_for(scope: CredentialScope) -> bytes:
+        index = (scope.date, scope.region, scope.service)
+        derived = entry.signing_keys.get(index)
+        if derived is None:
+            if len(entry.signing_keys) >= 16:
+                entry.signing_keys.clear()
+            derived = signing_key(decrypt_secret(services, key), scope)
+            entry.signing_keys[index] = derived
+        return derived
+
     try:
-        _verify(signed, decrypt_secret(services, key), now, service, allowed_regions)
+        _verify(signed, signing_key_for, now, service, allowed_regions)
         if signed.security_token:
             # AWS refuses a session token beside a long-term key (a stale
             # AWS_SESSION_TOKEN left set) rather than ignoring it.
@@ -184,7 +243,7 @@ def _note_key_use(
 
 def _verify(
     signed: SignedRequest,
-    secret: str,
+    secret: str | Callable[[CredentialScope], bytes],
     now: dt.datetime,
     service: str,
     allowed_regions: Collection[str] | None = None,
