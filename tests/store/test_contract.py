@@ -537,3 +537,20 @@ def test_generation_stays_when_nothing_changes_or_the_change_rolls_back(store: S
         uow.repo(User).put(user("bob"))
         raise RuntimeError("rolled back")
     assert read(store, lambda uow: uow.generation(A)) == before
+
+
+# --- keyset pages ---------------------------------------------------------------------
+
+
+def test_list_pages_by_key_after_and_limit(store: Store) -> None:
+    write(store, *(user(n) for n in ("ann", "bob", "cy", "dee", "eve")), user("zed", account=B))
+    page = read(store, lambda uow: uow.repo(User).list(A, limit=2))
+    assert [u.name for u in page] == ["ann", "bob"]
+    page = read(store, lambda uow: uow.repo(User).list(A, after="bob", limit=2))
+    assert [u.name for u in page] == ["cy", "dee"]
+    page = read(store, lambda uow: uow.repo(User).list(A, after="dee", limit=2))
+    assert [u.name for u in page] == ["eve"]
+    assert read(store, lambda uow: uow.repo(User).list(A, after="eve")) == []
+    # with a key prefix too: the page stays inside it
+    page = read(store, lambda uow: uow.repo(User).list(A, key_prefix="d", after="c", limit=5))
+    assert [u.name for u in page] == ["dee"]

@@ -45,8 +45,12 @@ class Repo(Protocol[T]):
         *,
         ref: str | None = None,
         key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[T]:
-        """Entities of the account, ordered by key; filtered by exact ref or key prefix."""
+        """Entities of the account, ordered by key; filtered by exact ref or key prefix;
+        only keys greater than `after`, at most `limit` of them (a keyset page: its cost
+        does not grow with its position or the account's size)."""
 
     def count(self, account_id: str, *, ref: str | None = None) -> int: ...
 

@@ -70,7 +70,13 @@ class _MemoryRepo:
         return True
 
     def list(
-        self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
+        self,
+        account_id: str,
+        *,
+        ref: str | None = None,
+        key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[Any]:
         rows = [
             (k, e)
@@ -78,8 +84,10 @@ class _MemoryRepo:
             if a == account_id
             and (ref is None or e.ref == ref)
             and (key_prefix is None or k.startswith(key_prefix))
+            and (after is None or k > after)
         ]
-        return [e for _, e in sorted(rows, key=lambda r: r[0])]
+        found = [e for _, e in sorted(rows, key=lambda r: r[0])]
+        return found if limit is None else found[:limit]
 
     def count(self, account_id: str, *, ref: str | None = None) -> int:
         return len(self.list(account_id, ref=ref))

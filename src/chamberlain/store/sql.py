@@ -177,7 +177,7 @@ _VALUES = {"account_id": _ACCOUNT, "kind": _KIND, "key": _KEY, "ref": bindparam(
            "data": bindparam("data")}  # fmt: skip
 
 
-def _list_statement(ref: bool, lower: bool, upper: bool) -> Any:
+def _list_statement(ref: bool, lower: bool, upper: bool, after: bool, limit: bool) -> Any:
     stmt = select(_E.data).where(*_this_kind())
     if ref:
         stmt = stmt.where(_E.ref == bindparam("ref"))
@@ -185,15 +185,15 @@ def _list_statement(ref: bool, lower: bool, upper: bool) -> Any:
         stmt = stmt.where(_E.key >= bindparam("lo"))
     if upper:
         stmt = stmt.where(_E.key < bindparam("hi"))
-    return stmt.order_by(_E.key)
+    if after:
+        stmt = stmt.where(_E.key > bindparam("after"))
+    stmt = stmt.order_by(_E.key)
+    if limit:
+        stmt = stmt.limit(bindparam("limit", type_=BigInteger))
+    return stmt
 
 
-_LIST = {
-    (ref, lo, hi): _list_statement(ref, lo, hi)
-    for ref in (False, True)
-    for lo in (False, True)
-    for hi in (False, True)
-}
+_LIST = {flags: _list_statement(*flags) for flags in itertools.product((False, True), repeat=5)}
 
 
 _G = generations.c
@@ -306,9 +306,19 @@ class _SqlRepo:
         return deleted
 
     def list(
-        self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
+        self,
+        account_id: str,
+        *,
+        ref: str | None = None,
+        key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[Any]:
         params: dict[str, Any] = {"a": account_id, "k": self._kind}
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
         if ref is not None:
             params["ref"] = ref
         if key_prefix:
@@ -316,7 +326,8 @@ class _SqlRepo:
             upper = prefix_upper_bound(key_prefix)
             if upper is not None:
                 params["hi"] = upper
-        stmt = _LIST[(ref is not None, "lo" in params, "hi" in params)]
+        flags = (ref is not None, "lo" in params, "hi" in params, after is not None)
+        stmt = _LIST[(*flags, limit is not None)]
         return [self._decode(t) for t in self._conn.execute(stmt, params).scalars()]
 
     def count(self, account_id: str, *, ref: str | None = None) -> int:

@@ -36,7 +36,8 @@ from chamberlain.ops.core.common import (
     compact,
     iam_arn,
     paginate,
-    path_prefix_filter,
+    paginate_keyset,
+    path_filter,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -522,12 +523,11 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListServerCertificates", resource=_list_target, read_only=True)
 def list_server_certificates(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda c: c.path)
-    certs = [c for c in ctx.uow.repo(ServerCertificate).list(ctx.account_id) if keep(c)]
-    return paginate(
+    return paginate_keyset(
         params,
-        certs,
-        lambda c: c.key,
+        ctx.uow.repo(ServerCertificate),
+        ctx.account_id,
+        keep=path_filter(params),
         member="ServerCertificateMetadataList",
         render=_server_metadata,
     )

@@ -8,7 +8,12 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, User, joined
-from chamberlain.ops.core.common import iam_arn, paginate, path_prefix_filter
+from chamberlain.ops.core.common import (
+    iam_arn,
+    paginate,
+    paginate_keyset,
+    path_filter,
+)
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     get_group,
@@ -146,9 +151,11 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListGroups", resource=_list_target, read_only=True)
 def list_groups(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda g: g.path)
-    groups = [g for g in ctx.uow.repo(Group).list(ctx.account_id) if keep(g)]
-    return paginate(params, groups, key=lambda g: g.key, member="Groups", render=group_out)
+    repo = ctx.uow.repo(Group)
+    keep = path_filter(params)
+    return paginate_keyset(
+        params, repo, ctx.account_id, member="Groups", render=group_out, keep=keep
+    )
 
 
 # --------------------------------------------------------------------- members

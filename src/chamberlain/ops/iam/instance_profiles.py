@@ -19,7 +19,8 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     iam_arn,
     paginate,
-    path_prefix_filter,
+    paginate_keyset,
+    path_filter,
     request_tag_context,
     resource_tag_context,
     tags_in,
@@ -164,12 +165,11 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListInstanceProfiles", resource=_list_target, read_only=True)
 def list_instance_profiles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda p: p.path)
-    profiles = [p for p in ctx.uow.repo(InstanceProfile).list(ctx.account_id) if keep(p)]
-    return paginate(
+    return paginate_keyset(
         params,
-        profiles,
-        lambda p: p.key,
+        ctx.uow.repo(InstanceProfile),
+        ctx.account_id,
+        keep=path_filter(params),
         member="InstanceProfiles",
         render=lambda p: render_profile(ctx, p, tags=False),
     )

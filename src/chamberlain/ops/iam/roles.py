@@ -12,8 +12,8 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
+    paginate_keyset,
+    path_filter,
     tags_in,
     tags_out,
 )
@@ -210,12 +210,11 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListRoles", resource=_list_target, read_only=True)
 def list_roles(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda r: r.path)
-    roles = [r for r in ctx.uow.repo(Role).list(ctx.account_id) if keep(r)]
-    return paginate(
+    return paginate_keyset(
         params,
-        roles,
-        key=lambda r: r.key,
+        ctx.uow.repo(Role),
+        ctx.account_id,
+        keep=path_filter(params),
         member="Roles",
         render=lambda r: role_summary(trust_principals.as_shown(ctx, r)),
     )

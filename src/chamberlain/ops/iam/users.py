@@ -24,8 +24,8 @@ from chamberlain.ops.core.common import (
     check_tag_count,
     compact,
     iam_arn,
-    paginate,
-    path_prefix_filter,
+    paginate_keyset,
+    path_filter,
     tags_in,
     tags_out,
 )
@@ -239,9 +239,11 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "ListUsers", resource=_list_target, read_only=True)
 def list_users(ctx: OpContext, params: Params) -> Output:
-    keep = path_prefix_filter(params, lambda u: u.path)
-    users = [u for u in ctx.uow.repo(User).list(ctx.account_id) if keep(u)]
-    return paginate(params, users, key=lambda u: u.key, member="Users", render=user_summary)
+    repo = ctx.uow.repo(User)
+    keep = path_filter(params)
+    return paginate_keyset(
+        params, repo, ctx.account_id, member="Users", render=user_summary, keep=keep
+    )
 
 
 # ------------------------------------------------------------------------ tags
