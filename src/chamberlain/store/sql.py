@@ -25,6 +25,7 @@ import itertools
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -745,6 +746,7 @@ class SqlStore:
         self.schema = schema
         self._engine = self._create_engine(pool_size, max_overflow)
         self._writes = _WRITES[self.dialect]
+        self._sqlite_writer = threading.RLock()
 
     @classmethod
     def from_data_dir(cls, path: str | Path, **kwargs: Any) -> SqlStore:
@@ -776,6 +778,18 @@ class SqlStore:
 
     @contextmanager
     def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
+        if self.dialect == "sqlite" and not read_only:
+            # SQLite has one writer at a time anyway; threads of this process queue here
+            # instead of in SQLite's busy handler, which sleeps up to tens of ms between
+            # tries (other processes still meet the busy handler).
+            with self._sqlite_writer, self._connected(read_only=False) as conn:
+                yield conn
+            return
+        with self._connected(read_only=read_only) as conn:
+            yield conn
+
+    @contextmanager
+    def _connected(self, *, read_only: bool) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
