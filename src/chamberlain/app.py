@@ -12,10 +12,11 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -38,12 +39,14 @@ from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
     authenticate,
+    authenticate_in,
     signature_error,
 )
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
-from chamberlain.ops.core.dispatch import UnknownOperation, execute
+from chamberlain.ops.core.dispatch import UnknownOperation, execute_request
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.core.registry import lookup
+from chamberlain.ops.core.group_commit import GroupCommit
+from chamberlain.ops.core.registry import Output, lookup
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol import json11, signing_regions, sigv4_fields
 from chamberlain.protocol.models import find_operation
@@ -53,6 +56,7 @@ from chamberlain.protocol.xml_out import (
     serialize_error,
     serialize_response,
 )
+from chamberlain.store.api import UnitOfWork
 from chamberlain.store.sql import SqlStore
 from chamberlain.telemetry import RequestTelemetry, Telemetry
 
@@ -143,11 +147,17 @@ class QueryApi:
             target = request.headers.get("x-amz-target")
             if target is not None:
                 service = json11.target_service(target, JSON_SERVICES) or "cloudtrail"
-                info["action"] = target.rsplit(".", 1)[-1]
-                caller, meta = await self.caller_of(request, body, service, now, meta, target)
-                info["principal"] = caller.arn
-                _require_served(service, json11.resolve_target(service, target))
-                decoded = json11.decode_json_request(service, target, body)
+                action = target.rsplit(".", 1)[-1]
+                info["action"] = action
+                signed, meta = self._signed(request, body, service, meta)
+                json_target = target
+
+                def decode() -> tuple[str, dict[str, Any]]:
+                    _require_served(service, json11.resolve_target(service, json_target))
+                    decoded = json11.decode_json_request(service, json_target, body)
+                    return decoded.operation, decoded.params
+
+                name = _json_operation(service, target)
             else:
                 query = request.scope.get("query_string", b"")
                 pairs = parse_form(query) if request.method == "GET" else parse_form(body)
@@ -156,23 +166,22 @@ class QueryApi:
                 action = first.get("Action", "")
                 info["action"] = action
                 if (service, action) in UNSIGNED and not _is_signed(request):
-                    caller = ANONYMOUS  # the token or assertion in the request is its proof
+                    signed = None  # the token or assertion in the request is its proof
                 else:
-                    caller, meta = await self.caller_of(request, body, service, now, meta, action)
-                info["principal"] = caller.arn
-                if find_operation(service, action) is not None:
-                    _require_served(service, action)
-                decoded = decode_query(service, pairs)
-            output = await run_in_threadpool(
-                execute, self.services, caller, meta, service, decoded.operation, decoded.params
-            )
+                    signed, meta = self._signed(request, body, service, meta)
+                query_service = service
+
+                def decode() -> tuple[str, dict[str, Any]]:
+                    if find_operation(query_service, action) is not None:
+                        _require_served(query_service, action)
+                    decoded = decode_query(query_service, pairs)
+                    return decoded.operation, decoded.params
+
+                name = action
+            operation, output = await self._execute(signed, service, now, meta, name, decode, info)
             if service in JSON_SERVICES:
-                return _json(
-                    json11.serialize_output(service, decoded.operation, output), 200, request_id
-                )
-            return _xml(
-                serialize_response(service, decoded.operation, output, request_id), 200, request_id
-            )
+                return _json(json11.serialize_output(service, operation, output), 200, request_id)
+            return _xml(serialize_response(service, operation, output, request_id), 200, request_id)
         except UnknownOperation as exc:
             # In the installed botocore model but not implemented here: the client gets the
             # same answer as for an action the service does not have.
@@ -230,16 +239,13 @@ class QueryApi:
         meta: RequestMeta,
         operation: str,
     ) -> tuple[Caller, RequestMeta]:
-        """Authenticate; a failure by a known key is recorded in its account's trail.
+        """Authenticate on its own (the /v1/authorize endpoint's callers); a failure by a
+        known key is counted, recorded and throttled as for the API.
 
         The request is served in the region its credential scope names (when the service
         accepts it there): that is the region its event and the key's last use record."""
+        signed, meta = self._signed(request, body, service, meta)
         try:
-            signed = self._signed_request(request, body)
-            region = signing_regions.request_region(
-                service, signed.signing_input.scope.region, self.region
-            )
-            meta = replace(meta, region=region)
             caller = await run_in_threadpool(
                 partial(
                     authenticate,
@@ -247,24 +253,93 @@ class QueryApi:
                     signed,
                     now=now,
                     service=service,
-                    region=region,
+                    region=meta.region,
                     allowed_regions=signing_regions.signing_regions(service),
                 )
             )
-            return caller, meta
         except KeyAuthenticationFailed as failed:
-            # Counted per key and source, recorded once per window, throttled past a limit.
-            error = await run_in_threadpool(
-                partial(
-                    auth_failures.authentication_failed,
-                    self.services,
-                    meta,
-                    failed,
-                    service=service,
-                    operation=operation.rsplit(".", 1)[-1],
-                )
+            raise await self._authentication_failed(
+                failed, meta, service, operation.rsplit(".", 1)[-1]
+            ) from None
+        return caller, meta
+
+    async def _authentication_failed(
+        self, failed: KeyAuthenticationFailed, meta: RequestMeta, service: str, operation: str
+    ) -> ServiceError:
+        """Counted per key and source, recorded once per window, throttled past a limit:
+        the error to answer."""
+        return await run_in_threadpool(
+            partial(
+                auth_failures.authentication_failed,
+                self.services,
+                meta,
+                failed,
+                service=service,
+                operation=operation,
             )
-            raise error from None
+        )
+
+    def _signed(
+        self, request: Request, body: bytes, service: str, meta: RequestMeta
+    ) -> tuple[SignedRequest, RequestMeta]:
+        """The request's SigV4 fields, and its meta in the region its credential scope
+        names (when the service accepts it there): that is the region its event and the
+        key's last use record."""
+        signed = self._signed_request(request, body)
+        region = signing_regions.request_region(
+            service, signed.signing_input.scope.region, self.region
+        )
+        return signed, replace(meta, region=region)
+
+    async def _execute(
+        self,
+        signed: SignedRequest | None,
+        service: str,
+        now: dt.datetime,
+        meta: RequestMeta,
+        name: str,
+        decode: Callable[[], tuple[str, dict[str, Any]]],
+        info: dict[str, str],
+    ) -> tuple[str, Output]:
+        """Authenticate, decode and run the call in one unit of work (dispatch's
+        execute_request); a failure by a known key is recorded in its account's trail.
+        Returns the operation's name and output."""
+        services = self.services
+        decoded_name = [name]
+
+        def authenticate(uow: UnitOfWork) -> Caller:
+            if signed is None:
+                caller = ANONYMOUS
+            else:
+                caller = authenticate_in(
+                    uow,
+                    services,
+                    signed,
+                    read_only=uow.read_only,  # a preparer's is, whatever the operation
+                    now=now,
+                    service=service,
+                    region=meta.region,
+                    allowed_regions=signing_regions.signing_regions(service),
+                )
+            info["principal"] = caller.arn
+            return caller
+
+        def run() -> Output:
+            def params() -> dict[str, Any]:
+                decoded_name[0], decoded = decode()
+                if decoded_name[0] != name:
+                    raise UnknownOperation(f"{service}:{decoded_name[0]}")
+                return decoded
+
+            return execute_request(services, meta, service, name, authenticate, params)
+
+        try:
+            output = await run_in_threadpool(run)
+        except KeyAuthenticationFailed as failed:
+            raise await self._authentication_failed(
+                failed, meta, service, info.get("action", name)
+            ) from None
+        return decoded_name[0], output
 
     def _signed_request(self, request: Request, body: bytes) -> SignedRequest:
         """The request's SigV4 fields and what its client signed."""
@@ -301,6 +376,11 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    if services.audit and services.group_commit is None:
+        # Read-only calls' events (and keys' last use) are written in batches; the
+        # lifespan's end (graceful shutdown) commits what is still pending.
+        services.group_commit = GroupCommit(store)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_sweep_periodically(services))
@@ -310,6 +390,8 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if services.group_commit is not None:
+                await run_in_threadpool(services.group_commit.close)
 
     return Starlette(
         lifespan=lifespan,
@@ -343,6 +425,14 @@ def app_from_data_dir(data_dir: str | Path) -> Starlette:
 
     settings = config.load(data_dir)
     return create_app(build_services(settings), region=settings.region)
+
+
+def _json_operation(service: str, target: str) -> str:
+    """The operation an X-Amz-Target names ("" when none: decoding then says so)."""
+    try:
+        return json11.resolve_target(service, target)
+    except ProtocolError:
+        return ""
 
 
 def _require_served(service: str, operation: str) -> None:

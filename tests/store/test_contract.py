@@ -505,3 +505,52 @@ def test_prefix_bound_selects_exactly_the_prefixed_keys(prefix: str, key: str) -
     upper = prefix_upper_bound(prefix)
     in_range = prefix <= key and (upper is None or key < upper)
     assert in_range == key.startswith(prefix)
+
+
+# --- account generations (what a node's caches of an account are checked against) -----
+
+
+def test_generation_moves_with_every_change_to_an_accounts_entities(store: Store) -> None:
+    start, other = read(store, lambda uow: (uow.generation(A), uow.generation(B)))
+    assert start >= 0  # 0 before the account's first change
+    write(store, user("alice"))
+    first = read(store, lambda uow: uow.generation(A))
+    assert first > start
+    assert read(store, lambda uow: uow.generation(B)) == other  # other accounts stay
+    with store.unit_of_work() as uow:
+        uow.repo(User).put(user("alice", path="/x/"))
+    second = read(store, lambda uow: uow.generation(A))
+    assert second > first
+    with store.unit_of_work() as uow:
+        assert uow.repo(User).delete(A, "alice")
+        assert uow.generation(A) < 0  # changed, uncommitted: nothing read here is cacheable
+    assert read(store, lambda uow: uow.generation(A)) > second
+
+
+def test_generation_stays_when_nothing_changes_or_the_change_rolls_back(store: Store) -> None:
+    write(store, user("alice"))
+    before = read(store, lambda uow: uow.generation(A))
+    with store.unit_of_work() as uow:
+        uow.repo(User).get(A, "alice")
+        assert not uow.repo(User).delete(A, "nobody")
+    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+        uow.repo(User).put(user("bob"))
+        raise RuntimeError("rolled back")
+    assert read(store, lambda uow: uow.generation(A)) == before
+
+
+# --- keyset pages ---------------------------------------------------------------------
+
+
+def test_list_pages_by_key_after_and_limit(store: Store) -> None:
+    write(store, *(user(n) for n in ("ann", "bob", "cy", "dee", "eve")), user("zed", account=B))
+    page = read(store, lambda uow: uow.repo(User).list(A, limit=2))
+    assert [u.name for u in page] == ["ann", "bob"]
+    page = read(store, lambda uow: uow.repo(User).list(A, after="bob", limit=2))
+    assert [u.name for u in page] == ["cy", "dee"]
+    page = read(store, lambda uow: uow.repo(User).list(A, after="dee", limit=2))
+    assert [u.name for u in page] == ["eve"]
+    assert read(store, lambda uow: uow.repo(User).list(A, after="eve")) == []
+    # with a key prefix too: the page stays inside it
+    page = read(store, lambda uow: uow.repo(User).list(A, key_prefix="d", after="c", limit=5))
+    assert [u.name for u in page] == ["dee"]

@@ -53,8 +53,8 @@ def test_migrations_ship_inside_the_package() -> None:
         assert (directory / "__init__.py").is_file()  # a package: wheels include its .py
     assert (MIGRATIONS / "script.py.mako").is_file()
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_heads() == ["0003"]
-    assert [r.revision for r in script.walk_revisions()] == ["0003", "0002", "0001"]
+    assert script.get_heads() == ["0004"]
+    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
 
 
 def test_migrate_is_idempotent_and_keeps_data(new_store: Factory) -> None:

@@ -66,7 +66,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -403,7 +403,7 @@ def _check_time(
 def verify(
     request: SigningInput,
     signature: str,
-    secret_access_key: str,
+    secret_access_key: str | Callable[[CredentialScope], bytes],
     *,
     now: datetime,
     expires: int | None = None,
@@ -418,7 +418,8 @@ def verify(
     when given); the request time must lie within ``max_skew`` of ``now`` (a presigned
     request: not more than ``max_skew`` ahead, and not past ``X-Amz-Date + expires``,
     ``expires`` at most seven days); then the signature is compared in constant time.
-    ``now`` must be timezone-aware.
+    ``now`` must be timezone-aware. ``secret_access_key`` may instead be a function giving
+    the signing key of a scope (a caller caching derived keys).
     """
     signed = normalize_signed_headers(request.signed_headers)
     if "host" not in signed:
@@ -430,7 +431,11 @@ def verify(
     expires_at = _check_time(request, now, expires, max_skew)
     creq = request.canonical_request()
     sts = request.string_to_sign(creq)
-    expected = sign(signing_key(secret_access_key, request.scope), sts)
+    if isinstance(secret_access_key, str):
+        key = signing_key(secret_access_key, request.scope)
+    else:
+        key = secret_access_key(request.scope)
+    expected = sign(key, sts)
     if not hmac.compare_digest(expected.encode(), _bytes(signature)):
         raise SignatureError(
             Reason.SIGNATURE_MISMATCH,

@@ -47,8 +47,12 @@ class Repo(Protocol[T]):
         *,
         ref: str | None = None,
         key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> builtins.list[T]:
-        """Entities of the account, ordered by key; filtered by exact ref or key prefix."""
+        """Entities of the account, ordered by key; filtered by exact ref or key prefix;
+        only keys greater than `after`, at most `limit` of them (a keyset page: its cost
+        does not grow with its position or the account's size)."""
 
     def count(self, account_id: str, *, ref: str | None = None) -> int: ...
 
@@ -160,6 +164,9 @@ class Counters(Protocol):
 
 
 class UnitOfWork(Protocol):
+    #: Whether it was opened read-only (its writes raise).
+    read_only: bool
+
     def repo(self, kind: type[T]) -> Repo[T]: ...
 
     @property
@@ -172,6 +179,13 @@ class UnitOfWork(Protocol):
 
     def lock_account(self, account_id: str) -> None:
         """Serialize this transaction with every other write to the account."""
+
+    def generation(self, account_id: str) -> int:
+        """The account's generation: bumped, in the same transaction, by every unit of work
+        that adds, replaces or deletes one of its entities (0 before the first). A cache
+        of anything read from the account is valid while the generation is unchanged.
+        Negative in a writing unit of work that changed the account's entities (not yet
+        committed: nothing read in it may be cached)."""
 
 
 class Store(Protocol):

@@ -40,16 +40,20 @@ CounterTable = dict[tuple[str, str], Counter]  # (scope, key) -> counter
 
 
 class _MemoryRepo:
-    def __init__(self, table: Table, cls: type, read_only: bool) -> None:
+    def __init__(self, table: Table, cls: type, read_only: bool, dirty: set[str]) -> None:
         self._t = table
         self._cls = cls
         self._read_only = read_only
+        self._dirty = dirty
 
     def _writable(self, entity: Any = None) -> None:
+        account: str | None = None if entity is None else entity.account_id
         if entity is not None and type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise RuntimeError("write in a read-only unit of work")
+        if account is not None:
+            self._dirty.add(account)
 
     def get(self, account_id: str, key: str) -> Any:
         return self._t.get((account_id, key))
@@ -67,10 +71,19 @@ class _MemoryRepo:
 
     def delete(self, account_id: str, key: str) -> bool:
         self._writable()
-        return self._t.pop((account_id, key), None) is not None
+        if self._t.pop((account_id, key), None) is None:
+            return False
+        self._dirty.add(account_id)
+        return True
 
     def list(
-        self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
+        self,
+        account_id: str,
+        *,
+        ref: str | None = None,
+        key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> builtins.list[Any]:
         rows = [
             (k, e)
@@ -78,8 +91,10 @@ class _MemoryRepo:
             if a == account_id
             and (ref is None or e.ref == ref)
             and (key_prefix is None or k.startswith(key_prefix))
+            and (after is None or k > after)
         ]
-        return [e for _, e in sorted(rows, key=lambda r: r[0])]
+        found = [e for _, e in sorted(rows, key=lambda r: r[0])]
+        return found if limit is None else found[:limit]
 
     def count(self, account_id: str, *, ref: str | None = None) -> int:
         return len(self.list(account_id, ref=ref))
@@ -281,6 +296,7 @@ class _MemoryUnitOfWork:
         log: tuple[Log, Log],
         read_only: bool,
         counters: CounterTable | None = None,
+        generations: dict[str, int] | None = None,
     ) -> None:
         self._base = tables
         self.read_only = read_only
@@ -289,6 +305,8 @@ class _MemoryUnitOfWork:
         self._events: _MemoryEventLog | None = None
         self._counter_base: CounterTable = {} if counters is None else counters
         self._counters: _MemoryCounters | None = None
+        self._generations = generations if generations is not None else {}
+        self.dirty: set[str] = set()
 
     @property
     def counters(self) -> _MemoryCounters:
@@ -298,6 +316,20 @@ class _MemoryUnitOfWork:
 
     def published_counters(self) -> CounterTable:
         return self._counter_base if self._counters is None else self._counters.table
+
+    def generation(self, account_id: str) -> int:
+        if account_id in self.dirty:
+            return -1
+        return self._generations.get(account_id, 0)
+
+    def published_generations(self) -> dict[str, int]:
+        """The generations as this unit of work leaves them (its accounts' bumped)."""
+        if not self.dirty:
+            return self._generations
+        bumped = dict(self._generations)
+        for account in self.dirty:
+            bumped[account] = bumped.get(account, 0) + 1
+        return bumped
 
     @property
     def events(self) -> _MemoryEventLog:
@@ -315,7 +347,7 @@ class _MemoryUnitOfWork:
         if kind not in self.tables:
             base = self._base.get(kind, {})
             self.tables[kind] = base if self.read_only else dict(base)
-        return _MemoryRepo(self.tables[kind], kind, self.read_only)
+        return _MemoryRepo(self.tables[kind], kind, self.read_only, self.dirty)
 
     def lock_account(self, account_id: str) -> None:
         """Units of work are already serialized; only a writing one may ask."""
@@ -328,19 +360,25 @@ class MemoryStore:
         self._tables: dict[type, Table] = {}
         self._log: tuple[Log, Log] = ({}, {})  # events, digests
         self._counters: CounterTable = {}
+        self._generations: dict[str, int] = {}  # published like the tables: never mutated
         self._lock = threading.RLock()
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
         if read_only:
-            yield _MemoryUnitOfWork(self._tables, self._log, True, self._counters)
+            yield _MemoryUnitOfWork(
+                self._tables, self._log, True, self._counters, self._generations
+            )
             return
         with self._lock:
-            uow = _MemoryUnitOfWork(self._tables, self._log, False, self._counters)
+            uow = _MemoryUnitOfWork(
+                self._tables, self._log, False, self._counters, self._generations
+            )
             yield uow
             self._tables = {**self._tables, **uow.tables}
             self._log = uow.published_log()
             self._counters = uow.published_counters()
+            self._generations = uow.published_generations()
 
     def accounts(self) -> Iterator[str]:
         return iter(sorted(a for a, _ in self._tables.get(Account, {})))
@@ -349,6 +387,7 @@ class MemoryStore:
         self._tables = {}
         self._log = ({}, {})
         self._counters = {}
+        self._generations = {}
 
     def describe(self) -> dict[str, Any]:
         return {"dialect": "memory"}

@@ -26,6 +26,7 @@ import itertools
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -165,6 +166,16 @@ counters = Table(
     Index("ix_counters_scope_expires", "scope", "expires"),
 )
 
+# A counter per account, bumped in every transaction that changes its entities: a node's
+# caches of the account are current while it is unchanged (store/api.py `generation`).
+generations = Table(
+    "generations",
+    metadata,
+    Column("account_id", _Key, nullable=False),
+    Column("generation", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", name="pk_generations"),
+)
+
 _E = entities.c
 _ACCOUNT: BindParameter[str] = bindparam("a")
 _KIND: BindParameter[str] = bindparam("k")
@@ -192,7 +203,7 @@ _VALUES = {"account_id": _ACCOUNT, "kind": _KIND, "key": _KEY, "ref": bindparam(
            "data": bindparam("data")}  # fmt: skip
 
 
-def _list_statement(ref: bool, lower: bool, upper: bool) -> Any:
+def _list_statement(ref: bool, lower: bool, upper: bool, after: bool, limit: bool) -> Any:
     stmt = select(_E.data).where(*_this_kind())
     if ref:
         stmt = stmt.where(_E.ref == bindparam("ref"))
@@ -200,15 +211,29 @@ def _list_statement(ref: bool, lower: bool, upper: bool) -> Any:
         stmt = stmt.where(_E.key >= bindparam("lo"))
     if upper:
         stmt = stmt.where(_E.key < bindparam("hi"))
-    return stmt.order_by(_E.key)
+    if after:
+        stmt = stmt.where(_E.key > bindparam("after"))
+    stmt = stmt.order_by(_E.key)
+    if limit:
+        stmt = stmt.limit(bindparam("limit", type_=BigInteger))
+    return stmt
 
 
-_LIST = {
-    (ref, lo, hi): _list_statement(ref, lo, hi)
-    for ref in (False, True)
-    for lo in (False, True)
-    for hi in (False, True)
-}
+_LIST = {flags: _list_statement(*flags) for flags in itertools.product((False, True), repeat=5)}
+
+
+_G = generations.c
+_GENERATION = select(_G.generation).where(_G.account_id == _ACCOUNT)
+
+
+def _bump(dialect: Any) -> Any:
+    ins = dialect.insert(generations).values(account_id=_ACCOUNT, generation=1)
+    return ins.on_conflict_do_update(
+        index_elements=[_G.account_id], set_={"generation": _G.generation + 1}
+    )
+
+
+_BUMP = {"sqlite": _bump(sqlite), "postgresql": _bump(postgresql)}
 
 
 def _writes(dialect: Any) -> tuple[Any, Any]:
@@ -267,10 +292,11 @@ def _read_only_violation(what: str) -> RuntimeError:
 
 
 class _SqlRepo:
-    __slots__ = ("_cls", "_conn", "_insert", "_kind", "_read_only", "_upsert")
+    __slots__ = ("_cls", "_conn", "_dirty", "_insert", "_kind", "_read_only", "_upsert")
 
     def __init__(self, uow: _SqlUnitOfWork, cls: type) -> None:
         self._conn = uow.connection
+        self._dirty = uow.dirty
         self._cls: type[Any] = cls
         self._kind = cls.KIND  # type: ignore[attr-defined]
         self._read_only = uow.read_only
@@ -280,10 +306,12 @@ class _SqlRepo:
         return codec.decode(self._cls, data)
 
     def _row(self, entity: Any) -> dict[str, Any]:
+        account: str = entity.account_id
         if type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise _read_only_violation("write")
+        self._dirty.add(account)
         return {
             "a": entity.account_id,
             "k": self._kind,
@@ -312,14 +340,27 @@ class _SqlRepo:
         if not storable(key):
             return False
         params = {"a": account_id, "k": self._kind, "key": key}
-        return self._conn.execute(_DELETE, params).rowcount > 0
+        deleted = self._conn.execute(_DELETE, params).rowcount > 0
+        if deleted:
+            self._dirty.add(account_id)
+        return deleted
 
     def list(
-        self, account_id: str, *, ref: str | None = None, key_prefix: str | None = None
+        self,
+        account_id: str,
+        *,
+        ref: str | None = None,
+        key_prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> builtins.list[Any]:
         if not storable(ref or "") or not storable(key_prefix or ""):
             return []
         params: dict[str, Any] = {"a": account_id, "k": self._kind}
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
         if ref is not None:
             params["ref"] = ref
         if key_prefix:
@@ -327,7 +368,8 @@ class _SqlRepo:
             upper = prefix_upper_bound(key_prefix)
             if upper is not None:
                 params["hi"] = upper
-        stmt = _LIST[(ref is not None, "lo" in params, "hi" in params)]
+        flags = (ref is not None, "lo" in params, "hi" in params, after is not None)
+        stmt = _LIST[(*flags, limit is not None)]
         return [self._decode(t) for t in self._conn.execute(stmt, params).scalars()]
 
     def count(self, account_id: str, *, ref: str | None = None) -> int:
@@ -831,6 +873,23 @@ class _SqlUnitOfWork:
         self._events: _SqlEventLog | None = None
         self._counters: _SqlCounters | None = None
         self._locked: set[str] = set()
+        self.dirty: set[str] = set()  # accounts whose entities this unit of work changed
+        self._generations: dict[str, int] = {}
+
+    def generation(self, account_id: str) -> int:
+        if account_id in self.dirty:
+            return -1
+        known = self._generations.get(account_id)
+        if known is None:
+            found = self.connection.execute(_GENERATION, {"a": account_id}).scalar()
+            known = self._generations[account_id] = int(found or 0)
+        return known
+
+    def bump_generations(self) -> None:
+        """Before commit: every changed account's generation + 1 (in one order)."""
+        bump = _BUMP[self.connection.dialect.name]
+        for account in sorted(self.dirty):
+            self.connection.execute(bump, {"a": account})
 
     @property
     def counters(self) -> _SqlCounters:
@@ -949,6 +1008,7 @@ class SqlStore:
         self.schema = schema
         self._engine = self._create_engine(pool_size, max_overflow)
         self._writes = _WRITES[self.dialect]
+        self._sqlite_writer = threading.RLock()
 
     @classmethod
     def from_data_dir(cls, path: str | Path, **kwargs: Any) -> SqlStore:
@@ -985,6 +1045,18 @@ class SqlStore:
 
     @contextmanager
     def _transaction(self, *, read_only: bool) -> Iterator[Connection]:
+        if self.dialect == "sqlite" and not read_only:
+            # SQLite has one writer at a time anyway; threads of this process queue here
+            # instead of in SQLite's busy handler, which sleeps up to tens of ms between
+            # tries (other processes still meet the busy handler).
+            with self._sqlite_writer, self._connected(read_only=False) as conn:
+                yield conn
+            return
+        with self._connected(read_only=read_only) as conn:
+            yield conn
+
+    @contextmanager
+    def _connected(self, *, read_only: bool) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
@@ -1004,7 +1076,9 @@ class SqlStore:
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_SqlUnitOfWork]:
         with self._transaction(read_only=read_only) as conn:
-            yield _SqlUnitOfWork(conn, self._writes, read_only)
+            uow = _SqlUnitOfWork(conn, self._writes, read_only)
+            yield uow
+            uow.bump_generations()
 
     def accounts(self) -> Iterator[str]:
         with self._transaction(read_only=True) as conn:

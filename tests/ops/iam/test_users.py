@@ -374,6 +374,22 @@ def test_list_users_path_prefix_and_pagination(iam: Call) -> None:
     assert [u["UserName"] for u in rest["Users"]] == ["d"] and rest["IsTruncated"] is False
 
 
+def test_a_filtered_listing_pages_through_many_non_matching_users(iam: Call) -> None:
+    """The page is read from the store in key order past the marker, in batches when
+    PathPrefix filters (common.paginate_keyset): every match once, in order."""
+    for n in range(450):
+        iam("CreateUser", UserName=f"u{n:03d}", Path="/eng/" if n % 100 == 7 else "/")
+    seen: list[str] = []
+    page = iam("ListUsers", PathPrefix="/eng/", MaxItems=2)
+    seen += [u["UserName"] for u in page["Users"]]
+    while page["IsTruncated"]:
+        page = iam("ListUsers", PathPrefix="/eng/", MaxItems=2, Marker=page["Marker"])
+        seen += [u["UserName"] for u in page["Users"]]
+    assert seen == ["u007", "u107", "u207", "u307", "u407"]
+    everyone = iam("ListUsers", MaxItems=1000)
+    assert len(everyone["Users"]) == 450 and everyone["IsTruncated"] is False
+
+
 @pytest.mark.parametrize("marker", ["%%%", "AAAA", "\u00ff", "enp6eg==", "garbage", "", "W10="])
 def test_a_marker_this_server_did_not_issue_is_refused(iam: Call, marker: str) -> None:
     for name in ("a", "b"):

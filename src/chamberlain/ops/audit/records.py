@@ -521,6 +521,41 @@ def record_detached(
         )
 
 
+def record_deferred(
+    services: Services,
+    caller: Caller,
+    meta: RequestMeta,
+    service: str,
+    operation: str,
+    params: Mapping[str, Any] | None,
+    *,
+    error: ServiceError | None = None,
+    account_id: str,
+) -> None:
+    """A read-only call's event: built now, appended by the group-commit writer (batched
+    with other requests' events, within milliseconds), or at once without one."""
+    writer = services.group_commit
+    if writer is None:
+        record_detached(
+            services, caller, meta, service, operation, params, read_only=True, error=error,
+            account_id=account_id,
+        )  # fmt: skip
+        return
+    rec = build_record(
+        caller=caller,
+        meta=meta,
+        service=service,
+        operation=operation,
+        params=params,
+        read_only=True,
+        error=error,
+        account_id=account_id,
+    )
+    found = resources_of(params or {}, None)
+    secrets = services.secrets
+    writer.submit((account_id,), lambda uow: append(uow, secrets, account_id, rec, found))
+
+
 def record_auth_failure(
     services: Services,
     meta: RequestMeta,

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
-from chamberlain.crypto.sigv4 import Reason, SignatureError, SigningInput, verify
+from chamberlain.crypto.sigv4 import (
+    CredentialScope,
+    Reason,
+    SignatureError,
+    SigningInput,
+    signing_key,
+    verify,
+)
 from chamberlain.domain import ROOT, AccessKey, User
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import (
@@ -109,38 +116,154 @@ def authenticate(
     if not ACCESS_KEY_ID.fullmatch(signed.access_key_id):
         raise InvalidClientTokenId(INVALID_TOKEN)
     if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
-        caller, secret = caller_from_token(
-            services, signed.access_key_id, signed.security_token, now, service=service
-        )
-        _verify(signed, secret, now, service, allowed_regions)
-        return caller
+        return _temporary_caller(services, signed, now, service, allowed_regions)
     with services.store.unit_of_work(read_only=True) as uow:
-        key = uow.repo(AccessKey).find(signed.access_key_id)
-        if key is None or key.status != "Active":
-            raise InvalidClientTokenId(INVALID_TOKEN)
-        caller = _caller_for(uow, key)
-        try:
-            _verify(signed, decrypt_secret(services, key), now, service, allowed_regions)
-            if signed.security_token:
-                # AWS refuses a session token beside a long-term key (a stale
-                # AWS_SESSION_TOKEN left set) rather than ignoring it.
-                raise InvalidClientTokenId(INVALID_TOKEN)
-        except ServiceError as exc:
-            # The key is known: the audit trail records who failed to authenticate.
-            raise KeyAuthenticationFailed(
-                exc, KnownKey(key.account_id, key.access_key_id, caller)
-            ) from None
+        key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
     if _use_changes(key, now, service, region):
         with services.store.unit_of_work() as uow:
-            current = uow.repo(AccessKey).get(key.account_id, key.access_key_id)
-            if current is not None:
-                record_key_use(uow, current, now, service, region)
+            _note_key_use(uow, key, now, service, region)
     return caller
+
+
+def authenticate_in(
+    uow: UnitOfWork,
+    services: Services,
+    signed: SignedRequest,
+    *,
+    read_only: bool,
+    now: dt.datetime,
+    service: str,
+    region: str,
+    allowed_regions: Collection[str] | None = None,
+) -> Caller:
+    """`authenticate` inside the request's own unit of work (`read_only`: whether it
+    is). A writing one records the key's use itself; for a read-only one the use goes to
+    the group-commit writer (or a transaction of its own without one)."""
+    if not ACCESS_KEY_ID.fullmatch(signed.access_key_id):
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    if signed.access_key_id.startswith("ASIA"):
+        return _temporary_caller(services, signed, now, service, allowed_regions)
+    key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
+    if not _use_changes(key, now, service, region):
+        return caller
+    if not read_only:
+        # The account's lock before the key's row: a writer holding the lock (another
+        # request, the group-commit writer) may be about to write the same row.
+        uow.lock_account(key.account_id)
+        _note_key_use(uow, key, now, service, region)
+    elif services.group_commit is not None:
+        services.group_commit.submit(
+            (key.account_id,), lambda w: _note_key_use(w, key, now, service, region)
+        )
+    else:
+        with services.store.unit_of_work() as own:
+            _note_key_use(own, key, now, service, region)
+    return caller
+
+
+def _temporary_caller(
+    services: Services,
+    signed: SignedRequest,
+    now: dt.datetime,
+    service: str,
+    allowed_regions: Collection[str] | None,
+) -> Caller:
+    caller, secret = caller_from_token(
+        services, signed.access_key_id, signed.security_token, now, service=service
+    )
+    _verify(signed, secret, now, service, allowed_regions)
+    return caller
+
+
+@dataclass
+class _CachedKey:
+    """An active access key, its caller and its derived signing keys, as read at
+    `generation` of its account (valid while the account's generation is unchanged)."""
+
+    generation: int
+    key: AccessKey
+    caller: Caller
+    signing_keys: dict[tuple[str, str, str], bytes]
+
+
+#: Cached keys per node (services.cache["access_keys"]), at most this many.
+_KEY_CACHE_LIMIT = 10_000
+
+
+def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _CachedKey:
+    """The active key and its caller: from the cache when its account's generation is
+    unchanged (one small read), else read afresh (and cached). InvalidClientTokenId for an
+    unknown or inactive key."""
+    cache: dict[str, _CachedKey] = services.cache.setdefault("access_keys", {})
+    entry = cache.get(access_key_id)
+    if entry is not None and uow.generation(entry.key.account_id) == entry.generation:
+        return entry
+    repo = uow.repo(AccessKey)
+    key = repo.find(access_key_id)
+    if key is None or key.status != "Active":
+        cache.pop(access_key_id, None)
+        raise InvalidClientTokenId(INVALID_TOKEN)
+    # The generation first, then what is cached under it, read again: a change that
+    # commits in between leaves a newer generation behind, never stale data under it.
+    generation = uow.generation(key.account_id)
+    if generation >= 0:
+        key = repo.get(key.account_id, access_key_id) or key
+        if key.status != "Active":
+            raise InvalidClientTokenId(INVALID_TOKEN)
+    entry = _CachedKey(generation, key, _caller_for(uow, key), {})
+    if generation >= 0:
+        if len(cache) >= _KEY_CACHE_LIMIT:
+            cache.clear()
+        cache[access_key_id] = entry
+    return entry
+
+
+def _long_term_caller(
+    uow: UnitOfWork,
+    services: Services,
+    signed: SignedRequest,
+    now: dt.datetime,
+    service: str,
+    allowed_regions: Collection[str] | None,
+) -> tuple[AccessKey, Caller]:
+    entry = _cached_key(uow, services, signed.access_key_id)
+    key, caller = entry.key, entry.caller
+
+    def signing_key_for(scope: CredentialScope) -> bytes:
+        index = (scope.date, scope.region, scope.service)
+        derived = entry.signing_keys.get(index)
+        if derived is None:
+            if len(entry.signing_keys) >= 16:
+                entry.signing_keys.clear()
+            derived = signing_key(decrypt_secret(services, key), scope)
+            entry.signing_keys[index] = derived
+        return derived
+
+    try:
+        _verify(signed, signing_key_for, now, service, allowed_regions)
+        if signed.security_token:
+            # AWS refuses a session token beside a long-term key (a stale
+            # AWS_SESSION_TOKEN left set) rather than ignoring it.
+            raise InvalidClientTokenId(INVALID_TOKEN)
+    except ServiceError as exc:
+        # The key is known: the audit trail records who failed to authenticate.
+        raise KeyAuthenticationFailed(
+            exc, KnownKey(key.account_id, key.access_key_id, caller)
+        ) from None
+    return key, caller
+
+
+def _note_key_use(
+    uow: UnitOfWork, key: AccessKey, now: dt.datetime, service: str, region: str
+) -> None:
+    current = uow.repo(AccessKey).get(key.account_id, key.access_key_id)
+    if current is not None:
+        record_key_use(uow, current, now, service, region)
 
 
 def _verify(
     signed: SignedRequest,
-    secret: str,
+    secret: str | Callable[[CredentialScope], bytes],
     now: dt.datetime,
     service: str,
     allowed_regions: Collection[str] | None = None,

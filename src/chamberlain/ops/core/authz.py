@@ -160,14 +160,46 @@ def caller_principal(caller: Caller) -> Principal:
     return Principal(arn=caller.arn, account=caller.account_id, type=caller.type, issuer_arn=issuer)
 
 
-def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[tuple[str, str]]]:
-    """The caller's identity policies, boundary and session policies, compiled; and the
-    caller's principal tags."""
+#: What a principal's own policies come to: identity policies, boundary, principal tags.
+_PrincipalPart = tuple[
+    tuple[CompiledPolicy, ...], CompiledPolicy | None, tuple[tuple[str, str], ...]
+]
+
+
+def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
+    """The caller's principal's compiled policies and tags, cached per node while the
+    account's generation (store/api.py) is unchanged: read first, so a change committed
+    while the policies are read leaves a newer generation, never stale policies under it."""
+    session = caller.session
+    who = (
+        caller.account_id,
+        caller.type,
+        caller.user_name,
+        session.issuer_arn if session else None,
+        session.issuer_id if session else None,
+    )
+    if caller.account_id != ctx.account_id:  # read in another account's context: no cache
+        return _read_principal_part(ctx, caller)
+    generation = ctx.uow.generation(caller.account_id)
+    cache: dict[Any, tuple[int, _PrincipalPart]] = ctx.services.cache.setdefault(
+        "principal_policies", {}
+    )
+    hit = cache.get(who)
+    if hit is not None and hit[0] == generation and generation >= 0:
+        return hit[1]
+    part = _read_principal_part(ctx, caller)
+    if generation >= 0:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[who] = (generation, part)
+    return part
+
+
+def _read_principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     repo_user, repo_role = ctx.uow.repo(User), ctx.uow.repo(Role)
     identity: list[NamedText] = []
     boundary_arn: str | None = None
     tags: list[tuple[str, str]] = []
-    session_texts: list[NamedText] | None = None
     if caller.type is PrincipalType.USER and caller.user_name:
         user = repo_user.get(caller.account_id, caller.user_name.lower())
         if user is not None:
@@ -193,6 +225,24 @@ def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[t
                 identity = user_identity_policies(ctx, user.name)
                 boundary_arn = user.permissions_boundary
                 tags = list(user.tags)
+    boundary = None
+    if boundary_arn:
+        text = managed_policy_text(ctx, boundary_arn)
+        if text is not None:
+            boundary = compiled(ctx, (boundary_arn, text), PolicyType.BOUNDARY)
+    return (
+        tuple(compiled(ctx, n, PolicyType.IDENTITY) for n in identity),
+        boundary,
+        tuple(tags),
+    )
+
+
+def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[tuple[str, str]]]:
+    """The caller's identity policies, boundary and session policies, compiled; and the
+    caller's principal tags."""
+    identity, boundary, principal_tags = _principal_part(ctx, caller)
+    tags = list(principal_tags)
+    session_texts: list[NamedText] | None = None
     if caller.session is not None:
         session = caller.session
         # Session tags override the principal's tags with the same key.
@@ -209,13 +259,8 @@ def caller_policy_set(ctx: OpContext, caller: Caller) -> tuple[PolicySet, list[t
                     session_texts.append((arn, text))
         elif caller.type is PrincipalType.FEDERATED_USER:
             session_texts = []  # AWS: a federation token without a session policy grants nothing
-    boundary = None
-    if boundary_arn:
-        text = managed_policy_text(ctx, boundary_arn)
-        if text is not None:
-            boundary = compiled(ctx, (boundary_arn, text), PolicyType.BOUNDARY)
     policy_set: PolicySet = Applicable(
-        identity=tuple(compiled(ctx, n, PolicyType.IDENTITY) for n in identity),
+        identity=identity,
         boundary=boundary,
         session=None
         if session_texts is None

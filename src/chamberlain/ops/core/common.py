@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 from chamberlain.domain import Tags
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import InvalidInput, LimitExceeded
+from chamberlain.store.api import Repo
 
 T = TypeVar("T")
 
@@ -72,6 +73,49 @@ def paginate(
     if truncated:
         out["Marker"] = _encode_marker(member, key(page[-1]))
     return out
+
+
+_SCAN_BATCH = 200
+
+
+def paginate_keyset(
+    params: dict[str, Any],
+    repo: Repo[Any],
+    account_id: str,
+    *,
+    member: str,
+    render: Callable[[Any], Any],
+    keep: Callable[[Any], bool] | None = None,
+) -> dict[str, Any]:
+    """`paginate`, reading only the page from the store: keys after the marker's, in key
+    order, MaxItems + 1 of them (to tell IsTruncated); with a `keep` filter, in batches
+    until the page is full. The marker is the same strict one, bound to its listing."""
+    max_items = params.get("MaxItems") or DEFAULT_MAX_ITEMS
+    marker = params.get("Marker")
+    after = _decode_marker(marker, member) if marker is not None else None
+    page: list[Any] = []
+    while len(page) <= max_items:
+        want = max_items + 1 - len(page)
+        fetch = want if keep is None else max(want, _SCAN_BATCH)
+        batch = repo.list(account_id, after=after, limit=fetch)
+        page.extend(batch if keep is None else (i for i in batch if keep(i)))
+        if len(batch) < fetch:
+            break
+        after = batch[-1].key
+    truncated = len(page) > max_items
+    page = page[:max_items]
+    out: dict[str, Any] = {member: [render(i) for i in page], "IsTruncated": truncated}
+    if truncated:
+        out["Marker"] = _encode_marker(member, page[-1].key)
+    return out
+
+
+def path_filter(params: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """The PathPrefix filter of a listing; None when it keeps everything ("/")."""
+    prefix = params.get("PathPrefix") or "/"
+    if prefix == "/":
+        return None
+    return lambda item: bool(item.path.startswith(prefix))
 
 
 class HasPath(Protocol):

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from chamberlain.crypto.passwords import DEFAULT_PARAMS, Argon2Params
 from chamberlain.crypto.secrets import SecretBox
 from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.ops.core.group_commit import GroupCommit
 from chamberlain.policy import PrincipalType
 from chamberlain.store.api import Store, UnitOfWork
 
@@ -73,6 +74,9 @@ class Services:
     audit: bool = True  # record every call in the audit trail (off only for benchmarks)
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Where read-only calls' audit events and key last-used notes go (batched, see
+    #: group_commit.py); None: each is written at once in a transaction of its own.
+    group_commit: GroupCommit | None = None
 
 
 class Stored(Protocol):

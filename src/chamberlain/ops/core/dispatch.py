@@ -6,6 +6,11 @@ with the audit trail, the event written in the same transaction) happens in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz, catalog
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
@@ -18,6 +23,7 @@ from chamberlain.ops.core.registry import (
     StalePreparation,
     lookup,
 )
+from chamberlain.store.api import UnitOfWork
 
 #: Every operation module, imported (and so registered) when dispatch is: at start-up.
 OPERATION_MODULES = catalog.load()
@@ -27,6 +33,19 @@ PREPARE_ATTEMPTS = 3
 CONCURRENT_MESSAGE = (
     "The request was rejected because multiple requests to change this object were "
     "submitted simultaneously. Wait a few minutes and submit your request again."
+)
+
+
+#: Operations that read what the group-commit writer writes (the audit trail, keys'
+#: last use): on this node they see every call answered before them, so it is flushed
+#: first.
+TRAIL_READERS = frozenset(
+    {
+        ("cloudtrail", "LookupEvents"),
+        ("iam", "GenerateServiceLastAccessedDetails"),
+        ("iam", "GetAccessKeyLastUsed"),
+        ("iam", "GenerateCredentialReport"),
+    }
 )
 
 
@@ -54,44 +73,161 @@ def execute(
     params: Params,
 ) -> Output:
     """Authorize and run `service:name` for `caller`; raises ServiceError subclasses."""
-    op = lookup(service, name)
-    if op is None:
+    if lookup(service, name) is None:
         raise UnknownOperation(f"{service}:{name}")
-    accounts = _audit_accounts(caller, params)
+    return execute_request(services, meta, service, name, lambda _uow: caller, lambda: params)
+
+
+@dataclass
+class _Call:
+    """What execute_request learns as it goes: who called with what, and the failure (if
+    any) raised once the operation ran (authentication and decoding errors propagate
+    unrecorded)."""
+
+    caller: Caller | None = None
+    params: Params = field(default_factory=dict)
+    accounts: list[str] = field(default_factory=list)
+    running: bool = False
+    failure: ServiceError | None = None
+
+
+def execute_request(
+    services: Services,
+    meta: RequestMeta,
+    service: str,
+    name: str,
+    authenticate: Callable[[UnitOfWork], Caller],
+    decode: Callable[[], Params],
+) -> Output:
+    """One request in one unit of work: `authenticate` (given the unit of work, so the
+    key and its owner are read in it), `decode` the input (after authentication, as AWS
+    checks the signature first), authorize, run the handler and, for a write, append its
+    event, then commit once. An operation with a preparer authenticates in the preparer's
+    read-only unit of work instead; its write runs after the slow work, prepared again
+    while what it read goes stale. A read-only call's event goes to the group-commit
+    writer; a failed call's event is written after the rollback. Authentication and
+    decoding errors propagate unrecorded (the app records failures of known keys)."""
+    op = lookup(service, name)
+    read_only = op is None or op.read_only
+    if services.group_commit is not None and (service, name) in TRAIL_READERS:
+        services.group_commit.flush()
+    call = _Call()
     try:
-        for _ in range(PREPARE_ATTEMPTS):
-            try:
-                output = _run(services, caller, meta, op, params, accounts)
-                break
-            except StalePreparation:
-                continue
-        else:
-            raise ConcurrentModification(CONCURRENT_MESSAGE)
+        output = _attempts(services, meta, service, name, op, authenticate, decode, call)
     except ServiceError as error:  # rolled back: the failure is recorded on its own
-        if services.audit:
-            for account in accounts:
-                audit.record_detached(
-                    services,
-                    caller,
-                    meta,
-                    service,
-                    name,
-                    params,
-                    read_only=op.read_only,
-                    error=error,
-                    account_id=account,
-                )
+        if error is call.failure and call.caller is not None and services.audit:
+            for account in call.accounts:
+                if read_only:
+                    audit.record_deferred(
+                        services, call.caller, meta, service, name, call.params, error=error,
+                        account_id=account,
+                    )  # fmt: skip
+                else:
+                    audit.record_detached(
+                        services, call.caller, meta, service, name, call.params,
+                        read_only=False, error=error, account_id=account,
+                    )  # fmt: skip
         raise
     except Exception:  # a bug: the client gets a 500, and the trail still has the call
-        if services.audit:
-            _record_internal_failure(services, caller, meta, service, name, params, op, accounts)
-        raise
-    if services.audit and op.read_only:
-        for account in accounts:
-            audit.record_detached(
-                services, caller, meta, service, name, params, read_only=True, account_id=account
+        if call.running and call.caller is not None and op is not None and services.audit:
+            _record_internal_failure(
+                services, call.caller, meta, service, name, call.params, op, call.accounts
             )
+        raise
+    if services.audit and read_only and call.caller is not None:
+        for account in call.accounts:
+            audit.record_deferred(
+                services, call.caller, meta, service, name, call.params, account_id=account
+            )  # fmt: skip
     return output
+
+
+def _attempts(
+    services: Services,
+    meta: RequestMeta,
+    service: str,
+    name: str,
+    op: Operation | None,
+    authenticate: Callable[[UnitOfWork], Caller],
+    decode: Callable[[], Params],
+    call: _Call,
+) -> Output:
+    """Authenticate once, then prepare (if the operation does) and run; prepared again
+    while the preparation goes stale (ConcurrentModification after PREPARE_ATTEMPTS)."""
+    read_only = op is None or op.read_only
+    for _ in range(PREPARE_ATTEMPTS):
+        prepared: object = None
+        if op is not None and op.prepare is not None:
+            with services.store.unit_of_work(read_only=True) as reading:
+                caller = _identify(reading, op, service, name, authenticate, decode, call)
+                ctx = OpContext(caller=caller, meta=meta, uow=reading, services=services)
+                call.running = True
+                prepared = _failing(call, partial(_prepare, ctx, op, call.params))
+            if isinstance(prepared, Later):  # slow work, holding no connection either
+                prepared = _failing(call, prepared.run)
+        try:
+            with services.store.unit_of_work(read_only=read_only) as uow:
+                caller = _identify(uow, op, service, name, authenticate, decode, call)
+                ran = op
+                assert ran is not None  # _identify raised UnknownOperation otherwise
+                call.running = True
+                return _failing(
+                    call,
+                    partial(
+                        _run,
+                        uow,
+                        services,
+                        caller,
+                        meta,
+                        ran,
+                        call.params,
+                        call.accounts,
+                        prepared,
+                    ),
+                )
+        except StalePreparation:
+            continue
+    call.failure = ConcurrentModification(CONCURRENT_MESSAGE)
+    raise call.failure
+
+
+def _identify(
+    uow: UnitOfWork,
+    op: Operation | None,
+    service: str,
+    name: str,
+    authenticate: Callable[[UnitOfWork], Caller],
+    decode: Callable[[], Params],
+    call: _Call,
+) -> Caller:
+    """The caller: authenticated in `uow` the first time (then the input decoded)."""
+    if call.caller is None:
+        caller = authenticate(uow)
+        call.params = decode()
+        if op is None:
+            raise UnknownOperation(f"{service}:{name}")
+        call.accounts = _audit_accounts(caller, call.params)
+        call.caller = caller
+    return call.caller
+
+
+def _prepare(ctx: OpContext, op: Operation, params: Params) -> object:
+    """Authorize, then run the operation's preparer (in a read-only unit of work)."""
+    assert op.prepare is not None
+    authorize_operation(ctx, op, params)
+    return op.prepare(ctx, params)
+
+
+_R = TypeVar("_R")
+
+
+def _failing(call: _Call, run: Callable[[], _R]) -> _R:
+    """`run()`, noting a ServiceError it raises as the call's failure (to be recorded)."""
+    try:
+        return run()
+    except ServiceError as error:
+        call.failure = error
+        raise
 
 
 #: What the client is told of an internal error (app.py), and what its event says.
@@ -131,43 +267,31 @@ def _record_internal_failure(
 
 
 def _run(
+    uow: UnitOfWork,
     services: Services,
     caller: Caller,
     meta: RequestMeta,
     op: Operation,
     params: Params,
     accounts: list[str],
+    prepared: object,
 ) -> Output:
-    """Prepare (no lock held), then authorize and run in one unit of work."""
-    prepared: object = None
-    if op.prepare is not None:
-        with services.store.unit_of_work(read_only=True) as reading:
-            ctx = OpContext(caller=caller, meta=meta, uow=reading, services=services)
-            authorize_operation(ctx, op, params)
-            prepared = op.prepare(ctx, params)
-        if isinstance(prepared, Later):  # slow work, holding no connection either
-            prepared = prepared.run()
-    with services.store.unit_of_work(read_only=op.read_only) as uow:
-        ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services, prepared=prepared)
-        if not op.read_only:
-            # Every account this call writes to (its trail included), in one order,
-            # so calls between two accounts in opposite directions cannot deadlock.
-            for account in sorted({caller.account_id, *accounts}):
-                uow.lock_account(account)
-        authorize_operation(ctx, op, params)
-        output = op.handler(ctx, params)
-        if services.audit and not op.read_only:
-            # The change and its event commit together, or neither does.
-            for account in accounts:
-                audit.record(
-                    ctx,
-                    op.service,
-                    op.name,
-                    params,
-                    read_only=False,
-                    output=output,
-                    account_id=account,
-                )
+    """Authorize and run in the request's unit of work (with what was prepared)."""
+    ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services, prepared=prepared)
+    if not op.read_only:
+        # Every account this call writes to (its trail included), in one order,
+        # so calls between two accounts in opposite directions cannot deadlock.
+        for account in sorted({caller.account_id, *accounts}):
+            uow.lock_account(account)
+    authorize_operation(ctx, op, params)
+    output = op.handler(ctx, params)
+    if services.audit and not op.read_only:
+        # The change and its event commit together, or neither does.
+        for account in accounts:
+            audit.record(
+                ctx, op.service, op.name, params, read_only=False, output=output,
+                account_id=account,
+            )  # fmt: skip
     return output
 
 

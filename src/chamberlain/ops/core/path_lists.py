@@ -1,5 +1,6 @@
 """ListUsers, ListGroups, ListRoles, ListInstanceProfiles, ListServerCertificates: an
-account's entities of one kind whose path starts with PathPrefix, paginated by key, and
+account's entities of one kind whose path starts with PathPrefix, paginated by key (a keyset
+page: only the entities after the marker are read, see `paginate_keyset`), and
 authorized, as AWS does, on the path prefix itself (arn:aws:iam::ACCOUNT:user/PREFIX).
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chamberlain.ops.core.common import iam_arn, paginate
+from chamberlain.ops.core.common import iam_arn, paginate_keyset, path_filter
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 
@@ -37,10 +38,13 @@ def path_list_operation(
         return Target(resource=iam_arn(ctx, arn_kind, "", params.get("PathPrefix") or "/"))
 
     def handler(ctx: OpContext, params: Params) -> Output:
-        prefix = params.get("PathPrefix") or "/"
-        found = [e for e in ctx.uow.repo(entity).list(ctx.account_id) if e.path.startswith(prefix)]
-        return paginate(
-            params, found, key=lambda e: e.key, member=member, render=lambda e: render(ctx, e)
+        return paginate_keyset(
+            params,
+            ctx.uow.repo(entity),
+            ctx.account_id,
+            member=member,
+            render=lambda e: render(ctx, e),
+            keep=path_filter(params),
         )
 
     operation("iam", name, resource=target, read_only=True)(handler)
