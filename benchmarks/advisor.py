@@ -30,6 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from chamberlain.ops.iam.credential_report import COLUMNS
+
 ACCOUNT = "123456789012"
 NOW = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -303,32 +305,7 @@ def generate(users: int, roles: int, policies: int, seed: int = 7) -> dict[str, 
     }
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        (
-            "user",
-            "arn",
-            "user_creation_time",
-            "password_enabled",
-            "password_last_used",
-            "password_last_changed",
-            "password_next_rotation",
-            "mfa_active",
-            "access_key_1_active",
-            "access_key_1_last_rotated",
-            "access_key_1_last_used_date",
-            "access_key_1_last_used_region",
-            "access_key_1_last_used_service",
-            "access_key_2_active",
-            "access_key_2_last_rotated",
-            "access_key_2_last_used_date",
-            "access_key_2_last_used_region",
-            "access_key_2_last_used_service",
-            "cert_1_active",
-            "cert_1_last_rotated",
-            "cert_2_active",
-            "cert_2_last_rotated",
-        )
-    )
+    writer.writerow(COLUMNS)  # the credential report's 22 columns, as the server writes them
     writer.writerow(
         (
             "<root_account>",
