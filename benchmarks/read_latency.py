@@ -1,0 +1,126 @@
+"""Read latency under write load: 16 clients on one server, 8 reading beside 8 writing.
+
+Run: `python -m benchmarks.read_latency [--runs N] [--seconds S] [--readers R]
+[--writers W] [--database-url URL]`. Starts a server (SQLite in a temporary data directory
+unless a database URL is given; PostgreSQL gets a schema of its own), then per run measures
+signed GetUser calls from R reader threads for S seconds, first alone and then beside W
+writer threads that create, tag and delete users. Prints reads' p50/p99 and reads/s alone
+and under writes, and writes/s, as medians of the runs (issue goal: read p99 under 50 ms
+with 8 writers beside 8 readers, on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+import uuid
+
+from benchmarks.harness import Server, running_server
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def _phase(
+    server: Server, key: tuple[str, str], readers: int, writers: int, seconds: float
+) -> dict[str, float]:
+    stop = time.monotonic() + seconds
+    reads: list[float] = []
+    writes = 0
+    errors = 0
+    lock = threading.Lock()
+
+    def read() -> None:
+        nonlocal errors
+        iam = server.keyed("iam", *key)
+        mine: list[float] = []
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            try:
+                iam.get_user(UserName="admin")
+            except Exception:  # counted: any failure is reported, not hidden
+                with lock:
+                    errors += 1
+                continue
+            mine.append(time.perf_counter() - started)
+        with lock:
+            reads.extend(mine)
+
+    def write() -> None:
+        nonlocal writes, errors
+        iam = server.client("iam")
+        done = 0
+        while time.monotonic() < stop:
+            name = f"w-{uuid.uuid4().hex[:12]}"
+            try:
+                iam.create_user(UserName=name)
+                iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "bench"}])
+                iam.delete_user(UserName=name)
+                done += 3
+            except Exception:
+                with lock:
+                    errors += 1
+        with lock:
+            writes += done
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    threads += [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "p50": statistics.median(reads) * 1000 if reads else float("nan"),
+        "p99": _percentile(reads, 0.99) * 1000 if reads else float("nan"),
+        "reads/s": len(reads) / seconds,
+        "writes/s": writes / seconds,
+        "errors": float(errors),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    if args.database_url:
+        os.environ["CHAMBERLAIN_DATABASE_SCHEMA"] = f"bench_{uuid.uuid4().hex[:10]}"
+    alone: list[dict[str, float]] = []
+    loaded: list[dict[str, float]] = []
+    with running_server(args.database_url) as server:
+        key = server.user("reader", ["iam:GetUser"])
+        for _ in range(args.runs):
+            alone.append(_phase(server, key, args.readers, 0, args.seconds))
+            loaded.append(_phase(server, key, args.readers, args.writers, args.seconds))
+    store = "PostgreSQL" if args.database_url else "SQLite"
+    print(
+        f"read latency: {args.readers} readers (signed GetUser), {args.writers} writers "
+        f"(CreateUser/TagUser/DeleteUser), {args.seconds:g} s per phase, {args.runs} runs, "
+        f"{store}; medians of the runs"
+    )
+    header = ("read p50 ms", "read p99 ms", "reads/s", "writes/s", "errors")
+    print(f"{'':<16} " + " ".join(f"{h:>12}" for h in header))
+    for label, rows in (("readers alone", alone), ("beside writers", loaded)):
+        cells = [
+            statistics.median(r[k] for r in rows)
+            for k in ("p50", "p99", "reads/s", "writes/s", "errors")
+        ]
+        print(
+            f"{label:<16} {cells[0]:>12.1f} {cells[1]:>12.1f} {cells[2]:>12.1f} "
+            f"{cells[3]:>12.1f} {cells[4]:>12.0f}"
+        )
+    verdict = statistics.median(r["p99"] for r in loaded)
+    met = "met" if verdict < 50 else "not met"
+    print(f"goal: read p99 under 50 ms beside writers: {met} ({verdict:.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()
