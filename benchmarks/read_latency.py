@@ -18,6 +18,8 @@ import threading
 import time
 import uuid
 
+import sqlalchemy
+
 from benchmarks.harness import Server, running_server
 
 
@@ -95,11 +97,21 @@ def main() -> None:
         os.environ["CHAMBERLAIN_DATABASE_SCHEMA"] = f"bench_{uuid.uuid4().hex[:10]}"
     alone: list[dict[str, float]] = []
     loaded: list[dict[str, float]] = []
-    with running_server(args.database_url) as server:
-        key = server.user("reader", ["iam:GetUser"])
-        for _ in range(args.runs):
-            alone.append(_phase(server, key, args.readers, 0, args.seconds))
-            loaded.append(_phase(server, key, args.readers, args.writers, args.seconds))
+    try:
+        with running_server(args.database_url) as server:
+            key = server.user("reader", ["iam:GetUser"])
+            for _ in range(args.runs):
+                alone.append(_phase(server, key, args.readers, 0, args.seconds))
+                loaded.append(_phase(server, key, args.readers, args.writers, args.seconds))
+    finally:
+        if args.database_url:  # leave the shared database as it was
+            from chamberlain.store.sql import normalize_url
+
+            engine = sqlalchemy.create_engine(normalize_url(args.database_url))
+            with engine.begin() as conn:
+                schema = os.environ["CHAMBERLAIN_DATABASE_SCHEMA"]
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            engine.dispose()
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"read latency: {args.readers} readers (signed GetUser), {args.writers} writers "
