@@ -32,7 +32,7 @@ from chamberlain.protocol.models import (
     validate_input,
     validation_message,
 )
-from chamberlain.protocol.wire_errors import ProtocolError
+from chamberlain.protocol.wire_errors import ProtocolError, unknown_operation
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -73,10 +73,6 @@ def _serialization_error(detail: str) -> ProtocolError:
     return ProtocolError("SerializationException", detail, 400)
 
 
-def _unknown_operation(target: str | None) -> ProtocolError:
-    return ProtocolError("UnknownOperationException", f"Unknown operation: {target or ''}", 400)
-
-
 def target_prefixes(service: str) -> tuple[str, str]:
     """The two X-Amz-Target prefixes of a JSON service: botocore's `targetPrefix` and the
     Smithy service shape name (its last dotted part), e.g. `CloudTrail_20131101`."""
@@ -95,13 +91,13 @@ def target_service(target: str, services: Iterable[str]) -> str | None:
 def resolve_target(service: str, target: str | None) -> str:
     """The operation an X-Amz-Target header names; UnknownOperationException otherwise."""
     if target is None:
-        raise _unknown_operation(target)
+        raise unknown_operation(target)
     prefix, _, name = target.rpartition(".")
     if prefix not in target_prefixes(service):
-        raise _unknown_operation(target)
+        raise unknown_operation(target)
     operation = find_operation(service, name)
     if operation is None:
-        raise _unknown_operation(target)
+        raise unknown_operation(target)
     return str(operation.name)
 
 

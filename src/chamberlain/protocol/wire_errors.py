@@ -57,9 +57,13 @@ def unknown_action(service: str, operation: str) -> ProtocolError:
     query services, UnknownOperationException for the JSON ones (as for a bad X-Amz-Target)."""
     model = service_model(service)
     if model.protocol == "json":
-        target = f"{model.metadata['targetPrefix']}.{operation}"
-        return ProtocolError("UnknownOperationException", f"Unknown operation: {target}", 400)
+        return unknown_operation(f"{model.metadata['targetPrefix']}.{operation}")
     return invalid_action(operation, model.api_version)
+
+
+def unknown_operation(target: str | None) -> ProtocolError:
+    """The JSON services' answer to an X-Amz-Target naming no operation they serve."""
+    return ProtocolError("UnknownOperationException", f"Unknown operation: {target or ''}", 400)
 
 
 def missing_action() -> ProtocolError:
