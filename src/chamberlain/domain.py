@@ -413,6 +413,11 @@ class MfaDevice:
         return self.serial_number
 
     @property
+    def arn(self) -> str:
+        """A virtual device's serial number is its ARN."""
+        return self.serial_number
+
+    @property
     def ref(self) -> str | None:
         return self.user_name.lower() if self.user_name else None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -101,16 +101,16 @@ class OpContext:
     #: The entity the operation's resolver read to authorize the call (registry.Target's
     #: `entity`), handed to the handler so that it does not read it a second time.
     resolved: object | None = None
+    prepared: object = None  # what the operation's preparer returned (registry.operation)
 
-    def take_resolved(self, entity: type[S], key: str) -> S | None:
-        """The resolved entity if it is the `entity` of this account with this key; taken
-        once (a later lookup reads the store, which may have changed since)."""
+    def take_resolved(self, entity: type[S], named: Callable[[S], bool]) -> S | None:
+        """The resolved entity if it is an `entity` of this account that is `named`;
+        taken once (a later lookup reads the store, which may have changed since)."""
         found = self.resolved
-        if isinstance(found, entity) and found.account_id == self.account_id and found.key == key:
+        if isinstance(found, entity) and found.account_id == self.account_id and named(found):
             self.resolved = None
             return found
         return None
-    prepared: object = None  # what the operation's preparer returned (registry.operation)
 
     @property
     def account_id(self) -> str:

@@ -1,7 +1,15 @@
-"""What the identity and policy operations share: lookups with AWS's not-found messages,
-authorization targets, policy ARNs, policy documents and the counters on managed policies.
+"""One descriptor per kind of IAM entity an operation names: users, groups, roles, managed
+policies, instance profiles, server certificates, OIDC and SAML providers, virtual MFA
+devices.
 
-Registers no operation (iam/users.py, iam/groups.py, iam/roles.py, iam/policies.py ... do).
+A descriptor (`EntityKind`) knows the stored class, the ARN's resource type
+("instance-profile"), the request member naming an entity ("InstanceProfileName") and
+AWS's not-found message. From them come the lookups (`get`, `require`: the entity the
+operation's resolver read is taken instead of a second read), the authorization target
+(`target`, `resolve`: the entity's ARN and aws:ResourceTag/* keys, and the entity read,
+handed to the handler) and, in tagging.py, TagX/UntagX/ListXTags.
+
+Registers no operation (iam/users.py, iam/policies.py, iam/instance_profiles.py ... do).
 """
 
 from __future__ import annotations
@@ -9,75 +17,120 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from chamberlain.domain import (
     Attachment,
     Group,
     InlinePolicy,
+    InstanceProfile,
     ManagedPolicy,
+    MfaDevice,
+    OidcProvider,
     Role,
+    SamlProvider,
+    ServerCertificate,
     User,
     joined,
 )
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import iam_arn, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
     EntityAlreadyExists,
     InvalidInput,
-    LimitExceeded,
-    MalformedPolicyDocument,
     NoSuchEntity,
 )
-from chamberlain.ops.core.registry import Params, Target
-from chamberlain.ops.core.tagging import creation_target
-from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
-from chamberlain.policy import Policy, PolicyTooLarge, PolicyType, parse_policy
+from chamberlain.ops.core.quotas import quota_exceeded
+from chamberlain.ops.core.registry import Params, Resolver, Target
+from chamberlain.ops.core.tags import creation_target, resource_tag_context
 from chamberlain.policy.request import ContextValue
-from chamberlain.policy.validate import (
-    MANAGED_POLICY_MAX,
-    policy_size,
-)
-
-# AWS's default quota: managed policies attached to one user, group or role.
-MAX_ATTACHED_POLICIES = 10
-PRINCIPAL_QUOTA_NAMES = {
-    "user": "PoliciesPerUser",
-    "group": "PoliciesPerGroup",
-    "role": "PoliciesPerRole",
-}
 
 Context = dict[str, ContextValue]
 
-# ------------------------------------------------------------ users, groups and roles
 
-P = TypeVar("P", User, Group, Role)
+class Entity(Protocol):
+    """A stored entity an operation names (domain.py): its account, key and ARN."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def arn(self) -> str: ...
+
+
+E = TypeVar("E", bound=Entity)
 
 
 @dataclass(frozen=True)
-class PrincipalKind(Generic[P]):
-    """What the operations need to know of users, groups or roles: the stored class, the
-    ARN's resource type ("user"), the request member naming one ("UserName"); from them,
-    the lookups with AWS's not-found message and the authorization target."""
+class EntityKind(Generic[E]):
+    """One kind of entity: the stored class, the ARN's resource type, the request member
+    naming one and AWS's not-found message (`{name}`: the name or ARN as requested)."""
 
-    entity: type[P]
+    entity: type[E]
     arn_kind: str
     name_param: str
+    not_found_message: str
+    #: Requests name the entity by its ARN (its key), which must match `arn_pattern`
+    #: (InvalidInput otherwise); else by its name (its key lower-cased).
+    by_arn: bool = False
+    arn_pattern: re.Pattern[str] | None = None
+    #: Its tags are iam:ResourceTag/* keys too (users and roles, as AWS lists them).
+    iam_tag_keys: bool = False
 
-    def get(self, ctx: OpContext, name: str) -> P | None:
-        return ctx.uow.repo(self.entity).get(ctx.account_id, name.lower())
+    # ------------------------------------------------------------------ lookups
+
+    def valid(self, name: str) -> bool:
+        return self.arn_pattern is None or self.arn_pattern.fullmatch(name) is not None
+
+    def check(self, name: str) -> None:
+        """InvalidInput for text that is not an ARN of this kind, as IAM words it."""
+        if not self.valid(name):
+            raise InvalidInput(f"ARN {name} is not valid.")
+
+    def key(self, name: str) -> str:
+        return name if self.by_arn else name.lower()
+
+    def is_named(self, entity: E, name: str) -> bool:
+        return entity.key == self.key(name)
+
+    def read(self, ctx: OpContext, name: str) -> E | None:
+        """The stored entity `name` (None for an ARN not of this kind)."""
+        if not self.valid(name):
+            return None
+        return ctx.uow.repo(self.entity).get(ctx.account_id, self.key(name))
+
+    def get(self, ctx: OpContext, name: str) -> E | None:
+        """The entity `name`: the one the resolver read (taken once: a later lookup reads
+        the store, which may have changed since), else the store's."""
+        self.check(name)
+        taken = ctx.take_resolved(self.entity, lambda entity: self.is_named(entity, name))
+        return taken if taken is not None else self.read(ctx, name)
 
     def not_found(self, name: str) -> NoSuchEntity:
-        return NoSuchEntity(f"The {self.arn_kind} with name {name} cannot be found.")
+        return NoSuchEntity(self.not_found_message.format(name=name))
 
-    def require(self, ctx: OpContext, name: str) -> P:
-        """The entity `name` (the one the resolver read, when it did), or NoSuchEntity."""
-        entity = ctx.take_resolved(self.entity, name.lower()) or self.get(ctx, name)
+    def require(self, ctx: OpContext, name: str) -> E:
+        """The entity `name`, or AWS's NoSuchEntity."""
+        entity = self.get(ctx, name)
         if entity is None:
             raise self.not_found(name)
         return entity
+
+    # ------------------------------------------------------------ authorization
+
+    def arn(self, ctx: OpContext, name: str) -> str:
+        """The resource of a call on `name` when there is no such entity (authorization
+        comes before the existence check): the ARN as given, or the path-less ARN."""
+        return name if self.by_arn else iam_arn(ctx, self.arn_kind, name)
+
+    def resource_context(self, entity: E, boundary_key: bool) -> Context:
+        """aws:ResourceTag/* of the entity's tags (a group has none)."""
+        return resource_tag_context(getattr(entity, "tags", ()), iam_keys=self.iam_tag_keys)
 
     def target(
         self,
@@ -88,33 +141,60 @@ class PrincipalKind(Generic[P]):
         boundary_key: bool = False,
         also: tuple[str, ...] = (),
     ) -> Target:
-        """The target of an operation on an existing entity of this kind.
-
-        The resource is the entity's ARN (with its path) when it exists, the path-less ARN
-        otherwise (authorization comes before the existence check). The context carries
-        aws:ResourceTag/* from its tags (users and roles) and, with `boundary_key`,
-        iam:PermissionsBoundary from its current boundary; `also` names further actions
-        on the same resource.
-        """
-        entity = self.get(ctx, name)
+        """The target of an operation on the entity `name`: its ARN (with its path) and
+        its tags' condition keys when it exists; `extra` condition keys; `also` further
+        actions on the same resource. The entity read goes to the handler."""
+        entity = self.read(ctx, name)
         context: Context = {}
-        arn = iam_arn(ctx, self.arn_kind, name)
+        arn = self.arn(ctx, name)
         if entity is not None:
             arn = entity.arn
-            if not isinstance(entity, Group):
-                context.update(resource_tag_context(entity.tags, iam_keys=True))
-                if boundary_key and entity.permissions_boundary:
-                    context["iam:PermissionsBoundary"] = entity.permissions_boundary
+            context.update(self.resource_context(entity, boundary_key))
         if extra:
             context.update(extra)
-        also_pairs = tuple((a, arn) for a in also)
+        also_pairs = tuple((action, arn) for action in also)
         return Target(resource=arn, context=context, also=also_pairs, entity=entity)
 
-    def create_target(self, ctx: OpContext, params: Params, tag_action: str) -> Target:
-        """CreateUser / CreateRole: the new entity's ARN, the request's tags and boundary as
-        condition keys, and `tag_action` (iam:TagUser) when tags come with it."""
-        arn = iam_arn(ctx, self.arn_kind, params[self.name_param], params.get("Path") or "/")
-        target = creation_target(arn, params, tag_action)
+    def resolve(self, ctx: OpContext, params: Params) -> Target:
+        """The resolver of an operation on the entity the request names."""
+        return self.target(ctx, params[self.name_param])
+
+    def resolver(self, **kwargs: Any) -> Resolver:
+        """`resolve`, with `target`'s keyword arguments."""
+        return lambda ctx, params: self.target(ctx, params[self.name_param], **kwargs)
+
+    def create_target(
+        self, ctx: OpContext, params: Params, tag_action: str, name_param: str | None = None
+    ) -> Target:
+        """CreateX: the new entity's ARN (its name in `name_param`, default the kind's,
+        with the request's Path), the request's tags as condition keys, and `tag_action`
+        (iam:TagX) when tags come with it."""
+        name = params[name_param or self.name_param]
+        arn = iam_arn(ctx, self.arn_kind, name, params.get("Path") or "/")
+        return creation_target(arn, params, tag_action)
+
+
+# ------------------------------------------------------------ users, groups and roles
+
+P = TypeVar("P", bound=User | Group | Role)
+
+
+@dataclass(frozen=True)
+class PrincipalKind(EntityKind[P]):
+    """Users, groups and roles: also iam:PermissionsBoundary, and the checks before
+    creating one."""
+
+    def resource_context(self, entity: P, boundary_key: bool) -> Context:
+        context = super().resource_context(entity, boundary_key)
+        if boundary_key and not isinstance(entity, Group) and entity.permissions_boundary:
+            context["iam:PermissionsBoundary"] = entity.permissions_boundary
+        return context
+
+    def create_target(
+        self, ctx: OpContext, params: Params, tag_action: str, name_param: str | None = None
+    ) -> Target:
+        """CreateUser / CreateRole: also the requested boundary as iam:PermissionsBoundary."""
+        target = super().create_target(ctx, params, tag_action, name_param)
         if not params.get("PermissionsBoundary"):
             return target
         boundary = {"iam:PermissionsBoundary": params["PermissionsBoundary"]}
@@ -127,27 +207,19 @@ class PrincipalKind(Generic[P]):
             noun = self.arn_kind.capitalize()
             raise EntityAlreadyExists(f"{noun} with name {name} already exists.")
         if boundary:
-            require_attachable(ctx, boundary)
+            POLICIES.require_attachable(ctx, boundary)
         if repo.count(ctx.account_id) >= quota:
             raise quota_exceeded(f"{self.arn_kind.capitalize()}sPerAccount", quota)
 
 
-def role_fields(role: Role) -> dict[str, Any]:
-    """The Role shape's members every rendering of a role has (ListRoles, instance
-    profiles, authorization details), its trust policy as given."""
-    return {
-        "Path": role.path,
-        "RoleName": role.name,
-        "RoleId": role.role_id,
-        "Arn": role.arn,
-        "CreateDate": role.created,
-        "AssumeRolePolicyDocument": role.assume_role_policy,
-    }
+def _principal(entity: type[P], arn_kind: str, name_param: str) -> PrincipalKind[P]:
+    message = f"The {arn_kind} with name {{name}} cannot be found."
+    return PrincipalKind(entity, arn_kind, name_param, message, iam_tag_keys=entity is not Group)
 
 
-USERS = PrincipalKind(User, "user", "UserName")
-GROUPS = PrincipalKind(Group, "group", "GroupName")
-ROLES = PrincipalKind(Role, "role", "RoleName")
+USERS = _principal(User, "user", "UserName")
+GROUPS = _principal(Group, "group", "GroupName")
+ROLES = _principal(Role, "role", "RoleName")
 KINDS: dict[str, PrincipalKind[User] | PrincipalKind[Group] | PrincipalKind[Role]] = {
     "user": USERS,
     "group": GROUPS,
@@ -175,142 +247,21 @@ def principal_target(
     boundary_key: bool = False,
     also: tuple[str, ...] = (),
 ) -> Target:
-    """The target of an operation on the user, group or role `name` (PrincipalKind.target)."""
+    """The target of an operation on the user, group or role `name` (EntityKind.target)."""
     return KINDS[kind].target(ctx, name, extra=extra, boundary_key=boundary_key, also=also)
 
 
-# --------------------------------------------------------------------- policy ARNs
-
-_POLICY_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}|aws):policy"
-    r"(?P<path>/(?:[\x21-\x7e]*/)?)(?P<name>[\w+=,.@-]+)"
-)
-
-
-def check_policy_arn(arn: str) -> None:
-    """InvalidInput for text that is not a managed policy's ARN, as IAM words it."""
-    if _POLICY_ARN.fullmatch(arn) is None:
-        raise InvalidInput(f"ARN {arn} is not valid.")
-
-
-def find_policy(ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy | None:
-    """The customer managed policy of this account or the AWS managed policy at `arn`."""
-    check_policy_arn(arn)
-    builtin = AWS_MANAGED.get(arn)
-    if builtin is not None:
-        return builtin
-    for policy in ctx.uow.repo(ManagedPolicy).list(ctx.account_id, ref=arn):
-        return policy
-    return None
-
-
-def require_policy(ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy:
-    policy = find_policy(ctx, arn)
-    if policy is None:
-        raise NoSuchEntity(f"Policy {arn} was not found.")
-    return policy
-
-
-def require_attachable(ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy:
-    """A policy to attach or to use as a permissions boundary."""
-    policy = find_policy(ctx, arn)
-    if policy is None:
-        raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
-    return policy
-
-
-def require_customer_policy(ctx: OpContext, arn: str, action: str) -> ManagedPolicy:
-    """A policy the caller may change: AWS managed policies live in account "aws", where
-    no one but AWS may write, so changing one is denied like any cross-account write."""
-    policy = require_policy(ctx, arn)
-    if isinstance(policy, AwsManagedPolicy):
-        raise AccessDenied(
-            f"User: {ctx.caller.arn} is not authorized to perform: {action} on resource: "
-            f"{arn} because no resource-based policy allows the {action} action"
-        )
-    return policy
-
-
-def policy_target(
-    ctx: OpContext, params: Mapping[str, Any], extra: Mapping[str, ContextValue] | None = None
-) -> Target:
-    """The target of an operation on the managed policy named by PolicyArn."""
-    arn = params["PolicyArn"]
-    context: Context = {}
-    if _POLICY_ARN.fullmatch(arn) is not None:
-        for policy in ctx.uow.repo(ManagedPolicy).list(ctx.account_id, ref=arn):
-            context.update(resource_tag_context(policy.tags))
-    if extra:
-        context.update(extra)
-    return Target(resource=arn, context=context)
-
-
-def adjust_policy_counts(
-    ctx: OpContext, arn: str | None, *, attachments: int = 0, boundaries: int = 0
-) -> None:
-    """Keep AttachmentCount / PermissionsBoundaryUsageCount of a customer policy right.
-
-    AWS managed policies are not stored: their counts are computed when read."""
-    if not arn:
-        return
-    repo = ctx.uow.repo(ManagedPolicy)
-    for policy in repo.list(ctx.account_id, ref=arn):
-        repo.put(
-            replace(
-                policy,
-                attachment_count=max(policy.attachment_count + attachments, 0),
-                boundary_usage_count=max(policy.boundary_usage_count + boundaries, 0),
-            )
-        )
-
-
-def boundary_out(arn: str | None) -> dict[str, str] | None:
-    if not arn:
-        return None
-    return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": arn}
-
-
-def change_boundary(ctx: OpContext, old: str | None, new: str | None) -> None:
-    """Move one boundary use from policy `old` to policy `new` (either may be None)."""
-    if old == new:
-        return
-    adjust_policy_counts(ctx, old, boundaries=-1)
-    adjust_policy_counts(ctx, new, boundaries=1)
-
-
-# ----------------------------------------------------------------- policy documents
-
-
-def parse_document(text: str, kind: PolicyType, *, current_version: bool = False) -> Policy:
-    """Parse and validate a document, with the policy engine's errors as IAM's."""
-    try:
-        policy = parse_policy(text, kind, current_version=current_version)
-    except PolicyTooLarge as exc:
-        raise LimitExceeded(exc.message) from exc
-    except PolicyMalformed as exc:
-        raise MalformedPolicyDocument(exc.message) from exc
-    return policy
-
-
-def check_size(text: str, limit: int, message: str) -> None:
-    if policy_size(text) > limit:
-        raise LimitExceeded(message)
-
-
-def managed_document(text: str) -> None:
-    """CreatePolicy / CreatePolicyVersion: an identity policy, Version 2012-10-17,
-    at most MANAGED_POLICY_MAX characters (whitespace not counted)."""
-    parse_document(text, PolicyType.IDENTITY, current_version=True)
-    check_size(
-        text, MANAGED_POLICY_MAX, f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX}"
-    )
-
-
-def quota_exceeded(name: str, limit: int) -> LimitExceeded:
-    return LimitExceeded(f"Cannot exceed quota for {name}: {limit}")
-
-
-# ------------------------------------------------------------------- shared pieces
+def role_fields(role: Role) -> dict[str, Any]:
+    """The Role shape's members every rendering of a role has (ListRoles, instance
+    profiles, authorization details), its trust policy as given."""
+    return {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "CreateDate": role.created,
+        "AssumeRolePolicyDocument": role.assume_role_policy,
+    }
 
 
 def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> None:
@@ -323,3 +274,130 @@ def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> 
         for entity in repo.list(account, key_prefix=prefix):
             repo.delete(account, entity.key)
             repo.put(replace(entity, principal_name=new))
+
+
+# ------------------------------------------------------------------ managed policies
+
+_POLICY_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}|aws):policy"
+    r"(?P<path>/(?:[\x21-\x7e]*/)?)(?P<name>[\w+=,.@-]+)"
+)
+
+
+@dataclass(frozen=True)
+class PolicyKind(EntityKind[ManagedPolicy]):
+    """Managed policies, named by ARN. The stored ones are this account's customer
+    managed policies (`get`, `require`); AWS managed policies are built in (`find`)."""
+
+    def read(self, ctx: OpContext, name: str) -> ManagedPolicy | None:
+        if not self.valid(name):
+            return None
+        found = ctx.uow.repo(ManagedPolicy).list(ctx.account_id, ref=name)
+        return found[0] if found else None
+
+    def is_named(self, entity: ManagedPolicy, name: str) -> bool:
+        return entity.arn == name
+
+    def find(self, ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy | None:
+        """The customer managed policy of this account or the AWS managed policy at `arn`."""
+        builtin = AWS_MANAGED.get(arn)
+        return builtin if builtin is not None else self.get(ctx, arn)
+
+    def require_any(self, ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy:
+        policy = self.find(ctx, arn)
+        if policy is None:
+            raise self.not_found(arn)
+        return policy
+
+    def require_attachable(self, ctx: OpContext, arn: str) -> ManagedPolicy | AwsManagedPolicy:
+        """A policy to attach or to use as a permissions boundary."""
+        policy = self.find(ctx, arn)
+        if policy is None:
+            raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+        return policy
+
+    def require_customer(self, ctx: OpContext, arn: str, action: str) -> ManagedPolicy:
+        """A policy the caller may change: AWS managed policies live in account "aws",
+        where no one but AWS may write, so changing one is denied like any cross-account
+        write."""
+        policy = self.require_any(ctx, arn)
+        if isinstance(policy, AwsManagedPolicy):
+            raise AccessDenied(
+                f"User: {ctx.caller.arn} is not authorized to perform: {action} on resource: "
+                f"{arn} because no resource-based policy allows the {action} action"
+            )
+        return policy
+
+
+POLICIES = PolicyKind(
+    ManagedPolicy,
+    "policy",
+    "PolicyArn",
+    "Policy {name} was not found.",
+    by_arn=True,
+    arn_pattern=_POLICY_ARN,
+)
+check_policy_arn = POLICIES.check
+find_policy = POLICIES.find
+require_policy = POLICIES.require_any
+require_attachable = POLICIES.require_attachable
+require_customer_policy = POLICIES.require_customer
+
+
+def policy_target(
+    ctx: OpContext, params: Mapping[str, Any], extra: Mapping[str, ContextValue] | None = None
+) -> Target:
+    """The target of an operation on the managed policy named by PolicyArn."""
+    return POLICIES.target(ctx, params["PolicyArn"], extra=extra)
+
+
+# ---------------------------------------------------------------- the other kinds
+
+
+@dataclass(frozen=True)
+class MfaKind(EntityKind[MfaDevice]):
+    """Virtual MFA devices, named by serial number (their ARN)."""
+
+    def arn(self, ctx: OpContext, name: str) -> str:
+        return name if name.startswith("arn:") else iam_arn(ctx, self.arn_kind, name)
+
+
+def _provider_arn(kind: str) -> re.Pattern[str]:
+    return re.compile(rf"arn:[\w-]+:iam::\d{{12}}:{kind}/\S+")
+
+
+INSTANCE_PROFILES = EntityKind(
+    InstanceProfile,
+    "instance-profile",
+    "InstanceProfileName",
+    "Instance Profile {name} cannot be found.",
+)
+SERVER_CERTIFICATES = EntityKind(
+    ServerCertificate,
+    "server-certificate",
+    "ServerCertificateName",
+    "The Server Certificate with name {name} cannot be found.",
+)
+OIDC_PROVIDERS = EntityKind(
+    OidcProvider,
+    "oidc-provider",
+    "OpenIDConnectProviderArn",
+    "OpenIDConnect Provider not found for arn {name}",
+    by_arn=True,
+    arn_pattern=_provider_arn("oidc-provider"),
+)
+SAML_PROVIDERS = EntityKind(
+    SamlProvider,
+    "saml-provider",
+    "SAMLProviderArn",
+    "Manifest not found for arn {name}",
+    by_arn=True,
+    arn_pattern=_provider_arn("saml-provider"),
+)
+MFA_DEVICES = MfaKind(
+    MfaDevice,
+    "mfa",
+    "SerialNumber",
+    "VirtualMFADevice with serial number {name} doesn't exist.",
+    by_arn=True,
+)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from chamberlain.ops.core.common import iam_arn, paginate_keyset, path_filter
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.pagination import paginate_keyset, path_filter
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 
 

@@ -20,6 +20,11 @@ Params = dict[str, Any]
 Output = dict[str, Any] | None
 
 
+def compact(out: dict[str, Any]) -> dict[str, Any]:
+    """An output structure without its absent (None) members."""
+    return {k: v for k, v in out.items() if v is not None}
+
+
 @dataclass(frozen=True)
 class Target:
     """What a call is authorized against: a resource ARN and its condition keys.

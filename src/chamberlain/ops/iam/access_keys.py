@@ -17,11 +17,13 @@ from typing import Any
 
 from chamberlain.crypto.ids import new_access_key_id, new_secret_access_key
 from chamberlain.domain import ROOT, AccessKey
-from chamberlain.ops.core.common import compact, iam_arn, paginate, resource_tag_context
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import get_user, require_user
 from chamberlain.ops.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.policy import PrincipalType
 
 ACCESS_KEYS_PER_USER = 2

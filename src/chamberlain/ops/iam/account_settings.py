@@ -32,10 +32,10 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.authz import managed_policy_text
-from chamberlain.ops.core.common import resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import FeatureDisabled, FeatureEnabled, InvalidInput, NoSuchEntity
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.policy import MalformedPolicyDocument, Policy, PolicyType, parse_policy
 from chamberlain.policy.compile import ActionMatcher
 from chamberlain.policy.model import Effect

@@ -12,22 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from chamberlain.domain import Attachment, Group, Role, User, joined
-from chamberlain.ops.core.common import paginate
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    MAX_ATTACHED_POLICIES,
-    PRINCIPAL_QUOTA_NAMES,
-    adjust_policy_counts,
     check_policy_arn,
     find_policy,
     policy_target,
     principal_target,
-    quota_exceeded,
     require_attachable,
     require_policy,
     require_principal,
 )
 from chamberlain.ops.core.errors import NoSuchEntity
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.policy_usage import adjust_policy_counts
+from chamberlain.ops.core.quotas import MAX_ATTACHED_POLICIES, PRINCIPAL_QUOTA_NAMES, quota_exceeded
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
 from chamberlain.ops.iam import role_protection as slr
 

@@ -28,9 +28,10 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import paginate, tags_out
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tags import tags_out
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.iam.groups import group_out
 from chamberlain.ops.iam.instance_profiles import render_role

@@ -32,16 +32,9 @@ from cryptography.hazmat.primitives.serialization import SSHPublicKeyTypes
 
 from chamberlain.crypto.ids import ID_ALPHABET, Prefix, new_unique_id
 from chamberlain.domain import ServerCertificate, SigningCertificate, SshPublicKey
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    compact,
-    iam_arn,
-    paginate,
-    resource_tag_context,
-    tags_in,
-    tags_out,
-)
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import SERVER_CERTIFICATES
 from chamberlain.ops.core.errors import (
     DuplicateCertificate,
     DuplicateSSHPublicKey,
@@ -53,9 +46,15 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.path_lists import path_list_operation
-from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import (
+    check_tag_count,
+    tags_in,
+    tags_out,
+)
 from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,
@@ -349,21 +348,6 @@ def list_signing_certificates(ctx: OpContext, params: Params) -> Output:
 # ================================================================= server certificates
 
 
-def _server_not_found(name: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The Server Certificate with name {name} cannot be found.")
-
-
-def _find_server(ctx: OpContext, name: str) -> ServerCertificate | None:
-    return ctx.uow.repo(ServerCertificate).get(ctx.account_id, name.lower())
-
-
-def _require_server(ctx: OpContext, name: str) -> ServerCertificate:
-    cert = _find_server(ctx, name)
-    if cert is None:
-        raise _server_not_found(name)
-    return cert
-
-
 def _server_metadata(cert: ServerCertificate) -> dict[str, Any]:
     return {
         "Path": cert.path,
@@ -406,22 +390,13 @@ def _check_chain(certificate: x509.Certificate, chain: str) -> None:
         issued = issuer
 
 
-def _server_target(ctx: OpContext, params: Params, extra: dict[str, Any] | None = None) -> Target:
-    name = params["ServerCertificateName"]
-    cert = _find_server(ctx, name)
-    if cert is None:
-        return Target(iam_arn(ctx, "server-certificate", name), dict(extra or {}))
-    return Target(cert.arn, {**resource_tag_context(cert.tags), **(extra or {})})
-
-
-def _upload_target(ctx: OpContext, params: Params) -> Target:
-    arn = iam_arn(
-        ctx, "server-certificate", params["ServerCertificateName"], params.get("Path") or "/"
-    )
-    return creation_target(arn, params, "iam:TagServerCertificate")
-
-
-@operation("iam", "UploadServerCertificate", resource=_upload_target)
+@operation(
+    "iam",
+    "UploadServerCertificate",
+    resource=lambda ctx, params: SERVER_CERTIFICATES.create_target(
+        ctx, params, "iam:TagServerCertificate"
+    ),
+)
 def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
     name = params["ServerCertificateName"]
     path = params.get("Path") or "/"
@@ -464,9 +439,9 @@ def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
     return out
 
 
-@operation("iam", "GetServerCertificate", resource=_server_target, read_only=True)
+@operation("iam", "GetServerCertificate", resource=SERVER_CERTIFICATES.resolve, read_only=True)
 def get_server_certificate(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
+    cert = SERVER_CERTIFICATES.require(ctx, params["ServerCertificateName"])
     out: dict[str, Any] = {
         "ServerCertificateMetadata": _server_metadata(cert),
         "CertificateBody": cert.body,
@@ -480,12 +455,12 @@ def get_server_certificate(ctx: OpContext, params: Params) -> Output:
 
 def _update_target(ctx: OpContext, params: Params) -> Target:
     """AWS authorizes the old and the new name (and path)."""
-    target = _server_target(ctx, params)
+    target = SERVER_CERTIFICATES.resolve(ctx, params)
     new_name = params.get("NewServerCertificateName")
     new_path = params.get("NewPath")
     if new_name is None and new_path is None:
         return target
-    cert = _find_server(ctx, params["ServerCertificateName"])
+    cert = target.entity if isinstance(target.entity, ServerCertificate) else None
     name = new_name or (cert.name if cert else params["ServerCertificateName"])
     path = new_path or (cert.path if cert else "/")
     new_arn = iam_arn(ctx, "server-certificate", name, path)
@@ -494,7 +469,7 @@ def _update_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "UpdateServerCertificate", resource=_update_target)
 def update_server_certificate(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
+    cert = SERVER_CERTIFICATES.require(ctx, params["ServerCertificateName"])
     name = params.get("NewServerCertificateName") or cert.name
     path = params.get("NewPath") or cert.path
     repo = ctx.uow.repo(ServerCertificate)
@@ -509,9 +484,9 @@ def update_server_certificate(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-@operation("iam", "DeleteServerCertificate", resource=_server_target)
+@operation("iam", "DeleteServerCertificate", resource=SERVER_CERTIFICATES.resolve)
 def delete_server_certificate(ctx: OpContext, params: Params) -> Output:
-    cert = _require_server(ctx, params["ServerCertificateName"])
+    cert = SERVER_CERTIFICATES.require(ctx, params["ServerCertificateName"])
     ctx.uow.repo(ServerCertificate).delete(ctx.account_id, cert.key)
     return None
 
@@ -525,11 +500,4 @@ path_list_operation(
 )
 
 
-tag_operations(
-    TaggedKind(
-        "ServerCertificate",
-        ServerCertificate,
-        target=adding(_server_target),
-        require=lambda ctx, params, action: _require_server(ctx, params["ServerCertificateName"]),
-    )
-)
+tag_operations(SERVER_CERTIFICATES, "ServerCertificate")

@@ -38,7 +38,7 @@ from chamberlain.domain import (
     SigningCertificate,
     User,
 )
-from chamberlain.ops.core.common import account_root_arn
+from chamberlain.ops.core.arns import account_root_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import ReportExpired, ReportNotPresent, ServiceFailure
 from chamberlain.ops.core.registry import Output, Params, Target, operation

@@ -8,18 +8,19 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, User, joined
-from chamberlain.ops.core.common import iam_arn, paginate
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     get_group,
     principal_target,
-    quota_exceeded,
     rename_principal_policies,
     require_group,
     require_user,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.path_lists import path_list_operation
+from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam.users import user_summary
 

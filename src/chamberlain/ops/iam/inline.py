@@ -7,10 +7,11 @@ counted, as AWS counts): 2048 for a user, 5120 for a group, 10240 for a role.
 from __future__ import annotations
 
 from chamberlain.domain import Group, InlinePolicy, Role, User, joined
-from chamberlain.ops.core.common import paginate
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import parse_document, principal_target, require_principal
+from chamberlain.ops.core.entities import principal_target, require_principal
 from chamberlain.ops.core.errors import LimitExceeded, NoSuchEntity
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.policy_documents import parse_document
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
 from chamberlain.ops.iam import role_protection as slr
 from chamberlain.policy import PolicyType

@@ -15,27 +15,25 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import InstanceProfile, Role
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    iam_arn,
-    paginate,
-    resource_tag_context,
-    tags_in,
-    tags_out,
-)
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import role_fields
+from chamberlain.ops.core.entities import INSTANCE_PROFILES, ROLES, require_role, role_fields
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     LimitExceeded,
     NoSuchEntity,
 )
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import (
+    check_tag_count,
+    tags_in,
+    tags_out,
+)
 from chamberlain.ops.iam import trust_principals
-from chamberlain.policy.request import ContextValue
 
 ROLES_PER_PROFILE = 1
 PROFILES_PER_ACCOUNT = 1000
@@ -43,24 +41,6 @@ PASSED_TO_SERVICE = "ec2.amazonaws.com"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _find(ctx: OpContext, name: str) -> InstanceProfile | None:
-    return ctx.uow.repo(InstanceProfile).get(ctx.account_id, name.lower())
-
-
-def _require(ctx: OpContext, name: str) -> InstanceProfile:
-    profile = _find(ctx, name)
-    if profile is None:
-        raise NoSuchEntity(f"Instance Profile {name} cannot be found.")
-    return profile
-
-
-def _require_role(ctx: OpContext, name: str) -> Role:
-    role = ctx.uow.repo(Role).get(ctx.account_id, name.lower())
-    if role is None:
-        raise NoSuchEntity(f"The role with name {name} cannot be found.")
-    return role
 
 
 def render_role(ctx: OpContext, role: Role) -> dict[str, Any]:
@@ -86,29 +66,16 @@ def render_profile(ctx: OpContext, profile: InstanceProfile, *, tags: bool) -> d
     return out
 
 
-def _target(ctx: OpContext, params: Params, extra: dict[str, Any] | None = None) -> Target:
-    name = params["InstanceProfileName"]
-    profile = _find(ctx, name)
-    if profile is None:
-        return Target(iam_arn(ctx, "instance-profile", name), dict(extra or {}))
-    return Target(profile.arn, {**resource_tag_context(profile.tags), **(extra or {})})
-
-
-def _role_arn(ctx: OpContext, name: str) -> str:
-    role = ctx.uow.repo(Role).get(ctx.account_id, name.lower())
-    return role.arn if role is not None else iam_arn(ctx, "role", name)
-
-
 # ------------------------------------------------------------------------ operations
 
 
-def _create_target(ctx: OpContext, params: Params) -> Target:
-    name = params["InstanceProfileName"]
-    arn = iam_arn(ctx, "instance-profile", name, params.get("Path") or "/")
-    return creation_target(arn, params, "iam:TagInstanceProfile")
-
-
-@operation("iam", "CreateInstanceProfile", resource=_create_target)
+@operation(
+    "iam",
+    "CreateInstanceProfile",
+    resource=lambda ctx, params: INSTANCE_PROFILES.create_target(
+        ctx, params, "iam:TagInstanceProfile"
+    ),
+)
 def create_instance_profile(ctx: OpContext, params: Params) -> Output:
     name = params["InstanceProfileName"]
     path = params.get("Path") or "/"
@@ -133,15 +100,15 @@ def create_instance_profile(ctx: OpContext, params: Params) -> Output:
     return {"InstanceProfile": render_profile(ctx, profile, tags=True)}
 
 
-@operation("iam", "GetInstanceProfile", resource=_target, read_only=True)
+@operation("iam", "GetInstanceProfile", resource=INSTANCE_PROFILES.resolve, read_only=True)
 def get_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
+    profile = INSTANCE_PROFILES.require(ctx, params["InstanceProfileName"])
     return {"InstanceProfile": render_profile(ctx, profile, tags=True)}
 
 
-@operation("iam", "DeleteInstanceProfile", resource=_target)
+@operation("iam", "DeleteInstanceProfile", resource=INSTANCE_PROFILES.resolve)
 def delete_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
+    profile = INSTANCE_PROFILES.require(ctx, params["InstanceProfileName"])
     if profile.role_names:
         raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
     ctx.uow.repo(InstanceProfile).delete(ctx.account_id, profile.key)
@@ -158,20 +125,17 @@ path_list_operation(
 
 
 def _add_role_target(ctx: OpContext, params: Params) -> Target:
-    target = _target(ctx, params, {})
-    role_arn = _role_arn(ctx, params["RoleName"])
-    role = ctx.uow.repo(Role).get(ctx.account_id, params["RoleName"].lower())
+    target = INSTANCE_PROFILES.resolve(ctx, params)
+    role = ROLES.target(ctx, params["RoleName"])
     # iam:PassRole is about the role: its tags, and the service it is passed to.
-    passing: dict[str, ContextValue] = {"iam:PassedToService": PASSED_TO_SERVICE}
-    if role is not None:
-        passing.update(resource_tag_context(role.tags, iam_keys=True))
-    return replace(target, also=(("iam:PassRole", role_arn),), also_context=(passing,))
+    passing = {**role.context, "iam:PassedToService": PASSED_TO_SERVICE}
+    return replace(target, also=(("iam:PassRole", role.resource),), also_context=(passing,))
 
 
 @operation("iam", "AddRoleToInstanceProfile", resource=_add_role_target)
 def add_role_to_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
-    role = _require_role(ctx, params["RoleName"])
+    profile = INSTANCE_PROFILES.require(ctx, params["InstanceProfileName"])
+    role = require_role(ctx, params["RoleName"])
     if len(profile.role_names) >= ROLES_PER_PROFILE:
         raise LimitExceeded(
             f"Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLES_PER_PROFILE}"
@@ -181,13 +145,13 @@ def add_role_to_instance_profile(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-@operation("iam", "RemoveRoleFromInstanceProfile", resource=_target)
+@operation("iam", "RemoveRoleFromInstanceProfile", resource=INSTANCE_PROFILES.resolve)
 def remove_role_from_instance_profile(ctx: OpContext, params: Params) -> Output:
-    profile = _require(ctx, params["InstanceProfileName"])
+    profile = INSTANCE_PROFILES.require(ctx, params["InstanceProfileName"])
     role_name = params["RoleName"]
     remaining = tuple(n for n in profile.role_names if n.lower() != role_name.lower())
     if len(remaining) == len(profile.role_names):
-        _require_role(ctx, role_name)
+        require_role(ctx, role_name)
         raise NoSuchEntity(
             f"The role with name {role_name} is not in instance profile {profile.name}."
         )
@@ -195,17 +159,9 @@ def remove_role_from_instance_profile(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-def _role_target(ctx: OpContext, params: Params) -> Target:
-    name = params["RoleName"]
-    role = ctx.uow.repo(Role).get(ctx.account_id, name.lower())
-    if role is None:
-        return Target(iam_arn(ctx, "role", name))
-    return Target(role.arn, resource_tag_context(role.tags, iam_keys=True))
-
-
-@operation("iam", "ListInstanceProfilesForRole", resource=_role_target, read_only=True)
+@operation("iam", "ListInstanceProfilesForRole", resource=ROLES.resolve, read_only=True)
 def list_instance_profiles_for_role(ctx: OpContext, params: Params) -> Output:
-    role = _require_role(ctx, params["RoleName"])
+    role = require_role(ctx, params["RoleName"])
     profiles = ctx.uow.repo(InstanceProfile).list(ctx.account_id, ref=role.name.lower())
     return paginate(
         params,
@@ -219,11 +175,4 @@ def list_instance_profiles_for_role(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------------ tags
 
 
-tag_operations(
-    TaggedKind(
-        "InstanceProfile",
-        InstanceProfile,
-        target=adding(_target),
-        require=lambda ctx, params, action: _require(ctx, params["InstanceProfileName"]),
-    )
-)
+tag_operations(INSTANCE_PROFILES, "InstanceProfile")

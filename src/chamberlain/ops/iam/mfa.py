@@ -34,18 +34,9 @@ import segno
 from chamberlain.crypto import totp
 from chamberlain.domain import ROOT, Account, MfaDevice, User
 from chamberlain.ops.core import throttle
-from chamberlain.ops.core.common import (
-    account_root_arn,
-    check_tag_count,
-    compact,
-    iam_arn,
-    paginate,
-    resource_tag_context,
-    tags_in,
-    tags_out,
-)
+from chamberlain.ops.core.arns import account_root_arn, iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import quota_exceeded
+from chamberlain.ops.core.entities import MFA_DEVICES
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -54,15 +45,23 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
     ValidationError,
 )
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import (
     Later,
     Output,
     Params,
     StalePreparation,
     Target,
+    compact,
     operation,
 )
-from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import (
+    check_tag_count,
+    tags_in,
+    tags_out,
+)
 from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
 from chamberlain.ops.sts.sessions import (
@@ -100,10 +99,6 @@ ASSIGNMENT_FILTERS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def device_not_found(serial: str) -> NoSuchEntity:
-    return NoSuchEntity(f"VirtualMFADevice with serial number {serial} doesn't exist.")
-
-
 def device_name(serial: str) -> str:
     """The VirtualMFADeviceName inside a serial number (arn:...:mfa/PATH/NAME)."""
     return serial.rsplit("/", 1)[-1]
@@ -113,24 +108,12 @@ def _repo(ctx: OpContext) -> Any:
     return ctx.uow.repo(MfaDevice)
 
 
-def _find(ctx: OpContext, serial: str) -> MfaDevice | None:
-    device: MfaDevice | None = _repo(ctx).get(ctx.account_id, serial)
-    return device
-
-
-def _require_device(ctx: OpContext, serial: str) -> MfaDevice:
-    device = _find(ctx, serial)
-    if device is None:
-        raise device_not_found(serial)
-    return device
-
-
 def _assigned_to(device: MfaDevice, owner: str) -> bool:
     return device.user_name is not None and device.user_name.lower() == owner.lower()
 
 
 def _require_assigned(ctx: OpContext, serial: str, owner: str) -> MfaDevice:
-    device = _require_device(ctx, serial)
+    device = MFA_DEVICES.require(ctx, serial)
     if not _assigned_to(device, owner):
         raise NoSuchEntity(INVALID_FOR_USER)
     return device
@@ -234,19 +217,6 @@ def _virtual_device_out(ctx: OpContext, device: MfaDevice) -> dict[str, Any]:
 # ------------------------------------------------------------ authorization targets
 
 
-def _device_arn(ctx: OpContext, serial: str) -> str:
-    """The mfa resource of a serial number: virtual devices' serials are their ARNs."""
-    return serial if serial.startswith("arn:") else iam_arn(ctx, "mfa", serial)
-
-
-def _device_target(ctx: OpContext, params: Params, **extra: Any) -> Target:
-    serial = params["SerialNumber"]
-    device = _find(ctx, serial)
-    context: dict[str, Any] = resource_tag_context(device.tags) if device else {}
-    context.update(extra)
-    return Target(_device_arn(ctx, serial), context)
-
-
 def _check_device_name(name: str) -> None:
     """AWS's length check (input validation comes before authorization)."""
     if len(name) > VIRTUAL_MFA_DEVICE_NAME_MAX:
@@ -259,8 +229,7 @@ def _check_device_name(name: str) -> None:
 
 def _create_target(ctx: OpContext, params: Params) -> Target:
     _check_device_name(params["VirtualMFADeviceName"])
-    arn = iam_arn(ctx, "mfa", params["VirtualMFADeviceName"], params.get("Path") or "/")
-    return creation_target(arn, params, "iam:TagMFADevice")
+    return MFA_DEVICES.create_target(ctx, params, "iam:TagMFADevice", "VirtualMFADeviceName")
 
 
 def _list_virtual_target(ctx: OpContext, params: Params) -> Target:
@@ -330,7 +299,7 @@ def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
 @operation("iam", "EnableMFADevice", resource=owner_target, prepare=_count_attempt)
 def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params)
-    device = _require_device(ctx, params["SerialNumber"])
+    device = MFA_DEVICES.require(ctx, params["SerialNumber"])
     if device.user_name is not None:
         raise EntityAlreadyExists(IN_USE)
     repo = _repo(ctx)
@@ -363,9 +332,9 @@ def deactivate_mfa_device(ctx: OpContext, params: Params) -> Output:
     return None
 
 
-@operation("iam", "DeleteVirtualMFADevice", resource=_device_target)
+@operation("iam", "DeleteVirtualMFADevice", resource=MFA_DEVICES.resolve)
 def delete_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
-    device = _require_device(ctx, params["SerialNumber"])
+    device = MFA_DEVICES.require(ctx, params["SerialNumber"])
     if device.user_name is not None:
         raise DeleteConflict(DELETE_IN_USE)
     _repo(ctx).delete(ctx.account_id, device.key)
@@ -410,11 +379,4 @@ def get_mfa_device(ctx: OpContext, params: Params) -> Output:
     return _mfa_device_out(device)
 
 
-tag_operations(
-    TaggedKind(
-        "MFADevice",
-        MfaDevice,
-        target=adding(_device_target),
-        require=lambda ctx, params, action: _require_device(ctx, params["SerialNumber"]),
-    )
-)
+tag_operations(MFA_DEVICES, "MFADevice")

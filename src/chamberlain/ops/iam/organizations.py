@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from chamberlain.domain import OidcProvider, OrganizationsAccessReportJob
-from chamberlain.ops.core.common import iam_arn, resource_tag_context
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     InvalidInput,
@@ -34,6 +34,7 @@ from chamberlain.ops.core.errors import (
     ServiceError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.iam.access_keys import reject_unsupported
 
 NOT_IN_ORGANIZATION = "Your account is not a member of an organization."

@@ -11,13 +11,8 @@ from dataclasses import replace
 
 from chamberlain.domain import Role, User
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import (
-    ROLES,
-    USERS,
-    PrincipalKind,
-    change_boundary,
-    require_attachable,
-)
+from chamberlain.ops.core.entities import ROLES, USERS, PrincipalKind, require_attachable
+from chamberlain.ops.core.policy_usage import change_boundary
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.iam import role_protection as slr
 

@@ -13,24 +13,20 @@ from typing import Any
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import SEP, Attachment, ManagedPolicy, PolicyVersion, Role, Tags, User
 from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    paginate,
-    path_prefix_filter,
-    tags_in,
-    tags_out,
-)
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    managed_document,
+    POLICIES,
     policy_target,
-    quota_exceeded,
     require_customer_policy,
     require_policy,
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
+from chamberlain.ops.core.pagination import paginate, path_prefix_filter
+from chamberlain.ops.core.policy_documents import managed_document
+from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, creation_target, tag_operations
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import check_tag_count, creation_target, tags_in, tags_out
 
 MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
 
@@ -216,20 +212,10 @@ def _list_key(policy: AnyPolicy) -> str:
 # ------------------------------------------------------------------------ tags
 
 
-def _shown_tags(ctx: OpContext, params: Params) -> Tags:
+def _shown_tags(ctx: OpContext, arn: str) -> Tags:
     """AWS managed policies carry no tags: their list is empty."""
-    policy = require_policy(ctx, params["PolicyArn"])
+    policy = require_policy(ctx, arn)
     return policy.tags if isinstance(policy, ManagedPolicy) else ()
 
 
-tag_operations(
-    TaggedKind(
-        "Policy",
-        ManagedPolicy,
-        target=policy_target,
-        require=lambda ctx, params, action: require_customer_policy(
-            ctx, params["PolicyArn"], action
-        ),
-        shown=_shown_tags,
-    )
-)
+tag_operations(POLICIES, "Policy", writable=require_customer_policy, shown=_shown_tags)

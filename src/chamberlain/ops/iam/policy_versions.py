@@ -8,15 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.domain import ManagedPolicy, PolicyVersion, joined
-from chamberlain.ops.core.common import paginate
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import (
-    managed_document,
-    policy_target,
-    require_customer_policy,
-    require_policy,
-)
+from chamberlain.ops.core.entities import policy_target, require_customer_policy, require_policy
 from chamberlain.ops.core.errors import DeleteConflict, LimitExceeded, NoSuchEntity
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.policy_documents import managed_document
 from chamberlain.ops.core.registry import Output, Params, operation
 
 MAX_VERSIONS = 5  # AWS's fixed quota: versions of one managed policy

@@ -17,28 +17,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from chamberlain.domain import OidcProvider, SamlProvider
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    resource_tag_context,
-    tags_in,
-    tags_out,
-)
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import OIDC_PROVIDERS, SAML_PROVIDERS
 from chamberlain.ops.core.errors import (
     EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
-    NoSuchEntity,
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, adding, creation_target, tag_operations
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import (
+    check_tag_count,
+    creation_target,
+    tags_in,
+    tags_out,
+)
 from chamberlain.ops.iam.access_keys import reject_unsupported
 
 OIDC_PROVIDERS_PER_ACCOUNT = 100
@@ -104,39 +103,6 @@ def _check_client_ids(client_ids: list[str]) -> tuple[str, ...]:
     return unique
 
 
-def _check_arn(arn: str, kind: str) -> None:
-    """InvalidInput for a string that is no provider ARN of this kind at all."""
-    if re.fullmatch(rf"arn:[\w-]+:iam::\d{{12}}:{kind}/\S+", arn) is None:
-        raise InvalidInput(f"ARN {arn} is not valid.")
-
-
-def _require_oidc(ctx: OpContext, arn: str) -> OidcProvider:
-    _check_arn(arn, "oidc-provider")
-    provider = ctx.uow.repo(OidcProvider).get(ctx.account_id, arn)
-    if provider is None:
-        raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
-    return provider
-
-
-def _provider_target(
-    kind: type, member: str, extra: Callable[[Params], dict[str, Any]] | None = None
-) -> Callable[[OpContext, Params], Target]:
-    """The resolver of an existing-provider call: its ARN and its tags."""
-
-    def resolve(ctx: OpContext, params: Params) -> Target:
-        arn = params[member]
-        provider = ctx.uow.repo(kind).get(ctx.account_id, arn)
-        context = resource_tag_context(provider.tags) if provider is not None else {}
-        if extra is not None:
-            context.update(extra(params))
-        return Target(arn, context)
-
-    return resolve
-
-
-_oidc_target = _provider_target(OidcProvider, "OpenIDConnectProviderArn")
-
-
 def _oidc_create_target(ctx: OpContext, params: Params) -> Target:
     url = params["Url"]
     try:
@@ -178,9 +144,9 @@ def create_oidc_provider(ctx: OpContext, params: Params) -> Output:
     return out
 
 
-@operation("iam", "GetOpenIDConnectProvider", resource=_oidc_target, read_only=True)
+@operation("iam", "GetOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve, read_only=True)
 def get_oidc_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    provider = OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
     out: dict[str, Any] = {
         "Url": provider.url,
         "ClientIDList": list(provider.client_ids),
@@ -192,13 +158,11 @@ def get_oidc_provider(ctx: OpContext, params: Params) -> Output:
     return out
 
 
-@operation("iam", "DeleteOpenIDConnectProvider", resource=_oidc_target)
+@operation("iam", "DeleteOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve)
 def delete_oidc_provider(ctx: OpContext, params: Params) -> Output:
     """Idempotent, as AWS documents it: deleting a provider that does not exist succeeds
     (a malformed ARN is still InvalidInput)."""
-    arn = params["OpenIDConnectProviderArn"]
-    _check_arn(arn, "oidc-provider")
-    provider = ctx.uow.repo(OidcProvider).get(ctx.account_id, arn)
+    provider = OIDC_PROVIDERS.get(ctx, params["OpenIDConnectProviderArn"])
     if provider is not None:
         ctx.uow.repo(OidcProvider).delete(ctx.account_id, provider.key)
     return None
@@ -210,41 +174,34 @@ def list_oidc_providers(ctx: OpContext, params: Params) -> Output:
     return {"OpenIDConnectProviderList": [{"Arn": p.arn} for p in providers]}
 
 
-@operation("iam", "AddClientIDToOpenIDConnectProvider", resource=_oidc_target)
+@operation("iam", "AddClientIDToOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve)
 def add_client_id(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    provider = OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
     client_ids = _check_client_ids([*provider.client_ids, params["ClientID"]])
     if client_ids != provider.client_ids:
         ctx.uow.repo(OidcProvider).put(replace(provider, client_ids=client_ids))
     return None
 
 
-@operation("iam", "RemoveClientIDFromOpenIDConnectProvider", resource=_oidc_target)
+@operation("iam", "RemoveClientIDFromOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve)
 def remove_client_id(ctx: OpContext, params: Params) -> Output:
     """Idempotent, as in AWS: removing an absent client ID succeeds."""
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    provider = OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
     client_ids = tuple(c for c in provider.client_ids if c != params["ClientID"])
     if client_ids != provider.client_ids:
         ctx.uow.repo(OidcProvider).put(replace(provider, client_ids=client_ids))
     return None
 
 
-@operation("iam", "UpdateOpenIDConnectProviderThumbprint", resource=_oidc_target)
+@operation("iam", "UpdateOpenIDConnectProviderThumbprint", resource=OIDC_PROVIDERS.resolve)
 def update_thumbprints(ctx: OpContext, params: Params) -> Output:
-    provider = _require_oidc(ctx, params["OpenIDConnectProviderArn"])
+    provider = OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
     thumbprints = _check_thumbprints(list(params["ThumbprintList"]))
     ctx.uow.repo(OidcProvider).put(replace(provider, thumbprints=thumbprints))
     return None
 
 
-tag_operations(
-    TaggedKind(
-        "OpenIDConnectProvider",
-        OidcProvider,
-        target=adding(_oidc_target),
-        require=lambda ctx, params, action: _require_oidc(ctx, params["OpenIDConnectProviderArn"]),
-    )
-)
+tag_operations(OIDC_PROVIDERS, "OpenIDConnectProvider")
 
 
 # ============================================================================= SAML
@@ -294,17 +251,6 @@ def _saml_arn(ctx: OpContext, name: str) -> str:
     return _arn_prefix(ctx, "saml-provider") + name
 
 
-def _require_saml(ctx: OpContext, arn: str) -> SamlProvider:
-    _check_arn(arn, "saml-provider")
-    provider = ctx.uow.repo(SamlProvider).get(ctx.account_id, arn)
-    if provider is None:
-        raise NoSuchEntity(f"Manifest not found for arn {arn}")
-    return provider
-
-
-_saml_target = _provider_target(SamlProvider, "SAMLProviderArn")
-
-
 def _saml_create_target(ctx: OpContext, params: Params) -> Target:
     return creation_target(_saml_arn(ctx, params["Name"]), params, "iam:TagSAMLProvider")
 
@@ -343,9 +289,9 @@ def create_saml_provider(ctx: OpContext, params: Params) -> Output:
     return out
 
 
-@operation("iam", "GetSAMLProvider", resource=_saml_target, read_only=True)
+@operation("iam", "GetSAMLProvider", resource=SAML_PROVIDERS.resolve, read_only=True)
 def get_saml_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    provider = SAML_PROVIDERS.require(ctx, params["SAMLProviderArn"])
     out: dict[str, Any] = {
         "SAMLMetadataDocument": provider.metadata_document,
         "CreateDate": provider.created,
@@ -356,7 +302,7 @@ def get_saml_provider(ctx: OpContext, params: Params) -> Output:
     return out
 
 
-@operation("iam", "UpdateSAMLProvider", resource=_saml_target)
+@operation("iam", "UpdateSAMLProvider", resource=SAML_PROVIDERS.resolve)
 def update_saml_provider(ctx: OpContext, params: Params) -> Output:
     reject_unsupported(
         params,
@@ -365,7 +311,7 @@ def update_saml_provider(ctx: OpContext, params: Params) -> Output:
         "RemoveContextProvider",
         "RemoveIdentityCenterInstance",
     )
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    provider = SAML_PROVIDERS.require(ctx, params["SAMLProviderArn"])
     document = params.get("SAMLMetadataDocument")
     if document is not None:
         valid_until = parse_saml_metadata(document)
@@ -378,9 +324,9 @@ def update_saml_provider(ctx: OpContext, params: Params) -> Output:
     return {"SAMLProviderArn": provider.arn}
 
 
-@operation("iam", "DeleteSAMLProvider", resource=_saml_target)
+@operation("iam", "DeleteSAMLProvider", resource=SAML_PROVIDERS.resolve)
 def delete_saml_provider(ctx: OpContext, params: Params) -> Output:
-    provider = _require_saml(ctx, params["SAMLProviderArn"])
+    provider = SAML_PROVIDERS.require(ctx, params["SAMLProviderArn"])
     ctx.uow.repo(SamlProvider).delete(ctx.account_id, provider.key)
     return None
 
@@ -395,11 +341,4 @@ def list_saml_providers(ctx: OpContext, params: Params) -> Output:
     }
 
 
-tag_operations(
-    TaggedKind(
-        "SAMLProvider",
-        SamlProvider,
-        target=adding(_saml_target),
-        require=lambda ctx, params, action: _require_saml(ctx, params["SAMLProviderArn"]),
-    )
-)
+tag_operations(SAML_PROVIDERS, "SAMLProvider")

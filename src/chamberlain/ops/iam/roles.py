@@ -8,32 +8,20 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import Attachment, InlinePolicy, InstanceProfile, Role, joined
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    compact,
-    iam_arn,
-    tags_in,
-    tags_out,
-)
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import (
-    ROLES,
-    adjust_policy_counts,
-    boundary_out,
-    check_size,
-    parse_document,
-    principal_target,
-    require_role,
-    role_fields,
-)
+from chamberlain.ops.core.entities import ROLES, principal_target, require_role, role_fields
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     InvalidInput,
     ValidationError,
 )
 from chamberlain.ops.core.path_lists import path_list_operation
-from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, tag_operations
+from chamberlain.ops.core.policy_documents import check_size, parse_document
+from chamberlain.ops.core.policy_usage import adjust_policy_counts, boundary_out
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import check_tag_count, tags_in, tags_out
 from chamberlain.ops.iam import role_protection as slr
 from chamberlain.ops.iam import trust_principals
 from chamberlain.policy import PolicyType
@@ -223,13 +211,7 @@ path_list_operation(
 
 
 tag_operations(
-    TaggedKind(
-        "Role",
-        Role,
-        target=lambda ctx, params, extra: principal_target(
-            ctx, "role", params["RoleName"], extra=extra
-        ),
-        require=lambda ctx, params, action: require_role(ctx, params["RoleName"]),
-        writable=lambda ctx, role, action: slr.require_modifiable(role),
-    )
+    ROLES,
+    "Role",
+    writable=lambda ctx, name, action: slr.require_modifiable(require_role(ctx, name)),
 )

@@ -27,7 +27,7 @@ from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import ServiceSpecificCredential
-from chamberlain.ops.core.common import compact, iam_arn, paginate
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext, Services
 from chamberlain.ops.core.errors import (
     InvalidInput,
@@ -35,7 +35,8 @@ from chamberlain.ops.core.errors import (
     NoSuchEntity,
     ServiceNotSupported,
 )
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
 from chamberlain.ops.iam.access_keys import (
     check_settable_status,
     credential_owner,

@@ -39,7 +39,6 @@ from chamberlain.ops.core.authz import (
     principal_policies,
     user_identity_policies,
 )
-from chamberlain.ops.core.common import paginate, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     find_policy,
@@ -52,7 +51,9 @@ from chamberlain.ops.core.entities import (
     require_user,
 )
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.registry import REGISTRY, Output, Params, Target, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.policy import PolicyType, parse_policy
 from chamberlain.policy.model import Effect
 from chamberlain.store.events import (

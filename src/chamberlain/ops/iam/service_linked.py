@@ -28,11 +28,14 @@ from chamberlain.domain import (
     SlrDeletionTask,
     joined,
 )
-from chamberlain.ops.core.common import compact, iam_arn, resource_tag_context
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import adjust_policy_counts, get_role, quota_exceeded
+from chamberlain.ops.core.entities import get_role
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
-from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.policy_usage import adjust_policy_counts
+from chamberlain.ops.core.quotas import quota_exceeded
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.iam import roles as iam_roles
 from chamberlain.ops.iam.role_protection import PATH_PREFIX, is_service_linked
 

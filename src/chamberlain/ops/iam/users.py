@@ -21,18 +21,10 @@ from chamberlain.domain import (
     User,
     joined,
 )
-from chamberlain.ops.core.common import (
-    check_tag_count,
-    compact,
-    iam_arn,
-    tags_in,
-    tags_out,
-)
+from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     USERS,
-    adjust_policy_counts,
-    boundary_out,
     get_user,
     principal_target,
     rename_principal_policies,
@@ -40,8 +32,10 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
 from chamberlain.ops.core.path_lists import path_list_operation
-from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tagging import TaggedKind, tag_operations
+from chamberlain.ops.core.policy_usage import adjust_policy_counts, boundary_out
+from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.tagging import tag_operations
+from chamberlain.ops.core.tags import check_tag_count, tags_in, tags_out
 from chamberlain.ops.iam.service_credentials import has_service_specific_credentials
 from chamberlain.policy import PrincipalType
 
@@ -243,13 +237,4 @@ path_list_operation("ListUsers", User, "user", "Users", lambda ctx, user: user_s
 # ------------------------------------------------------------------------ tags
 
 
-tag_operations(
-    TaggedKind(
-        "User",
-        User,
-        target=lambda ctx, params, extra: principal_target(
-            ctx, "user", params["UserName"], extra=extra
-        ),
-        require=lambda ctx, params, action: require_user(ctx, params["UserName"]),
-    )
-)
+tag_operations(USERS, "User")

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from chamberlain.ops.core.common import paginate, resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import InvalidInput
+from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.simulator.engine import (
     RESOURCE,
     USER,

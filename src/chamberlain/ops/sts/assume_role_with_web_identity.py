@@ -29,7 +29,6 @@ from typing import Any
 
 from chamberlain.domain import OidcProvider, Role, Tags
 from chamberlain.ops.core import authz
-from chamberlain.ops.core.common import request_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -39,6 +38,7 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Later, Output, Params, operation
+from chamberlain.ops.core.tags import request_tag_context
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts import oidc
 from chamberlain.ops.sts.assumed_role import (

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.domain import Role, Tags
-from chamberlain.ops.core.common import resource_tag_context
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import ValidationError
+from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.sts.sessions import issue_credentials
 from chamberlain.policy import PrincipalType
 from chamberlain.policy.request import ContextValue

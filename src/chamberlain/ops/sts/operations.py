@@ -18,7 +18,6 @@ from typing import Any
 
 from chamberlain.domain import ROOT, AccessKey, Account, Role, Tags
 from chamberlain.ops.core import authz
-from chamberlain.ops.core.common import request_tag_context
 from chamberlain.ops.core.context import Caller, OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -27,6 +26,7 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
+from chamberlain.ops.core.tags import request_tag_context
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts.assumed_role import (
     RoleSession,

@@ -1,4 +1,4 @@
-"""Helpers every IAM operation shares: ARNs, pagination, paths, tags."""
+"""AWS's Marker / MaxItems / IsTruncated pagination of list operations, and PathPrefix."""
 
 from __future__ import annotations
 
@@ -8,27 +8,12 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from chamberlain.domain import Tags
-from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.errors import InvalidInput, LimitExceeded
+from chamberlain.ops.core.errors import InvalidInput
 from chamberlain.store.api import Repo
 
 T = TypeVar("T")
 
-MAX_TAGS = 50
 DEFAULT_MAX_ITEMS = 100
-
-
-def iam_arn(ctx: OpContext, kind: str, name: str, path: str = "/") -> str:
-    """arn:aws:iam::ACCOUNT:KIND/PATH/NAME (path "/" gives KIND/NAME)."""
-    return f"arn:{ctx.services.partition}:iam::{ctx.account_id}:{kind}{path}{name}"
-
-
-def account_root_arn(ctx: OpContext, account_id: str | None = None) -> str:
-    return f"arn:{ctx.services.partition}:iam::{account_id or ctx.account_id}:root"
-
-
-# ---------------------------------------------------------------------- pagination
 
 
 def _encode_marker(member: str, key: str) -> str:
@@ -127,73 +112,3 @@ def path_prefix_filter(params: dict[str, Any]) -> Callable[[HasPath], bool]:
     """ListX's PathPrefix (default "/") as a test on an entity's path."""
     prefix = params.get("PathPrefix") or "/"
     return lambda item: item.path.startswith(prefix)
-
-
-# ---------------------------------------------------------------------------- tags
-
-
-def tags_out(tags: Tags) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags]
-
-
-def tags_in(raw: Sequence[dict[str, str]] | None) -> Tags:
-    """Validate tags from a request (AWS's rules) and return them as Tags."""
-    if not raw:
-        return ()
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for tag in raw:
-        key, value = tag["Key"], tag.get("Value", "")
-        if key.lower().startswith("aws:"):
-            raise InvalidInput("The tag key 'aws:' prefix is reserved for AWS use.")
-        if key.lower() in seen:
-            raise InvalidInput(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-            )
-        seen.add(key.lower())
-        out.append((key, value))
-    return tuple(out)
-
-
-def merge_tags(existing: Tags, new: Tags) -> Tags:
-    """TagX: new values replace existing keys (case-insensitively); at most 50 tags."""
-    merged = {k.lower(): (k, v) for k, v in existing}
-    for k, v in new:
-        merged[k.lower()] = (merged.get(k.lower(), (k, v))[0], v)
-    if len(merged) > MAX_TAGS:
-        raise LimitExceeded("The number of tags has reached the maximum limit.")
-    return tuple(merged.values())
-
-
-def remove_tags(existing: Tags, keys: Sequence[str]) -> Tags:
-    drop = {k.lower() for k in keys}
-    return tuple((k, v) for k, v in existing if k.lower() not in drop)
-
-
-def check_tag_count(tags: Tags) -> Tags:
-    if len(tags) > MAX_TAGS:
-        raise LimitExceeded("The number of tags has reached the maximum limit.")
-    return tags
-
-
-def request_tag_context(raw: Sequence[dict[str, str]] | None) -> dict[str, Any]:
-    """aws:RequestTag/KEY and aws:TagKeys for a request carrying tags."""
-    if not raw:
-        return {}
-    ctx: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": t.get("Value", "") for t in raw}
-    ctx["aws:TagKeys"] = [t["Key"] for t in raw]
-    return ctx
-
-
-def resource_tag_context(tags: Tags, *, iam_keys: bool = False) -> dict[str, Any]:
-    """aws:ResourceTag/KEY for a resource's tags; with `iam_keys` (users and roles, as
-    the Service Authorization Reference lists them) iam:ResourceTag/KEY too."""
-    ctx: dict[str, Any] = {f"aws:ResourceTag/{k}": v for k, v in tags}
-    if iam_keys:
-        ctx.update({f"iam:ResourceTag/{k}": v for k, v in tags})
-    return ctx
-
-
-def compact(out: dict[str, Any]) -> dict[str, Any]:
-    """An output structure without its absent (None) members."""
-    return {k: v for k, v in out.items() if v is not None}
