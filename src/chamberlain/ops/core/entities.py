@@ -155,6 +155,10 @@ class EntityKind(Generic[E]):
         also_pairs = tuple((action, arn) for action in also)
         return Target(resource=arn, context=context, also=also_pairs, entity=entity)
 
+    def of(self, target: Target) -> E | None:
+        """The entity of this kind `target` read, if any."""
+        return target.entity if isinstance(target.entity, self.entity) else None
+
     def resolve(self, ctx: OpContext, params: Params) -> Target:
         """The resolver of an operation on the entity the request names."""
         return self.target(ctx, params[self.name_param])

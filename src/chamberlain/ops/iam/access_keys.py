@@ -17,13 +17,11 @@ from typing import Any
 
 from chamberlain.crypto.ids import new_access_key_id, new_secret_access_key
 from chamberlain.domain import ROOT, AccessKey
-from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import get_user, require_user
+from chamberlain.ops.core.entities import USERS, require_user
 from chamberlain.ops.core.errors import InvalidInput, LimitExceeded, NoSuchEntity, ValidationError
 from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
-from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.policy import PrincipalType
 
 ACCESS_KEYS_PER_USER = 2
@@ -54,18 +52,14 @@ def credential_owner(ctx: OpContext, params: Params, *, allow_root: bool = True)
 def owner_target(ctx: OpContext, params: Params) -> Target:
     """The resource of a per-user credential call: the user's ARN (its real one, with
     path, when it exists), or the caller itself when no UserName is given."""
-    name = params.get("UserName")
-    if not name:
-        caller = ctx.caller
-        if caller.type is PrincipalType.USER and caller.user_name:
-            user = get_user(ctx, caller.user_name)
-            if user is not None:
-                return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
-        return Target(caller.arn)
-    user = get_user(ctx, name)
-    if user is None:
-        return Target(iam_arn(ctx, "user", name))
-    return Target(user.arn, resource_tag_context(user.tags, iam_keys=True))
+    if params.get("UserName"):
+        return USERS.target(ctx, params["UserName"])
+    caller = ctx.caller
+    if caller.type is PrincipalType.USER and caller.user_name:
+        target = USERS.target(ctx, caller.user_name)
+        if target.entity is not None:
+            return target
+    return Target(caller.arn)
 
 
 def user_name_out(owner: str) -> str | None:

@@ -460,7 +460,7 @@ def _update_target(ctx: OpContext, params: Params) -> Target:
     new_path = params.get("NewPath")
     if new_name is None and new_path is None:
         return target
-    cert = target.entity if isinstance(target.entity, ServerCertificate) else None
+    cert = SERVER_CERTIFICATES.of(target)
     name = new_name or (cert.name if cert else params["ServerCertificateName"])
     path = new_path or (cert.path if cert else "/")
     new_arn = iam_arn(ctx, "server-certificate", name, path)

@@ -11,7 +11,7 @@ from chamberlain.domain import Attachment, Group, InlinePolicy, Membership, User
 from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
-    get_group,
+    GROUPS,
     principal_target,
     rename_principal_policies,
     require_group,
@@ -92,7 +92,7 @@ def get_group_op(ctx: OpContext, params: Params) -> Output:
 
 def _update_target(ctx: OpContext, params: Params) -> Target:
     target = _target(ctx, params)
-    group = get_group(ctx, params["GroupName"])
+    group = GROUPS.of(target)
     name = params.get("NewGroupName") or (group.name if group else params["GroupName"])
     path = params.get("NewPath") or (group.path if group else "/")
     new_arn = iam_arn(ctx, "group", name, path)

@@ -24,9 +24,10 @@ import re
 import uuid
 from typing import Any
 
-from chamberlain.domain import OidcProvider, OrganizationsAccessReportJob
+from chamberlain.domain import OrganizationsAccessReportJob
 from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
+from chamberlain.ops.core.entities import OIDC_PROVIDERS
 from chamberlain.ops.core.errors import (
     InvalidInput,
     NoSuchEntity,
@@ -34,7 +35,6 @@ from chamberlain.ops.core.errors import (
     ServiceError,
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
-from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.iam.access_keys import reject_unsupported
 
 NOT_IN_ORGANIZATION = "Your account is not a member of an organization."
@@ -186,16 +186,11 @@ def acquire_role(ctx: OpContext, params: Params) -> Output:
 
 # ------------------------------------------------------ UpdateOpenIDConnectProvider
 
-_OIDC_ARN = re.compile(r"arn:[\w-]+:iam::\d{12}:oidc-provider/\S+")
-
-
 def _oidc_target(ctx: OpContext, params: Params) -> Target:
-    arn = params["OpenIDConnectProviderArn"]
-    provider = ctx.uow.repo(OidcProvider).get(ctx.account_id, arn)
-    context: dict[str, Any] = resource_tag_context(provider.tags) if provider else {}
+    extra: dict[str, Any] = {}
     if params.get("IdentityCenterInstanceArn"):
-        context["iam:RequestIdentityCenterInstanceArn"] = params["IdentityCenterInstanceArn"]
-    return Target(arn, context)
+        extra["iam:RequestIdentityCenterInstanceArn"] = params["IdentityCenterInstanceArn"]
+    return OIDC_PROVIDERS.target(ctx, params["OpenIDConnectProviderArn"], extra=extra)
 
 
 def _check_update(params: Params) -> None:
@@ -224,11 +219,7 @@ def _check_update(params: Params) -> None:
 
 @operation("iam", "UpdateOpenIDConnectProvider", resource=_oidc_target)
 def update_open_id_connect_provider(ctx: OpContext, params: Params) -> Output:
-    arn = params["OpenIDConnectProviderArn"]
     _check_update(params)
-    if _OIDC_ARN.fullmatch(arn) is None:
-        raise InvalidInput(f"ARN {arn} is not valid.")
-    if ctx.uow.repo(OidcProvider).get(ctx.account_id, arn) is None:
-        raise NoSuchEntity(f"OpenIDConnect Provider not found for arn {arn}")
+    OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
     reject_unsupported(params, "ContextProvider", "IdentityCenterInstanceArn")
     return None  # nothing to remove: neither setting can be set here

@@ -30,12 +30,11 @@ from chamberlain.domain import (
 )
 from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import get_role
+from chamberlain.ops.core.entities import ROLES
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
 from chamberlain.ops.core.policy_usage import adjust_policy_counts
 from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
-from chamberlain.ops.core.tags import resource_tag_context
 from chamberlain.ops.iam import roles as iam_roles
 from chamberlain.ops.iam.role_protection import PATH_PREFIX, is_service_linked
 
@@ -224,14 +223,6 @@ def create_service_linked_role(ctx: OpContext, params: Params) -> Output:
 # -------------------------------------------------------------------------- delete
 
 
-def _role_target(ctx: OpContext, params: Params) -> Target:
-    name = params["RoleName"]
-    role = get_role(ctx, name)
-    if role is None:
-        return Target(iam_arn(ctx, "role", name))
-    return Target(role.arn, resource_tag_context(role.tags, iam_keys=True))
-
-
 def _profiles_using(ctx: OpContext, role: Role) -> list[str]:
     return [p.arn for p in ctx.uow.repo(InstanceProfile).list(ctx.account_id, ref=role.key)]
 
@@ -250,12 +241,10 @@ def _remove_role(ctx: OpContext, role: Role) -> None:
     adjust_policy_counts(ctx, role.permissions_boundary, boundaries=-1)
 
 
-@operation("iam", "DeleteServiceLinkedRole", resource=_role_target)
+@operation("iam", "DeleteServiceLinkedRole", resource=ROLES.resolve)
 def delete_service_linked_role(ctx: OpContext, params: Params) -> Output:
     name = params["RoleName"]
-    role = get_role(ctx, name)
-    if role is None:
-        raise NoSuchEntity(f"The role with name {name} cannot be found.")
+    role = ROLES.require(ctx, name)
     if not is_service_linked(role):
         raise NoSuchEntity(f"The role with name {name} is not a service-linked role.")
     task_id = f"task{role.path}{role.name}/{uuid.uuid4()}"

@@ -25,7 +25,6 @@ from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     USERS,
-    get_user,
     principal_target,
     rename_principal_policies,
     require_user,
@@ -137,7 +136,7 @@ def get_user_op(ctx: OpContext, params: Params) -> Output:
 
 def _update_target(ctx: OpContext, params: Params) -> Target:
     target = principal_target(ctx, "user", params["UserName"])
-    user = get_user(ctx, params["UserName"])
+    user = USERS.of(target)
     name = params.get("NewUserName") or (user.name if user else params["UserName"])
     path = params.get("NewPath") or (user.path if user else "/")
     new_arn = iam_arn(ctx, "user", name, path)
