@@ -43,10 +43,8 @@ from chamberlain.ops.core.errors import (
     KeyPairMismatch,
     LimitExceeded,
     MalformedCertificate,
-    NoSuchEntity,
     UnrecognizedPublicKeyEncoding,
 )
-from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
 from chamberlain.ops.core.tagging import tag_operations
@@ -55,9 +53,10 @@ from chamberlain.ops.core.tags import (
     tags_in,
     tags_out,
 )
-from chamberlain.ops.iam.access_keys import (
-    check_settable_status,
+from chamberlain.ops.iam.user_credentials import (
+    OwnedKind,
     credential_owner,
+    owned_operations,
     owner_target,
     user_name_out,
 )
@@ -125,15 +124,12 @@ def ssh_fingerprint(key: PublicKeyTypes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _ssh_not_found(key_id: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The Public Key with id {key_id} cannot be found.")
-
-
-def _owned_ssh_key(ctx: OpContext, owner: str, key_id: str) -> SshPublicKey:
-    key = ctx.uow.repo(SshPublicKey).get(ctx.account_id, key_id)
-    if key is None or key.user_name.lower() != owner.lower():
-        raise _ssh_not_found(key_id)
-    return key
+SSH_PUBLIC_KEYS = OwnedKind(
+    SshPublicKey,
+    "SSHPublicKeyId",
+    "The Public Key with id {id} cannot be found.",
+    allow_root=False,
+)
 
 
 def _ssh_out(key: SshPublicKey, body: str | None = None) -> dict[str, Any]:
@@ -182,7 +178,7 @@ def upload_ssh_public_key(ctx: OpContext, params: Params) -> Output:
 @operation("iam", "GetSSHPublicKey", resource=owner_target, read_only=True)
 def get_ssh_public_key(ctx: OpContext, params: Params) -> Output:
     owner = credential_owner(ctx, params, allow_root=False)
-    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
+    stored = SSH_PUBLIC_KEYS.require(ctx, owner, params["SSHPublicKeyId"])
     try:
         key, uploaded_as = parse_ssh_public_key(stored.body)
     except (InvalidPublicKey, UnrecognizedPublicKeyEncoding):
@@ -195,40 +191,19 @@ def get_ssh_public_key(ctx: OpContext, params: Params) -> Output:
     return {"SSHPublicKey": _ssh_out(stored, body.strip())}
 
 
-@operation("iam", "UpdateSSHPublicKey", resource=owner_target)
-def update_ssh_public_key(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params, allow_root=False)
-    status = check_settable_status(params["Status"])
-    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
-    if stored.status != status:
-        ctx.uow.repo(SshPublicKey).put(replace(stored, status=status))
-    return None
-
-
-@operation("iam", "DeleteSSHPublicKey", resource=owner_target)
-def delete_ssh_public_key(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params, allow_root=False)
-    stored = _owned_ssh_key(ctx, owner, params["SSHPublicKeyId"])
-    ctx.uow.repo(SshPublicKey).delete(ctx.account_id, stored.key)
-    return None
-
-
-@operation("iam", "ListSSHPublicKeys", resource=owner_target, read_only=True)
-def list_ssh_public_keys(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params, allow_root=False)
-    keys = ctx.uow.repo(SshPublicKey).list(ctx.account_id, ref=owner.lower())
-    return paginate(
-        params,
-        keys,
-        lambda k: k.ssh_public_key_id,
-        member="SSHPublicKeys",
-        render=lambda k: {
+owned_operations(
+    SSH_PUBLIC_KEYS,
+    "SSHPublicKey",
+    listing=(
+        "SSHPublicKeys",
+        lambda k: {
             "UserName": k.user_name,
             "SSHPublicKeyId": k.ssh_public_key_id,
             "Status": k.status,
             "UploadDate": k.uploaded,
         },
-    )
+    ),
+)
 
 
 # ================================================================ certificates (PEM)
@@ -254,15 +229,9 @@ def _spki(key: PublicKeyTypes) -> bytes:
 # ================================================================ signing certificates
 
 
-def _signing_not_found(certificate_id: str) -> NoSuchEntity:
-    return NoSuchEntity(f"The Certificate with id {certificate_id} cannot be found.")
-
-
-def _owned_signing(ctx: OpContext, owner: str, certificate_id: str) -> SigningCertificate:
-    cert = ctx.uow.repo(SigningCertificate).get(ctx.account_id, certificate_id)
-    if cert is None or cert.user_name.lower() != owner.lower():
-        raise _signing_not_found(certificate_id)
-    return cert
+SIGNING_CERTIFICATES = OwnedKind(
+    SigningCertificate, "CertificateId", "The Certificate with id {id} cannot be found."
+)
 
 
 def _signing_out(cert: SigningCertificate) -> dict[str, Any]:
@@ -318,31 +287,7 @@ def upload_signing_certificate(ctx: OpContext, params: Params) -> Output:
     return {"Certificate": _signing_out(cert)}
 
 
-@operation("iam", "UpdateSigningCertificate", resource=owner_target)
-def update_signing_certificate(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params)
-    status = check_settable_status(params["Status"])
-    cert = _owned_signing(ctx, owner, params["CertificateId"])
-    if cert.status != status:
-        ctx.uow.repo(SigningCertificate).put(replace(cert, status=status))
-    return None
-
-
-@operation("iam", "DeleteSigningCertificate", resource=owner_target)
-def delete_signing_certificate(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params)
-    cert = _owned_signing(ctx, owner, params["CertificateId"])
-    ctx.uow.repo(SigningCertificate).delete(ctx.account_id, cert.key)
-    return None
-
-
-@operation("iam", "ListSigningCertificates", resource=owner_target, read_only=True)
-def list_signing_certificates(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params)
-    certs = ctx.uow.repo(SigningCertificate).list(ctx.account_id, ref=owner.lower())
-    return paginate(
-        params, certs, lambda c: c.certificate_id, member="Certificates", render=_signing_out
-    )
+owned_operations(SIGNING_CERTIFICATES, "SigningCertificate", listing=("Certificates", _signing_out))
 
 
 # ================================================================= server certificates

@@ -55,11 +55,8 @@ from chamberlain.ops.core.registry import (
     Target,
     operation,
 )
-from chamberlain.ops.iam.access_keys import (
-    credential_owner,
-    owner_target,
-    reject_unsupported,
-)
+from chamberlain.ops.iam.access_keys import reject_unsupported
+from chamberlain.ops.iam.user_credentials import credential_owner, owner_target
 from chamberlain.policy import Outcome, PrincipalType
 from chamberlain.store.api import UnitOfWork
 

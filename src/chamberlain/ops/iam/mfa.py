@@ -62,7 +62,7 @@ from chamberlain.ops.core.tags import (
     tags_in,
     tags_out,
 )
-from chamberlain.ops.iam.access_keys import credential_owner, owner_target, user_name_out
+from chamberlain.ops.iam.user_credentials import credential_owner, owner_target, user_name_out
 from chamberlain.ops.iam.users import user_summary
 from chamberlain.ops.sts.sessions import (
     MfaAttempt,

@@ -32,16 +32,11 @@ from chamberlain.ops.core.context import OpContext, Services
 from chamberlain.ops.core.errors import (
     InvalidInput,
     LimitExceeded,
-    NoSuchEntity,
     ServiceNotSupported,
 )
 from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
-from chamberlain.ops.iam.access_keys import (
-    check_settable_status,
-    credential_owner,
-    owner_target,
-)
+from chamberlain.ops.iam.user_credentials import OwnedKind, owned_operations, owner_target
 
 CREDENTIALS_PER_USER_PER_SERVICE = 2
 PASSWORD_SERVICES = ("codecommit.amazonaws.com", "cassandra.amazonaws.com")
@@ -130,17 +125,12 @@ def _with_secret(
     return {"ServiceSpecificCredential": out}
 
 
-def _owned(ctx: OpContext, owner: str, credential_id: str) -> ServiceSpecificCredential:
-    credential = ctx.uow.repo(ServiceSpecificCredential).get(ctx.account_id, credential_id)
-    if credential is None or credential.user_name.lower() != owner.lower():
-        raise NoSuchEntity(f"No such credential {credential_id} exists")
-    return credential
-
-
-def _owner(ctx: OpContext, params: Params) -> str:
-    """The user the call is about: UserName, or the calling IAM user (the root user and
-    roles have no service-specific credentials, so they must name a user)."""
-    return credential_owner(ctx, params, allow_root=False)
+SERVICE_CREDENTIALS = OwnedKind(
+    ServiceSpecificCredential,
+    "ServiceSpecificCredentialId",
+    "No such credential {id} exists",
+    allow_root=False,
+)
 
 
 def _new_id(ctx: OpContext) -> str:
@@ -165,7 +155,7 @@ def _create_target(ctx: OpContext, params: Params) -> Target:
 
 @operation("iam", "CreateServiceSpecificCredential", resource=_create_target)
 def create_service_specific_credential(ctx: OpContext, params: Params) -> Output:
-    owner = _owner(ctx, params)
+    owner = SERVICE_CREDENTIALS.owner(ctx, params)
     service = _check_service(params["ServiceName"])
     age_days = params.get("CredentialAgeDays")
     if age_days is not None and service not in API_KEY_SERVICES:
@@ -216,7 +206,7 @@ def list_service_specific_credentials(ctx: OpContext, params: Params) -> Output:
             raise InvalidInput("AllUsers cannot be specified together with UserName.")
         found = repo.list(ctx.account_id)
     else:
-        found = repo.list(ctx.account_id, ref=_owner(ctx, params).lower())
+        found = repo.list(ctx.account_id, ref=SERVICE_CREDENTIALS.owner(ctx, params).lower())
     if service is not None:
         found = [c for c in found if c.service_name == service]
     return paginate(
@@ -230,8 +220,7 @@ def list_service_specific_credentials(ctx: OpContext, params: Params) -> Output:
 
 @operation("iam", "ResetServiceSpecificCredential", resource=owner_target)
 def reset_service_specific_credential(ctx: OpContext, params: Params) -> Output:
-    owner = _owner(ctx, params)
-    credential = _owned(ctx, owner, params["ServiceSpecificCredentialId"])
+    credential = SERVICE_CREDENTIALS.requested(ctx, params)
     secret = _new_secret(credential.service_name, credential.alias)
     encrypted = ctx.services.secrets.encrypt(secret.encode(), aad=_aad(credential.credential_id))
     credential = replace(credential, secret_encrypted=encrypted)
@@ -239,19 +228,4 @@ def reset_service_specific_credential(ctx: OpContext, params: Params) -> Output:
     return _with_secret(ctx, credential, secret)
 
 
-@operation("iam", "UpdateServiceSpecificCredential", resource=owner_target)
-def update_service_specific_credential(ctx: OpContext, params: Params) -> Output:
-    owner = _owner(ctx, params)
-    status = check_settable_status(params["Status"])
-    credential = _owned(ctx, owner, params["ServiceSpecificCredentialId"])
-    if credential.status != status:
-        ctx.uow.repo(ServiceSpecificCredential).put(replace(credential, status=status))
-    return None
-
-
-@operation("iam", "DeleteServiceSpecificCredential", resource=owner_target)
-def delete_service_specific_credential(ctx: OpContext, params: Params) -> Output:
-    owner = _owner(ctx, params)
-    credential = _owned(ctx, owner, params["ServiceSpecificCredentialId"])
-    ctx.uow.repo(ServiceSpecificCredential).delete(ctx.account_id, credential.key)
-    return None
+owned_operations(SERVICE_CREDENTIALS, "ServiceSpecificCredential")
