@@ -121,6 +121,22 @@ class EntityKind(Generic[E]):
             raise self.not_found(name)
         return entity
 
+    def check_free(
+        self, ctx: OpContext, key: str, taken_message: str, quota_name: str, quota: int
+    ) -> None:
+        """Before creating the entity stored at `key`: EntityAlreadyExists
+        (`taken_message`) when that key is taken, LimitExceeded at the account's quota."""
+        self.check_untaken(ctx, key, taken_message)
+        self.check_quota(ctx, quota_name, quota)
+
+    def check_untaken(self, ctx: OpContext, key: str, taken_message: str) -> None:
+        if ctx.uow.repo(self.entity).get(ctx.account_id, key) is not None:
+            raise EntityAlreadyExists(taken_message)
+
+    def check_quota(self, ctx: OpContext, quota_name: str, quota: int) -> None:
+        if ctx.uow.repo(self.entity).count(ctx.account_id) >= quota:
+            raise quota_exceeded(quota_name, quota)
+
     # ------------------------------------------------------------ authorization
 
     def arn(self, ctx: OpContext, name: str) -> str:
@@ -206,14 +222,11 @@ class PrincipalKind(EntityKind[P]):
 
     def check_new(self, ctx: OpContext, name: str, boundary: str | None, quota: int) -> None:
         """Before creating `name`: not taken, its boundary attachable, under the quota."""
-        repo = ctx.uow.repo(self.entity)
-        if repo.get(ctx.account_id, name.lower()) is not None:
-            noun = self.arn_kind.capitalize()
-            raise EntityAlreadyExists(f"{noun} with name {name} already exists.")
+        noun = self.arn_kind.capitalize()
+        self.check_untaken(ctx, name.lower(), f"{noun} with name {name} already exists.")
         if boundary:
             POLICIES.require_attachable(ctx, boundary)
-        if repo.count(ctx.account_id) >= quota:
-            raise quota_exceeded(f"{self.arn_kind.capitalize()}sPerAccount", quota)
+        self.check_quota(ctx, f"{noun}sPerAccount", quota)
 
 
 def _principal(entity: type[P], arn_kind: str, name_param: str) -> PrincipalKind[P]:

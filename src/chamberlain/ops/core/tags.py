@@ -36,6 +36,11 @@ def tags_in(raw: Sequence[dict[str, str]] | None) -> Tags:
     return tuple(out)
 
 
+def with_tags(out: dict[str, Any], tags: Tags) -> dict[str, Any]:
+    """An output structure with its Tags member, when there are tags."""
+    return {**out, "Tags": tags_out(tags)} if tags else out
+
+
 def merge_tags(existing: Tags, new: Tags) -> Tags:
     """TagX: new values replace existing keys (case-insensitively); at most 50 tags."""
     merged = {k.lower(): (k, v) for k, v in existing}

@@ -51,7 +51,7 @@ from chamberlain.ops.core.tagging import tag_operations
 from chamberlain.ops.core.tags import (
     check_tag_count,
     tags_in,
-    tags_out,
+    with_tags,
 )
 from chamberlain.ops.iam.user_credentials import (
     OwnedKind,
@@ -353,14 +353,13 @@ def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
     chain = params.get("CertificateChain")
     if chain is not None:
         _check_chain(certificate, chain)
-    repo = ctx.uow.repo(ServerCertificate)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(f"The Server Certificate with name {name} already exists.")
-    if repo.count(ctx.account_id) >= SERVER_CERTIFICATES_PER_ACCOUNT:
-        raise LimitExceeded(
-            "Cannot exceed quota for ServerCertificatesPerAccount: "
-            f"{SERVER_CERTIFICATES_PER_ACCOUNT}"
-        )
+    SERVER_CERTIFICATES.check_free(
+        ctx,
+        name.lower(),
+        f"The Server Certificate with name {name} already exists.",
+        "ServerCertificatesPerAccount",
+        SERVER_CERTIFICATES_PER_ACCOUNT,
+    )
     cert_id = new_unique_id(Prefix.CERTIFICATE)
     stored = ServerCertificate(
         account_id=ctx.account_id,
@@ -377,11 +376,8 @@ def upload_server_certificate(ctx: OpContext, params: Params) -> Output:
         expiration=certificate.not_valid_after_utc,
         tags=tags,
     )
-    repo.add(stored)
-    out: dict[str, Any] = {"ServerCertificateMetadata": _server_metadata(stored)}
-    if tags:
-        out["Tags"] = tags_out(tags)
-    return out
+    ctx.uow.repo(ServerCertificate).add(stored)
+    return with_tags({"ServerCertificateMetadata": _server_metadata(stored)}, tags)
 
 
 @operation("iam", "GetServerCertificate", resource=SERVER_CERTIFICATES.resolve, read_only=True)
@@ -393,9 +389,7 @@ def get_server_certificate(ctx: OpContext, params: Params) -> Output:
     }
     if cert.chain:
         out["CertificateChain"] = cert.chain
-    if cert.tags:
-        out["Tags"] = tags_out(cert.tags)
-    return {"ServerCertificate": out}
+    return {"ServerCertificate": with_tags(out, cert.tags)}
 
 
 def _update_target(ctx: OpContext, params: Params) -> Target:

@@ -50,17 +50,14 @@ def _members(ctx: OpContext, group: Group) -> list[Membership]:
 
 
 def _create_target(ctx: OpContext, params: Params) -> Target:
-    return Target(resource=iam_arn(ctx, "group", params["GroupName"], params.get("Path") or "/"))
+    path = params.get("Path") or "/"
+    return Target(resource=iam_arn(ctx, "group", params["GroupName"], path))
 
 
 @operation("iam", "CreateGroup", resource=_create_target)
 def create_group(ctx: OpContext, params: Params) -> Output:
     name, path = params["GroupName"], params.get("Path") or "/"
-    repo = ctx.uow.repo(Group)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(f"Group with name {name} already exists.")
-    if repo.count(ctx.account_id) >= MAX_GROUPS:
-        raise quota_exceeded("GroupsPerAccount", MAX_GROUPS)
+    GROUPS.check_new(ctx, name, None, MAX_GROUPS)
     group = Group(
         account_id=ctx.account_id,
         group_id=new_unique_id(Prefix.GROUP),
@@ -69,7 +66,7 @@ def create_group(ctx: OpContext, params: Params) -> Output:
         arn=iam_arn(ctx, "group", name, path),
         created=ctx.now,
     )
-    repo.add(group)
+    ctx.uow.repo(Group).add(group)
     return {"Group": group_out(group)}
 
 

@@ -20,7 +20,6 @@ from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import INSTANCE_PROFILES, ROLES, require_role, role_fields
 from chamberlain.ops.core.errors import (
     DeleteConflict,
-    EntityAlreadyExists,
     LimitExceeded,
     NoSuchEntity,
 )
@@ -80,13 +79,10 @@ def create_instance_profile(ctx: OpContext, params: Params) -> Output:
     name = params["InstanceProfileName"]
     path = params.get("Path") or "/"
     tags = check_tag_count(tags_in(params.get("Tags")))
-    repo = ctx.uow.repo(InstanceProfile)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(f"Instance Profile {name} already exists.")
-    if repo.count(ctx.account_id) >= PROFILES_PER_ACCOUNT:
-        raise LimitExceeded(
-            f"Cannot exceed quota for InstanceProfilesPerAccount: {PROFILES_PER_ACCOUNT}"
-        )
+    taken = f"Instance Profile {name} already exists."
+    INSTANCE_PROFILES.check_free(
+        ctx, name.lower(), taken, "InstanceProfilesPerAccount", PROFILES_PER_ACCOUNT
+    )
     profile = InstanceProfile(
         account_id=ctx.account_id,
         instance_profile_id=new_unique_id(Prefix.INSTANCE_PROFILE),
@@ -96,7 +92,7 @@ def create_instance_profile(ctx: OpContext, params: Params) -> Output:
         created=ctx.now,
         tags=tags,
     )
-    repo.add(profile)
+    ctx.uow.repo(InstanceProfile).add(profile)
     return {"InstanceProfile": render_profile(ctx, profile, tags=True)}
 
 

@@ -20,10 +20,9 @@ from chamberlain.ops.core.entities import (
     require_customer_policy,
     require_policy,
 )
-from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists
+from chamberlain.ops.core.errors import DeleteConflict
 from chamberlain.ops.core.pagination import paginate, path_prefix_filter
 from chamberlain.ops.core.policy_documents import managed_document
-from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import tag_operations
 from chamberlain.ops.core.tags import check_tag_count, creation_target, tags_in, tags_out
@@ -102,13 +101,8 @@ def create_policy(ctx: OpContext, params: Params) -> Output:
     document = params["PolicyDocument"]
     tags = check_tag_count(tags_in(params.get("Tags")))
     managed_document(document)
-    repo = ctx.uow.repo(ManagedPolicy)
-    if repo.get(ctx.account_id, name.lower()) is not None:
-        raise EntityAlreadyExists(
-            f"A policy called {name} already exists. Duplicate names are not allowed."
-        )
-    if repo.count(ctx.account_id) >= MAX_POLICIES:
-        raise quota_exceeded("PoliciesPerAccount", MAX_POLICIES)
+    taken = f"A policy called {name} already exists. Duplicate names are not allowed."
+    POLICIES.check_free(ctx, name.lower(), taken, "PoliciesPerAccount", MAX_POLICIES)
     policy = ManagedPolicy(
         account_id=ctx.account_id,
         policy_id=new_unique_id(Prefix.MANAGED_POLICY),
@@ -121,7 +115,7 @@ def create_policy(ctx: OpContext, params: Params) -> Output:
         description=params.get("Description") or "",
         tags=tags,
     )
-    repo.add(policy)
+    ctx.uow.repo(ManagedPolicy).add(policy)
     ctx.uow.repo(PolicyVersion).add(
         PolicyVersion(
             account_id=ctx.account_id,

@@ -18,14 +18,13 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from chamberlain.domain import OidcProvider, SamlProvider
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import OIDC_PROVIDERS, SAML_PROVIDERS
+from chamberlain.ops.core.entities import OIDC_PROVIDERS, SAML_PROVIDERS, EntityKind
 from chamberlain.ops.core.errors import (
-    EntityAlreadyExists,
     InvalidInput,
     LimitExceeded,
     ValidationError,
@@ -36,7 +35,7 @@ from chamberlain.ops.core.tags import (
     check_tag_count,
     creation_target,
     tags_in,
-    tags_out,
+    with_tags,
 )
 from chamberlain.ops.iam.access_keys import reject_unsupported
 
@@ -46,6 +45,7 @@ CLIENT_IDS_PER_PROVIDER = 100
 THUMBPRINTS_PER_PROVIDER = 5
 # ValidUntil of a SAML provider whose metadata does not say (AWS keeps one regardless).
 DEFAULT_SAML_VALIDITY = dt.timedelta(days=365 * 100)
+P = TypeVar("P", OidcProvider, SamlProvider)
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 _MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 _UNSUPPORTED_FEDERATION = ("ContextProvider", "IdentityCenterInstanceArn")
@@ -57,6 +57,22 @@ def _star(ctx: OpContext, params: Params) -> Target:
 
 def _arn_prefix(ctx: OpContext, kind: str) -> str:
     return f"arn:{ctx.services.partition}:iam::{ctx.account_id}:{kind}/"
+
+
+def _add(
+    ctx: OpContext,
+    kind: EntityKind[P],
+    provider: P,
+    taken: str,
+    quota: tuple[str, int],
+    member: str,
+) -> Output:
+    """CreateOpenIDConnectProvider / CreateSAMLProvider: store `provider` unless its ARN
+    is taken (EntityAlreadyExists `taken`) or the account is at its quota; the output
+    names it by ARN (`member`) with its tags."""
+    kind.check_free(ctx, provider.key, taken, *quota)
+    ctx.uow.repo(kind.entity).add(provider)
+    return with_tags({member: provider.arn}, provider.tags)
 
 
 # ============================================================================= OIDC
@@ -119,43 +135,30 @@ def create_oidc_provider(ctx: OpContext, params: Params) -> Output:
     client_ids = _check_client_ids(list(params.get("ClientIDList") or []))
     thumbprints = _check_thumbprints(list(params.get("ThumbprintList") or []))
     tags = check_tag_count(tags_in(params.get("Tags")))
-    repo = ctx.uow.repo(OidcProvider)
-    arn = _oidc_arn(ctx, url)
-    if repo.get(ctx.account_id, arn) is not None:
-        raise EntityAlreadyExists(f"Provider with url {params['Url']} already exists.")
-    if repo.count(ctx.account_id) >= OIDC_PROVIDERS_PER_ACCOUNT:
-        raise LimitExceeded(
-            "Cannot exceed quota for OpenIdConnectProvidersPerAccount: "
-            f"{OIDC_PROVIDERS_PER_ACCOUNT}"
-        )
     provider = OidcProvider(
         account_id=ctx.account_id,
-        arn=arn,
+        arn=_oidc_arn(ctx, url),
         url=url,
         client_ids=client_ids,
         thumbprints=thumbprints,
         created=ctx.now,
         tags=tags,
     )
-    repo.add(provider)
-    out: dict[str, Any] = {"OpenIDConnectProviderArn": arn}
-    if tags:
-        out["Tags"] = tags_out(tags)
-    return out
+    taken = f"Provider with url {params['Url']} already exists."
+    quota = ("OpenIdConnectProvidersPerAccount", OIDC_PROVIDERS_PER_ACCOUNT)
+    return _add(ctx, OIDC_PROVIDERS, provider, taken, quota, "OpenIDConnectProviderArn")
 
 
 @operation("iam", "GetOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve, read_only=True)
 def get_oidc_provider(ctx: OpContext, params: Params) -> Output:
     provider = OIDC_PROVIDERS.require(ctx, params["OpenIDConnectProviderArn"])
-    out: dict[str, Any] = {
+    out = {
         "Url": provider.url,
         "ClientIDList": list(provider.client_ids),
         "ThumbprintList": list(provider.thumbprints),
         "CreateDate": provider.created,
     }
-    if provider.tags:
-        out["Tags"] = tags_out(provider.tags)
-    return out
+    return with_tags(out, provider.tags)
 
 
 @operation("iam", "DeleteOpenIDConnectProvider", resource=OIDC_PROVIDERS.resolve)
@@ -265,41 +268,29 @@ def create_saml_provider(ctx: OpContext, params: Params) -> Output:
     document = params["SAMLMetadataDocument"]
     valid_until = parse_saml_metadata(document)
     tags = check_tag_count(tags_in(params.get("Tags")))
-    repo = ctx.uow.repo(SamlProvider)
-    arn = _saml_arn(ctx, name)
-    if repo.get(ctx.account_id, arn) is not None:
-        raise EntityAlreadyExists(f"SAMLProvider {name} already exists")
-    if repo.count(ctx.account_id) >= SAML_PROVIDERS_PER_ACCOUNT:
-        raise LimitExceeded(
-            f"Cannot exceed quota for SAMLProvidersPerAccount: {SAML_PROVIDERS_PER_ACCOUNT}"
-        )
     provider = SamlProvider(
         account_id=ctx.account_id,
-        arn=arn,
+        arn=_saml_arn(ctx, name),
         name=name,
         metadata_document=document,
         created=ctx.now,
         valid_until=valid_until or ctx.now + DEFAULT_SAML_VALIDITY,
         tags=tags,
     )
-    repo.add(provider)
-    out: dict[str, Any] = {"SAMLProviderArn": arn}
-    if tags:
-        out["Tags"] = tags_out(tags)
-    return out
+    quota = ("SAMLProvidersPerAccount", SAML_PROVIDERS_PER_ACCOUNT)
+    taken = f"SAMLProvider {name} already exists"
+    return _add(ctx, SAML_PROVIDERS, provider, taken, quota, "SAMLProviderArn")
 
 
 @operation("iam", "GetSAMLProvider", resource=SAML_PROVIDERS.resolve, read_only=True)
 def get_saml_provider(ctx: OpContext, params: Params) -> Output:
     provider = SAML_PROVIDERS.require(ctx, params["SAMLProviderArn"])
-    out: dict[str, Any] = {
+    out = {
         "SAMLMetadataDocument": provider.metadata_document,
         "CreateDate": provider.created,
         "ValidUntil": provider.valid_until,
     }
-    if provider.tags:
-        out["Tags"] = tags_out(provider.tags)
-    return out
+    return with_tags(out, provider.tags)
 
 
 @operation("iam", "UpdateSAMLProvider", resource=SAML_PROVIDERS.resolve)
