@@ -66,6 +66,19 @@ class Entity(Protocol):
 E = TypeVar("E", bound=Entity)
 
 
+class NamedEntity(Entity, Protocol):
+    """An entity with a name and a path (users, groups, roles, server certificates...)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+N = TypeVar("N", bound=NamedEntity)
+
+
 @dataclass(frozen=True)
 class EntityKind(Generic[E]):
     """One kind of entity: the stored class, the ARN's resource type, the request member
@@ -182,6 +195,20 @@ class EntityKind(Generic[E]):
     def resolver(self, **kwargs: Any) -> Resolver:
         """`resolve`, with `target`'s keyword arguments."""
         return lambda ctx, params: self.target(ctx, params[self.name_param], **kwargs)
+
+    def rename_target(
+        self: EntityKind[N], ctx: OpContext, params: Params, new_name_param: str, action: str
+    ) -> Target:
+        """UpdateX, which may rename (`new_name_param`) or move (NewPath) the entity:
+        AWS authorizes `action` on the new ARN too when it differs."""
+        target = self.resolve(ctx, params)
+        entity = self.of(target)
+        name = params.get(new_name_param) or (entity.name if entity else params[self.name_param])
+        path = params.get("NewPath") or (entity.path if entity else "/")
+        new_arn = iam_arn(ctx, self.arn_kind, name, path)
+        if new_arn == target.resource:
+            return target
+        return replace(target, also=(*target.also, (action, new_arn)))
 
     def create_target(
         self, ctx: OpContext, params: Params, tag_action: str, name_param: str | None = None

@@ -46,7 +46,7 @@ from chamberlain.ops.core.errors import (
     UnrecognizedPublicKeyEncoding,
 )
 from chamberlain.ops.core.path_lists import path_list_operation
-from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
+from chamberlain.ops.core.registry import Output, Params, compact, operation
 from chamberlain.ops.core.tagging import tag_operations
 from chamberlain.ops.core.tags import (
     check_tag_count,
@@ -392,21 +392,13 @@ def get_server_certificate(ctx: OpContext, params: Params) -> Output:
     return {"ServerCertificate": with_tags(out, cert.tags)}
 
 
-def _update_target(ctx: OpContext, params: Params) -> Target:
-    """AWS authorizes the old and the new name (and path)."""
-    target = SERVER_CERTIFICATES.resolve(ctx, params)
-    new_name = params.get("NewServerCertificateName")
-    new_path = params.get("NewPath")
-    if new_name is None and new_path is None:
-        return target
-    cert = SERVER_CERTIFICATES.of(target)
-    name = new_name or (cert.name if cert else params["ServerCertificateName"])
-    path = new_path or (cert.path if cert else "/")
-    new_arn = iam_arn(ctx, "server-certificate", name, path)
-    return replace(target, also=(("iam:UpdateServerCertificate", new_arn),))
-
-
-@operation("iam", "UpdateServerCertificate", resource=_update_target)
+@operation(
+    "iam",
+    "UpdateServerCertificate",
+    resource=lambda ctx, params: SERVER_CERTIFICATES.rename_target(
+        ctx, params, "NewServerCertificateName", "iam:UpdateServerCertificate"
+    ),
+)
 def update_server_certificate(ctx: OpContext, params: Params) -> Output:
     cert = SERVER_CERTIFICATES.require(ctx, params["ServerCertificateName"])
     name = params.get("NewServerCertificateName") or cert.name

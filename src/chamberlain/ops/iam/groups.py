@@ -87,19 +87,13 @@ def get_group_op(ctx: OpContext, params: Params) -> Output:
 # ---------------------------------------------------------------------- update
 
 
-def _update_target(ctx: OpContext, params: Params) -> Target:
-    target = _target(ctx, params)
-    group = GROUPS.of(target)
-    name = params.get("NewGroupName") or (group.name if group else params["GroupName"])
-    path = params.get("NewPath") or (group.path if group else "/")
-    new_arn = iam_arn(ctx, "group", name, path)
-    if new_arn == target.resource:
-        return target
-    # Renaming or moving needs permission on both the source and the target.
-    return replace(target, also=(("iam:UpdateGroup", new_arn),))
-
-
-@operation("iam", "UpdateGroup", resource=_update_target)
+@operation(
+    "iam",
+    "UpdateGroup",
+    resource=lambda ctx, params: GROUPS.rename_target(
+        ctx, params, "NewGroupName", "iam:UpdateGroup"
+    ),
+)
 def update_group(ctx: OpContext, params: Params) -> Output:
     group = require_group(ctx, params["GroupName"])
     name = params.get("NewGroupName") or group.name

@@ -134,18 +134,6 @@ def get_user_op(ctx: OpContext, params: Params) -> Output:
 # ---------------------------------------------------------------------- update
 
 
-def _update_target(ctx: OpContext, params: Params) -> Target:
-    target = principal_target(ctx, "user", params["UserName"])
-    user = USERS.of(target)
-    name = params.get("NewUserName") or (user.name if user else params["UserName"])
-    path = params.get("NewPath") or (user.path if user else "/")
-    new_arn = iam_arn(ctx, "user", name, path)
-    if new_arn == target.resource:
-        return target
-    # Renaming or moving needs permission on both the source and the target.
-    return replace(target, also=(("iam:UpdateUser", new_arn),))
-
-
 def _carry_relations(ctx: OpContext, old: str, new: str) -> None:
     """Everything stored under the user's name follows it to the new one."""
     account, low = ctx.account_id, old.lower()
@@ -173,7 +161,11 @@ def _carry_relations(ctx: OpContext, old: str, new: str) -> None:
         profiles.put(replace(profile, user_name=new))
 
 
-@operation("iam", "UpdateUser", resource=_update_target)
+@operation(
+    "iam",
+    "UpdateUser",
+    resource=lambda ctx, params: USERS.rename_target(ctx, params, "NewUserName", "iam:UpdateUser"),
+)
 def update_user(ctx: OpContext, params: Params) -> Output:
     user = require_user(ctx, params["UserName"])
     name = params.get("NewUserName") or user.name
