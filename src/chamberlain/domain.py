@@ -34,6 +34,26 @@ class Unreferenced:
         return None
 
 
+class NamedKey:
+    """An entity keyed by its name, lower-cased (IAM names are unique case-insensitively)."""
+
+    name: str
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+class ArnKey:
+    """An entity keyed by its ARN."""
+
+    arn: str
+
+    @property
+    def key(self) -> str:
+        return self.arn
+
+
 class UserOwned:
     """An entity that belongs to a user (access keys, SSH keys, ...): looked up by the
     user's name, lower-cased."""
@@ -65,7 +85,7 @@ class Account:
 
 
 @dataclass(frozen=True)
-class User:
+class User(NamedKey):
     KIND: ClassVar[str] = "user"
     account_id: str
     user_id: str
@@ -78,16 +98,12 @@ class User:
     password_last_used: dt.datetime | None = None
 
     @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @property
     def ref(self) -> str | None:
         return self.user_id
 
 
 @dataclass(frozen=True)
-class Group:
+class Group(NamedKey):
     KIND: ClassVar[str] = "group"
     account_id: str
     group_id: str
@@ -95,10 +111,6 @@ class Group:
     path: str
     arn: str
     created: dt.datetime
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
 
     @property
     def ref(self) -> str | None:
@@ -120,7 +132,7 @@ class Membership(UserOwned):
 
 
 @dataclass(frozen=True)
-class Role:
+class Role(NamedKey):
     KIND: ClassVar[str] = "role"
     account_id: str
     role_id: str
@@ -140,16 +152,12 @@ class Role:
     trust_principals: tuple[tuple[str, str], ...] = ()
 
     @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @property
     def ref(self) -> str | None:
         return self.role_id
 
 
 @dataclass(frozen=True)
-class ManagedPolicy:
+class ManagedPolicy(NamedKey):
     """A customer managed policy. AWS managed policies are built in, not stored."""
 
     KIND: ClassVar[str] = "policy"
@@ -166,10 +174,6 @@ class ManagedPolicy:
     boundary_usage_count: int = 0
     next_version: int = 2
     tags: Tags = ()
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
 
     @property
     def ref(self) -> str | None:
@@ -286,7 +290,7 @@ class PasswordPolicy(Unreferenced):
 
 
 @dataclass(frozen=True)
-class InstanceProfile:
+class InstanceProfile(NamedKey):
     KIND: ClassVar[str] = "instance_profile"
     account_id: str
     instance_profile_id: str
@@ -298,16 +302,12 @@ class InstanceProfile:
     tags: Tags = ()
 
     @property
-    def key(self) -> str:
-        return self.name.lower()
-
-    @property
     def ref(self) -> str | None:
         return self.role_names[0].lower() if self.role_names else None
 
 
 @dataclass(frozen=True)
-class OidcProvider:
+class OidcProvider(ArnKey):
     KIND: ClassVar[str] = "oidc_provider"
     account_id: str
     arn: str
@@ -318,16 +318,12 @@ class OidcProvider:
     tags: Tags = ()
 
     @property
-    def key(self) -> str:
-        return self.arn
-
-    @property
     def ref(self) -> str | None:
         return self.url
 
 
 @dataclass(frozen=True)
-class SamlProvider(Unreferenced):
+class SamlProvider(ArnKey, Unreferenced):
     KIND: ClassVar[str] = "saml_provider"
     account_id: str
     arn: str
@@ -336,10 +332,6 @@ class SamlProvider(Unreferenced):
     created: dt.datetime
     valid_until: dt.datetime
     tags: Tags = ()
-
-    @property
-    def key(self) -> str:
-        return self.arn
 
 
 @dataclass(frozen=True)
@@ -374,7 +366,7 @@ class SigningCertificate(UserOwned):
 
 
 @dataclass(frozen=True)
-class ServerCertificate(Unreferenced):
+class ServerCertificate(NamedKey, Unreferenced):
     KIND: ClassVar[str] = "server_certificate"
     account_id: str
     server_certificate_id: str
@@ -387,10 +379,6 @@ class ServerCertificate(Unreferenced):
     uploaded: dt.datetime
     expiration: dt.datetime
     tags: Tags = ()
-
-    @property
-    def key(self) -> str:
-        return self.name.lower()
 
 
 @dataclass(frozen=True)
