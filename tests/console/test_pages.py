@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
+from typing import Any
 
+from chamberlain.crypto import totp
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta
 from chamberlain.ops.core.dispatch import execute
@@ -247,3 +250,134 @@ def test_policy_simulator_shows_the_decision_and_statement(console: Console) -> 
     assert answer.status_code == 200
     assert answer.text.count("<td>allowed</td>") == 2
     assert "AdministratorAccess" in answer.text
+
+
+# ----------------------------------------------- MFA for other users, root password
+
+
+def _enrolment(answer_text: str) -> tuple[str, str]:
+    seed = re.search(r'id="mfa-seed">([A-Z2-7=]+)<', answer_text)
+    serial = re.search(r'name="serial" value="([^"]+)"', answer_text)
+    assert seed and serial, answer_text[:2000]
+    return seed.group(1), html.unescape(serial.group(1))
+
+
+def _two_codes(seed: str) -> dict[str, str]:
+    step = totp.step_at(dt.datetime.now(dt.UTC))
+    return {"code1": totp.code_at(seed, step - 1), "code2": totp.code_at(seed, step)}
+
+
+def test_an_administrator_enrols_and_removes_another_users_mfa(console: Console) -> None:
+    make_user(console.services, "kim")
+    console.sign_in_root()
+    started = console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim")
+    assert started.status_code == 200
+    assert 'id="mfa-qr"' in started.text and "kim's authenticator app" in started.text
+    seed, serial = _enrolment(started.text)
+    assert ":mfa/kim-" in serial
+    token = re.search(r'name="csrf" value="([^"]+)"', started.text)
+    assert token
+    wrong = console.client.post(
+        "/console/users/kim/mfa/enable",
+        data={"csrf": token.group(1), "serial": serial, "code1": "000000", "code2": "000000"},
+    )
+    assert wrong.status_code == 400
+    assert "Authentication code for device is not valid." in wrong.text
+    assert iam(console.services, "ListVirtualMFADevices")["VirtualMFADevices"] == []
+    seed, serial = _enrolment(
+        console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim").text
+    )
+    enabled = console.post(
+        "/console/users/kim/mfa/enable",
+        {"serial": serial, **_two_codes(seed)},
+        page="/console/users/kim",
+    )
+    assert enabled.status_code == 200, enabled.text[:2000]
+    assert "MFA device assigned." in enabled.text
+    [device] = iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"]
+    assert device["SerialNumber"] == serial
+    removed = console.post(
+        "/console/credentials/mfa/deactivate",
+        {"serial": serial, "user": "kim"},
+        page="/console/users/kim",
+    )
+    assert removed.headers["location"] == "/console/users/kim"
+    assert iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"] == []
+    assert iam(console.services, "ListVirtualMFADevices")["VirtualMFADevices"] == []
+
+
+def test_enrolling_anothers_mfa_needs_enable_permission_on_that_user(console: Console) -> None:
+    make_user(console.services, "kim")
+    make_user(console.services, "lee")
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName="lee",
+        PolicyName="half",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+        '["iam:Get*","iam:List*","iam:CreateVirtualMFADevice","iam:DeleteVirtualMFADevice"],'
+        '"Resource":"*"}]}',
+    )
+    console.sign_in_user("lee", PASSWORD)
+    seed, serial = _enrolment(
+        console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim").text
+    )
+    denied = console.post(
+        "/console/users/kim/mfa/enable",
+        {"serial": serial, **_two_codes(seed)},
+        page="/console/users/kim",
+    )
+    assert denied.status_code == 400
+    assert (
+        f"User: arn:aws:iam::{ACCOUNT}:user/lee is not authorized to perform: "
+        f"iam:EnableMFADevice on resource: arn:aws:iam::{ACCOUNT}:user/kim" in denied.text
+    )
+    assert iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"] == []
+
+
+def test_root_changes_its_password_and_its_other_sessions_end(console: Console) -> None:
+    from starlette.testclient import TestClient
+
+    from chamberlain.app import create_app
+
+    from .conftest import BASE, ROOT_PASSWORD
+
+    other = Console(TestClient(create_app(console.services), base_url=BASE), console.services)
+    other.sign_in_root()
+    console.sign_in_root()
+    page = console.client.get("/console/credentials")
+    assert "Root user password" in page.text and "8 to 128 characters" in page.text
+    new = "Another-R00t!Passphrase"
+    wrong = console.post(
+        "/console/credentials/password",
+        {"old_password": "not-it", "new_password": new, "confirm_password": new},
+        page="/console/credentials",
+    )
+    assert wrong.status_code == 400 and "The old password is incorrect." in wrong.text
+    weak = console.post(
+        "/console/credentials/password",
+        {"old_password": ROOT_PASSWORD, "new_password": "short", "confirm_password": "short"},
+        page="/console/credentials",
+    )
+    assert weak.status_code == 400 and 'id="password-error"' in weak.text
+    done = console.post(
+        "/console/credentials/password",
+        {"old_password": ROOT_PASSWORD, "new_password": new, "confirm_password": new},
+        page="/console/credentials",
+    )
+    assert done.status_code == 200 and "Your password has been changed." in done.text
+    assert console.client.get("/console/", follow_redirects=False).status_code == 200
+    ended = other.client.get("/console/", follow_redirects=False)
+    assert ended.headers["location"].endswith("/console/signin?ended=1")
+    console.client.cookies.clear()
+    assert console.sign_in_root(ROOT_PASSWORD).status_code == 401
+    assert console.sign_in_root(new).status_code == 303
+    changes = [e for e in _events(console) if e["eventName"] == "ChangePassword"]
+    assert changes and changes[-1]["userIdentity"]["type"] == "Root"
+    assert new not in json.dumps(changes)
+
+
+def _events(console: Console) -> list[dict[str, Any]]:
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        events = uow.events.lookup(ACCOUNT, limit=1000)
+    return [json.loads(e.record) for e in sorted(events, key=lambda e: e.seq)]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from chamberlain.console.policy_text import describe_policy
 from chamberlain.console.web import CallFailed, Page, allowed, now, redirect
 from chamberlain.ops.core.accounts import generate_root_password
+from chamberlain.ops.iam.login import ROOT_CONSOLE
 
 PAGE_SIZE = 25
 #: The password policy the dashboard's one-click fix sets (CIS AWS Foundations v3.0.0
@@ -150,49 +151,84 @@ async def _credentials_values(page: Page, user: str | None) -> dict[str, Any]:
     }
 
 
-async def credentials(page: Page) -> Response:
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+#: AWS's rules for the root user's password (the account's password policy is for IAM users).
+ROOT_PASSWORD_RULES = [
+    "8 to 128 characters",
+    "At least three of: upper case, lower case, numbers, symbols",
+    "Not a common password, nor the account's email address",
+]
+
+
+async def _password_rules(page: Page) -> list[str]:
+    if page.principal.user_name is None:
+        return ROOT_PASSWORD_RULES
+    return await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+
+
+async def _credentials_page(page: Page, status: int = 200, **extra: Any) -> Response:
+    policy = await _password_rules(page)
     values = await _credentials_values(page, None)
-    return page.render("credentials.html", policy=policy, flash=page.flash, **values)
+    return page.render("credentials.html", status, policy=policy, **values, **extra)
+
+
+async def credentials(page: Page) -> Response:
+    return await _credentials_page(page, flash=page.flash)
 
 
 async def change_own_password(page: Page) -> Response:
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+    """ChangePassword as the signed-in user; for the root user, the console-only change of
+    the root password (which ends root's other console sessions: their fingerprint was
+    the old password's hash)."""
     error = None
-    if page.field("new_password") != page.field("confirm_password"):
+    old, new = page.field("old_password"), page.field("new_password")
+    if new != page.field("confirm_password"):
         error = "The new passwords do not match."
+    elif page.principal.user_name is None:
+        try:
+            await page.call_console_only(
+                "ChangePassword", {"OldPassword": old, "NewPassword": new, ROOT_CONSOLE: True}
+            )
+        except CallFailed as failed:
+            error = failed.message
     else:
-        _, error = await page.try_call(
-            "ChangePassword",
-            {"OldPassword": page.field("old_password"), "NewPassword": page.field("new_password")},
-        )
+        _, error = await page.try_call("ChangePassword", {"OldPassword": old, "NewPassword": new})
     if error is None:
         page.notices.append("Your password has been changed.")
-    values = await _credentials_values(page, None)
-    return page.render(
-        "credentials.html", 400 if error else 200, policy=policy, password_error=error, **values
-    )
+    return await _credentials_page(page, 400 if error else 200, password_error=error)
+
+
+def _mfa_user(page: Page) -> str | None:
+    """The user whose MFA device the request enrols (None: the signed-in principal)."""
+    name = page.request.path_params.get("name")
+    return name if isinstance(name, str) else None
+
+
+async def _mfa_page(page: Page, user: str | None, status: int = 200, **extra: Any) -> Response:
+    if user is None:
+        return await _credentials_page(page, status, **extra)
+    return await user_detail(page, name=user, status=status, **extra)
 
 
 async def start_mfa(page: Page) -> Response:
-    """CreateVirtualMFADevice, then show its QR code (once) and ask for two codes."""
-    base = page.principal.user_name or "root"
+    """CreateVirtualMFADevice, then show its QR code (once) and ask for two codes; for
+    the signed-in principal or, on a user's page, for that user."""
+    user = _mfa_user(page)
+    base = user or page.principal.user_name or "root"
     name = f"{base}-{secrets.token_hex(3)}"
     output, error = await page.try_call("CreateVirtualMFADevice", {"VirtualMFADeviceName": name})
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
-    values = await _credentials_values(page, None)
     if error or output is None:
-        return page.render("credentials.html", 400, policy=policy, mfa_start_error=error, **values)
+        return await _mfa_page(page, user, 400, mfa_start_error=error)
     device = output["VirtualMFADevice"]
     enrol = {
         "serial": device["SerialNumber"],
         "qr": "data:image/png;base64," + base64.b64encode(device["QRCodePNG"]).decode(),
         "seed": device["Base32StringSeed"].decode(),
     }
-    return page.render("credentials.html", policy=policy, enrol=enrol, **values)
+    return await _mfa_page(page, user, enrol=enrol)
 
 
 async def enable_mfa(page: Page) -> Response:
+    user = _mfa_user(page)
     serial = page.field("serial")
     params = {
         "SerialNumber": serial,
@@ -201,7 +237,8 @@ async def enable_mfa(page: Page) -> Response:
     }
     error = None
     try:
-        if page.principal.user_name is None:  # AWS: root enables its MFA in the console only
+        if user is None and page.principal.user_name is None:
+            # AWS: root enables its own MFA in the console only
             if not all(
                 c.isdigit() and len(c) == 6
                 for c in (params["AuthenticationCode1"], params["AuthenticationCode2"])
@@ -211,18 +248,16 @@ async def enable_mfa(page: Page) -> Response:
                 )
             await page.call_console_only("EnableMFADevice", params)
         else:
-            await page.call("EnableMFADevice", {**params, "UserName": page.principal.user_name})
+            await page.call(
+                "EnableMFADevice", {**params, "UserName": user or page.principal.user_name}
+            )
     except CallFailed as failed:
         error = failed.message
     if error is None:
         page.notices.append("MFA device assigned.")
     else:  # the seed was shown once: remove the half-made device, start again
         await page.try_call("DeleteVirtualMFADevice", {"SerialNumber": serial})
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
-    values = await _credentials_values(page, None)
-    return page.render(
-        "credentials.html", 400 if error else 200, policy=policy, mfa_error=error, **values
-    )
+    return await _mfa_page(page, user, 400 if error else 200, mfa_error=error)
 
 
 async def deactivate_mfa(page: Page) -> Response:
@@ -407,8 +442,10 @@ async def create_user(page: Page) -> Response:
     )
 
 
-async def user_detail(page: Page) -> Response:
-    name = page.request.path_params["name"]
+async def user_detail(
+    page: Page, name: str | None = None, status: int = 200, **extra: Any
+) -> Response:
+    name = name or page.request.path_params["name"]
     user, error = await page.try_call("GetUser", {"UserName": name})
     if error or user is None:
         return page.render(
@@ -424,6 +461,7 @@ async def user_detail(page: Page) -> Response:
     member_of = [g["GroupName"] for g in (groups or {}).get("Groups", [])]
     return page.render(
         "user.html",
+        status,
         name=name,
         user=details,
         tags=details.get("Tags", []),
@@ -444,6 +482,7 @@ async def user_detail(page: Page) -> Response:
         else None,
         flash=page.flash,
         **values,
+        **extra,
     )
 
 
