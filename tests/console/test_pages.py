@@ -381,3 +381,53 @@ def _events(console: Console) -> list[dict[str, Any]]:
     with console.services.store.unit_of_work(read_only=True) as uow:
         events = uow.events.lookup(ACCOUNT, limit=1000)
     return [json.loads(e.record) for e in sorted(events, key=lambda e: e.seq)]
+
+
+# --------------------------------------------------- event history, policies list
+
+
+def test_event_history_time_range_and_paging(console: Console) -> None:
+    console.sign_in_root()
+    for index in range(55):
+        iam(console.services, "CreateGroup", GroupName=f"team-{index}")
+    now = dt.datetime.now(dt.UTC)
+    hour_ago = (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    later = (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    found = console.client.get(
+        f"/console/events?attribute=EventName&value=CreateGroup&start={hour_ago}&end={later}"
+    )
+    assert found.status_code == 200
+    assert found.text.count("<td>CreateGroup</td>") == 50
+    older = re.search(r'href="/console/events\?([^"]+)" id="older-events"', found.text)
+    assert older
+    rest = console.client.get("/console/events?" + html.unescape(older.group(1)))
+    assert rest.text.count("<td>CreateGroup</td>") == 6  # with the account's Administrators
+    assert 'id="older-events"' not in rest.text
+    before = console.client.get(f"/console/events?end={hour_ago}")
+    assert "No events." in before.text
+    backwards = console.client.get(f"/console/events?start={later}&end={hour_ago}")
+    assert backwards.status_code == 400
+    assert "Start time must not be after end time." in backwards.text
+    nonsense = console.client.get("/console/events?start=yesterday")
+    assert nonsense.status_code == 400 and "YYYY-MM-DDTHH:MM" in nonsense.text
+
+
+def test_policies_filter_by_name_and_scope_with_paging(console: Console) -> None:
+    document = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+    )
+    for index in range(30):
+        name = f"Bucket{index:02d}"
+        iam(console.services, "CreatePolicy", PolicyName=name, PolicyDocument=document)
+    iam(console.services, "CreatePolicy", PolicyName="Other", PolicyDocument=document)
+    console.sign_in_root()
+    local = console.client.get("/console/policies")
+    assert "31 policies" in local.text and 'id="next-page"' in local.text
+    assert "Bucket00" in local.text and "Bucket29" not in local.text
+    second = console.client.get("/console/policies?scope=Local&start=25")
+    assert "Bucket29" in second.text and "Bucket00" not in second.text
+    found = console.client.get("/console/policies?q=bucket1")
+    assert "10 policies" in found.text and "Other" not in found.text
+    aws = console.client.get("/console/policies?scope=AWS&q=iamreadonly")
+    assert "1 policy<" in aws.text and ">IAMReadOnlyAccess</a>" in aws.text
+    assert "Bucket" not in aws.text

@@ -9,7 +9,7 @@ import datetime as dt
 import io
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -331,19 +331,32 @@ async def _all(
         marker = output["Marker"] if output else None
 
 
-async def users(page: Page) -> Response:
+def _paged(page: Page, items: list[Any], name_of: str) -> tuple[list[Any], dict[str, Any]]:
+    """The items whose `name_of` member contains the `q` search (any case), the page of
+    them that `start` asks for, and what the template's search box and pager need."""
     search = page.request.query_params.get("q", "").strip()
     try:
         start = max(0, int(page.request.query_params.get("start", "0")))
     except ValueError:
         start = 0
+    if search:
+        items = [i for i in items if search.lower() in str(i.get(name_of, "")).lower()]
+    return items[start : start + PAGE_SIZE], {
+        "search": search,
+        "start": start,
+        "total": len(items),
+        "next_start": start + PAGE_SIZE if start + PAGE_SIZE < len(items) else None,
+        "prev_start": max(0, start - PAGE_SIZE) if start else None,
+    }
+
+
+async def users(page: Page) -> Response:
     try:
         everyone = await _all(page, "ListUsers", "Users")
     except CallFailed as failed:
+        search = page.request.query_params.get("q", "")
         return page.render("users.html", 403, error=failed.message, rows=[], search=search)
-    if search:
-        everyone = [u for u in everyone if search.lower() in u["UserName"].lower()]
-    shown = everyone[start : start + PAGE_SIZE]
+    shown, paging = _paged(page, everyone, "UserName")
     at = now()
     rows = []
     for user in shown:
@@ -363,15 +376,7 @@ async def users(page: Page) -> Response:
                 "key_age": "—" if not ages else f"{max(a or 0 for a in ages)} days",
             }
         )
-    return page.render(
-        "users.html",
-        rows=rows,
-        search=search,
-        start=start,
-        total=len(everyone),
-        next_start=start + PAGE_SIZE if start + PAGE_SIZE < len(everyone) else None,
-        prev_start=max(0, start - PAGE_SIZE) if start else None,
-    )
+    return page.render("users.html", rows=rows, **paging)
 
 
 async def new_user(page: Page) -> Response:
@@ -521,22 +526,23 @@ async def roles(page: Page) -> Response:
     )
 
 
+POLICY_SCOPES = {"Local": "Customer managed", "AWS": "AWS managed", "All": "All"}
+
+
 async def policies(page: Page) -> Response:
+    """ListPolicies of a scope, filtered by name and shown a page at a time."""
     scope = page.request.query_params.get("scope", "Local")
-    if scope not in ("Local", "AWS", "All"):
+    if scope not in POLICY_SCOPES:
         scope = "Local"
     try:
-        rows = await _all(page, "ListPolicies", "Policies", {"Scope": scope})
+        found = await _all(page, "ListPolicies", "Policies", {"Scope": scope})
     except CallFailed as failed:
-        return page.render("list.html", 403, title="Policies", error=failed.message, rows=[])
+        return page.render(
+            "policies.html", 403, error=failed.message, rows=[], scope=scope, search=""
+        )
+    shown, paging = _paged(page, found, "PolicyName")
     return page.render(
-        "list.html",
-        title="Policies",
-        columns=["PolicyName", "Arn", "AttachmentCount", "UpdateDate"],
-        rows=rows,
-        when=when,
-        scopes=["Local", "AWS", "All"],
-        scope=scope,
+        "policies.html", rows=shown, when=when, scopes=POLICY_SCOPES, scope=scope, **paging
     )
 
 
@@ -591,22 +597,47 @@ async def save_alias(page: Page) -> Response:
 # --------------------------------------------------------------------- event history
 
 
+def _utc_moment(text: str) -> dt.datetime | None:
+    """A datetime-local field's value (YYYY-MM-DDTHH:MM, read as UTC); ValueError if
+    it is not one."""
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
 async def events(page: Page) -> Response:
-    name = page.request.query_params.get("attribute", "")
-    value = page.request.query_params.get("value", "").strip()
+    query = page.request.query_params
+    name = query.get("attribute", "")
+    value = query.get("value", "").strip()
+    start_text, end_text = query.get("start", "").strip(), query.get("end", "").strip()
     body: dict[str, Any] = {"MaxResults": 50}
     if name and value:
         body["LookupAttributes"] = [{"AttributeKey": name, "AttributeValue": value}]
-    output, error = await run_in_threadpool(_lookup, page, body)
+    if query.get("next"):
+        body["NextToken"] = query["next"]
+    error: str | None = None
+    try:
+        body["StartTime"] = _utc_moment(start_text)
+        body["EndTime"] = _utc_moment(end_text)
+    except ValueError:
+        error = "Start and end must be dates and times (YYYY-MM-DDTHH:MM, UTC)."
+    output = None
+    if error is None:
+        output, error = await run_in_threadpool(
+            _lookup, page, {k: v for k, v in body.items() if v is not None}
+        )
     rows = (output or {}).get("Events", [])
+    filters = {"attribute": name, "value": value, "start": start_text, "end": end_text}
+    next_token = (output or {}).get("NextToken")
     return page.render(
         "events.html",
+        400 if error else 200,
         rows=rows,
         error=error,
-        attribute=name,
-        value=value,
         when=when,
         attributes=["EventName", "Username", "ResourceName", "ResourceType", "EventSource"],
+        next_query=urlencode({**filters, "next": next_token}) if next_token else None,
+        **filters,
     )
 
 
