@@ -9,7 +9,9 @@ import json
 import re
 from typing import Any
 
+from chamberlain.console.signin import user_caller
 from chamberlain.crypto import totp
+from chamberlain.domain import User
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta
 from chamberlain.ops.core.dispatch import execute
@@ -431,3 +433,55 @@ def test_policies_filter_by_name_and_scope_with_paging(console: Console) -> None
     aws = console.client.get("/console/policies?scope=AWS&q=iamreadonly")
     assert "1 policy<" in aws.text and ">IAMReadOnlyAccess</a>" in aws.text
     assert "Bucket" not in aws.text
+
+
+# ------------------------------------------------------------------ access advisor
+
+
+def test_access_advisor_shows_the_services_and_actions_a_user_used(console: Console) -> None:
+    make_user(console.services, "nina")
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName="nina",
+        PolicyName="read",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+        '["iam:ListUsers","iam:GetUser","sts:GetCallerIdentity"],"Resource":"*"}]}',
+    )
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        user = uow.repo(User).get(ACCOUNT, "nina")
+    assert user is not None
+    meta = RequestMeta(request_id="n", now=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    nina = user_caller(user)
+    execute(console.services, nina, meta, "iam", "ListUsers", {})
+    console.services.group_commit.flush()
+    console.sign_in_root()
+    page = console.client.get("/console/users/nina")
+    assert 'href="/console/users/nina/access-advisor"' in page.text
+    advisor = console.client.get("/console/users/nina/access-advisor")
+    assert advisor.status_code == 200, advisor.text[:1500]
+    iam_row = re.search(r'<tr data-service="iam">(.*?)</tr>', advisor.text, re.S)
+    sts_row = re.search(r'<tr data-service="sts">(.*?)</tr>', advisor.text, re.S)
+    assert iam_row and sts_row
+    assert "<code>ListUsers</code>" in iam_row.group(1)
+    assert "GetUser</code>" not in iam_row.group(1)  # allowed, never called
+    assert "Not accessed in the tracking period" in sts_row.group(1)
+    # a role's page has its advisor too
+    iam(console.services, "CreateRole", RoleName="ops", AssumeRolePolicyDocument=TRUST)
+    assert console.client.get("/console/roles/ops/access-advisor").status_code == 200
+
+
+def test_access_advisor_shows_access_denied(console: Console) -> None:
+    make_user(console.services, "lee")
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName="lee",
+        PolicyName="read",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+        '["iam:Get*","iam:List*"],"Resource":"*"}]}',
+    )
+    console.sign_in_user("lee", PASSWORD)
+    denied = console.client.get("/console/users/admin/access-advisor")
+    assert denied.status_code == 403
+    assert "iam:GenerateServiceLastAccessedDetails on resource" in denied.text

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from chamberlain.console.policy_text import describe_policy
-from chamberlain.console.web import CallFailed, Page, allowed, now, redirect
+from chamberlain.console.web import PREFIX, CallFailed, Page, allowed, now, redirect
 from chamberlain.ops.core.accounts import generate_root_password
 from chamberlain.ops.iam.login import ROOT_CONSOLE
 
@@ -897,6 +897,49 @@ async def role_revoke(page: Page) -> Response:
         page.notices.append("Sessions issued before now are revoked.")
         return await role_detail(page, name=name)
     return redirect(page.with_flash(f"/roles/{quote(name)}", error))
+
+
+# -------------------------------------------------------------------- access advisor
+
+ADVISOR_KINDS = {"users": ("GetUser", "UserName", "User"), "roles": ("GetRole", "RoleName", "Role")}
+
+
+async def access_advisor(page: Page) -> Response:
+    """Service last accessed for a user or a role: GenerateServiceLastAccessedDetails
+    (action level: IAM's actions one by one), then GetServiceLastAccessedDetails."""
+    kind = page.request.url.path.removeprefix(PREFIX).split("/")[1]
+    read, member, output_member = ADVISOR_KINDS[kind]
+    name = page.request.path_params["name"]
+    values: dict[str, Any] = {"kind": kind, "name": name, "when": when}
+    entity, error = await page.try_call(read, {member: name})
+    if error or entity is None:
+        return page.render("access_advisor.html", _error_status(error), error=error, **values)
+    arn = entity[output_member]["Arn"]
+    job, error = await page.try_call(
+        "GenerateServiceLastAccessedDetails", {"Arn": arn, "Granularity": "ACTION_LEVEL"}
+    )
+    details = None
+    if job is not None:
+        details, error = await page.try_call(
+            "GetServiceLastAccessedDetails", {"JobId": job["JobId"], "MaxItems": 1000}
+        )
+    if error or details is None:
+        return page.render("access_advisor.html", _error_status(error), error=error, **values)
+    services = sorted(
+        details.get("ServicesLastAccessed", []),
+        key=lambda s: (s.get("LastAuthenticated") is None, s.get("ServiceName", "")),
+    )
+    return page.render(
+        "access_advisor.html",
+        services=services,
+        generated=when(details.get("JobCompletionDate")),
+        arn=arn,
+        **values,
+    )
+
+
+def _error_status(error: str | None) -> int:
+    return 403 if error and "not authorized" in error else 404
 
 
 # ------------------------------------------------------------------ policy simulator
