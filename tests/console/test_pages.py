@@ -485,3 +485,108 @@ def test_access_advisor_shows_access_denied(console: Console) -> None:
     denied = console.client.get("/console/users/admin/access-advisor")
     assert denied.status_code == 403
     assert "iam:GenerateServiceLastAccessedDetails on resource" in denied.text
+
+
+# ------------------------------------------------- creating roles, instance profiles
+
+
+def test_create_a_role_for_a_service_with_a_policy(console: Console) -> None:
+    console.sign_in_root()
+    form = console.client.get("/console/roles/new")
+    assert form.status_code == 200 and 'data-kind="trust"' in form.text
+    created = console.post(
+        "/console/roles/new",
+        {
+            "kind": "service",
+            "trust_service": "ec2.amazonaws.com",
+            "name": "web-server",
+            "description": "Front end",
+            "max_hours": "4",
+            "policies": "arn:aws:iam::aws:policy/ReadOnlyAccess\n",
+        },
+        page="/console/roles/new",
+    )
+    assert created.status_code == 303
+    assert created.headers["location"] == "/console/roles/web-server"
+    role = iam(console.services, "GetRole", RoleName="web-server")["Role"]
+    trust = json.loads(role["AssumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert role["MaxSessionDuration"] == 4 * 3600 and role["Description"] == "Front end"
+    attached = iam(console.services, "ListAttachedRolePolicies", RoleName="web-server")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["ReadOnlyAccess"]
+
+
+def test_create_role_shows_template_and_aws_errors(console: Console) -> None:
+    console.sign_in_root()
+    bad_template = console.post(
+        "/console/roles/new",
+        {"kind": "account", "trust_account": "42", "name": "x"},
+        page="/console/roles/new",
+    )
+    assert bad_template.status_code == 400
+    assert "The account ID must be 12 digits." in bad_template.text
+    assert 'value="42"' in bad_template.text  # the form keeps what was typed
+    bad_json = console.post(
+        "/console/roles/new",
+        {
+            "kind": "custom",
+            "document": TRUST.replace("sts:AssumeRole", "s3:GetObject"),
+            "name": "y",
+        },
+        page="/console/roles/new",
+    )
+    assert bad_json.status_code == 400
+    assert "Trust Policy statement actions can only be" in bad_json.text
+    iam(console.services, "CreateRole", RoleName="taken", AssumeRolePolicyDocument=TRUST)
+    taken = console.post(
+        "/console/roles/new",
+        {"kind": "custom", "document": TRUST, "name": "taken"},
+        page="/console/roles/new",
+    )
+    assert taken.status_code == 400
+    assert "Role with name taken already exists." in taken.text
+
+
+def test_create_role_is_denied_without_permission(console: Console) -> None:
+    make_user(console.services, "lee")
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName="lee",
+        PolicyName="read",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+        '["iam:Get*","iam:List*"],"Resource":"*"}]}',
+    )
+    console.sign_in_user("lee", PASSWORD)
+    denied = console.post(
+        "/console/roles/new", {"kind": "account", "name": "sneaky"}, page="/console/roles/new"
+    )
+    assert denied.status_code == 400
+    assert f"iam:CreateRole on resource: arn:aws:iam::{ACCOUNT}:role/sneaky" in denied.text
+
+
+def test_instance_profile_create_add_remove_and_delete(console: Console) -> None:
+    iam(console.services, "CreateRole", RoleName="app", AssumeRolePolicyDocument=TRUST)
+    console.sign_in_root()
+    made = console.post("/console/instance-profiles", {"name": "app-hosts"})
+    assert made.headers["location"] == "/console/instance-profiles/app-hosts"
+    page = "/console/instance-profiles/app-hosts"
+    console.post(page, {"do": "add", "role": "app"})
+    profile = iam(console.services, "GetInstanceProfile", InstanceProfileName="app-hosts")
+    assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == ["app"]
+    assert (
+        'href="/console/instance-profiles/app-hosts"'
+        in console.client.get("/console/roles/app").text
+    )
+    listed = console.client.get("/console/instance-profiles")
+    assert "app-hosts" in listed.text and 'href="/console/roles/app"' in listed.text
+    again = console.post("/console/instance-profiles", {"name": "app-hosts"})
+    assert again.status_code == 400 and "Instance Profile app-hosts already exists." in again.text
+    console.post(page, {"do": "remove", "role": "app"})
+    profile = iam(console.services, "GetInstanceProfile", InstanceProfileName="app-hosts")
+    assert profile["InstanceProfile"]["Roles"] == []
+    console.post(page, {"do": "add", "role": "app"})
+    deleted = console.post(page, {"do": "delete", "role": "app"})
+    assert deleted.headers["location"] == "/console/instance-profiles"
+    assert iam(console.services, "ListInstanceProfiles")["InstanceProfiles"] == []
+    assert iam(console.services, "GetRole", RoleName="app")["Role"]["RoleName"] == "app"

@@ -53,10 +53,17 @@ def console_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             Route("/groups/{name}", page(pages.group_detail), methods=get),
             Route("/groups/{name}/policies", page(pages.group_policy), methods=post),
             Route("/roles", page(pages.roles), methods=get),
+            Route("/roles/new", page(pages.new_role), methods=get),
+            Route("/roles/new", page(pages.create_role), methods=post),
             Route("/roles/{name}", page(pages.role_detail), methods=get),
             Route("/roles/{name}/trust", page(pages.role_trust), methods=post),
             Route("/roles/{name}/access-advisor", page(pages.access_advisor), methods=get),
             Route("/roles/{name}/revoke", page(pages.role_revoke), methods=post),
+            Route("/instance-profiles", page(pages.instance_profiles), methods=["GET", "POST"]),
+            Route("/instance-profiles/{name}", page(pages.instance_profile), methods=get),
+            Route(
+                "/instance-profiles/{name}", page(pages.instance_profile_change), methods=post
+            ),
             Route("/simulator", page(pages.simulator), methods=["GET", "POST"]),
             Route("/policies", page(pages.policies), methods=get),
             Route("/policies/new", page(pages.new_policy), methods=get),

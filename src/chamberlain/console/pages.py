@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from chamberlain.console.policy_text import describe_policy
+from chamberlain.console.trust_templates import WELL_KNOWN, TemplateError, trust_policy
 from chamberlain.console.web import PREFIX, CallFailed, Page, allowed, now, redirect
 from chamberlain.ops.core.accounts import generate_root_password
 from chamberlain.ops.iam.login import ROOT_CONSOLE
@@ -522,7 +523,15 @@ async def roles(page: Page) -> Response:
     except CallFailed as failed:
         return page.render("list.html", 403, title="Roles", error=failed.message, rows=[])
     return page.render(
-        "list.html", title="Roles", columns=["RoleName", "Path", "CreateDate"], rows=rows, when=when
+        "list.html",
+        title="Roles",
+        columns=["RoleName", "Path", "CreateDate"],
+        rows=rows,
+        when=when,
+        links=[
+            ("/roles/new", "Create role", "create-role"),
+            ("/instance-profiles", "Instance profiles", "instance-profiles"),
+        ],
     )
 
 
@@ -897,6 +906,131 @@ async def role_revoke(page: Page) -> Response:
         page.notices.append("Sessions issued before now are revoked.")
         return await role_detail(page, name=name)
     return redirect(page.with_flash(f"/roles/{quote(name)}", error))
+
+
+# ------------------------------------------------- creating roles, instance profiles
+
+STARTER_TRUST = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Principal": {"Service": "ec2.amazonaws.com"},
+      "Action": "sts:AssumeRole"
+    }
+  ]
+}
+"""
+
+
+async def _role_form(page: Page, status: int = 200, **values: Any) -> Response:
+    providers, _ = await page.try_call("ListOpenIDConnectProviders")
+    known = [p["Arn"] for p in (providers or {}).get("OpenIDConnectProviderList", [])]
+    defaults = {"kind": "account", "document": STARTER_TRUST, "max_hours": "1"}
+    return page.render(
+        "role_new.html",
+        status,
+        providers=known + list(WELL_KNOWN),
+        form={**defaults, **{k: v for k, v in (page.form or {}).items() if isinstance(v, str)}},
+        **values,
+    )
+
+
+async def new_role(page: Page) -> Response:
+    return await _role_form(page)
+
+
+async def create_role(page: Page) -> Response:
+    """CreateRole with the trust policy the form's template (or pasted JSON) makes,
+    then AttachRolePolicy for each policy ARN given."""
+    try:
+        document = trust_policy(page.field("kind"), page.field, page.principal.account_id)
+    except TemplateError as problem:
+        return await _role_form(page, 400, error=str(problem))
+    name = page.field("name").strip()
+    try:
+        hours = int(page.field("max_hours") or "1")
+    except ValueError:
+        hours = 0
+    params: dict[str, Any] = {
+        "RoleName": name,
+        "AssumeRolePolicyDocument": document,
+        "Description": page.field("description").strip() or None,
+        "Path": page.field("path").strip() or None,
+        "MaxSessionDuration": hours * 3600,
+    }
+    _, error = await page.try_call("CreateRole", params)
+    if error:
+        return await _role_form(page, 400, error=error)
+    problems = []
+    for arn in (line.strip() for line in page.field("policies").splitlines()):
+        if arn:
+            _, failed = await page.try_call(
+                "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn}
+            )
+            if failed:
+                problems.append(failed)
+    return redirect(page.with_flash(f"/roles/{quote(name)}", " ".join(problems) or None))
+
+
+async def instance_profiles(page: Page) -> Response:
+    error = None
+    if page.request.method == "POST":
+        name = page.field("name").strip()
+        _, error = await page.try_call(
+            "CreateInstanceProfile",
+            {"InstanceProfileName": name, "Path": page.field("path") or None},
+        )
+        if error is None:
+            return redirect(f"/instance-profiles/{quote(name)}")
+    try:
+        rows = await _all(page, "ListInstanceProfiles", "InstanceProfiles")
+    except CallFailed as failed:
+        return page.render("instance_profiles.html", 403, denied=failed.message, rows=[])
+    return page.render(
+        "instance_profiles.html", 400 if error else 200, rows=rows, error=error, when=when
+    )
+
+
+async def instance_profile(page: Page) -> Response:
+    name = page.request.path_params["name"]
+    found, error = await page.try_call("GetInstanceProfile", {"InstanceProfileName": name})
+    if error or found is None:
+        return page.render("instance_profile.html", _error_status(error), error=error, name=name)
+    profile = found["InstanceProfile"]
+    members = [r["RoleName"] for r in profile.get("Roles", [])]
+    roles, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+    return page.render(
+        "instance_profile.html",
+        name=name,
+        profile=profile,
+        members=members,
+        # a profile holds one role at most: roles to add only while it has none
+        other_roles=[] if members else [r["RoleName"] for r in (roles or {}).get("Roles", [])],
+        flash=page.flash,
+        when=when,
+    )
+
+
+async def instance_profile_change(page: Page) -> Response:
+    """Add or remove the role, or delete the profile (removing its role first, as
+    AWS's console does)."""
+    name = page.request.path_params["name"]
+    do, role = page.field("do"), page.field("role")
+    params = {"InstanceProfileName": name, "RoleName": role}
+    if do == "add":
+        _, error = await page.try_call("AddRoleToInstanceProfile", params)
+    elif do == "remove":
+        _, error = await page.try_call("RemoveRoleFromInstanceProfile", params)
+    else:
+        error = None
+        if role:
+            _, error = await page.try_call("RemoveRoleFromInstanceProfile", params)
+        if error is None:
+            _, error = await page.try_call("DeleteInstanceProfile", {"InstanceProfileName": name})
+            if error is None:
+                return redirect("/instance-profiles")
+    return redirect(page.with_flash(f"/instance-profiles/{quote(name)}", error))
 
 
 # -------------------------------------------------------------------- access advisor
