@@ -38,7 +38,7 @@ def test_service_template() -> None:
         "Principal": {"Service": "ec2.amazonaws.com"},
         "Action": "sts:AssumeRole",
     }
-    with pytest.raises(TemplateError, match="ec2.amazonaws.com"):
+    with pytest.raises(TemplateError, match=r"ec2\.amazonaws\.com"):
         _make("service", trust_service="ec2")
 
 
