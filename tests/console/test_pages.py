@@ -250,8 +250,59 @@ def test_policy_simulator_shows_the_decision_and_statement(console: Console) -> 
         page="/console/simulator",
     )
     assert answer.status_code == 200
-    assert answer.text.count("<td>allowed</td>") == 2
+    assert answer.text.count('"decision-allowed">allowed</td>') == 2
     assert "AdministratorAccess" in answer.text
+
+
+IP_POLICY = """{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+   "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+]}"""
+BOUNDARY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+)
+
+
+def test_policy_simulator_with_pasted_policies_boundary_and_context(console: Console) -> None:
+    console.sign_in_root()
+
+    def simulate(**fields: Any) -> Any:
+        form = {"mode": "custom", "actions": "s3:GetObject\ns3:PutObject", "resources": "*"}
+        return console.post("/console/simulator", {**form, **fields}, page="/console/simulator")
+
+    rows = {"ctx_key": "aws:SourceIp", "ctx_type": "ip", "ctx_values": "10.1.2.3"}
+    inside = simulate(policies=IP_POLICY, boundary=BOUNDARY, **rows)
+    assert inside.status_code == 200, inside.text[:3000]
+    results = re.findall(r'<td>(s3:\w+)</td><td>\*</td>\s*<td class="decision-(\w+)"', inside.text)
+    assert results == [("s3:GetObject", "allowed"), ("s3:PutObject", "denied")]
+    assert "<li>PolicyInputList.1 (" in inside.text
+    assert 'value="10.1.2.3"' in inside.text  # the form keeps its entries
+    outside = simulate(policies=IP_POLICY, **{**rows, "ctx_values": "192.0.2.1"})
+    assert re.findall(r'class="decision-(\w+)"', outside.text) == ["denied", "denied"]
+    missing = simulate(policies=f"[{IP_POLICY}, {BOUNDARY}]")
+    assert re.findall(r'class="decision-(\w+)"', missing.text) == ["allowed", "allowed"]
+    fenced = simulate(
+        policies=IP_POLICY,
+        boundary=BOUNDARY.replace("s3:*", "s3:PutObject"),
+        **rows,
+    )
+    assert re.findall(r'class="decision-(\w+)"', fenced.text) == ["denied", "denied"]
+    assert "Permissions boundary: does not allow" in fenced.text
+    broken = simulate(policies='{"Version": "2012-10-17"')
+    assert broken.status_code == 400
+    assert 'id="simulator-error"' in broken.text
+
+
+def test_policy_simulator_is_denied_without_permission(console: Console) -> None:
+    make_user(console.services, "nobody")
+    console.sign_in_user("nobody", PASSWORD)
+    denied = console.post(
+        "/console/simulator",
+        {"mode": "custom", "policies": BOUNDARY, "actions": "s3:GetObject", "resources": "*"},
+        page="/console/simulator",
+    )
+    assert denied.status_code == 400
+    assert "is not authorized to perform: iam:SimulateCustomPolicy" in denied.text
 
 
 # ----------------------------------------------- MFA for other users, root password

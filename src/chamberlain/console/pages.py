@@ -1079,50 +1079,131 @@ def _error_status(error: str | None) -> int:
 # ------------------------------------------------------------------ policy simulator
 
 
+CONTEXT_TYPES = (
+    "string",
+    "stringList",
+    "numeric",
+    "numericList",
+    "boolean",
+    "booleanList",
+    "ip",
+    "ipList",
+    "binary",
+    "binaryList",
+    "date",
+    "dateList",
+)
+#: Context entry rows on the simulator's form.
+CONTEXT_ROWS = 3
+
+
+def _lines(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+def _documents(text: str) -> list[str]:
+    """The policies pasted in one box: one JSON document, or a JSON array of documents
+    (anything else goes to the operation as it is, which answers with IAM's error)."""
+    import json
+
+    if not text.strip():
+        return []
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return [text]
+    if isinstance(parsed, list) and parsed:
+        return [json.dumps(item, indent=2) for item in parsed]
+    return [text]
+
+
+def _members(name: str, items: list[str]) -> list[tuple[str, Any]]:
+    return [(f"{name}.member.{i + 1}", item) for i, item in enumerate(items)]
+
+
+def _context_entries(page: Page) -> tuple[list[tuple[str, Any]], list[dict[str, str]]]:
+    """ContextEntries from the form's rows (key, type, values: comma-separated for a
+    list type), and the rows to show again."""
+    keys, kinds, values = page.fields("ctx_key"), page.fields("ctx_type"), page.fields("ctx_values")
+    params: list[tuple[str, Any]] = []
+    rows: list[dict[str, str]] = []
+    for key, kind, text in zip(keys, kinds, values, strict=False):
+        rows.append({"key": key, "type": kind, "values": text})
+        if not key.strip():
+            continue
+        entry = f"ContextEntries.member.{sum(1 for r in rows if r['key'].strip())}"
+        split = [v.strip() for v in text.split(",")] if kind.endswith("List") else [text.strip()]
+        params += [(f"{entry}.ContextKeyName", key.strip()), (f"{entry}.ContextKeyType", kind)]
+        params += _members(f"{entry}.ContextKeyValues", split)
+    rows += [{"key": "", "type": "string", "values": ""}] * (CONTEXT_ROWS - len(rows))
+    return params, rows
+
+
+def _statement(matched: dict[str, Any]) -> str:
+    start = matched.get("StartPosition", {}).get("Line", "?")
+    end = matched.get("EndPosition", {}).get("Line", start)
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{matched.get('SourcePolicyId', '')} ({matched.get('SourcePolicyType', '')}), {lines}"
+
+
 async def simulator(page: Page) -> Response:
+    """SimulatePrincipalPolicy (a user, group or role, plus any pasted policies) or
+    SimulateCustomPolicy (pasted policies only), with a boundary, a resource policy and
+    context entries; each result with the statements that decided it."""
+    users_out, _ = await page.try_call("ListUsers", {"MaxItems": 1000})
+    roles_out, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+    values: dict[str, Any] = {
+        "principals": [u["Arn"] for u in (users_out or {}).get("Users", [])]
+        + [r["Arn"] for r in (roles_out or {}).get("Roles", [])],
+        "types": CONTEXT_TYPES,
+    }
     if page.request.method == "GET" or page.form is None:
-        users_out, _ = await page.try_call("ListUsers", {"MaxItems": 1000})
-        roles_out, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+        blank = [{"key": "", "type": "string", "values": ""}] * CONTEXT_ROWS
         return page.render(
-            "simulator.html",
-            principals=[u["Arn"] for u in (users_out or {}).get("Users", [])]
-            + [r["Arn"] for r in (roles_out or {}).get("Roles", [])],
-            source="",
-            actions="",
-            resources="*",
+            "simulator.html", mode="principal", form={"resources": "*"}, rows=blank, **values
         )
-    source = page.field("source").strip()
-    actions = [
-        a.strip() for a in page.field("actions").replace(",", "\n").splitlines() if a.strip()
-    ]
-    resources = [
-        r.strip() for r in page.field("resources").replace(",", "\n").splitlines() if r.strip()
-    ]
-    params: list[tuple[str, Any]] = [("PolicySourceArn", source)]
-    params += [(f"ActionNames.member.{i + 1}", a) for i, a in enumerate(actions)]
-    params += [(f"ResourceArns.member.{i + 1}", r) for i, r in enumerate(resources)]
-    output, error = await page.try_call("SimulatePrincipalPolicy", params)
+    mode = "custom" if page.field("mode") == "custom" else "principal"
+    context, rows = _context_entries(page)
+    params: list[tuple[str, Any]] = []
+    if mode == "principal":
+        params.append(("PolicySourceArn", page.field("source").strip()))
+    params += _members("PolicyInputList", _documents(page.field("policies")))
+    params += _members("PermissionsBoundaryPolicyInputList", _documents(page.field("boundary")))
+    params += _members("ActionNames", _lines(page.field("actions")))
+    params += _members("ResourceArns", _lines(page.field("resources")))
+    for member, name in (
+        ("ResourcePolicy", "resource_policy"),
+        ("CallerArn", "caller"),
+        ("ResourceOwner", "owner"),
+    ):
+        if page.field(name).strip():
+            params.append((member, page.field(name).strip()))
+    params += context
+    operation = "SimulatePrincipalPolicy" if mode == "principal" else "SimulateCustomPolicy"
+    output, error = await page.try_call(operation, params)
     results = []
     for result in (output or {}).get("EvaluationResults", []):
+        boundary = result.get("PermissionsBoundaryDecisionDetail")
         results.append(
             {
                 "action": result.get("EvalActionName"),
                 "resource": result.get("EvalResourceName"),
                 "decision": result.get("EvalDecision"),
-                "statements": [
-                    f"{m.get('SourcePolicyId', '')} ({m.get('SourcePolicyType', '')}), "
-                    f"line {m.get('StartPosition', {}).get('Line', '?')}"
-                    for m in result.get("MatchedStatements", [])
-                ],
+                "statements": [_statement(m) for m in result.get("MatchedStatements", [])],
+                "missing": result.get("MissingContextValues", []),
+                "boundary": None
+                if boundary is None
+                else boundary.get("AllowedByPermissionsBoundary"),
             }
         )
+    form = {k: v for k, v in page.form.items() if isinstance(v, str)}
     return page.render(
         "simulator.html",
         400 if error else 200,
         error=error,
-        principals=[],
-        source=source,
-        actions="\n".join(actions),
-        resources="\n".join(resources),
+        mode=mode,
+        form=form,
+        rows=rows,
         results=results,
+        **values,
     )
