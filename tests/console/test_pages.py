@@ -308,6 +308,20 @@ def test_policy_simulator_is_denied_without_permission(console: Console) -> None
 # ----------------------------------------------- MFA for other users, root password
 
 
+def allowed_user(console: Console, name: str, actions: list[str]) -> None:
+    """A user with a console password, allowed only `actions` (on any resource)."""
+    make_user(console.services, name)
+    allow = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [allow]}
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName=name,
+        PolicyName="allowed",
+        PolicyDocument=json.dumps(document),
+    )
+
+
 def _enrolment(answer_text: str) -> tuple[str, str]:
     seed = re.search(r'id="mfa-seed">([A-Z2-7=]+)<', answer_text)
     serial = re.search(r'name="serial" value="([^"]+)"', answer_text)
@@ -361,16 +375,8 @@ def test_an_administrator_enrols_and_removes_another_users_mfa(console: Console)
 
 def test_enrolling_anothers_mfa_needs_enable_permission_on_that_user(console: Console) -> None:
     make_user(console.services, "kim")
-    make_user(console.services, "lee")
-    iam(
-        console.services,
-        "PutUserPolicy",
-        UserName="lee",
-        PolicyName="half",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-        '["iam:Get*","iam:List*","iam:CreateVirtualMFADevice","iam:DeleteVirtualMFADevice"],'
-        '"Resource":"*"}]}',
-    )
+    mfa = ["iam:CreateVirtualMFADevice", "iam:DeleteVirtualMFADevice"]
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*", *mfa])
     console.sign_in_user("lee", PASSWORD)
     seed, serial = _enrolment(
         console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim").text
@@ -490,15 +496,7 @@ def test_policies_filter_by_name_and_scope_with_paging(console: Console) -> None
 
 
 def test_access_advisor_shows_the_services_and_actions_a_user_used(console: Console) -> None:
-    make_user(console.services, "nina")
-    iam(
-        console.services,
-        "PutUserPolicy",
-        UserName="nina",
-        PolicyName="read",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-        '["iam:ListUsers","iam:GetUser","sts:GetCallerIdentity"],"Resource":"*"}]}',
-    )
+    allowed_user(console, "nina", ["iam:ListUsers", "iam:GetUser", "sts:GetCallerIdentity"])
     with console.services.store.unit_of_work(read_only=True) as uow:
         user = uow.repo(User).get(ACCOUNT, "nina")
     assert user is not None
@@ -523,15 +521,7 @@ def test_access_advisor_shows_the_services_and_actions_a_user_used(console: Cons
 
 
 def test_access_advisor_shows_access_denied(console: Console) -> None:
-    make_user(console.services, "lee")
-    iam(
-        console.services,
-        "PutUserPolicy",
-        UserName="lee",
-        PolicyName="read",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-        '["iam:Get*","iam:List*"],"Resource":"*"}]}',
-    )
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*"])
     console.sign_in_user("lee", PASSWORD)
     denied = console.client.get("/console/users/admin/access-advisor")
     assert denied.status_code == 403
@@ -599,15 +589,7 @@ def test_create_role_shows_template_and_aws_errors(console: Console) -> None:
 
 
 def test_create_role_is_denied_without_permission(console: Console) -> None:
-    make_user(console.services, "lee")
-    iam(
-        console.services,
-        "PutUserPolicy",
-        UserName="lee",
-        PolicyName="read",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-        '["iam:Get*","iam:List*"],"Resource":"*"}]}',
-    )
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*"])
     console.sign_in_user("lee", PASSWORD)
     denied = console.post(
         "/console/roles/new", {"kind": "account", "name": "sneaky"}, page="/console/roles/new"

@@ -351,6 +351,25 @@ def _password_changer(ctx: OpContext) -> tuple[User, PasswordPolicy | None, Logi
     return user, policy, _require_profile(ctx, user)
 
 
+def _check_old_password(
+    services: Services,
+    who: User | Account,
+    stored_hash: str,
+    params: Params,
+    source_ip: str,
+    now: dt.datetime,
+) -> None:
+    """ChangePassword's proof (no transaction open): count the attempt, verify the old
+    password, and on success start the count again."""
+    _reserve_password_attempt(services, who, source_ip, now)
+    with throttle.hashing():
+        right = verify_password(stored_hash, params["OldPassword"])
+    if not right:
+        raise InvalidUserType("The old password is incorrect.")
+    with services.store.unit_of_work() as proven:
+        _password_proven(proven, who, source_ip)
+
+
 def _verify_change(ctx: OpContext, params: Params) -> Later:
     """ChangePassword's preparer: reads the user, policy and profile, then (its unit of
     work closed, no lock held) counts the attempt, verifies the old password, checks the
@@ -367,13 +386,7 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
     services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
 
     def verify() -> _VerifiedChange:
-        _reserve_password_attempt(services, user, source_ip, now)
-        with throttle.hashing():
-            right = verify_password(profile.password_hash, params["OldPassword"])
-        if not right:
-            raise InvalidUserType("The old password is incorrect.")
-        with services.store.unit_of_work() as proven:
-            _password_proven(proven, user, source_ip)
+        _check_old_password(services, user, profile.password_hash, params, source_ip, now)
         if violation is not None:
             raise violation
         with throttle.hashing():
@@ -427,13 +440,8 @@ def _verify_root_change(ctx: OpContext, params: Params) -> Later:
     services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
 
     def verify() -> _VerifiedRootChange:
-        _reserve_password_attempt(services, account, source_ip, now)
-        with throttle.hashing():
-            right = verify_password(account.root_password_hash, params["OldPassword"])
-        if not right:
-            raise InvalidUserType("The old password is incorrect.")
-        with services.store.unit_of_work() as proven:
-            _password_proven(proven, account, source_ip)
+        stored = account.root_password_hash
+        _check_old_password(services, account, stored, params, source_ip, now)
         if problem is not None:
             raise PasswordPolicyViolation(problem)
         with throttle.hashing():
