@@ -12,10 +12,10 @@ account lock and prunes a bounded batch of expired ones.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from chamberlain.console import session as sessions
 from chamberlain.ops.core.context import Services
-from chamberlain.store.api import UnitOfWork
 
 SCOPE = "console-signed-out"
 #: Expired revocations deleted per sign-out, at most.
@@ -30,5 +30,16 @@ def revoke(services: Services, session: sessions.Session, now: dt.datetime) -> N
         uow.counters.prune(SCOPE, now, limit=PRUNE_BATCH)
 
 
-def is_revoked(uow: UnitOfWork, sid: str) -> bool:
+class _Rows(Protocol):
+    def get(self, scope: str, key: str) -> object | None: ...
+
+
+class _Reading(Protocol):
+    """What the check needs of a unit of work (the console does not import the store)."""
+
+    @property
+    def counters(self) -> _Rows: ...
+
+
+def is_revoked(uow: _Reading, sid: str) -> bool:
     return uow.counters.get(SCOPE, sid) is not None
