@@ -17,6 +17,7 @@ from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.ops.core.context import Services
+from chamberlain.store.api import Store
 from chamberlain.store.memory import MemoryStore
 
 ACCOUNT = "123456789012"
@@ -63,19 +64,27 @@ class Console:
         return self.client.post(path, data={"csrf": token, **data}, follow_redirects=False)
 
 
-def make_services() -> Services:
+def services_on(store: Store, like: Services | None = None) -> Services:
+    """Services on `store`; with `like`, the same keys (another node of one deployment)."""
+    if like is not None:
+        return Services(
+            store=store, secrets=like.secrets, tokens=like.tokens, password_params=TEST_PARAMS
+        )
     key = generate_key()
     return Services(
-        store=MemoryStore(),
+        store=store,
         secrets=SecretBox(key),
         tokens=TokenSealer(key),
         password_params=TEST_PARAMS,
     )
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Services:
-    services = make_services()
+def make_services() -> Services:
+    return services_on(MemoryStore())
+
+
+def provisioned(services: Services, tmp_path: Path) -> Services:
+    """The test account (root with ROOT_EMAIL / ROOT_PASSWORD, user admin) in `services`."""
     provision_account(
         services,
         account_id=ACCOUNT,
@@ -87,6 +96,11 @@ def services(tmp_path: Path) -> Services:
         root_password=ROOT_PASSWORD,
     )
     return services
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Services:
+    return provisioned(make_services(), tmp_path)
 
 
 @pytest.fixture

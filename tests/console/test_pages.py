@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
+from typing import Any
 
+from chamberlain.console.signin import user_caller
+from chamberlain.crypto import totp
+from chamberlain.domain import User
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta
 from chamberlain.ops.core.dispatch import execute
@@ -245,5 +250,376 @@ def test_policy_simulator_shows_the_decision_and_statement(console: Console) -> 
         page="/console/simulator",
     )
     assert answer.status_code == 200
-    assert answer.text.count("<td>allowed</td>") == 2
+    assert answer.text.count('"decision-allowed">allowed</td>') == 2
     assert "AdministratorAccess" in answer.text
+
+
+IP_POLICY = """{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+   "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+]}"""
+BOUNDARY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+)
+
+
+def test_policy_simulator_with_pasted_policies_boundary_and_context(console: Console) -> None:
+    console.sign_in_root()
+
+    def simulate(**fields: Any) -> Any:
+        form = {"mode": "custom", "actions": "s3:GetObject\ns3:PutObject", "resources": "*"}
+        return console.post("/console/simulator", {**form, **fields}, page="/console/simulator")
+
+    rows = {"ctx_key": "aws:SourceIp", "ctx_type": "ip", "ctx_values": "10.1.2.3"}
+    inside = simulate(policies=IP_POLICY, boundary=BOUNDARY, **rows)
+    assert inside.status_code == 200, inside.text[:3000]
+    results = re.findall(r'<td>(s3:\w+)</td><td>\*</td>\s*<td class="decision-(\w+)"', inside.text)
+    assert results == [("s3:GetObject", "allowed"), ("s3:PutObject", "denied")]
+    assert "<li>PolicyInputList.1 (" in inside.text
+    assert 'value="10.1.2.3"' in inside.text  # the form keeps its entries
+    outside = simulate(policies=IP_POLICY, **{**rows, "ctx_values": "192.0.2.1"})
+    assert re.findall(r'class="decision-(\w+)"', outside.text) == ["denied", "denied"]
+    missing = simulate(policies=f"[{IP_POLICY}, {BOUNDARY}]")
+    assert re.findall(r'class="decision-(\w+)"', missing.text) == ["allowed", "allowed"]
+    fenced = simulate(
+        policies=IP_POLICY,
+        boundary=BOUNDARY.replace("s3:*", "s3:PutObject"),
+        **rows,
+    )
+    assert re.findall(r'class="decision-(\w+)"', fenced.text) == ["denied", "denied"]
+    assert "Permissions boundary: does not allow" in fenced.text
+    broken = simulate(policies='{"Version": "2012-10-17"')
+    assert broken.status_code == 400
+    assert 'id="simulator-error"' in broken.text
+
+
+def test_policy_simulator_is_denied_without_permission(console: Console) -> None:
+    make_user(console.services, "nobody")
+    console.sign_in_user("nobody", PASSWORD)
+    denied = console.post(
+        "/console/simulator",
+        {"mode": "custom", "policies": BOUNDARY, "actions": "s3:GetObject", "resources": "*"},
+        page="/console/simulator",
+    )
+    assert denied.status_code == 400
+    assert "is not authorized to perform: iam:SimulateCustomPolicy" in denied.text
+
+
+# ----------------------------------------------- MFA for other users, root password
+
+
+def allowed_user(console: Console, name: str, actions: list[str]) -> None:
+    """A user with a console password, allowed only `actions` (on any resource)."""
+    make_user(console.services, name)
+    allow = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [allow]}
+    iam(
+        console.services,
+        "PutUserPolicy",
+        UserName=name,
+        PolicyName="allowed",
+        PolicyDocument=json.dumps(document),
+    )
+
+
+def _enrolment(answer_text: str) -> tuple[str, str]:
+    seed = re.search(r'id="mfa-seed">([A-Z2-7=]+)<', answer_text)
+    serial = re.search(r'name="serial" value="([^"]+)"', answer_text)
+    assert seed and serial, answer_text[:2000]
+    return seed.group(1), html.unescape(serial.group(1))
+
+
+def _two_codes(seed: str) -> dict[str, str]:
+    step = totp.step_at(dt.datetime.now(dt.UTC))
+    return {"code1": totp.code_at(seed, step - 1), "code2": totp.code_at(seed, step)}
+
+
+def test_an_administrator_enrols_and_removes_another_users_mfa(console: Console) -> None:
+    make_user(console.services, "kim")
+    console.sign_in_root()
+    started = console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim")
+    assert started.status_code == 200
+    assert 'id="mfa-qr"' in started.text and "kim's authenticator app" in started.text
+    seed, serial = _enrolment(started.text)
+    assert ":mfa/kim-" in serial
+    token = re.search(r'name="csrf" value="([^"]+)"', started.text)
+    assert token
+    wrong = console.client.post(
+        "/console/users/kim/mfa/enable",
+        data={"csrf": token.group(1), "serial": serial, "code1": "000000", "code2": "000000"},
+    )
+    assert wrong.status_code == 400
+    assert "Authentication code for device is not valid." in wrong.text
+    assert iam(console.services, "ListVirtualMFADevices")["VirtualMFADevices"] == []
+    seed, serial = _enrolment(
+        console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim").text
+    )
+    enabled = console.post(
+        "/console/users/kim/mfa/enable",
+        {"serial": serial, **_two_codes(seed)},
+        page="/console/users/kim",
+    )
+    assert enabled.status_code == 200, enabled.text[:2000]
+    assert "MFA device assigned." in enabled.text
+    [device] = iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"]
+    assert device["SerialNumber"] == serial
+    removed = console.post(
+        "/console/credentials/mfa/deactivate",
+        {"serial": serial, "user": "kim"},
+        page="/console/users/kim",
+    )
+    assert removed.headers["location"] == "/console/users/kim"
+    assert iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"] == []
+    assert iam(console.services, "ListVirtualMFADevices")["VirtualMFADevices"] == []
+
+
+def test_enrolling_anothers_mfa_needs_enable_permission_on_that_user(console: Console) -> None:
+    make_user(console.services, "kim")
+    mfa = ["iam:CreateVirtualMFADevice", "iam:DeleteVirtualMFADevice"]
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*", *mfa])
+    console.sign_in_user("lee", PASSWORD)
+    seed, serial = _enrolment(
+        console.post("/console/users/kim/mfa/start", {}, page="/console/users/kim").text
+    )
+    denied = console.post(
+        "/console/users/kim/mfa/enable",
+        {"serial": serial, **_two_codes(seed)},
+        page="/console/users/kim",
+    )
+    assert denied.status_code == 400
+    assert (
+        f"User: arn:aws:iam::{ACCOUNT}:user/lee is not authorized to perform: "
+        f"iam:EnableMFADevice on resource: arn:aws:iam::{ACCOUNT}:user/kim" in denied.text
+    )
+    assert iam(console.services, "ListMFADevices", UserName="kim")["MFADevices"] == []
+
+
+def test_root_changes_its_password_and_its_other_sessions_end(console: Console) -> None:
+    from starlette.testclient import TestClient
+
+    from chamberlain.app import create_app
+
+    from .conftest import BASE, ROOT_PASSWORD
+
+    other = Console(TestClient(create_app(console.services), base_url=BASE), console.services)
+    other.sign_in_root()
+    console.sign_in_root()
+    page = console.client.get("/console/credentials")
+    assert "Root user password" in page.text and "8 to 128 characters" in page.text
+    new = "Another-R00t!Passphrase"
+    wrong = console.post(
+        "/console/credentials/password",
+        {"old_password": "not-it", "new_password": new, "confirm_password": new},
+        page="/console/credentials",
+    )
+    assert wrong.status_code == 400 and "The old password is incorrect." in wrong.text
+    weak = console.post(
+        "/console/credentials/password",
+        {"old_password": ROOT_PASSWORD, "new_password": "short", "confirm_password": "short"},
+        page="/console/credentials",
+    )
+    assert weak.status_code == 400 and 'id="password-error"' in weak.text
+    done = console.post(
+        "/console/credentials/password",
+        {"old_password": ROOT_PASSWORD, "new_password": new, "confirm_password": new},
+        page="/console/credentials",
+    )
+    assert done.status_code == 200 and "Your password has been changed." in done.text
+    assert console.client.get("/console/", follow_redirects=False).status_code == 200
+    ended = other.client.get("/console/", follow_redirects=False)
+    assert ended.headers["location"].endswith("/console/signin?ended=1")
+    console.client.cookies.clear()
+    assert console.sign_in_root(ROOT_PASSWORD).status_code == 401
+    assert console.sign_in_root(new).status_code == 303
+    changes = [e for e in _events(console) if e["eventName"] == "ChangePassword"]
+    assert changes and changes[-1]["userIdentity"]["type"] == "Root"
+    assert new not in json.dumps(changes)
+
+
+def _events(console: Console) -> list[dict[str, Any]]:
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        events = uow.events.lookup(ACCOUNT, limit=1000)
+    return [json.loads(e.record) for e in sorted(events, key=lambda e: e.seq)]
+
+
+# --------------------------------------------------- event history, policies list
+
+
+def test_event_history_time_range_and_paging(console: Console) -> None:
+    console.sign_in_root()
+    for index in range(55):
+        iam(console.services, "CreateGroup", GroupName=f"team-{index}")
+    now = dt.datetime.now(dt.UTC)
+    hour_ago = (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    later = (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    found = console.client.get(
+        f"/console/events?attribute=EventName&value=CreateGroup&start={hour_ago}&end={later}"
+    )
+    assert found.status_code == 200
+    assert found.text.count("<td>CreateGroup</td>") == 50
+    older = re.search(r'href="/console/events\?([^"]+)" id="older-events"', found.text)
+    assert older
+    rest = console.client.get("/console/events?" + html.unescape(older.group(1)))
+    assert rest.text.count("<td>CreateGroup</td>") == 6  # with the account's Administrators
+    assert 'id="older-events"' not in rest.text
+    before = console.client.get(f"/console/events?end={hour_ago}")
+    assert "No events." in before.text
+    backwards = console.client.get(f"/console/events?start={later}&end={hour_ago}")
+    assert backwards.status_code == 400
+    assert "Start time must not be after end time." in backwards.text
+    nonsense = console.client.get("/console/events?start=yesterday")
+    assert nonsense.status_code == 400 and "YYYY-MM-DDTHH:MM" in nonsense.text
+
+
+def test_policies_filter_by_name_and_scope_with_paging(console: Console) -> None:
+    document = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+    )
+    for index in range(30):
+        name = f"Bucket{index:02d}"
+        iam(console.services, "CreatePolicy", PolicyName=name, PolicyDocument=document)
+    iam(console.services, "CreatePolicy", PolicyName="Other", PolicyDocument=document)
+    console.sign_in_root()
+    local = console.client.get("/console/policies")
+    assert "31 policies" in local.text and 'id="next-page"' in local.text
+    assert "Bucket00" in local.text and "Bucket29" not in local.text
+    second = console.client.get("/console/policies?scope=Local&start=25")
+    assert "Bucket29" in second.text and "Bucket00" not in second.text
+    found = console.client.get("/console/policies?q=bucket1")
+    assert "10 policies" in found.text and "Other" not in found.text
+    aws = console.client.get("/console/policies?scope=AWS&q=iamreadonly")
+    assert "1 policy<" in aws.text and ">IAMReadOnlyAccess</a>" in aws.text
+    assert "Bucket" not in aws.text
+
+
+# ------------------------------------------------------------------ access advisor
+
+
+def test_access_advisor_shows_the_services_and_actions_a_user_used(console: Console) -> None:
+    allowed_user(console, "nina", ["iam:ListUsers", "iam:GetUser", "sts:GetCallerIdentity"])
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        user = uow.repo(User).get(ACCOUNT, "nina")
+    assert user is not None
+    meta = RequestMeta(request_id="n", now=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    nina = user_caller(user)
+    execute(console.services, nina, meta, "iam", "ListUsers", {})
+    console.services.group_commit.flush()
+    console.sign_in_root()
+    page = console.client.get("/console/users/nina")
+    assert 'href="/console/users/nina/access-advisor"' in page.text
+    advisor = console.client.get("/console/users/nina/access-advisor")
+    assert advisor.status_code == 200, advisor.text[:1500]
+    iam_row = re.search(r'<tr data-service="iam">(.*?)</tr>', advisor.text, re.S)
+    sts_row = re.search(r'<tr data-service="sts">(.*?)</tr>', advisor.text, re.S)
+    assert iam_row and sts_row
+    assert "<code>ListUsers</code>" in iam_row.group(1)
+    assert "GetUser</code>" not in iam_row.group(1)  # allowed, never called
+    assert "Not accessed in the tracking period" in sts_row.group(1)
+    # a role's page has its advisor too
+    iam(console.services, "CreateRole", RoleName="ops", AssumeRolePolicyDocument=TRUST)
+    assert console.client.get("/console/roles/ops/access-advisor").status_code == 200
+
+
+def test_access_advisor_shows_access_denied(console: Console) -> None:
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*"])
+    console.sign_in_user("lee", PASSWORD)
+    denied = console.client.get("/console/users/admin/access-advisor")
+    assert denied.status_code == 403
+    assert "iam:GenerateServiceLastAccessedDetails on resource" in denied.text
+
+
+# ------------------------------------------------- creating roles, instance profiles
+
+
+def test_create_a_role_for_a_service_with_a_policy(console: Console) -> None:
+    console.sign_in_root()
+    form = console.client.get("/console/roles/new")
+    assert form.status_code == 200 and 'data-kind="trust"' in form.text
+    created = console.post(
+        "/console/roles/new",
+        {
+            "kind": "service",
+            "trust_service": "ec2.amazonaws.com",
+            "name": "web-server",
+            "description": "Front end",
+            "max_hours": "4",
+            "policies": "arn:aws:iam::aws:policy/ReadOnlyAccess\n",
+        },
+        page="/console/roles/new",
+    )
+    assert created.status_code == 303
+    assert created.headers["location"] == "/console/roles/web-server"
+    role = iam(console.services, "GetRole", RoleName="web-server")["Role"]
+    trust = json.loads(role["AssumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert role["MaxSessionDuration"] == 4 * 3600 and role["Description"] == "Front end"
+    attached = iam(console.services, "ListAttachedRolePolicies", RoleName="web-server")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["ReadOnlyAccess"]
+
+
+def test_create_role_shows_template_and_aws_errors(console: Console) -> None:
+    console.sign_in_root()
+    bad_template = console.post(
+        "/console/roles/new",
+        {"kind": "account", "trust_account": "42", "name": "x"},
+        page="/console/roles/new",
+    )
+    assert bad_template.status_code == 400
+    assert "The account ID must be 12 digits." in bad_template.text
+    assert 'value="42"' in bad_template.text  # the form keeps what was typed
+    bad_json = console.post(
+        "/console/roles/new",
+        {
+            "kind": "custom",
+            "document": TRUST.replace("sts:AssumeRole", "s3:GetObject"),
+            "name": "y",
+        },
+        page="/console/roles/new",
+    )
+    assert bad_json.status_code == 400
+    assert "Trust Policy statement actions can only be" in bad_json.text
+    iam(console.services, "CreateRole", RoleName="taken", AssumeRolePolicyDocument=TRUST)
+    taken = console.post(
+        "/console/roles/new",
+        {"kind": "custom", "document": TRUST, "name": "taken"},
+        page="/console/roles/new",
+    )
+    assert taken.status_code == 400
+    assert "Role with name taken already exists." in taken.text
+
+
+def test_create_role_is_denied_without_permission(console: Console) -> None:
+    allowed_user(console, "lee", ["iam:Get*", "iam:List*"])
+    console.sign_in_user("lee", PASSWORD)
+    denied = console.post(
+        "/console/roles/new", {"kind": "account", "name": "sneaky"}, page="/console/roles/new"
+    )
+    assert denied.status_code == 400
+    assert f"iam:CreateRole on resource: arn:aws:iam::{ACCOUNT}:role/sneaky" in denied.text
+
+
+def test_instance_profile_create_add_remove_and_delete(console: Console) -> None:
+    iam(console.services, "CreateRole", RoleName="app", AssumeRolePolicyDocument=TRUST)
+    console.sign_in_root()
+    made = console.post("/console/instance-profiles", {"name": "app-hosts"})
+    assert made.headers["location"] == "/console/instance-profiles/app-hosts"
+    page = "/console/instance-profiles/app-hosts"
+    console.post(page, {"do": "add", "role": "app"})
+    profile = iam(console.services, "GetInstanceProfile", InstanceProfileName="app-hosts")
+    assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == ["app"]
+    assert (
+        'href="/console/instance-profiles/app-hosts"'
+        in console.client.get("/console/roles/app").text
+    )
+    listed = console.client.get("/console/instance-profiles")
+    assert "app-hosts" in listed.text and 'href="/console/roles/app"' in listed.text
+    again = console.post("/console/instance-profiles", {"name": "app-hosts"})
+    assert again.status_code == 400 and "Instance Profile app-hosts already exists." in again.text
+    console.post(page, {"do": "remove", "role": "app"})
+    profile = iam(console.services, "GetInstanceProfile", InstanceProfileName="app-hosts")
+    assert profile["InstanceProfile"]["Roles"] == []
+    console.post(page, {"do": "add", "role": "app"})
+    deleted = console.post(page, {"do": "delete", "role": "app"})
+    assert deleted.headers["location"] == "/console/instance-profiles"
+    assert iam(console.services, "ListInstanceProfiles")["InstanceProfiles"] == []
+    assert iam(console.services, "GetRole", RoleName="app")["Role"]["RoleName"] == "app"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from chamberlain.console import session as sessions
@@ -12,7 +13,7 @@ from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta
 from chamberlain.ops.core.dispatch import execute
 
-from .conftest import Console
+from .conftest import BASE, Console
 
 
 def _cookie(console: Console) -> str:
@@ -166,3 +167,70 @@ def test_sign_out_ends_the_session(console: Console) -> None:
     answer = console.post("/console/signout", {}, page="/console/")
     assert answer.status_code == 303
     assert console.client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_revokes_a_copied_cookie(console: Console) -> None:
+    """The cookie is stateless, but sign-out records its session id as revoked: a copy
+    taken before sign-out no longer works."""
+    console.sign_in_root()
+    copied = _cookie(console)
+    console.post("/console/signout", {}, page="/console/")
+    console.client.cookies.set(sessions.COOKIE, copied, domain="127.0.0.1", path="/console")
+    answer = console.client.get("/console/", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("/console/signin?ended=1")
+    # a new sign-in is a new session, unaffected
+    console.client.cookies.clear()
+    console.sign_in_root()
+    assert console.client.get("/console/", follow_redirects=False).status_code == 200
+
+
+def test_sign_out_on_one_node_ends_the_session_on_another(tmp_path: Path) -> None:
+    """Two apps, each with its own connection pool on one database (two nodes): the
+    session signed out on the first is refused by the second."""
+    from starlette.testclient import TestClient
+
+    from chamberlain.app import create_app
+    from chamberlain.store.sql import SqlStore
+
+    from .conftest import provisioned, services_on
+
+    url = f"sqlite:///{tmp_path / 'nodes.db'}"
+    first_store, second_store = SqlStore(url), SqlStore(url)
+    first_store.migrate()
+    try:
+        first = services_on(first_store)
+        provisioned(first, tmp_path)
+        second = services_on(second_store, like=first)
+        node_a = Console(TestClient(create_app(first), base_url=BASE), first)
+        node_a.sign_in_root()
+        cookie = _cookie(node_a)
+        node_b = TestClient(create_app(second), base_url=BASE)
+        node_b.cookies.set(sessions.COOKIE, cookie, domain="127.0.0.1", path="/console")
+        assert node_b.get("/console/", follow_redirects=False).status_code == 200
+        node_a.post("/console/signout", {}, page="/console/")
+        assert node_b.get("/console/", follow_redirects=False).status_code == 303
+    finally:
+        first_store.close()
+        second_store.close()
+
+
+def test_revocations_expire_with_the_session_and_are_pruned(console: Console) -> None:
+    from chamberlain.console import revocation
+
+    console.sign_in_root()
+    opened = sessions.open_cookie(
+        console.services.secrets, _cookie(console), dt.datetime.now(dt.UTC)
+    )
+    assert opened is not None
+    console.post("/console/signout", {}, page="/console/")
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        row = uow.counters.get(revocation.SCOPE, opened.sid)
+    assert row is not None and row.expires == sessions.expires(opened)
+    # once the session would have expired anyway, the next sign-out prunes the row
+    later = sessions.expires(opened) + dt.timedelta(seconds=1)
+    other = dataclasses.replace(opened, sid="another", issued=int(later.timestamp()))
+    revocation.revoke(console.services, other, later)
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        assert uow.counters.get(revocation.SCOPE, opened.sid) is None
+        assert revocation.is_revoked(uow, "another")

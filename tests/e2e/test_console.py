@@ -20,7 +20,7 @@ import pyotp
 import pytest
 import sqlalchemy
 
-from .conftest import ACCOUNT, Server, init_and_serve, stop
+from .conftest import ACCOUNT, Server, init_and_serve, run_cli, stop
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -41,6 +41,7 @@ ROOT_PASSWORD = "Root-Passw0rd!Console"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "Start-Passw0rd!2026"
 
+
 def _missing(what: str) -> str | None:
     """Outside CI a missing browser or checker skips its tests; in CI (CI set) they fail."""
     if os.environ.get("CI"):
@@ -53,6 +54,10 @@ pytestmark = pytest.mark.skipif(
     and bool(_missing("Debian's chromium is missing (apt-get install chromium)")),
     reason="needs Debian's chromium (apt-get install chromium)",
 )
+
+
+#: Per server data dir: the --database-url arguments and environment its CLI needs.
+DATABASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -68,6 +73,7 @@ def console_server(
     if request.param == "postgresql":
         env = {"CHAMBERLAIN_DATABASE_SCHEMA": schema}
         database = ("--database-url", PG_URL)
+    DATABASES[str(base / "data")] = (database, env)
     running = init_and_serve(
         base,
         root_access_key=False,
@@ -359,7 +365,10 @@ def test_pages_fit_a_phone_screen(browser: Any, console_server: Server) -> None:
         console_user(console_server, "on-the-go")
         sign_in_user(page, console_server, "on-the-go")
         sync_api.expect(page.locator("#whoami")).to_be_visible()
-        for path in ("/", "/users", "/credentials", "/policies", "/settings", "/report", "/events"):
+        for path in (
+            *("/", "/users", "/credentials", "/policies", "/settings", "/report", "/events"),
+            *("/roles/new", "/simulator", "/instance-profiles", "/users/admin/access-advisor"),
+        ):
             page.goto(f"{console_server.endpoint}/console{path}")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 375, f"{path} is {width}px wide"
@@ -384,6 +393,9 @@ MAIN_PAGES = {
     "events": "/events",
     "simulator": "/simulator",
     "my-credentials": "/credentials",
+    "role-new": "/roles/new",
+    "instance-profiles": "/instance-profiles",
+    "access-advisor": "/users/admin/access-advisor",
 }
 
 
@@ -433,3 +445,211 @@ def test_no_serious_accessibility_violations(browser: Any, console_server: Serve
         assert problems == {}
     finally:
         context.close()
+
+
+# ------------------------------------------------------------- later additions
+
+
+def test_an_administrator_enrols_another_users_mfa_and_removes_it(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "mfa-admin")
+    console_user(console_server, "mfa-target", admin=False)
+    sign_in_user(page, console_server, "mfa-admin")
+    page.goto(f"{console_server.endpoint}/console/users/mfa-target")
+    enrol_mfa(page)  # on the user's page, for that user
+    iam = console_server.client("iam")
+    [device] = iam.list_mfa_devices(UserName="mfa-target")["MFADevices"]
+    page.locator("#mfa-table").get_by_role("button", name="Remove").click()
+    expect(page.locator("#mfa-table")).to_contain_text("No MFA device assigned.")
+    assert iam.list_mfa_devices(UserName="mfa-target")["MFADevices"] == []
+    serials = [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]]
+    assert device["SerialNumber"] not in serials
+
+
+def test_create_a_role_from_a_template_with_an_instance_profile(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "role-maker")
+    sign_in_user(page, console_server, "role-maker")
+    page.get_by_role("link", name="Roles").click()
+    page.get_by_role("link", name="Create role").click()
+    page.get_by_role("radio", name="An AWS service").check()
+    page.get_by_label("Service principal").fill("ec2.amazonaws.com")
+    page.get_by_label("Role name").fill("web-hosts")
+    page.get_by_label("Maximum session duration (hours)").select_option("2")
+    shot(page, console_server, "role-create")
+    page.get_by_role("button", name="Create role").click()
+    expect(page.get_by_role("heading", name="Role web-hosts")).to_be_visible()
+    role = console_server.client("iam").get_role(RoleName="web-hosts")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"
+    }
+    assert role["MaxSessionDuration"] == 7200
+    page.locator("#role-profiles").get_by_role("link", name="instance profiles").click()
+    page.get_by_label("Instance profile name").fill("web-hosts-profile")
+    page.get_by_role("button", name="Create instance profile").click()
+    expect(page.get_by_role("heading", name="Instance profile web-hosts-profile")).to_be_visible()
+    page.get_by_label("Add role").select_option("web-hosts")
+    page.get_by_role("button", name="Add role").click()
+    expect(page.locator("#profile-roles")).to_contain_text("web-hosts")
+    shot(page, console_server, "instance-profile")
+    page.locator("#profile-roles").get_by_role("link", name="web-hosts").click()
+    expect(page.locator("#role-profiles")).to_contain_text("web-hosts-profile")
+    page.get_by_role("link", name="Access advisor (services last accessed)").click()
+    expect(page.get_by_role("heading", name="Access advisor: role web-hosts")).to_be_visible()
+    page.goto(f"{console_server.endpoint}/console/instance-profiles/web-hosts-profile")
+    page.get_by_role("button", name="Delete instance profile").click()
+    expect(page.get_by_role("heading", name="Instance profiles")).to_be_visible()
+    profiles = console_server.client("iam").list_instance_profiles()["InstanceProfiles"]
+    assert "web-hosts-profile" not in [p["InstanceProfileName"] for p in profiles]
+
+
+def test_access_advisor_shows_what_a_user_used(page: Any, console_server: Server) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "advised")
+    iam = console_server.client("iam")
+    key = iam.create_access_key(UserName="advised")["AccessKey"]
+    own = console_server.client_with_keys("iam", key["AccessKeyId"], key["SecretAccessKey"])
+    own.tag_user(
+        UserName="advised", Tags=[{"Key": "team", "Value": "ops"}]
+    )  # a write: recorded at once
+    sign_in_user(page, console_server, "advised")
+    page.goto(f"{console_server.endpoint}/console/users/advised")
+    page.get_by_role("link", name="Access advisor (services last accessed)").click()
+    row = page.locator('#advisor-table tr[data-service="iam"]')
+    expect(row).to_contain_text("TagUser")
+    expect(page.locator('#advisor-table tr[data-service="cloudtrail"]')).to_contain_text(
+        "Not accessed in the tracking period"
+    )
+    shot(page, console_server, "access-advisor")
+
+
+def test_simulator_with_a_pasted_policy_and_a_context_entry(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "simulating")
+    sign_in_user(page, console_server, "simulating")
+    page.get_by_role("link", name="Policy simulator").click()
+    page.get_by_role("radio", name="Only the policies pasted below").check()
+    page.get_by_label("Identity policies (one JSON document, or a JSON array of documents)").fill(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",'
+        ' "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}'
+    )
+    page.get_by_label("Actions (one a line, e.g. s3:GetObject)").fill("s3:GetObject")
+    page.get_by_label("Key 1").fill("aws:SourceIp")
+    page.get_by_label("Type 1").select_option("ip")
+    page.get_by_label("Values 1").fill("10.9.8.7")
+    page.get_by_role("button", name="Run simulation").click()
+    results = page.locator("#simulator-results")
+    expect(results).to_contain_text("allowed")
+    expect(results).to_contain_text("PolicyInputList.1")
+    shot(page, console_server, "simulator-custom")
+    page.get_by_label("Values 1").fill("192.0.2.1")
+    page.get_by_role("button", name="Run simulation").click()
+    expect(page.locator("#simulator-results")).to_contain_text("implicitDeny")
+
+
+def test_event_history_by_time_range_and_policies_by_name(
+    page: Any, console_server: Server
+) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "historian")
+    sign_in_user(page, console_server, "historian")
+    page.get_by_role("link", name="Event history").click()
+    now = dt.datetime.now(dt.UTC)
+    page.get_by_label("Lookup attribute").select_option("Username")
+    page.get_by_label("Value").fill("historian")
+    page.get_by_label("From (UTC)").fill((now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("To (UTC)").fill((now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("#events-table")).to_contain_text("ConsoleLogin")
+    shot(page, console_server, "events-time-range")
+    page.get_by_label("From (UTC)").fill((now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("To (UTC)").fill((now + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("#events-table")).to_contain_text("No events.")
+    page.get_by_role("link", name="Policies").click()
+    page.get_by_label("Type").select_option("AWS")
+    page.get_by_label("Policy name contains").fill("IAMReadOnly")
+    page.get_by_role("button", name="Filter").click()
+    table = page.locator("#policies-table")
+    expect(table.locator("caption")).to_have_text("1 policy")
+    expect(table).to_contain_text("IAMReadOnlyAccess")
+    shot(page, console_server, "policies-filtered")
+
+
+def test_root_changes_its_password_and_its_other_session_ends(
+    browser: Any, console_server: Server, tmp_path: Path
+) -> None:
+    """In an account of its own (the module's root user may have MFA by now)."""
+    expect = sync_api.expect
+    account = f"5{uuid.uuid4().int % 10**11:011d}"
+    email = f"root-{account}@example.com"
+    password_file = tmp_path / "root-password"
+    password_file.write_text(ROOT_PASSWORD)
+    database, env = DATABASES[str(console_server.data_dir)]
+    done = run_cli(
+        *("account", "create", "--data-dir", str(console_server.data_dir), *database),
+        *("--account-id", account, "--admin-user", "admin"),
+        *("--credentials-file", str(tmp_path / "credentials"), "--profile", "other"),
+        *("--root-email", email, "--root-password-file", str(password_file)),
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        pages = [first.new_page(), second.new_page()]
+        for opened in pages:
+            opened.goto(f"{console_server.endpoint}/console/signin")
+            form = opened.locator("#root-form")
+            form.get_by_label("Root user email address").fill(email)
+            form.get_by_label("Password").fill(ROOT_PASSWORD)
+            form.get_by_role("button", name="Sign in").click()
+            expect(opened.locator("#whoami")).to_have_text(f"root @ {account}")
+        mine = pages[0]
+        mine.locator("#whoami").click()
+        expect(mine.get_by_role("heading", name="Root user password")).to_be_visible()
+        expect(mine.locator(".policy")).to_contain_text("8 to 128 characters")
+        mine.get_by_label("Current password").fill(ROOT_PASSWORD)
+        mine.get_by_label("New password", exact=True).fill("Changed-R00t!Password")
+        mine.get_by_label("Retype new password").fill("Changed-R00t!Password")
+        mine.get_by_role("button", name="Change password").click()
+        expect(mine.get_by_text("Your password has been changed.")).to_be_visible()
+        shot(mine, console_server, "root-password")
+        mine.get_by_role("link", name="Dashboard").click()
+        expect(mine.locator("#whoami")).to_have_text(f"root @ {account}")
+        pages[1].reload()
+        expect(pages[1].get_by_text("Your session ended. Sign in again.")).to_be_visible()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sign_out_revokes_a_copied_session_cookie(browser: Any, console_server: Server) -> None:
+    expect = sync_api.expect
+    console_user(console_server, "leaver")
+    context = browser.new_context()
+    thief = browser.new_context()
+    try:
+        page = context.new_page()
+        sign_in_user(page, console_server, "leaver")
+        expect(page.locator("#whoami")).to_be_visible()
+        copied = [c for c in context.cookies() if c["name"] == "chamberlain-console"]
+        assert copied
+        thief.add_cookies(copied)
+        stolen = thief.new_page()
+        stolen.goto(f"{console_server.endpoint}/console/")
+        expect(stolen.locator("#whoami")).to_have_text(f"leaver @ {ACCOUNT}")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        thief.clear_cookies()
+        thief.add_cookies(copied)
+        stolen.goto(f"{console_server.endpoint}/console/")
+        expect(stolen.get_by_text("Your session ended. Sign in again.")).to_be_visible()
+    finally:
+        context.close()
+        thief.close()

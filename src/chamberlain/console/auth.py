@@ -17,8 +17,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chamberlain.console import revocation, throttle
 from chamberlain.console import session as sessions
-from chamberlain.console import throttle
 from chamberlain.console.signin import (
     Outcome,
     Principal,
@@ -280,8 +280,10 @@ class SignIn:
             self.services.secrets, request.cookies.get(sessions.COOKIE), now()
         )
         form = await read_form(request)
-        if session is not None and not sessions.same_token(session.csrf, _form_value(form, "csrf")):
-            return render("error.html", 403, message=CSRF_MESSAGE)
+        if session is not None:
+            if not sessions.same_token(session.csrf, _form_value(form, "csrf")):
+                return render("error.html", 403, message=CSRF_MESSAGE)
+            await run_in_threadpool(revocation.revoke, self.services, session, now())
         response = redirect("/signin")
         clear_session_cookie(response, request)
         return response

@@ -9,14 +9,16 @@ import datetime as dt
 import io
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from chamberlain.console.policy_text import describe_policy
-from chamberlain.console.web import CallFailed, Page, allowed, now, redirect
+from chamberlain.console.trust_templates import WELL_KNOWN, TemplateError, trust_policy
+from chamberlain.console.web import PREFIX, CallFailed, Page, allowed, now, redirect
 from chamberlain.ops.core.accounts import generate_root_password
+from chamberlain.ops.iam.login import ROOT_CONSOLE
 
 PAGE_SIZE = 25
 #: The password policy the dashboard's one-click fix sets (CIS AWS Foundations v3.0.0
@@ -150,49 +152,84 @@ async def _credentials_values(page: Page, user: str | None) -> dict[str, Any]:
     }
 
 
-async def credentials(page: Page) -> Response:
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+#: AWS's rules for the root user's password (the account's password policy is for IAM users).
+ROOT_PASSWORD_RULES = [
+    "8 to 128 characters",
+    "At least three of: upper case, lower case, numbers, symbols",
+    "Not a common password, nor the account's email address",
+]
+
+
+async def _password_rules(page: Page) -> list[str]:
+    if page.principal.user_name is None:
+        return ROOT_PASSWORD_RULES
+    return await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+
+
+async def _credentials_page(page: Page, status: int = 200, **extra: Any) -> Response:
+    policy = await _password_rules(page)
     values = await _credentials_values(page, None)
-    return page.render("credentials.html", policy=policy, flash=page.flash, **values)
+    return page.render("credentials.html", status, policy=policy, **values, **extra)
+
+
+async def credentials(page: Page) -> Response:
+    return await _credentials_page(page, flash=page.flash)
 
 
 async def change_own_password(page: Page) -> Response:
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
+    """ChangePassword as the signed-in user; for the root user, the console-only change of
+    the root password (which ends root's other console sessions: their fingerprint was
+    the old password's hash)."""
     error = None
-    if page.field("new_password") != page.field("confirm_password"):
+    old, new = page.field("old_password"), page.field("new_password")
+    if new != page.field("confirm_password"):
         error = "The new passwords do not match."
+    elif page.principal.user_name is None:
+        try:
+            await page.call_console_only(
+                "ChangePassword", {"OldPassword": old, "NewPassword": new, ROOT_CONSOLE: True}
+            )
+        except CallFailed as failed:
+            error = failed.message
     else:
-        _, error = await page.try_call(
-            "ChangePassword",
-            {"OldPassword": page.field("old_password"), "NewPassword": page.field("new_password")},
-        )
+        _, error = await page.try_call("ChangePassword", {"OldPassword": old, "NewPassword": new})
     if error is None:
         page.notices.append("Your password has been changed.")
-    values = await _credentials_values(page, None)
-    return page.render(
-        "credentials.html", 400 if error else 200, policy=policy, password_error=error, **values
-    )
+    return await _credentials_page(page, 400 if error else 200, password_error=error)
+
+
+def _mfa_user(page: Page) -> str | None:
+    """The user whose MFA device the request enrols (None: the signed-in principal)."""
+    name = page.request.path_params.get("name")
+    return name if isinstance(name, str) else None
+
+
+async def _mfa_page(page: Page, user: str | None, status: int = 200, **extra: Any) -> Response:
+    if user is None:
+        return await _credentials_page(page, status, **extra)
+    return await user_detail(page, name=user, status=status, **extra)
 
 
 async def start_mfa(page: Page) -> Response:
-    """CreateVirtualMFADevice, then show its QR code (once) and ask for two codes."""
-    base = page.principal.user_name or "root"
+    """CreateVirtualMFADevice, then show its QR code (once) and ask for two codes; for
+    the signed-in principal or, on a user's page, for that user."""
+    user = _mfa_user(page)
+    base = user or page.principal.user_name or "root"
     name = f"{base}-{secrets.token_hex(3)}"
     output, error = await page.try_call("CreateVirtualMFADevice", {"VirtualMFADeviceName": name})
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
-    values = await _credentials_values(page, None)
     if error or output is None:
-        return page.render("credentials.html", 400, policy=policy, mfa_start_error=error, **values)
+        return await _mfa_page(page, user, 400, mfa_start_error=error)
     device = output["VirtualMFADevice"]
     enrol = {
         "serial": device["SerialNumber"],
         "qr": "data:image/png;base64," + base64.b64encode(device["QRCodePNG"]).decode(),
         "seed": device["Base32StringSeed"].decode(),
     }
-    return page.render("credentials.html", policy=policy, enrol=enrol, **values)
+    return await _mfa_page(page, user, enrol=enrol)
 
 
 async def enable_mfa(page: Page) -> Response:
+    user = _mfa_user(page)
     serial = page.field("serial")
     params = {
         "SerialNumber": serial,
@@ -201,7 +238,8 @@ async def enable_mfa(page: Page) -> Response:
     }
     error = None
     try:
-        if page.principal.user_name is None:  # AWS: root enables its MFA in the console only
+        if user is None and page.principal.user_name is None:
+            # AWS: root enables its own MFA in the console only
             if not all(
                 c.isdigit() and len(c) == 6
                 for c in (params["AuthenticationCode1"], params["AuthenticationCode2"])
@@ -211,18 +249,16 @@ async def enable_mfa(page: Page) -> Response:
                 )
             await page.call_console_only("EnableMFADevice", params)
         else:
-            await page.call("EnableMFADevice", {**params, "UserName": page.principal.user_name})
+            await page.call(
+                "EnableMFADevice", {**params, "UserName": user or page.principal.user_name}
+            )
     except CallFailed as failed:
         error = failed.message
     if error is None:
         page.notices.append("MFA device assigned.")
     else:  # the seed was shown once: remove the half-made device, start again
         await page.try_call("DeleteVirtualMFADevice", {"SerialNumber": serial})
-    policy = await run_in_threadpool(describe_policy, page.services, page.principal.account_id)
-    values = await _credentials_values(page, None)
-    return page.render(
-        "credentials.html", 400 if error else 200, policy=policy, mfa_error=error, **values
-    )
+    return await _mfa_page(page, user, 400 if error else 200, mfa_error=error)
 
 
 async def deactivate_mfa(page: Page) -> Response:
@@ -296,19 +332,32 @@ async def _all(
         marker = output["Marker"] if output else None
 
 
-async def users(page: Page) -> Response:
+def _paged(page: Page, items: list[Any], name_of: str) -> tuple[list[Any], dict[str, Any]]:
+    """The items whose `name_of` member contains the `q` search (any case), the page of
+    them that `start` asks for, and what the template's search box and pager need."""
     search = page.request.query_params.get("q", "").strip()
     try:
         start = max(0, int(page.request.query_params.get("start", "0")))
     except ValueError:
         start = 0
+    if search:
+        items = [i for i in items if search.lower() in str(i.get(name_of, "")).lower()]
+    return items[start : start + PAGE_SIZE], {
+        "search": search,
+        "start": start,
+        "total": len(items),
+        "next_start": start + PAGE_SIZE if start + PAGE_SIZE < len(items) else None,
+        "prev_start": max(0, start - PAGE_SIZE) if start else None,
+    }
+
+
+async def users(page: Page) -> Response:
     try:
         everyone = await _all(page, "ListUsers", "Users")
     except CallFailed as failed:
+        search = page.request.query_params.get("q", "")
         return page.render("users.html", 403, error=failed.message, rows=[], search=search)
-    if search:
-        everyone = [u for u in everyone if search.lower() in u["UserName"].lower()]
-    shown = everyone[start : start + PAGE_SIZE]
+    shown, paging = _paged(page, everyone, "UserName")
     at = now()
     rows = []
     for user in shown:
@@ -328,15 +377,7 @@ async def users(page: Page) -> Response:
                 "key_age": "—" if not ages else f"{max(a or 0 for a in ages)} days",
             }
         )
-    return page.render(
-        "users.html",
-        rows=rows,
-        search=search,
-        start=start,
-        total=len(everyone),
-        next_start=start + PAGE_SIZE if start + PAGE_SIZE < len(everyone) else None,
-        prev_start=max(0, start - PAGE_SIZE) if start else None,
-    )
+    return page.render("users.html", rows=rows, **paging)
 
 
 async def new_user(page: Page) -> Response:
@@ -407,8 +448,10 @@ async def create_user(page: Page) -> Response:
     )
 
 
-async def user_detail(page: Page) -> Response:
-    name = page.request.path_params["name"]
+async def user_detail(
+    page: Page, name: str | None = None, status: int = 200, **extra: Any
+) -> Response:
+    name = name or page.request.path_params["name"]
     user, error = await page.try_call("GetUser", {"UserName": name})
     if error or user is None:
         return page.render(
@@ -424,6 +467,7 @@ async def user_detail(page: Page) -> Response:
     member_of = [g["GroupName"] for g in (groups or {}).get("Groups", [])]
     return page.render(
         "user.html",
+        status,
         name=name,
         user=details,
         tags=details.get("Tags", []),
@@ -444,6 +488,7 @@ async def user_detail(page: Page) -> Response:
         else None,
         flash=page.flash,
         **values,
+        **extra,
     )
 
 
@@ -478,26 +523,35 @@ async def roles(page: Page) -> Response:
     except CallFailed as failed:
         return page.render("list.html", 403, title="Roles", error=failed.message, rows=[])
     return page.render(
-        "list.html", title="Roles", columns=["RoleName", "Path", "CreateDate"], rows=rows, when=when
+        "list.html",
+        title="Roles",
+        columns=["RoleName", "Path", "CreateDate"],
+        rows=rows,
+        when=when,
+        links=[
+            ("/roles/new", "Create role", "create-role"),
+            ("/instance-profiles", "Instance profiles", "instance-profiles"),
+        ],
     )
 
 
+POLICY_SCOPES = {"Local": "Customer managed", "AWS": "AWS managed", "All": "All"}
+
+
 async def policies(page: Page) -> Response:
+    """ListPolicies of a scope, filtered by name and shown a page at a time."""
     scope = page.request.query_params.get("scope", "Local")
-    if scope not in ("Local", "AWS", "All"):
+    if scope not in POLICY_SCOPES:
         scope = "Local"
     try:
-        rows = await _all(page, "ListPolicies", "Policies", {"Scope": scope})
+        found = await _all(page, "ListPolicies", "Policies", {"Scope": scope})
     except CallFailed as failed:
-        return page.render("list.html", 403, title="Policies", error=failed.message, rows=[])
+        return page.render(
+            "policies.html", 403, error=failed.message, rows=[], scope=scope, search=""
+        )
+    shown, paging = _paged(page, found, "PolicyName")
     return page.render(
-        "list.html",
-        title="Policies",
-        columns=["PolicyName", "Arn", "AttachmentCount", "UpdateDate"],
-        rows=rows,
-        when=when,
-        scopes=["Local", "AWS", "All"],
-        scope=scope,
+        "policies.html", rows=shown, when=when, scopes=POLICY_SCOPES, scope=scope, **paging
     )
 
 
@@ -552,22 +606,47 @@ async def save_alias(page: Page) -> Response:
 # --------------------------------------------------------------------- event history
 
 
+def _utc_moment(text: str) -> dt.datetime | None:
+    """A datetime-local field's value (YYYY-MM-DDTHH:MM, read as UTC); ValueError if
+    it is not one."""
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
 async def events(page: Page) -> Response:
-    name = page.request.query_params.get("attribute", "")
-    value = page.request.query_params.get("value", "").strip()
+    query = page.request.query_params
+    name = query.get("attribute", "")
+    value = query.get("value", "").strip()
+    start_text, end_text = query.get("start", "").strip(), query.get("end", "").strip()
     body: dict[str, Any] = {"MaxResults": 50}
     if name and value:
         body["LookupAttributes"] = [{"AttributeKey": name, "AttributeValue": value}]
-    output, error = await run_in_threadpool(_lookup, page, body)
+    if query.get("next"):
+        body["NextToken"] = query["next"]
+    error: str | None = None
+    try:
+        body["StartTime"] = _utc_moment(start_text)
+        body["EndTime"] = _utc_moment(end_text)
+    except ValueError:
+        error = "Start and end must be dates and times (YYYY-MM-DDTHH:MM, UTC)."
+    output = None
+    if error is None:
+        output, error = await run_in_threadpool(
+            _lookup, page, {k: v for k, v in body.items() if v is not None}
+        )
     rows = (output or {}).get("Events", [])
+    filters = {"attribute": name, "value": value, "start": start_text, "end": end_text}
+    next_token = (output or {}).get("NextToken")
     return page.render(
         "events.html",
+        400 if error else 200,
         rows=rows,
         error=error,
-        attribute=name,
-        value=value,
         when=when,
         attributes=["EventName", "Username", "ResourceName", "ResourceType", "EventSource"],
+        next_query=urlencode({**filters, "next": next_token}) if next_token else None,
+        **filters,
     )
 
 
@@ -829,53 +908,302 @@ async def role_revoke(page: Page) -> Response:
     return redirect(page.with_flash(f"/roles/{quote(name)}", error))
 
 
+# ------------------------------------------------- creating roles, instance profiles
+
+STARTER_TRUST = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Principal": {"Service": "ec2.amazonaws.com"},
+      "Action": "sts:AssumeRole"
+    }
+  ]
+}
+"""
+
+
+async def _role_form(page: Page, status: int = 200, **values: Any) -> Response:
+    providers, _ = await page.try_call("ListOpenIDConnectProviders")
+    known = [p["Arn"] for p in (providers or {}).get("OpenIDConnectProviderList", [])]
+    defaults = {"kind": "account", "document": STARTER_TRUST, "max_hours": "1"}
+    return page.render(
+        "role_new.html",
+        status,
+        providers=known + list(WELL_KNOWN),
+        form={**defaults, **{k: v for k, v in (page.form or {}).items() if isinstance(v, str)}},
+        **values,
+    )
+
+
+async def new_role(page: Page) -> Response:
+    return await _role_form(page)
+
+
+async def create_role(page: Page) -> Response:
+    """CreateRole with the trust policy the form's template (or pasted JSON) makes,
+    then AttachRolePolicy for each policy ARN given."""
+    try:
+        document = trust_policy(page.field("kind"), page.field, page.principal.account_id)
+    except TemplateError as problem:
+        return await _role_form(page, 400, error=str(problem))
+    name = page.field("name").strip()
+    try:
+        hours = int(page.field("max_hours") or "1")
+    except ValueError:
+        hours = 0
+    params: dict[str, Any] = {
+        "RoleName": name,
+        "AssumeRolePolicyDocument": document,
+        "Description": page.field("description").strip() or None,
+        "Path": page.field("path").strip() or None,
+        "MaxSessionDuration": hours * 3600,
+    }
+    _, error = await page.try_call("CreateRole", params)
+    if error:
+        return await _role_form(page, 400, error=error)
+    problems = []
+    for arn in (line.strip() for line in page.field("policies").splitlines()):
+        if arn:
+            _, failed = await page.try_call(
+                "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn}
+            )
+            if failed:
+                problems.append(failed)
+    return redirect(page.with_flash(f"/roles/{quote(name)}", " ".join(problems) or None))
+
+
+async def instance_profiles(page: Page) -> Response:
+    error = None
+    if page.request.method == "POST":
+        name = page.field("name").strip()
+        _, error = await page.try_call(
+            "CreateInstanceProfile",
+            {"InstanceProfileName": name, "Path": page.field("path") or None},
+        )
+        if error is None:
+            return redirect(f"/instance-profiles/{quote(name)}")
+    try:
+        rows = await _all(page, "ListInstanceProfiles", "InstanceProfiles")
+    except CallFailed as failed:
+        return page.render("instance_profiles.html", 403, denied=failed.message, rows=[])
+    return page.render(
+        "instance_profiles.html", 400 if error else 200, rows=rows, error=error, when=when
+    )
+
+
+async def instance_profile(page: Page) -> Response:
+    name = page.request.path_params["name"]
+    found, error = await page.try_call("GetInstanceProfile", {"InstanceProfileName": name})
+    if error or found is None:
+        return page.render("instance_profile.html", _error_status(error), error=error, name=name)
+    profile = found["InstanceProfile"]
+    members = [r["RoleName"] for r in profile.get("Roles", [])]
+    roles, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+    return page.render(
+        "instance_profile.html",
+        name=name,
+        profile=profile,
+        members=members,
+        # a profile holds one role at most: roles to add only while it has none
+        other_roles=[] if members else [r["RoleName"] for r in (roles or {}).get("Roles", [])],
+        flash=page.flash,
+        when=when,
+    )
+
+
+async def instance_profile_change(page: Page) -> Response:
+    """Add or remove the role, or delete the profile (removing its role first, as
+    AWS's console does)."""
+    name = page.request.path_params["name"]
+    do, role = page.field("do"), page.field("role")
+    params = {"InstanceProfileName": name, "RoleName": role}
+    if do == "add":
+        _, error = await page.try_call("AddRoleToInstanceProfile", params)
+    elif do == "remove":
+        _, error = await page.try_call("RemoveRoleFromInstanceProfile", params)
+    else:
+        error = None
+        if role:
+            _, error = await page.try_call("RemoveRoleFromInstanceProfile", params)
+        if error is None:
+            _, error = await page.try_call("DeleteInstanceProfile", {"InstanceProfileName": name})
+            if error is None:
+                return redirect("/instance-profiles")
+    return redirect(page.with_flash(f"/instance-profiles/{quote(name)}", error))
+
+
+# -------------------------------------------------------------------- access advisor
+
+ADVISOR_KINDS = {"users": ("GetUser", "UserName", "User"), "roles": ("GetRole", "RoleName", "Role")}
+
+
+async def access_advisor(page: Page) -> Response:
+    """Service last accessed for a user or a role: GenerateServiceLastAccessedDetails
+    (action level: IAM's actions one by one), then GetServiceLastAccessedDetails."""
+    kind = page.request.url.path.removeprefix(PREFIX).split("/")[1]
+    read, member, output_member = ADVISOR_KINDS[kind]
+    name = page.request.path_params["name"]
+    values: dict[str, Any] = {"kind": kind, "name": name, "when": when}
+    entity, error = await page.try_call(read, {member: name})
+    if error or entity is None:
+        return page.render("access_advisor.html", _error_status(error), error=error, **values)
+    arn = entity[output_member]["Arn"]
+    job, error = await page.try_call(
+        "GenerateServiceLastAccessedDetails", {"Arn": arn, "Granularity": "ACTION_LEVEL"}
+    )
+    details = None
+    if job is not None:
+        details, error = await page.try_call(
+            "GetServiceLastAccessedDetails", {"JobId": job["JobId"], "MaxItems": 1000}
+        )
+    if error or details is None:
+        return page.render("access_advisor.html", _error_status(error), error=error, **values)
+    services = sorted(
+        details.get("ServicesLastAccessed", []),
+        key=lambda s: (s.get("LastAuthenticated") is None, s.get("ServiceName", "")),
+    )
+    return page.render(
+        "access_advisor.html",
+        services=services,
+        generated=when(details.get("JobCompletionDate")),
+        arn=arn,
+        **values,
+    )
+
+
+def _error_status(error: str | None) -> int:
+    return 403 if error and "not authorized" in error else 404
+
+
 # ------------------------------------------------------------------ policy simulator
 
 
+CONTEXT_TYPES = (
+    "string",
+    "stringList",
+    "numeric",
+    "numericList",
+    "boolean",
+    "booleanList",
+    "ip",
+    "ipList",
+    "binary",
+    "binaryList",
+    "date",
+    "dateList",
+)
+#: Context entry rows on the simulator's form.
+CONTEXT_ROWS = 3
+
+
+def _lines(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+
+
+def _documents(text: str) -> list[str]:
+    """The policies pasted in one box: one JSON document, or a JSON array of documents
+    (anything else goes to the operation as it is, which answers with IAM's error)."""
+    import json
+
+    if not text.strip():
+        return []
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return [text]
+    if isinstance(parsed, list) and parsed:
+        return [json.dumps(item, indent=2) for item in parsed]
+    return [text]
+
+
+def _members(name: str, items: list[str]) -> list[tuple[str, Any]]:
+    return [(f"{name}.member.{i + 1}", item) for i, item in enumerate(items)]
+
+
+def _context_entries(page: Page) -> tuple[list[tuple[str, Any]], list[dict[str, str]]]:
+    """ContextEntries from the form's rows (key, type, values: comma-separated for a
+    list type), and the rows to show again."""
+    keys, kinds, values = page.fields("ctx_key"), page.fields("ctx_type"), page.fields("ctx_values")
+    params: list[tuple[str, Any]] = []
+    rows: list[dict[str, str]] = []
+    for key, kind, text in zip(keys, kinds, values, strict=False):
+        rows.append({"key": key, "type": kind, "values": text})
+        if not key.strip():
+            continue
+        entry = f"ContextEntries.member.{sum(1 for r in rows if r['key'].strip())}"
+        split = [v.strip() for v in text.split(",")] if kind.endswith("List") else [text.strip()]
+        params += [(f"{entry}.ContextKeyName", key.strip()), (f"{entry}.ContextKeyType", kind)]
+        params += _members(f"{entry}.ContextKeyValues", split)
+    rows += [{"key": "", "type": "string", "values": ""}] * (CONTEXT_ROWS - len(rows))
+    return params, rows
+
+
+def _statement(matched: dict[str, Any]) -> str:
+    start = matched.get("StartPosition", {}).get("Line", "?")
+    end = matched.get("EndPosition", {}).get("Line", start)
+    lines = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{matched.get('SourcePolicyId', '')} ({matched.get('SourcePolicyType', '')}), {lines}"
+
+
 async def simulator(page: Page) -> Response:
+    """SimulatePrincipalPolicy (a user, group or role, plus any pasted policies) or
+    SimulateCustomPolicy (pasted policies only), with a boundary, a resource policy and
+    context entries; each result with the statements that decided it."""
+    users_out, _ = await page.try_call("ListUsers", {"MaxItems": 1000})
+    roles_out, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+    values: dict[str, Any] = {
+        "principals": [u["Arn"] for u in (users_out or {}).get("Users", [])]
+        + [r["Arn"] for r in (roles_out or {}).get("Roles", [])],
+        "types": CONTEXT_TYPES,
+    }
     if page.request.method == "GET" or page.form is None:
-        users_out, _ = await page.try_call("ListUsers", {"MaxItems": 1000})
-        roles_out, _ = await page.try_call("ListRoles", {"MaxItems": 1000})
+        blank = [{"key": "", "type": "string", "values": ""}] * CONTEXT_ROWS
         return page.render(
-            "simulator.html",
-            principals=[u["Arn"] for u in (users_out or {}).get("Users", [])]
-            + [r["Arn"] for r in (roles_out or {}).get("Roles", [])],
-            source="",
-            actions="",
-            resources="*",
+            "simulator.html", mode="principal", form={"resources": "*"}, rows=blank, **values
         )
-    source = page.field("source").strip()
-    actions = [
-        a.strip() for a in page.field("actions").replace(",", "\n").splitlines() if a.strip()
-    ]
-    resources = [
-        r.strip() for r in page.field("resources").replace(",", "\n").splitlines() if r.strip()
-    ]
-    params: list[tuple[str, Any]] = [("PolicySourceArn", source)]
-    params += [(f"ActionNames.member.{i + 1}", a) for i, a in enumerate(actions)]
-    params += [(f"ResourceArns.member.{i + 1}", r) for i, r in enumerate(resources)]
-    output, error = await page.try_call("SimulatePrincipalPolicy", params)
+    mode = "custom" if page.field("mode") == "custom" else "principal"
+    context, rows = _context_entries(page)
+    params: list[tuple[str, Any]] = []
+    if mode == "principal":
+        params.append(("PolicySourceArn", page.field("source").strip()))
+    params += _members("PolicyInputList", _documents(page.field("policies")))
+    params += _members("PermissionsBoundaryPolicyInputList", _documents(page.field("boundary")))
+    params += _members("ActionNames", _lines(page.field("actions")))
+    params += _members("ResourceArns", _lines(page.field("resources")))
+    for member, name in (
+        ("ResourcePolicy", "resource_policy"),
+        ("CallerArn", "caller"),
+        ("ResourceOwner", "owner"),
+    ):
+        if page.field(name).strip():
+            params.append((member, page.field(name).strip()))
+    params += context
+    operation = "SimulatePrincipalPolicy" if mode == "principal" else "SimulateCustomPolicy"
+    output, error = await page.try_call(operation, params)
     results = []
     for result in (output or {}).get("EvaluationResults", []):
+        boundary = result.get("PermissionsBoundaryDecisionDetail")
         results.append(
             {
                 "action": result.get("EvalActionName"),
                 "resource": result.get("EvalResourceName"),
                 "decision": result.get("EvalDecision"),
-                "statements": [
-                    f"{m.get('SourcePolicyId', '')} ({m.get('SourcePolicyType', '')}), "
-                    f"line {m.get('StartPosition', {}).get('Line', '?')}"
-                    for m in result.get("MatchedStatements", [])
-                ],
+                "statements": [_statement(m) for m in result.get("MatchedStatements", [])],
+                "missing": result.get("MissingContextValues", []),
+                "boundary": None
+                if boundary is None
+                else boundary.get("AllowedByPermissionsBoundary"),
             }
         )
+    form = {k: v for k, v in page.form.items() if isinstance(v, str)}
     return page.render(
         "simulator.html",
         400 if error else 200,
         error=error,
-        principals=[],
-        source=source,
-        actions="\n".join(actions),
-        resources="\n".join(resources),
+        mode=mode,
+        form=form,
+        rows=rows,
         results=results,
+        **values,
     )

@@ -7,7 +7,9 @@ no other sealed blob can pass for a session). Nothing is kept in memory, so any 
 accepts any node's cookie. Each request re-seals it with a new `seen` time, which gives
 the idle timeout; `issued` gives the absolute lifetime. The fingerprint is recomputed
 from the store on every request: changing the principal's password, MFA devices or
-access keys elsewhere changes it and so ends every other session.
+access keys elsewhere changes it and so ends every other session. Each session has a
+random id (`sid`); signing out records it as revoked in the database
+(`console/revocation.py`), so a copy of the cookie stops working on every node.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Session:
     stage: str = OK
     mfa: bool = False  # MFA was used at sign-in
     must_change: bool = False  # a password change follows the MFA stage
+    sid: str = ""  # the session's id: what sign-out revokes
 
     @property
     def is_root(self) -> bool:
@@ -80,7 +83,13 @@ def new_session(
         stage=stage,
         mfa=mfa,
         must_change=must_change,
+        sid=secrets.token_urlsafe(16),
     )
+
+
+def expires(session: Session) -> dt.datetime:
+    """When the session ends at the latest, whatever its idle timer says."""
+    return dt.datetime.fromtimestamp(session.issued, dt.UTC) + LIFETIME
 
 
 def seal(box: SecretBox, session: Session) -> str:
@@ -97,6 +106,8 @@ def open_cookie(box: SecretBox, cookie: str | None, now: dt.datetime) -> Session
         claims: Any = json.loads(box.decrypt(blob, aad=_AAD))
         session = Session(**claims)
     except (binascii.Error, ValueError, SecretBoxError, TypeError):
+        return None
+    if not session.sid:  # sealed before sessions had ids: no way to revoke it
         return None
     moment = now.timestamp()
     if session.stage == OK:

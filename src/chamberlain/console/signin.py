@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, replace
 
+from chamberlain.console import revocation
 from chamberlain.crypto.ids import is_account_id
 from chamberlain.crypto.passwords import hash_password, needs_rehash, verify_dummy, verify_password
 from chamberlain.domain import ROOT, AccessKey, Account, LoginProfile, MfaDevice, User
@@ -193,12 +194,22 @@ def fingerprint(services: Services, account_id: str, user_name: str | None) -> s
     return resolved[1] if (resolved := _load(services, account_id, user_name)) else None
 
 
+def session_state(
+    services: Services, account_id: str, user_name: str | None, sid: str
+) -> tuple[Principal, str] | None:
+    """The principal of a signed-in session and its current fingerprint, read together;
+    None: the principal is gone or the session was signed out (on any node)."""
+    return _load(services, account_id, user_name, sid)
+
+
 def _load(
-    services: Services, account_id: str, user_name: str | None
+    services: Services, account_id: str, user_name: str | None, sid: str | None = None
 ) -> tuple[Principal, str] | None:
     owner = _owner(user_name).lower()
     parts: list[str] = []
     with services.store.unit_of_work(read_only=True) as uow:
+        if sid is not None and revocation.is_revoked(uow, sid):
+            return None
         if user_name is None:
             account = uow.repo(Account).get(account_id, ACCOUNT_KEY)
             if account is None:

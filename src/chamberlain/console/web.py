@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chamberlain.console import session as sessions
-from chamberlain.console.signin import Principal, load_principal
+from chamberlain.console.signin import Principal, session_state
 from chamberlain.console.signin import fingerprint as current_fingerprint
 from chamberlain.crypto.secrets import SecretBoxError
 from chamberlain.ops.core.context import RequestMeta, Services
@@ -320,16 +320,14 @@ def signed_in(
                 return redirect("/signin/mfa")
             if session.stage == sessions.CHANGE_PASSWORD:
                 return redirect("/signin/password")
-            principal = await run_in_threadpool(
-                load_principal, services, session.account_id, session.user_name
+            state = await run_in_threadpool(
+                session_state, services, session.account_id, session.user_name, session.sid
             )
-            fingerprint = await run_in_threadpool(
-                current_fingerprint, services, session.account_id, session.user_name
-            )
-            if principal is None or fingerprint != session.fingerprint:
+            if state is None or state[1] != session.fingerprint:
                 response = redirect("/signin?ended=1")
                 clear_session_cookie(response, request)
                 return response
+            principal = state[0]
             form = None
             if request.method == "POST":
                 form = await read_form(request)

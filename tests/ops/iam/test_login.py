@@ -16,7 +16,7 @@ from chamberlain.domain import Account, InlinePolicy, LoginProfile, User
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.iam.login import check_password, password_problem
+from chamberlain.ops.iam.login import ROOT_CONSOLE, check_password, password_problem
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
@@ -201,6 +201,72 @@ def test_change_password_needs_an_iam_user(aws: Call):
         aws("ChangePassword", OldPassword=GOOD, NewPassword=OTHER)
     assert excinfo.value.code == "InvalidUserType"
     assert excinfo.value.http_status == 400
+
+
+def _root_password(services: Services, password: str) -> None:
+    with services.store.unit_of_work() as uow:
+        account = uow.repo(Account).get(ACCOUNT, "account")
+        assert account is not None
+        hashed = hash_password(password, services.password_params)
+        uow.repo(Account).put(replace(account, root_password_hash=hashed))
+
+
+def _stored_root_hash(services: Services) -> str:
+    with services.store.unit_of_work(read_only=True) as uow:
+        account = uow.repo(Account).get(ACCOUNT, "account")
+        assert account is not None
+        return account.root_password_hash
+
+
+def test_root_changes_its_password_only_through_the_console(
+    aws: Call, iam: Call, services: Services, alice: User
+):
+    """ROOT_CONSOLE is no member of the wire model: the API's ChangePassword by the root
+    user stays InvalidUserType; the console's changes the root password (AWS's rules for
+    root passwords, not the account's policy), after the old one is verified."""
+    _root_password(services, GOOD)
+    with pytest.raises(ServiceError) as excinfo:
+        aws("ChangePassword", OldPassword=GOOD, NewPassword=OTHER)
+    assert excinfo.value.code == "InvalidUserType"
+    console = {ROOT_CONSOLE: True}
+    with pytest.raises(ServiceError) as excinfo:
+        iam("ChangePassword", OldPassword=OTHER, NewPassword=THIRD, **console)
+    assert (excinfo.value.code, excinfo.value.message) == (
+        "InvalidUserType",
+        "The old password is incorrect.",
+    )
+    iam("UpdateAccountPasswordPolicy", MinimumPasswordLength=20)  # not for root
+    with pytest.raises(ServiceError) as excinfo:
+        iam("ChangePassword", OldPassword=GOOD, NewPassword="alllowercase", **console)
+    assert excinfo.value.code == "PasswordPolicyViolation"
+    assert verify_password(_stored_root_hash(services), GOOD)
+    iam("ChangePassword", OldPassword=GOOD, NewPassword=OTHER, **console)
+    assert verify_password(_stored_root_hash(services), OTHER)
+    # a user cannot borrow the console's member: it is the user's own ChangePassword
+    with pytest.raises(ServiceError) as excinfo:
+        execute(
+            services,
+            user_caller("alice", alice.user_id),
+            RequestMeta(request_id="r", now=NOW),
+            "iam",
+            "ChangePassword",
+            {"OldPassword": OTHER, "NewPassword": THIRD, **console},
+        )
+    assert excinfo.value.code == "AccessDenied"
+    assert verify_password(_stored_root_hash(services), OTHER)
+
+
+def test_root_password_guesses_are_throttled(iam: Call, services: Services):
+    _root_password(services, GOOD)
+    console = {ROOT_CONSOLE: True}
+    codes = []
+    for _ in range(7):
+        try:
+            iam("ChangePassword", OldPassword="Wrong-Guess-1!", NewPassword=OTHER, **console)
+        except ServiceError as error:
+            codes.append(error.code)
+    assert codes[:5] == ["InvalidUserType"] * 5
+    assert codes[-1] == "LimitExceeded"
 
 
 def test_change_password_is_denied_without_policy_or_setting(aws: Call, alice: User):

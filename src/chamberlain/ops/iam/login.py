@@ -201,11 +201,12 @@ def _hash_new_password(ctx: OpContext, params: Params) -> Later | None:
 
 
 def _reserve_password_attempt(
-    services: Services, user: User, source_ip: str, now: dt.datetime
+    services: Services, user: User | Account, source_ip: str, now: dt.datetime
 ) -> None:
-    """Count a password attempt for `user` and the source; LimitExceeded while locked."""
+    """Count a password attempt for `user` (an Account: its root user) and the source;
+    LimitExceeded while locked."""
     attempts = (
-        (throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)),
+        (throttle.PASSWORD_USER, _password_key(user)),
         (throttle.PASSWORD_SOURCE, source_ip),
     )
     try:
@@ -214,12 +215,15 @@ def _reserve_password_attempt(
         raise LimitExceeded(throttle.LOCKED_MESSAGE) from None
 
 
-def _password_proven(uow: UnitOfWork, user: User, source_ip: str) -> None:
+def _password_key(user: User | Account) -> str:
+    principal_id = user.user_id if isinstance(user, User) else user.account_id
+    return throttle.password_key(user.account_id, principal_id)
+
+
+def _password_proven(uow: UnitOfWork, user: User | Account, source_ip: str) -> None:
     """A right password: the user's count of attempts starts again, and the attempt no
     longer counts against the source."""
-    throttle.clear(
-        uow, throttle.PASSWORD_USER, throttle.password_key(user.account_id, user.user_id)
-    )
+    throttle.clear(uow, throttle.PASSWORD_USER, _password_key(user))
     throttle.forgive(uow, throttle.PASSWORD_SOURCE, source_ip)
 
 
@@ -344,10 +348,31 @@ def _password_changer(ctx: OpContext) -> tuple[User, PasswordPolicy | None, Logi
     return user, policy, _require_profile(ctx, user)
 
 
+def _check_old_password(
+    services: Services,
+    who: User | Account,
+    stored_hash: str,
+    params: Params,
+    source_ip: str,
+    now: dt.datetime,
+) -> None:
+    """ChangePassword's proof (no transaction open): count the attempt, verify the old
+    password, and on success start the count again."""
+    _reserve_password_attempt(services, who, source_ip, now)
+    with throttle.hashing():
+        right = verify_password(stored_hash, params["OldPassword"])
+    if not right:
+        raise InvalidUserType("The old password is incorrect.")
+    with services.store.unit_of_work() as proven:
+        _password_proven(proven, who, source_ip)
+
+
 def _verify_change(ctx: OpContext, params: Params) -> Later:
     """ChangePassword's preparer: reads the user, policy and profile, then (its unit of
     work closed, no lock held) counts the attempt, verifies the old password, checks the
     new one against the policy and the history, and hashes it."""
+    if _root_console_change(ctx, params):
+        return _verify_root_change(ctx, params)
     user, policy, profile = _password_changer(ctx)
     new_password = params["NewPassword"]
     violation: PasswordPolicyViolation | None = None
@@ -358,13 +383,7 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
     services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
 
     def verify() -> _VerifiedChange:
-        _reserve_password_attempt(services, user, source_ip, now)
-        with throttle.hashing():
-            right = verify_password(profile.password_hash, params["OldPassword"])
-        if not right:
-            raise InvalidUserType("The old password is incorrect.")
-        with services.store.unit_of_work() as proven:
-            _password_proven(proven, user, source_ip)
+        _check_old_password(services, user, profile.password_hash, params, source_ip, now)
         if violation is not None:
             raise violation
         with throttle.hashing():
@@ -377,11 +396,77 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
     return Later(verify)
 
 
+# ------------------------------------------------- the root user's password (console)
+
+#: A member the wire model lacks, so only the console can set it (`Page.call_console_only`):
+#: the root user changing its own password on its "My security credentials" page, which
+#: AWS allows only in the console (ChangePassword's API leaves the root password alone).
+ROOT_CONSOLE = "ConsoleRootUser"
+#: AWS's rules for a root user password, whatever the account's password policy says:
+#: 8 to 128 characters, three of upper case, lower case, numbers and symbols.
+ROOT_PASSWORD_MAX = 128
+
+
+def _root_console_change(ctx: OpContext, params: Params) -> bool:
+    return ctx.caller.is_root and params.get(ROOT_CONSOLE) is True
+
+
+@dataclass(frozen=True)
+class _VerifiedRootChange:
+    old_hash: str
+    new_hash: str
+
+
+def _root_account(ctx: OpContext) -> Account:
+    account = ctx.uow.repo(Account).get(ctx.account_id, "account")
+    if account is None:
+        raise NoSuchEntity(f"The account {ctx.account_id} cannot be found.")
+    return account
+
+
+def _verify_root_change(ctx: OpContext, params: Params) -> Later:
+    """As for a user, outside any transaction: count the attempt, verify the old root
+    password, check the new one against AWS's root password rules, hash it."""
+    account = _root_account(ctx)
+    new_password = params["NewPassword"]
+    problem = password_problem(
+        new_password, None, context=_context_words(account, "root"), account=account
+    )
+    if problem is None and len(new_password) > ROOT_PASSWORD_MAX:
+        problem = POLICY_VIOLATION
+    services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
+
+    def verify() -> _VerifiedRootChange:
+        stored = account.root_password_hash
+        _check_old_password(services, account, stored, params, source_ip, now)
+        if problem is not None:
+            raise PasswordPolicyViolation(problem)
+        with throttle.hashing():
+            new_hash = hash_password(new_password, services.password_params)
+        return _VerifiedRootChange(account.root_password_hash, new_hash)
+
+    return Later(verify)
+
+
+def _change_root_password(ctx: OpContext) -> Output:
+    verified = ctx.prepared
+    if not isinstance(verified, _VerifiedRootChange):
+        raise RuntimeError("the root password is changed only after _verify_root_change")
+    account = _root_account(ctx)
+    if account.root_password_hash != verified.old_hash:
+        raise StalePreparation()
+    ctx.uow.repo(Account).put(replace(account, root_password_hash=verified.new_hash))
+    return None
+
+
 @operation("iam", "ChangePassword", resource=None, prepare=_verify_change)
 def change_password(ctx: OpContext, params: Params) -> Output:
     """Authorized here, not by the dispatcher: AllowUsersToChangePassword grants it.
     The old password was verified by `_verify_change`; under the lock, only whether the
-    profile, user or policy changed since is checked (then it is verified again)."""
+    profile, user or policy changed since is checked (then it is verified again).
+    The root user may change its own password only from the console (ROOT_CONSOLE)."""
+    if _root_console_change(ctx, params):
+        return _change_root_password(ctx)
     verified = ctx.prepared
     if not isinstance(verified, _VerifiedChange):
         raise RuntimeError("ChangePassword runs only after _verify_change")
