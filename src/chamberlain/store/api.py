@@ -72,6 +72,11 @@ class EventLog(Protocol):
 
     def append(self, event: Event) -> None: ...
 
+    def append_many(self, events: Sequence[Event]) -> None:
+        """`append` each event, in order, with a few statements for all of them (the
+        group-commit writer's batches). A taken seq raises Conflict; the unit of work
+        must then be rolled back (on PostgreSQL the transaction is aborted)."""
+
     def last(self, account_id: str) -> Event | None:
         """The account's newest event by seq (the head of its chain)."""
 

@@ -137,6 +137,10 @@ class _MemoryEventLog:
         else:
             events.append(event)
 
+    def append_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.append(event)
+
     def last(self, account_id: str) -> Event | None:
         events = self.event_lists.get(account_id)
         return events[-1] if events else None

@@ -56,6 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import BindParameter
 
 from chamberlain.domain import Account, Event
@@ -464,6 +465,7 @@ _DELETE_DIGESTS = event_digests.delete().where(
 )
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
+_INSERT_EVENT = events.insert()
 # The audit verifier's reads of the index: which of some rows exist (primary key seeks),
 # how many there are, and all of them in key order (keyset pagination).
 _INDEX_CHUNK = 500
@@ -588,6 +590,19 @@ class _SqlEventLog:
         if self._conn.execute(self._insert, _event_row(event)).rowcount == 0:
             raise Conflict(f"event {event.seq} of account {event.account_id} exists")
         self._conn.execute(_INSERT_ATTRIBUTE, _attribute_params(event))
+
+    def append_many(self, events: Sequence[Event]) -> None:
+        self._writable()
+        if not events:
+            return
+        attributes = [row for event in events for row in _attribute_params(event)]
+        try:
+            # executemany: both drivers send the rows in a few multi-row statements
+            self._conn.execute(_INSERT_EVENT, [_event_row(event) for event in events])
+        except IntegrityError:
+            raise Conflict(f"an event of {events[0].account_id} exists") from None
+        if attributes:
+            self._conn.execute(_INSERT_ATTRIBUTE, attributes)
 
     def last(self, account_id: str) -> Event | None:
         row = self._conn.execute(_LAST, {"a": account_id}).first()
