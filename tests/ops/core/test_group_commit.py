@@ -177,7 +177,9 @@ def _count_transactions(store: SqlStore) -> list[str]:
 
 def test_a_read_only_call_is_one_transaction_and_its_event_is_batched(store: SqlStore) -> None:
     secrets = SecretBox(generate_key())
-    services = Services(store=store, secrets=secrets, group_commit=GroupCommit(store))
+    # a batch that waits long enough not to commit between the reads on a busy machine
+    writer = GroupCommit(store, max_delay=1.0)
+    services = Services(store=store, secrets=secrets, group_commit=writer)
     execute(services, root_caller(), RequestMeta("w", NOW), "iam", "CreateUser",
             {"UserName": "alice"})  # fmt: skip
     seen = _count_transactions(store)
