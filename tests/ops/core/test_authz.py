@@ -13,8 +13,7 @@ from chamberlain.ops.core.context import Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import AccessDenied
 
-from ..conftest import ACCOUNT, meta, root_caller, user_caller
-from .conftest import LOWER
+from ..conftest import ACCOUNT, LOWER, meta, root_caller, user_caller
 
 
 def _document(*actions: str) -> str:

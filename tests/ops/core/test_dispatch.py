@@ -16,8 +16,7 @@ from chamberlain.ops.core.entities import require_group, require_user
 from chamberlain.ops.core.registry import lookup
 from chamberlain.store.api import UnitOfWork
 
-from ..conftest import ACCOUNT, NOW, meta, root_caller
-from .conftest import LOWER
+from ..conftest import ACCOUNT, LOWER, NOW, meta, root_caller
 
 
 def test_the_resolved_entity_is_handed_to_the_handler_once(
