@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.policy import PrincipalType
 from chamberlain.store.memory import MemoryStore
+from chamberlain.store.sql import SqlStore
 
 ACCOUNT = "111111111111"
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
@@ -82,3 +85,31 @@ def iam(iam_as: Callable[..., Any]) -> Callable[..., Any]:
         return iam_as(root_caller(), name, **params)
 
     return call
+
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: An account whose id sorts before ACCOUNT's (and so is locked before it).
+LOWER = "011111111111"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """Services on a migrated SQL store holding ACCOUNT and LOWER."""
+    schema = None
+    if request.param == "sqlite":
+        store = SqlStore.from_data_dir(tmp_path / "db")
+    else:
+        schema = f"chamberlain_test_{uuid.uuid4().hex[:10]}"
+        store = SqlStore(PG_URL, schema=schema)
+    store.migrate()
+    with store.unit_of_work() as uow:
+        for account in (ACCOUNT, LOWER):
+            uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
+    key = generate_key()
+    yield Services(
+        store=store, secrets=SecretBox(key), tokens=TokenSealer(key), password_params=TEST_PARAMS
+    )
+    if schema is not None:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    store.close()

@@ -24,7 +24,7 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.domain import Membership as M
-from chamberlain.store.api import Conflict, Store
+from chamberlain.store.api import Conflict, LockOrder, Store
 from chamberlain.store.sql import SqlStore, normalize_url, prefix_upper_bound
 
 A, B = "111111111111", "222222222222"
@@ -339,6 +339,74 @@ def test_lock_account_serializes_read_check_write(store: Store) -> None:
     assert errors == []
     assert len(added) == 1
     assert [u.name for u in read(store, lambda u: u.repo(User).list(A))] == [f"u{added[0]}"]
+
+
+def test_locks_asked_in_opposite_orders_never_deadlock(store: Store) -> None:
+    """Two writers each lock both accounts, in opposite orders, many times: the one asking
+    out of order while the other holds the account gets LockOrder (without waiting) and
+    starts again in order, as dispatch does. Waiting instead would deadlock on
+    PostgreSQL (one side aborted by its deadlock detector)."""
+    rounds = 15
+    errors: list[BaseException] = []
+    retried: list[str] = []
+
+    def writer(first: str, second: str, name: str) -> None:
+        try:
+            for n in range(rounds):
+                first_locks = [first]
+                while True:
+                    try:
+                        with store.unit_of_work() as uow:
+                            for account in [*sorted(first_locks), second]:
+                                uow.lock_account(account)
+                                time.sleep(0.005)  # the other writer takes its first lock
+                            uow.repo(User).add(user(f"{name}{n}", first))
+                        break
+                    except LockOrder as late:
+                        retried.append(late.account_id)
+                        first_locks.append(late.account_id)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [_in_thread(lambda: writer(A, B, "ab")), _in_thread(lambda: writer(B, A, "ba"))]
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert read(store, lambda u: u.repo(User).count(A)) == rounds
+    assert read(store, lambda u: u.repo(User).count(B)) == rounds
+    assert set(retried) <= {A}  # only B-then-A ever asks out of order
+
+
+def test_an_out_of_order_lock_that_is_free_is_taken(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.lock_account(B)
+        uow.lock_account(A)  # out of order, but nobody holds it
+        uow.repo(User).add(user("x", A))
+    assert read(store, lambda u: u.repo(User).count(A)) == 1
+
+
+def test_postgres_out_of_order_lock_raises_without_waiting(pg_store: SqlStore) -> None:
+    locked, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with pg_store.unit_of_work() as uow:
+            uow.lock_account(A)
+            locked.set()
+            release.wait(10)
+
+    thread = _in_thread(holder)
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        with pytest.raises(LockOrder) as raised, pg_store.unit_of_work() as uow:
+            uow.lock_account(B)
+            uow.lock_account(A)
+        assert raised.value.account_id == A
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        thread.join(10)
 
 
 # --- SQL specifics -------------------------------------------------------------------

@@ -93,11 +93,31 @@ def test_a_taken_seq_conflicts_and_the_transaction_goes_on(log_store: Store) -> 
     assert lookup(log_store, attribute=("EventName", "Other")) == []
 
 
+def test_append_many_writes_every_event_and_its_index(log_store: Store) -> None:
+    append(log_store, event(1))
+    with log_store.unit_of_work() as uow:
+        uow.events.append_many([event(2), event(1, B), event(3), event(2, B)])
+        uow.events.append_many([])
+    assert lookup(log_store) == [3, 2, 1]
+    assert lookup(log_store, B) == [2, 1]
+    assert lookup(log_store, attribute=("ResourceName", "user3")) == [3]
+    with log_store.unit_of_work(read_only=True) as uow:
+        assert uow.events.last(A) == event(3)
+
+
+def test_append_many_conflicts_on_a_taken_seq_and_writes_none(log_store: Store) -> None:
+    append(log_store, event(1))
+    with pytest.raises(Conflict), log_store.unit_of_work() as uow:
+        uow.events.append_many([event(2), event(1, event_name="Other")])
+    assert lookup(log_store) == [1]
+
+
 def test_a_read_only_unit_of_work_cannot_write(log_store: Store) -> None:
     digest = Digest(A, 1, "h", T0, "checkpoint", b"s")
     with log_store.unit_of_work(read_only=True) as uow:
         for write in (
             lambda: uow.events.append(event(1)),
+            lambda: uow.events.append_many([event(1)]),
             lambda: uow.events.prune(A, T0),
             lambda: uow.events.add_digest(digest),
         ):

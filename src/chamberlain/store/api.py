@@ -29,6 +29,17 @@ class Conflict(Exception):
     """`add` found an entity with the same account, kind and key."""
 
 
+class LockOrder(Exception):
+    """`lock_account` was asked for an account that sorts before one this unit of work
+    already holds, and another transaction holds it: waiting could deadlock (each waiting
+    for the other's account). Nothing waited; roll back and start again, taking
+    `account_id` with the others in order (dispatch does)."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} asked for out of order and busy")
+        self.account_id = account_id
+
+
 class Repo(Protocol[T]):
     def get(self, account_id: str, key: str) -> T | None: ...
 
@@ -37,6 +48,13 @@ class Repo(Protocol[T]):
 
     def put(self, entity: T) -> None:
         """Insert or replace."""
+
+    def touch(self, entity: T) -> bool:
+        """Replace a stored entity with a change no cache depends on (usage data such as
+        an access key's last use, which no authorization reads): unlike `put`, the
+        account's generation is not bumped, so every node's caches stay valid. Only an
+        entity that exists is replaced (False: there was none). The caller holds the
+        account's lock, as for any read-modify-write of a row."""
 
     def delete(self, account_id: str, key: str) -> bool:
         """Remove; False when there was nothing to remove."""
@@ -71,6 +89,11 @@ class EventLog(Protocol):
     """
 
     def append(self, event: Event) -> None: ...
+
+    def append_many(self, events: Sequence[Event]) -> None:
+        """`append` each event, in order, with a few statements for all of them (the
+        group-commit writer's batches). A taken seq raises Conflict; the unit of work
+        must then be rolled back (on PostgreSQL the transaction is aborted)."""
 
     def last(self, account_id: str) -> Event | None:
         """The account's newest event by seq (the head of its chain)."""
@@ -178,7 +201,11 @@ class UnitOfWork(Protocol):
         """The audit trail; writes need a writing unit of work."""
 
     def lock_account(self, account_id: str) -> None:
-        """Serialize this transaction with every other write to the account."""
+        """Serialize this transaction with every other write to the account.
+
+        Locks are taken in account order: asked for an account that sorts before one
+        already held, the store does not wait for it (which could deadlock) but takes it
+        only if it is free, and raises LockOrder otherwise."""
 
     def generation(self, account_id: str) -> int:
         """The account's generation: bumped, in the same transaction, by every unit of work

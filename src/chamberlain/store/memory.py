@@ -69,6 +69,16 @@ class _MemoryRepo:
         self._writable(entity)
         self._t[(entity.account_id, entity.key)] = entity
 
+    def touch(self, entity: Any) -> bool:
+        self._writable()
+        k = (entity.account_id, entity.key)
+        if type(entity) is not self._cls:
+            raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
+        if k not in self._t:
+            return False
+        self._t[k] = entity
+        return True
+
     def delete(self, account_id: str, key: str) -> bool:
         self._writable()
         if self._t.pop((account_id, key), None) is None:
@@ -136,6 +146,10 @@ class _MemoryEventLog:
             events.insert(bisect.bisect([e.seq for e in events], event.seq), event)
         else:
             events.append(event)
+
+    def append_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.append(event)
 
     def last(self, account_id: str) -> Event | None:
         events = self.event_lists.get(account_id)

@@ -14,6 +14,8 @@ Transactions:
   unit of work that returned has reached the disk.
 - PostgreSQL: READ COMMITTED; `lock_account` takes a transaction-scoped advisory lock,
   so writers to one account are serialized across every node sharing the database.
+  Locks are waited for only in account order; one asked for out of order is only tried
+  (LockOrder when busy), so two transactions never wait for each other.
   Read-only units of work run in autocommit (same visibility, fewer round trips).
 """
 
@@ -56,11 +58,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import BindParameter
 
 from chamberlain.domain import Account, Event
 from chamberlain.store import codec
-from chamberlain.store.api import Conflict
+from chamberlain.store.api import Conflict, LockOrder
 from chamberlain.store.counters import Counter
 from chamberlain.store.events import (
     Attribute,
@@ -190,6 +193,16 @@ _GET = select(_E.data).where(*_this_kind(_E.key == _KEY))
 _DELETE = (
     entities.delete().where(*_this_kind(_E.key == _KEY)).execution_options(preserve_rowcount=True)
 )
+# (bind names other than the columns': an UPDATE reserves those for its SET)
+_TOUCH = (
+    entities.update()
+    .where(
+        _E.account_id == bindparam("t_a"), _E.kind == bindparam("t_k"),
+        _E.key == bindparam("t_key"),
+    )
+    .values(ref=bindparam("t_ref"), data=bindparam("t_data"))
+    .execution_options(preserve_rowcount=True)
+)  # fmt: skip
 _COUNT = select(func.count()).select_from(entities).where(*_this_kind())
 _COUNT_REF = _COUNT.where(_E.ref == bindparam("ref"))
 _FIND = select(_E.data).where(_E.kind == _KIND, _E.key == _KEY).order_by(_E.account_id).limit(1)
@@ -275,6 +288,7 @@ def _advisory_key(scope: str, name: str) -> int:
 
 _MIGRATION_LOCK = _advisory_key("migrate", "")
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:lock)")
+_TRY_ADVISORY_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock)")
 
 
 def storable(key: str) -> bool:
@@ -305,13 +319,14 @@ class _SqlRepo:
     def _decode(self, data: str) -> Any:
         return codec.decode(self._cls, data)
 
-    def _row(self, entity: Any) -> dict[str, Any]:
+    def _row(self, entity: Any, *, dirty: bool = True) -> dict[str, Any]:
         account: str = entity.account_id
         if type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise _read_only_violation("write")
-        self._dirty.add(account)
+        if dirty:
+            self._dirty.add(account)
         return {
             "a": entity.account_id,
             "k": self._kind,
@@ -333,6 +348,10 @@ class _SqlRepo:
 
     def put(self, entity: Any) -> None:
         self._conn.execute(self._upsert, self._row(entity))
+
+    def touch(self, entity: Any) -> bool:
+        row = {f"t_{name}": value for name, value in self._row(entity, dirty=False).items()}
+        return self._conn.execute(_TOUCH, row).rowcount > 0
 
     def delete(self, account_id: str, key: str) -> bool:
         if self._read_only:
@@ -464,6 +483,7 @@ _DELETE_DIGESTS = event_digests.delete().where(
 )
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
+_INSERT_EVENT = events.insert()
 # The audit verifier's reads of the index: which of some rows exist (primary key seeks),
 # how many there are, and all of them in key order (keyset pagination).
 _INDEX_CHUNK = 500
@@ -588,6 +608,19 @@ class _SqlEventLog:
         if self._conn.execute(self._insert, _event_row(event)).rowcount == 0:
             raise Conflict(f"event {event.seq} of account {event.account_id} exists")
         self._conn.execute(_INSERT_ATTRIBUTE, _attribute_params(event))
+
+    def append_many(self, events: Sequence[Event]) -> None:
+        self._writable()
+        if not events:
+            return
+        attributes = [row for event in events for row in _attribute_params(event)]
+        try:
+            # executemany: both drivers send the rows in a few multi-row statements
+            self._conn.execute(_INSERT_EVENT, [_event_row(event) for event in events])
+        except IntegrityError:
+            raise Conflict(f"an event of {events[0].account_id} exists") from None
+        if attributes:
+            self._conn.execute(_INSERT_ATTRIBUTE, attributes)
 
     def last(self, account_id: str) -> Event | None:
         row = self._conn.execute(_LAST, {"a": account_id}).first()
@@ -914,8 +947,14 @@ class _SqlUnitOfWork:
         if self.read_only:
             raise _read_only_violation("lock_account")
         if self._postgres and account_id not in self._locked:
-            lock = _advisory_key("account", account_id)
-            self.connection.execute(_ADVISORY_LOCK, {"lock": lock})
+            lock = {"lock": _advisory_key("account", account_id)}
+            if self._locked and account_id < max(self._locked):
+                # Out of order: waiting here while holding a later account could
+                # deadlock with a transaction that took them in order.
+                if not self.connection.execute(_TRY_ADVISORY_LOCK, lock).scalar():
+                    raise LockOrder(account_id)
+            else:
+                self.connection.execute(_ADVISORY_LOCK, lock)
             self._locked.add(account_id)  # held until the transaction ends: ask once
         # SQLite: BEGIN IMMEDIATE already made this the only writer.
 

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chamberlain.crypto.secrets import SecretBox, generate_key
-from chamberlain.domain import Account
 from chamberlain.ops.audit import trail as audit_trail
 from chamberlain.ops.core.context import Services
 from chamberlain.store.sql import SqlStore
@@ -23,25 +18,11 @@ from chamberlain.store.sql import SqlStore
 from ..conftest import ACCOUNT, NOW
 from .test_audit import OTHER, fill, problem
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def trail_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    schema = None
-    if request.param == "sqlite":
-        store = SqlStore.from_data_dir(tmp_path / "db")
-    else:
-        schema = f"chamberlain_test_{uuid.uuid4().hex[:10]}"
-        store = SqlStore(PG_URL, schema=schema)
-    store.migrate()
-    with store.unit_of_work() as uow:
-        uow.repo(Account).add(Account(ACCOUNT, "root@example.com", "x", NOW))
-    yield Services(store=store, secrets=SecretBox(generate_key()))
-    if schema is not None:
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    store.close()
+@pytest.fixture
+def trail_services(sql_services: Services) -> Services:
+    """Services on SQLite and on PostgreSQL (tests/ops/conftest.py)."""
+    return sql_services
 
 
 def sql(services: Services, statement: str) -> None:

@@ -28,7 +28,8 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
@@ -426,6 +427,67 @@ def prune_anchor(digests: Iterable[Digest]) -> Digest | None:
     return max(anchors, key=lambda d: d.seq) if anchors else None
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """A record ready to be chained: everything but its seq, hash and seal (built with
+    no lock held; `append_pending` chains a batch of them under the account's lock)."""
+
+    account_id: str
+    text: str
+    resources: tuple[tuple[str, str], ...]
+    fields: Mapping[str, Any]
+    secrets: SecretBox
+
+
+def pending_event(
+    secrets: SecretBox, account_id: str, record: Mapping[str, Any], resources: list[list[str]]
+) -> PendingEvent:
+    pairs = tuple((str(t), str(n)) for t, n in resources)
+    return PendingEvent(account_id, canonical(record), pairs, event_fields(record), secrets)
+
+
+def _chain_head(uow: UnitOfWork, account_id: str) -> tuple[int, str]:
+    """The seq and hash the account's next event follows (read under its lock)."""
+    head = uow.events.last(account_id)
+    if head is not None:
+        return head.seq, head.hash
+    # No events: a new account, or retention pruned them all. Then the chain goes on
+    # from the newest prune anchor (verify starts there), not from a blank chain.
+    anchor = prune_anchor(uow.events.digests(account_id))
+    return (anchor.seq, anchor.hash) if anchor else (0, GENESIS)
+
+
+def _chained(pending: PendingEvent, seq: int, previous: str) -> Event:
+    account_id = pending.account_id
+    hash_ = chain_hash(account_id, seq, previous, resources_text(pending.resources), pending.text)
+    return Event(
+        account_id=account_id,
+        seq=seq,
+        record=pending.text,
+        hash=hash_,
+        seal=seal(pending.secrets, account_id, seq, hash_),
+        resources=pending.resources,
+        **pending.fields,
+    )
+
+
+def append_pending(uow: UnitOfWork, batch: Sequence[PendingEvent]) -> None:
+    """Append a batch of pending events, each account's in order: one read of each
+    chain's head (under the account's lock), then one multi-row insert of them all."""
+    accounts = sorted({p.account_id for p in batch})
+    heads: dict[str, tuple[int, str]] = {}
+    for account_id in accounts:
+        uow.lock_account(account_id)
+        heads[account_id] = _chain_head(uow, account_id)
+    chained: list[Event] = []
+    for pending in batch:
+        seq, previous = heads[pending.account_id]
+        event = _chained(pending, seq + 1, previous)
+        heads[pending.account_id] = (event.seq, event.hash)
+        chained.append(event)
+    uow.events.append_many(chained)
+
+
 def append(
     uow: UnitOfWork,
     secrets: SecretBox,
@@ -435,27 +497,10 @@ def append(
 ) -> Event:
     """Append a record to the account's chain. Takes the account lock first, so the head
     read here is the head the new event follows."""
+    pending = pending_event(secrets, account_id, record, resources)
     uow.lock_account(account_id)
-    head = uow.events.last(account_id)
-    if head is not None:
-        seq, previous = head.seq + 1, head.hash
-    else:
-        # No events: a new account, or retention pruned them all. Then the chain goes on
-        # from the newest prune anchor (verify starts there), not from a blank chain.
-        anchor = prune_anchor(uow.events.digests(account_id))
-        seq, previous = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS)
-    text = canonical(record)
-    pairs = tuple((str(t), str(n)) for t, n in resources)
-    hash_ = chain_hash(account_id, seq, previous, resources_text(pairs), text)
-    event = Event(
-        account_id=account_id,
-        seq=seq,
-        record=text,
-        hash=hash_,
-        seal=seal(secrets, account_id, seq, hash_),
-        resources=pairs,
-        **event_fields(record),
-    )
+    seq, previous = _chain_head(uow, account_id)
+    event = _chained(pending, seq + 1, previous)
     uow.events.append(event)
     return event
 
@@ -551,9 +596,8 @@ def record_deferred(
         error=error,
         account_id=account_id,
     )
-    found = resources_of(params or {}, None)
-    secrets = services.secrets
-    writer.submit((account_id,), lambda uow: append(uow, secrets, account_id, rec, found))
+    pending = pending_event(services.secrets, account_id, rec, resources_of(params or {}, None))
+    writer.submit_item((account_id,), append_pending, pending)
 
 
 def record_auth_failure(

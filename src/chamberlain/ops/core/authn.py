@@ -118,11 +118,13 @@ def authenticate(
     if signed.access_key_id.startswith("ASIA"):  # temporary: all in the session token
         return _temporary_caller(services, signed, now, service, allowed_regions)
     with services.store.unit_of_work(read_only=True) as uow:
-        key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
-    if _use_changes(key, now, service, region):
+        entry = _long_term_caller(uow, services, signed, now, service, allowed_regions)
+    if _use_changes(entry.key, now, service, region):
+        key = _used(entry, now, service, region)
         with services.store.unit_of_work() as uow:
+            uow.lock_account(key.account_id)
             _note_key_use(uow, key, now, service, region)
-    return caller
+    return entry.caller
 
 
 def authenticate_in(
@@ -143,9 +145,11 @@ def authenticate_in(
         raise InvalidClientTokenId(INVALID_TOKEN)
     if signed.access_key_id.startswith("ASIA"):
         return _temporary_caller(services, signed, now, service, allowed_regions)
-    key, caller = _long_term_caller(uow, services, signed, now, service, allowed_regions)
-    if not _use_changes(key, now, service, region):
+    entry = _long_term_caller(uow, services, signed, now, service, allowed_regions)
+    caller = entry.caller
+    if not _use_changes(entry.key, now, service, region):
         return caller
+    key = _used(entry, now, service, region)
     if not read_only:
         # The account's lock before the key's row: a writer holding the lock (another
         # request, the group-commit writer) may be about to write the same row.
@@ -157,6 +161,7 @@ def authenticate_in(
         )
     else:
         with services.store.unit_of_work() as own:
+            own.lock_account(key.account_id)
             _note_key_use(own, key, now, service, region)
     return caller
 
@@ -218,6 +223,15 @@ def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _Cac
     return entry
 
 
+def _used(entry: _CachedKey, now: dt.datetime, service: str, region: str) -> AccessKey:
+    """The cached key as this use leaves it: its last use is written apart (and bumps no
+    generation), so the cache keeps it current itself and the next request does not
+    write it again within LAST_USED_GRANULARITY."""
+    key = entry.key
+    entry.key = replace(key, last_used=now, last_used_service=service, last_used_region=region)
+    return key
+
+
 def _long_term_caller(
     uow: UnitOfWork,
     services: Services,
@@ -225,7 +239,7 @@ def _long_term_caller(
     now: dt.datetime,
     service: str,
     allowed_regions: Collection[str] | None,
-) -> tuple[AccessKey, Caller]:
+) -> _CachedKey:
     entry = _cached_key(uow, services, signed.access_key_id)
     key, caller = entry.key, entry.caller
 
@@ -250,7 +264,7 @@ def _long_term_caller(
         raise KeyAuthenticationFailed(
             exc, KnownKey(key.account_id, key.access_key_id, caller)
         ) from None
-    return key, caller
+    return entry
 
 
 def _note_key_use(
@@ -329,9 +343,13 @@ def record_key_use(
     uow: UnitOfWork, access_key: AccessKey, now: dt.datetime, service: str, region: str
 ) -> AccessKey:
     """Note that `access_key` signed a request for `service` in `region` (in a writable
-    unit of work), writing only when `_use_changes`. Returns the key as stored afterwards."""
+    unit of work holding the account's lock), writing only when `_use_changes`. Returns
+    the key as stored afterwards. The last use is no authorization input: it is written
+    with `touch`, which leaves the account's generation (and every node's caches of
+    its keys and policies) alone."""
     if not _use_changes(access_key, now, service, region):
         return access_key
     updated = replace(access_key, last_used=now, last_used_service=service, last_used_region=region)
-    uow.repo(AccessKey).put(updated)
+    if not uow.repo(AccessKey).touch(updated):
+        return access_key  # deleted meanwhile
     return updated

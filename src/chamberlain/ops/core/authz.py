@@ -51,12 +51,15 @@ _ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*
 # ------------------------------------------------------------------ policy documents
 
 
-def managed_policy_text(ctx: OpContext, arn: str) -> str | None:
-    """The default version's document of a managed policy (AWS's or the account's)."""
+def managed_policy_text(ctx: OpContext, arn: str, read: set[str] | None = None) -> str | None:
+    """The default version's document of a managed policy (AWS's or the account's);
+    `read` collects the accounts whose data it read (none for AWS's)."""
     builtin = AWS_MANAGED.get(arn)
     if builtin is not None:
         return builtin.document
     account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    if read is not None:
+        read.add(account)
     for policy in ctx.uow.repo(ManagedPolicy).find_by_ref(arn):
         if policy.account_id == account:
             version = ctx.uow.repo(PolicyVersion).get(
@@ -66,8 +69,11 @@ def managed_policy_text(ctx: OpContext, arn: str) -> str | None:
     return None
 
 
-def principal_policies(ctx: OpContext, kind: str, name: str) -> list[NamedText]:
-    """Inline then attached managed policies of one user, group or role."""
+def principal_policies(
+    ctx: OpContext, kind: str, name: str, read: set[str] | None = None
+) -> list[NamedText]:
+    """Inline then attached managed policies of one user, group or role (`read`: as for
+    managed_policy_text)."""
     account = ctx.account_id
     prefix = joined(kind, name.lower(), "")
     texts: list[NamedText] = [
@@ -75,16 +81,18 @@ def principal_policies(ctx: OpContext, kind: str, name: str) -> list[NamedText]:
         for p in ctx.uow.repo(InlinePolicy).list(account, key_prefix=prefix)
     ]
     for attachment in ctx.uow.repo(Attachment).list(account, key_prefix=prefix):
-        text = managed_policy_text(ctx, attachment.policy_arn)
+        text = managed_policy_text(ctx, attachment.policy_arn, read)
         if text is not None:
             texts.append((attachment.policy_arn, text))
     return texts
 
 
-def user_identity_policies(ctx: OpContext, user_name: str) -> list[NamedText]:
-    texts = principal_policies(ctx, "user", user_name)
+def user_identity_policies(
+    ctx: OpContext, user_name: str, read: set[str] | None = None
+) -> list[NamedText]:
+    texts = principal_policies(ctx, "user", user_name, read)
     for membership in ctx.uow.repo(Membership).list(ctx.account_id, ref=user_name.lower()):
-        texts.extend(principal_policies(ctx, "group", membership.group_name))
+        texts.extend(principal_policies(ctx, "group", membership.group_name, read))
     return texts
 
 
@@ -166,10 +174,20 @@ _PrincipalPart = tuple[
 ]
 
 
+#: A cached principal part: the generation of every account its data came from.
+_Cached = tuple[tuple[tuple[str, int], ...], _PrincipalPart]
+#: Never a store's generation (>= 0, or -1 while changed in the unit of work).
+_UNREAD = -2
+
+
 def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     """The caller's principal's compiled policies and tags, cached per node while the
-    account's generation (store/api.py) is unchanged: read first, so a change committed
-    while the policies are read leaves a newer generation, never stale policies under it."""
+    generation (store/api.py) of every account they were read from is unchanged: the
+    caller's, and any other whose managed policy went into them. Generations are read
+    first, so a change committed while the policies are read leaves a newer generation,
+    never stale policies under it. Another account is only known once the policies are
+    read: the first read that meets it is not cached, and the next one reads its
+    generation first."""
     session = caller.session
     who = (
         caller.account_id,
@@ -179,23 +197,26 @@ def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
         session.issuer_id if session else None,
     )
     if caller.account_id != ctx.account_id:  # read in another account's context: no cache
-        return _read_principal_part(ctx, caller)
-    generation = ctx.uow.generation(caller.account_id)
-    cache: dict[Any, tuple[int, _PrincipalPart]] = ctx.services.cache.setdefault(
-        "principal_policies", {}
-    )
+        return _read_principal_part(ctx, caller, set())
+    cache: dict[Any, _Cached] = ctx.services.cache.setdefault("principal_policies", {})
+    generation = ctx.uow.generation
     hit = cache.get(who)
-    if hit is not None and hit[0] == generation and generation >= 0:
+    if hit is not None and all(g >= 0 and generation(a) == g for a, g in hit[0]):
         return hit[1]
-    part = _read_principal_part(ctx, caller)
-    if generation >= 0:
+    known = {caller.account_id, *(a for a, _ in hit[0])} if hit is not None else {caller.account_id}
+    before = {account: generation(account) for account in sorted(known)}
+    read = {caller.account_id}
+    part = _read_principal_part(ctx, caller, read)
+    read.discard("")
+    if all(before.get(account, 0) >= 0 for account in read):
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        cache[who] = (generation, part)
+        stamps = tuple((a, before.get(a, _UNREAD)) for a in sorted(read))
+        cache[who] = (stamps, part)
     return part
 
 
-def _read_principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
+def _read_principal_part(ctx: OpContext, caller: Caller, read: set[str]) -> _PrincipalPart:
     repo_user, repo_role = ctx.uow.repo(User), ctx.uow.repo(Role)
     identity: list[NamedText] = []
     boundary_arn: str | None = None
@@ -203,7 +224,7 @@ def _read_principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     if caller.type is PrincipalType.USER and caller.user_name:
         user = repo_user.get(caller.account_id, caller.user_name.lower())
         if user is not None:
-            identity = user_identity_policies(ctx, user.name)
+            identity = user_identity_policies(ctx, user.name, read)
             boundary_arn = user.permissions_boundary
             tags = list(user.tags)
     elif caller.type is PrincipalType.ASSUMED_ROLE and caller.session is not None:
@@ -212,7 +233,7 @@ def _read_principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
         # A role deleted and re-created under the same name is another role: its old
         # sessions get nothing from the new one.
         if role is not None and role.role_id == caller.session.issuer_id:
-            identity = principal_policies(ctx, "role", role.name)
+            identity = principal_policies(ctx, "role", role.name, read)
             boundary_arn = role.permissions_boundary
             tags = list(role.tags)
     elif caller.type is PrincipalType.FEDERATED_USER and caller.session is not None:
@@ -222,12 +243,12 @@ def _read_principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
         else:
             user = repo_user.get(caller.account_id, issuer.rsplit("/", 1)[-1].lower())
             if user is not None and user.user_id == caller.session.issuer_id:
-                identity = user_identity_policies(ctx, user.name)
+                identity = user_identity_policies(ctx, user.name, read)
                 boundary_arn = user.permissions_boundary
                 tags = list(user.tags)
     boundary = None
     if boundary_arn:
-        text = managed_policy_text(ctx, boundary_arn)
+        text = managed_policy_text(ctx, boundary_arn, read)
         if text is not None:
             boundary = compiled(ctx, (boundary_arn, text), PolicyType.BOUNDARY)
     return (

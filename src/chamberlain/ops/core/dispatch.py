@@ -23,7 +23,7 @@ from chamberlain.ops.core.registry import (
     StalePreparation,
     lookup,
 )
-from chamberlain.store.api import UnitOfWork
+from chamberlain.store.api import LockOrder, UnitOfWork
 
 #: Every operation module, imported (and so registered) when dispatch is: at start-up.
 OPERATION_MODULES = catalog.load()
@@ -89,6 +89,9 @@ class _Call:
     accounts: list[str] = field(default_factory=list)
     running: bool = False
     failure: ServiceError | None = None
+    #: Accounts to lock up front (with the call's own, in order): asked for out of
+    #: order by an earlier attempt (store.api.LockOrder).
+    lock_first: set[str] = field(default_factory=set)
 
 
 def execute_request(
@@ -166,25 +169,23 @@ def _attempts(
             if isinstance(prepared, Later):  # slow work, holding no connection either
                 prepared = _failing(call, prepared.run)
         try:
-            with services.store.unit_of_work(read_only=read_only) as uow:
-                caller = _identify(uow, op, service, name, authenticate, decode, call)
-                ran = op
-                assert ran is not None  # _identify raised UnknownOperation otherwise
-                call.running = True
-                return _failing(
-                    call,
-                    partial(
-                        _run,
-                        uow,
-                        services,
-                        caller,
-                        meta,
-                        ran,
-                        call.params,
-                        call.accounts,
-                        prepared,
-                    ),
-                )
+            while True:
+                try:
+                    with services.store.unit_of_work(read_only=read_only) as uow:
+                        caller = _identify(uow, op, service, name, authenticate, decode, call)
+                        ran = op
+                        assert ran is not None  # _identify raised UnknownOperation otherwise
+                        call.running = True
+                        return _failing(
+                            call,
+                            partial(_run, uow, services, caller, meta, ran, call, prepared),
+                        )
+                except LockOrder as late:
+                    # Something asked for an account's lock after a later account's:
+                    # again, taking it first with the others, in order.
+                    if late.account_id in call.lock_first:
+                        raise
+                    call.lock_first.add(late.account_id)
         except StalePreparation:
             continue
     call.failure = ConcurrentModification(CONCURRENT_MESSAGE)
@@ -272,16 +273,18 @@ def _run(
     caller: Caller,
     meta: RequestMeta,
     op: Operation,
-    params: Params,
-    accounts: list[str],
+    call: _Call,
     prepared: object,
 ) -> Output:
     """Authorize and run in the request's unit of work (with what was prepared)."""
     ctx = OpContext(caller=caller, meta=meta, uow=uow, services=services, prepared=prepared)
+    params, accounts = call.params, call.accounts
     if not op.read_only:
         # Every account this call writes to (its trail included), in one order,
-        # so calls between two accounts in opposite directions cannot deadlock.
-        for account in sorted({caller.account_id, *accounts}):
+        # so calls between two accounts in opposite directions cannot deadlock; an
+        # account a handler locks later (a role's, say) must sort after these, or the
+        # store raises LockOrder and the call starts again with it among them.
+        for account in sorted({caller.account_id, *accounts, *call.lock_first}):
             uow.lock_account(account)
     authorize_operation(ctx, op, params)
     output = op.handler(ctx, params)

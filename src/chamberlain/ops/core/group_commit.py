@@ -7,10 +7,18 @@ authenticating such a call. A request hands its job over and answers at once; th
 writer thread commits every job handed over within `max_delay` in one transaction, so
 one fsync serves them all instead of one each.
 
-Ordering: jobs run in the order they were submitted, in one transaction that first
+Batched items: `submit_item(accounts, runner, item)` hands over data rather than a
+job; each batch calls `runner(uow, items)` once with all of its items, so a runner can
+write them with a few statements (the audit trail appends a batch's events with one
+read of each chain's head and two multi-row inserts). Items are built by the request
+thread (records serialized, index rows computed), so the transaction holds its locks
+only for the statements.
+
+Ordering: jobs run in the order they were submitted, then each runner (in the order of
+its first item) with its items in submission order, in one transaction that first
 takes the locks of every account they name (sorted, as dispatch does), so an account's
 audit chain grows in submission order and interleaves correctly with writes from other
-requests and nodes (each event still reads the chain's head under the account lock).
+requests and nodes (each batch reads the chain's head under the account lock).
 
 Durability: a job is on disk once the batch commits (within `max_delay` plus one
 commit); `flush()` waits for that, and `close()` flushes at shutdown. A process that is
@@ -24,20 +32,25 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chamberlain.store.api import Store, UnitOfWork
 
 log = logging.getLogger("chamberlain.group_commit")
 
 Job = Callable[[UnitOfWork], object]
+#: Writes a batch's items (submit_item): all of them, in order, in the given unit of work.
+Runner = Callable[[UnitOfWork, Sequence[Any]], object]
 
 
 @dataclass(frozen=True)
 class _Entry:
     accounts: tuple[str, ...]
-    job: Job
+    job: Job | None = None
+    runner: Runner | None = None
+    item: object = None
 
 
 class GroupCommit:
@@ -58,6 +71,14 @@ class GroupCommit:
 
     def submit(self, accounts: Iterable[str], job: Job) -> None:
         """Run `job(uow)` soon, in a writing unit of work holding `accounts`' locks."""
+        self._enqueue(_Entry(tuple(accounts), job=job))
+
+    def submit_item(self, accounts: Iterable[str], runner: Runner, item: object) -> None:
+        """Hand `item` to `runner` soon: `runner(uow, items)` runs once per batch with
+        every item handed to it, in a writing unit of work holding `accounts`' locks."""
+        self._enqueue(_Entry(tuple(accounts), runner=runner, item=item))
+
+    def _enqueue(self, entry: _Entry) -> None:
         with self._cond:
             if self._thread is None:  # the first job, or the first since close()
                 self._closed = False
@@ -68,7 +89,7 @@ class GroupCommit:
                 if not self._atexit:
                     atexit.register(self.close)
                     self._atexit = True
-            self._pending.append(_Entry(tuple(accounts), job))
+            self._pending.append(entry)
             self._submitted += 1
             self._cond.notify_all()
 
@@ -146,5 +167,11 @@ class GroupCommit:
         with self._store.unit_of_work() as uow:
             for account in sorted({a for entry in batch for a in entry.accounts}):
                 uow.lock_account(account)
+            runners: dict[Runner, list[object]] = {}
             for entry in batch:
-                entry.job(uow)
+                if entry.job is not None:
+                    entry.job(uow)
+                elif entry.runner is not None:
+                    runners.setdefault(entry.runner, []).append(entry.item)
+            for runner, items in runners.items():
+                runner(uow, items)
