@@ -36,6 +36,8 @@ def iam(services: Services, name: str, **params: Any) -> Any:
 
 
 def sign_ins(services: Services) -> list[dict[str, Any]]:
+    if services.group_commit is not None:  # failures' events are appended by it
+        services.group_commit.flush()
     with services.store.unit_of_work(read_only=True) as uow:
         events = uow.events.lookup(ACCOUNT, limit=1000)
     records = [json.loads(e.record) for e in sorted(events, key=lambda e: e.seq)]

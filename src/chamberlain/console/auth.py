@@ -4,13 +4,16 @@ Every attempt that names a known account is a `ConsoleLogin` event in that accou
 trail, in CloudTrail's shape (AWS CloudTrail User Guide, "AWS Management Console sign-in
 events": responseElements.ConsoleLogin Success/Failure, additionalEventData.MFAUsed,
 errorMessage "Failed authentication"; an unknown user name is recorded as
-HIDDEN_DUE_TO_SECURITY_REASONS).
+HIDDEN_DUE_TO_SECURITY_REASONS). Failures are aggregated (ops/core/auth_failures.py): a
+ConsoleLogin Failure event for the first of each principal's and source's 5-minute
+window, then one AuthenticationFailureSummary with the window's count.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -43,6 +46,7 @@ from chamberlain.console.web import (
     set_session_cookie,
 )
 from chamberlain.ops.audit import records as audit
+from chamberlain.ops.core import auth_failures
 from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
@@ -317,8 +321,17 @@ class SignIn:
             meta.source_ip,
             meta.now,
         )
-        if principal is not None and self.services.audit:
-            await run_in_threadpool(self._event, meta, principal, False, mfa_used, target)
+        if principal is not None:  # counted; recorded as the first of its window
+            await run_in_threadpool(
+                partial(
+                    auth_failures.sign_in_failed,
+                    self.services,
+                    meta,
+                    principal.caller,
+                    mfa_used=mfa_used,
+                    login_to=target,
+                )
+            )
 
     async def _succeeded(
         self,

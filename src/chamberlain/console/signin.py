@@ -16,6 +16,7 @@ from chamberlain.console import revocation
 from chamberlain.crypto.ids import is_account_id
 from chamberlain.crypto.passwords import hash_password, needs_rehash, verify_dummy, verify_password
 from chamberlain.domain import ROOT, AccessKey, Account, LoginProfile, MfaDevice, User
+from chamberlain.ops.audit.records import HIDDEN
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.iam.login import account_policy, password_expired
@@ -23,8 +24,6 @@ from chamberlain.ops.sts.sessions import reserve_mfa_attempt, verify_mfa_code
 from chamberlain.policy import PrincipalType
 
 ACCOUNT_KEY = "account"  # domain.Account.key
-#: CloudTrail's userName for a failed sign-in by a name that is no user (AWS masks it).
-HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
 
 @dataclass(frozen=True)

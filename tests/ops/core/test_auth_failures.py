@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 from chamberlain.domain import Event
 from chamberlain.ops.core import auth_failures, throttle
 from chamberlain.ops.core.authn import KeyAuthenticationFailed, KnownKey
-from chamberlain.ops.core.context import RequestMeta, Services
-from chamberlain.ops.core.errors import SignatureDoesNotMatch
+from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
+from chamberlain.ops.core.errors import ServiceError, SignatureDoesNotMatch
 
-from ..conftest import ACCOUNT, NOW, user_caller
+from ..conftest import ACCOUNT, NOW, meta, root_caller, user_caller
 
 MISMATCH = "The request signature we calculated does not match the signature you provided."
 
@@ -125,3 +127,127 @@ def test_a_source_is_throttled_across_keys(services: Services, iam: Callable[...
         assert fail(services, keys[n % 4], NOW, ip="10.7.7.7").code == "SignatureDoesNotMatch"
     assert fail(services, keys[0], NOW, ip="10.7.7.7").code == "Throttling"
     assert fail(services, keys[0], NOW, ip="10.7.7.8").code == "SignatureDoesNotMatch"
+
+
+# ----------------------------------------------------------------- refused passwords
+
+GOOD = "Vq7#Lm2pXz9!"
+
+
+def _root(services: Services, name: str, **params: Any) -> Any:
+    return execute(services, root_caller(), meta(), "iam", name, params)
+
+
+@pytest.fixture
+def changer(sql_services: Services) -> Caller:
+    """alice, with a console password and leave to change it."""
+    _root(sql_services, "CreateUser", UserName="alice")
+    _root(sql_services, "CreateLoginProfile", UserName="alice", Password=GOOD)
+    _root(sql_services, "UpdateAccountPasswordPolicy", AllowUsersToChangePassword=True)
+    user = _root(sql_services, "GetUser", UserName="alice")["User"]
+    return user_caller("alice", user["UserId"])
+
+
+def _change(services: Services, caller: Caller, at: dt.datetime, ip: str = "10.2.2.2") -> str:
+    params = {"OldPassword": f"Wrong-{at.timestamp()}!", "NewPassword": "Hs4$Kd8wPn3@"}
+    request = RequestMeta(request_id="r", now=at, source_ip=ip)
+    try:
+        execute(services, caller, request, "iam", "ChangePassword", params)
+    except ServiceError as error:
+        return error.code
+    return "OK"
+
+
+def _named(services: Services, *names: str) -> list[dict[str, Any]]:
+    with services.store.unit_of_work(read_only=True) as uow:
+        records = [json.loads(e.record) for e in uow.events.iterate(ACCOUNT)]
+    return [r for r in records if r["eventName"] in names]
+
+
+def test_refused_change_passwords_are_one_event_and_a_summary(
+    sql_services: Services, changer: Caller
+) -> None:
+    """Wrong old passwords, then refusals while locked: all counted, the first recorded
+    in full, the window's count in one summary (on SQLite and PostgreSQL)."""
+    answers = [_change(sql_services, changer, NOW + dt.timedelta(seconds=n)) for n in range(7)]
+    free = throttle.PASSWORD_USER.free
+    assert answers == ["InvalidUserType"] * free + ["LimitExceeded"] * (7 - free)
+    [first] = _named(sql_services, "ChangePassword", "AuthenticationFailureSummary")
+    assert (first["errorCode"], first["userIdentity"]["userName"]) == (
+        "InvalidUserTypeException",
+        "alice",
+    )
+    assert first["requestParameters"]["oldPassword"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=4)) == 0  # not ended
+    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
+    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=6)) == 0  # once only
+    summary = _named(sql_services, "AuthenticationFailureSummary")[-1]
+    assert summary["eventSource"] == "iam.amazonaws.com"
+    assert summary["userIdentity"]["arn"] == changer.arn
+    assert summary["serviceEventDetails"] == {
+        "refusedOperation": "ChangePassword",
+        "sourceIPAddress": "10.2.2.2",
+        "failedAuthentications": 7,
+        "firstFailureTime": "2026-11-28T12:00:00Z",
+        "lastFailureTime": "2026-11-28T12:00:06Z",
+        "windowSeconds": 300,
+    }
+
+
+def test_refusals_from_another_source_are_recorded_apart(
+    sql_services: Services, changer: Caller
+) -> None:
+    _change(sql_services, changer, NOW)
+    _change(sql_services, changer, NOW + dt.timedelta(seconds=1))
+    _change(sql_services, changer, NOW + dt.timedelta(seconds=2), ip="10.3.3.3")
+    sources = [r["sourceIPAddress"] for r in _named(sql_services, "ChangePassword")]
+    assert sources == ["10.2.2.2", "10.3.3.3"]
+    # the next window: the first failure in full again, after the summary of the last
+    _change(sql_services, changer, NOW + dt.timedelta(minutes=6))
+    names = [r["eventName"] for r in _named(sql_services, "ChangePassword", SUMMARY)]
+    assert names == ["ChangePassword", "ChangePassword", SUMMARY, "ChangePassword"]
+
+
+SUMMARY = "AuthenticationFailureSummary"
+
+
+def test_a_refused_change_password_does_not_wait_for_the_account_lock(
+    sql_services: Services, changer: Caller
+) -> None:
+    """After the window's first, a refusal takes no account lock: it is answered while
+    another transaction holds the account (PostgreSQL: SQLite's lock is the database's)."""
+    if sql_services.store.describe()["dialect"] != "postgresql":
+        pytest.skip("SQLite has one writer lock for the whole database")
+    assert _change(sql_services, changer, NOW) == "InvalidUserType"
+    answers: list[str] = []
+    with sql_services.store.unit_of_work() as holder:
+        holder.lock_account(ACCOUNT)
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                _change(sql_services, changer, NOW + dt.timedelta(seconds=1))
+            )
+        )
+        worker.start()
+        worker.join(timeout=20)
+        assert answers == ["InvalidUserType"]  # while the lock was held
+    assert len(_named(sql_services, "ChangePassword")) == 1
+
+
+def test_sign_in_failures_are_a_console_login_event_per_window_and_a_summary(
+    sql_services: Services, changer: Caller
+) -> None:
+    for n in range(4):
+        at = NOW + dt.timedelta(seconds=n)
+        request = RequestMeta(request_id="r", now=at, source_ip="10.4.4.4")
+        auth_failures.sign_in_failed(
+            sql_services, request, changer, mfa_used=False, login_to="https://x/console/"
+        )
+    [event] = _named(sql_services, "ConsoleLogin")
+    assert event["responseElements"] == {"ConsoleLogin": "Failure"}
+    assert event["errorMessage"] == "Failed authentication"
+    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
+    summary = _named(sql_services, SUMMARY)[-1]
+    assert summary["eventSource"] == "signin.amazonaws.com"
+    details = summary["serviceEventDetails"]
+    assert (details["refusedOperation"], details["failedAuthentications"]) == ("ConsoleLogin", 4)
+    assert summary["userIdentity"]["userName"] == "alice"

@@ -576,14 +576,16 @@ def record_deferred(
     *,
     error: ServiceError | None = None,
     account_id: str,
+    read_only: bool = True,
 ) -> None:
-    """A read-only call's event: built now, appended by the group-commit writer (batched
-    with other requests' events, within milliseconds), or at once without one."""
+    """A read-only call's event (or a refused write's, `read_only` False, whose unit of
+    work rolled back): built now, appended by the group-commit writer (batched with other
+    requests' events, within milliseconds), or at once without one."""
     writer = services.group_commit
     if writer is None:
         record_detached(
-            services, caller, meta, service, operation, params, read_only=True, error=error,
-            account_id=account_id,
+            services, caller, meta, service, operation, params, read_only=read_only,
+            error=error, account_id=account_id,
         )  # fmt: skip
         return
     rec = build_record(
@@ -592,7 +594,7 @@ def record_deferred(
         service=service,
         operation=operation,
         params=params,
-        read_only=True,
+        read_only=read_only,
         error=error,
         account_id=account_id,
     )
@@ -657,12 +659,47 @@ def record_auth_failure_summary(
     """One event for a window of failed authentications with one access key (the first
     of them was recorded in full): an AwsServiceEvent named AuthenticationFailureSummary,
     credited to no one, its serviceEventDetails holding the count and the window."""
-    caller = identity
+    details = {
+        "accessKeyId": access_key_id,
+        "failedAuthentications": failures,
+        "firstFailureTime": iso_time(first),
+        "lastFailureTime": iso_time(last),
+        "windowSeconds": window_seconds,
+        "throttled": failures >= limit,
+    }
+    if identity is None:
+        who: dict[str, Any] = {"accountId": account_id, "accessKeyId": access_key_id}
+    else:
+        who = {**user_identity(identity), "accessKeyId": access_key_id}
+    return record_failure_summary(
+        services,
+        account_id=account_id,
+        identity=who,
+        service="iam",
+        last=last,
+        details=details,
+        resources=[["AWS::IAM::AccessKey", access_key_id]],
+    )
+
+
+def record_failure_summary(
+    services: Services,
+    *,
+    account_id: str,
+    identity: dict[str, Any],
+    service: str,
+    last: dt.datetime,
+    details: dict[str, Any],
+    resources: list[list[str]],
+) -> Event:
+    """An AwsServiceEvent named AuthenticationFailureSummary from `service`, credited to
+    no one (`identity` is whose credentials failed): a window of failures, the first of
+    which was recorded in full, counted in `details` (its serviceEventDetails)."""
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(caller) if caller is not None else {},
+        "userIdentity": identity,
         "eventTime": iso_time(last),
-        "eventSource": event_source("iam"),
+        "eventSource": event_source(service),
         "eventName": AUTH_FAILURE_SUMMARY,
         "awsRegion": "us-east-1",
         "sourceIPAddress": "AWS Internal",
@@ -675,23 +712,10 @@ def record_auth_failure_summary(
         "managementEvent": True,
         "recipientAccountId": account_id,
         "eventCategory": "Management",
-        "serviceEventDetails": {
-            "accessKeyId": access_key_id,
-            "failedAuthentications": failures,
-            "firstFailureTime": iso_time(first),
-            "lastFailureTime": iso_time(last),
-            "windowSeconds": window_seconds,
-            "throttled": failures >= limit,
-        },
+        "serviceEventDetails": details,
     }
-    if caller is None:
-        rec["userIdentity"] = {"accountId": account_id, "accessKeyId": access_key_id}
-    else:
-        rec["userIdentity"]["accessKeyId"] = access_key_id
     with services.store.unit_of_work() as uow:
-        return append(
-            uow, services.secrets, account_id, rec, [["AWS::IAM::AccessKey", access_key_id]]
-        )
+        return append(uow, services.secrets, account_id, rec, resources)
 
 
 def record_sign_in(
@@ -703,8 +727,10 @@ def record_sign_in(
     mfa_used: bool,
     login_to: str = "",
     error_message: str = "Failed authentication",
-) -> Event:
-    """A console sign-in (eventType AwsConsoleSignIn, eventName ConsoleLogin)."""
+    deferred: bool = False,
+) -> Event | None:
+    """A console sign-in (eventType AwsConsoleSignIn, eventName ConsoleLogin); `deferred`:
+    appended by the group-commit writer (if any), so this thread takes no account lock."""
     rec = build_record(
         caller=identity,
         meta=meta,
@@ -723,5 +749,9 @@ def record_sign_in(
     }
     if not success:
         rec["errorMessage"] = error_message
+    if deferred and services.group_commit is not None:
+        pending = pending_event(services.secrets, identity.account_id, rec, [])
+        services.group_commit.submit_item((identity.account_id,), append_pending, pending)
+        return None
     with services.store.unit_of_work() as uow:
         return append(uow, services.secrets, identity.account_id, rec, [])

@@ -9,18 +9,29 @@ always did); the window's total follows as one summary event once the window end
 by `sweep`. Past the limit, failures answer Throttling and write nothing at all.
 A rightly signed request is never throttled: holding a key id does not let anyone shut
 its owner out.
+
+Refused passwords (ChangePassword's wrong old password or locked attempts, console
+sign-in failures) are aggregated the same way, per principal and source
+(throttle.PASSWORD_FAILURES): the first of a window is recorded in full (handed to the
+group-commit writer, so the request takes no account lock), the window's total follows
+as one summary event. The guessing itself is bounded by throttle.PASSWORD_USER and
+PASSWORD_SOURCE.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
-from chamberlain.domain import AccessKey
+from chamberlain.domain import ROOT, AccessKey, User
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import throttle
+from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.authn import KeyAuthenticationFailed, caller_for_key
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.errors import ServiceError, Throttling
+from chamberlain.policy import PrincipalType
 from chamberlain.store.counters import Counter
 
 
@@ -65,9 +76,63 @@ def sweep(services: Services, now: dt.datetime) -> int:
     return written
 
 
+def password_refused(
+    services: Services,
+    meta: RequestMeta,
+    caller: Caller,
+    *,
+    service: str,
+    operation: str,
+    params: Mapping[str, Any] | None,
+    error: ServiceError,
+    account_id: str,
+) -> None:
+    """A refused password of an API call (ChangePassword): counted; recorded in full only
+    as the first of its principal's and source's window."""
+    if _first_refusal(services, meta, caller, service, operation, account_id):
+        audit.record_deferred(
+            services, caller, meta, service, operation, params, error=error,
+            account_id=account_id, read_only=False,
+        )  # fmt: skip
+
+
+def sign_in_failed(
+    services: Services, meta: RequestMeta, identity: Caller, *, mfa_used: bool, login_to: str
+) -> None:
+    """A failed console sign-in of a known account: counted; a ConsoleLogin Failure event
+    for the first of its principal's and source's window."""
+    if _first_refusal(services, meta, identity, "signin", "ConsoleLogin", identity.account_id):
+        audit.record_sign_in(
+            services, meta, identity=identity, success=False, mfa_used=mfa_used,
+            login_to=login_to, deferred=True,
+        )  # fmt: skip
+
+
+def _first_refusal(
+    services: Services,
+    meta: RequestMeta,
+    caller: Caller,
+    service: str,
+    operation: str,
+    account_id: str,
+) -> bool:
+    """Count a refusal; whether it is its window's first (to be recorded in full)."""
+    name = ROOT if caller.type is PrincipalType.ROOT else (caller.user_name or audit.HIDDEN)
+    key = "/".join((account_id, service, operation, meta.source_ip, name))
+    failure = throttle.refused_password(services.store, key, meta.now)
+    if not services.audit:
+        return False
+    for ended in failure.summaries:
+        _summarize(services, ended)
+    return failure.first_in_window
+
+
 def _summarize(services: Services, counter: Counter) -> int:
     if counter.count <= 1 or not services.audit:  # the one failure is recorded in full
         return 0
+    if counter.scope == throttle.PASSWORD_FAILURES.scope:
+        _summarize_refusals(services, counter)
+        return 1
     account_id, _, access_key_id = counter.key.partition("/")
     identity: Caller | None = None
     with services.store.unit_of_work(read_only=True) as uow:
@@ -86,3 +151,41 @@ def _summarize(services: Services, counter: Counter) -> int:
         limit=throttle.AUTHN_KEY.free,
     )
     return 1
+
+
+def _summarize_refusals(services: Services, counter: Counter) -> None:
+    account_id, service, operation, source, name = counter.key.split("/", 4)
+    identity: dict[str, Any] = {"accountId": account_id, "userName": name}
+    resources: list[list[str]] = []
+    if name == ROOT:
+        identity = audit.user_identity(root_caller(account_id))
+    elif name != audit.HIDDEN:
+        resources = [["AWS::IAM::User", name]]
+        with services.store.unit_of_work(read_only=True) as uow:
+            user = uow.repo(User).get(account_id, name.lower())
+        if user is not None:
+            identity = audit.user_identity(
+                Caller(
+                    account_id=account_id,
+                    arn=user.arn,
+                    principal_id=user.user_id,
+                    type=PrincipalType.USER,
+                    user_name=user.name,
+                )
+            )
+    audit.record_failure_summary(
+        services,
+        account_id=account_id,
+        identity=identity,
+        service=service,
+        last=counter.last,
+        details={
+            "refusedOperation": operation,
+            "sourceIPAddress": source,
+            "failedAuthentications": counter.count,
+            "firstFailureTime": audit.iso_time(counter.first),
+            "lastFailureTime": audit.iso_time(counter.last),
+            "windowSeconds": int(throttle.PASSWORD_FAILURES.window.total_seconds()),
+        },
+        resources=resources,
+    )

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from chamberlain.ops.core.errors import InvalidUserType, LimitExceeded
 from chamberlain.store.api import Store, UnitOfWork
 from chamberlain.store.counters import Counter
 
@@ -63,6 +64,11 @@ MFA_DEVICE = Limit(
 #: Failed signatures with a known access key, per key and per source, in fixed windows.
 AUTHN_KEY = Limit("authn-key", 100, dt.timedelta(minutes=5))
 AUTHN_SOURCE = Limit("authn-source", 300, dt.timedelta(minutes=5))
+#: Refused passwords (ChangePassword, console sign-in), per principal and source, in fixed
+#: windows: only counted for the trail (the PASSWORD_* limits above bound the guessing).
+PASSWORD_FAILURES = Limit("password-failure", 0, dt.timedelta(minutes=5))
+#: Limits whose ended windows are summarized in the trail (`due_summaries`).
+SUMMARIZED = (AUTHN_KEY, PASSWORD_FAILURES)
 #: Limits whose counters are pruned by `sweep` once expired.
 RESERVED = (PASSWORD_USER, PASSWORD_SOURCE, MFA_DEVICE)
 
@@ -92,6 +98,19 @@ class Locked(Exception):
     def __init__(self, until: dt.datetime | None) -> None:
         super().__init__(LOCKED_MESSAGE)
         self.until = until
+
+
+class RefusedPassword:
+    """A ServiceError refusing a password (wrong, or its guesses locked): the dispatcher
+    counts it (auth_failures.password_refused) instead of recording each one in full."""
+
+
+class WrongPassword(InvalidUserType, RefusedPassword, code="InvalidUserType", status=400):
+    """ChangePassword's answer to a wrong old password."""
+
+
+class PasswordLocked(LimitExceeded, RefusedPassword, code="LimitExceeded", status=409):
+    """The answer to a password attempt while its user or source is locked."""
 
 
 def reserve(store: Store, attempts: Sequence[tuple[Limit, str]], now: dt.datetime) -> None:
@@ -175,16 +194,29 @@ def failed_authentication(
     return Failure(throttled=False, first_in_window=first, summaries=(ended,) if ended else ())
 
 
+def refused_password(store: Store, key: str, now: dt.datetime) -> Failure:
+    """Count a refused password (PASSWORD_FAILURES, no account lock): whether to record it
+    in full (the window's first), and the window before to summarize, if it just ended."""
+    with store.unit_of_work() as uow:
+        scope, window = PASSWORD_FAILURES.scope, PASSWORD_FAILURES.window
+        ended = uow.counters.report(scope, key, now)
+        counted = uow.counters.hit(scope, key, now, window, sliding=False)
+    first = counted is not None and counted.count == 1
+    return Failure(throttled=False, first_in_window=first, summaries=(ended,) if ended else ())
+
+
 def due_summaries(store: Store, now: dt.datetime, limit: int = 100) -> list[Counter]:
-    """Claim the ended windows of failed authentications not summarized yet (each claimed
-    by exactly one caller, on any node), and prune expired counters."""
+    """Claim the ended windows of failed authentications and refused passwords not
+    summarized yet (each claimed by exactly one caller, on any node), and prune expired
+    counters."""
     claimed: list[Counter] = []
     with store.unit_of_work() as uow:
-        for counter in uow.counters.due(AUTHN_KEY.scope, now, limit):
-            mine = uow.counters.report(AUTHN_KEY.scope, counter.key, now)
-            if mine is not None:
-                claimed.append(mine)
-        uow.counters.prune(AUTHN_KEY.scope, now, keep_unreported=True)
+        for summarized in SUMMARIZED:
+            for counter in uow.counters.due(summarized.scope, now, limit):
+                mine = uow.counters.report(summarized.scope, counter.key, now)
+                if mine is not None:
+                    claimed.append(mine)
+            uow.counters.prune(summarized.scope, now, keep_unreported=True)
         uow.counters.prune(AUTHN_SOURCE.scope, now)
         for reserved in RESERVED:
             uow.counters.prune(reserved.scope, now)

@@ -212,7 +212,7 @@ def _reserve_password_attempt(
     try:
         throttle.reserve(services.store, attempts, now)
     except throttle.Locked:
-        raise LimitExceeded(throttle.LOCKED_MESSAGE) from None
+        raise throttle.PasswordLocked(throttle.LOCKED_MESSAGE) from None
 
 
 def _password_key(user: User | Account) -> str:
@@ -362,7 +362,7 @@ def _check_old_password(
     with throttle.hashing():
         right = verify_password(stored_hash, params["OldPassword"])
     if not right:
-        raise InvalidUserType("The old password is incorrect.")
+        raise throttle.WrongPassword("The old password is incorrect.")
     with services.store.unit_of_work() as proven:
         _password_proven(proven, who, source_ip)
 
