@@ -18,13 +18,17 @@ from chamberlain.domain import (
     ENTITY_TYPES,
     AccessKey,
     Account,
+    Attachment,
     Group,
+    InlinePolicy,
+    LoginProfile,
     MfaDevice,
     User,
     joined,
 )
 from chamberlain.domain import Membership as M
 from chamberlain.store.api import Conflict, LockOrder, Store
+from chamberlain.store.scopes import principal_scope
 from chamberlain.store.sql import SqlStore, normalize_url, prefix_upper_bound
 
 A, B = "111111111111", "222222222222"
@@ -578,21 +582,50 @@ def test_prefix_bound_selects_exactly_the_prefixed_keys(prefix: str, key: str) -
 # --- account generations (what a node's caches of an account are checked against) -----
 
 
-def test_generation_moves_with_every_change_to_an_accounts_entities(store: Store) -> None:
-    start, other = read(store, lambda uow: (uow.generation(A), uow.generation(B)))
-    assert start >= 0  # 0 before the account's first change
+def test_generation_moves_with_every_change_to_a_scope(store: Store) -> None:
+    """A user's rows bump the user's scope (store/scopes.py), not the account's."""
+    alice = principal_scope(A, "user", "Alice")
+    start, other, whole = read(
+        store, lambda uow: (uow.generation(alice), uow.generation(B), uow.generation(A))
+    )
+    assert start >= 0  # 0 before the scope's first change
     write(store, user("alice"))
-    first = read(store, lambda uow: uow.generation(A))
+    first = read(store, lambda uow: uow.generation(alice))
     assert first > start
     assert read(store, lambda uow: uow.generation(B)) == other  # other accounts stay
+    assert read(store, lambda uow: uow.generation(A)) == whole  # and the account's scope
     with store.unit_of_work() as uow:
         uow.repo(User).put(user("alice", path="/x/"))
-    second = read(store, lambda uow: uow.generation(A))
+    second = read(store, lambda uow: uow.generation(alice))
     assert second > first
     with store.unit_of_work() as uow:
         assert uow.repo(User).delete(A, "alice")
-        assert uow.generation(A) < 0  # changed, uncommitted: nothing read here is cacheable
-    assert read(store, lambda uow: uow.generation(A)) > second
+        assert uow.generation(alice) < 0  # changed, uncommitted: nothing read here is cacheable
+        assert uow.generation(A) >= 0
+    assert read(store, lambda uow: uow.generation(alice)) > second
+
+
+def test_which_scope_each_kind_bumps(store: Store) -> None:
+    alice, bob = principal_scope(A, "user", "alice"), principal_scope(A, "user", "bob")
+    role = principal_scope(A, "role", "admin")
+
+    def moved(*entities: Any) -> set[str]:
+        scopes = (A, alice, bob, role)
+        before = read(store, lambda uow: [uow.generation(s) for s in scopes])
+        write(store, *entities)
+        after = read(store, lambda uow: [uow.generation(s) for s in scopes])
+        return {s for s, b, a in zip(scopes, before, after, strict=True) if a != b}
+
+    assert moved(access_key("AKIAALICE", "alice")) == {alice}
+    assert moved(M(A, "devs", "bob")) == {bob}
+    assert moved(InlinePolicy(A, "role", "Admin", "p", "{}")) == {role}
+    assert moved(InlinePolicy(A, "group", "devs", "p", "{}")) == {A}  # every member's
+    assert moved(Attachment(A, "user", "alice", "arn:aws:iam::aws:policy/X")) == {alice}
+    assert moved(account(A, "a@example.com")) == {A}
+    assert moved(LoginProfile(A, "alice", "hash", NOW, NOW)) == set()  # no cache reads it
+    with store.unit_of_work() as uow:  # a key deleted by id: its user is not known
+        assert uow.repo(AccessKey).delete(A, "AKIAALICE")
+        assert uow.generation(A) < 0 or uow.generation(alice) < 0
 
 
 def test_generation_stays_when_nothing_changes_or_the_change_rolls_back(store: Store) -> None:

@@ -51,8 +51,8 @@ class Repo(Protocol[T]):
 
     def touch(self, entity: T) -> bool:
         """Replace a stored entity with a change no cache depends on (usage data such as
-        an access key's last use, which no authorization reads): unlike `put`, the
-        account's generation is not bumped, so every node's caches stay valid. Only an
+        an access key's last use, which no authorization reads): unlike `put`, no
+        generation is bumped, so every node's caches stay valid. Only an
         entity that exists is replaced (False: there was none). The caller holds the
         account's lock, as for any read-modify-write of a row."""
 
@@ -207,12 +207,13 @@ class UnitOfWork(Protocol):
         already held, the store does not wait for it (which could deadlock) but takes it
         only if it is free, and raises LockOrder otherwise."""
 
-    def generation(self, account_id: str) -> int:
-        """The account's generation: bumped, in the same transaction, by every unit of work
-        that adds, replaces or deletes one of its entities (0 before the first). A cache
-        of anything read from the account is valid while the generation is unchanged.
-        Negative in a writing unit of work that changed the account's entities (not yet
-        committed: nothing read in it may be cached)."""
+    def generation(self, scope: str) -> int:
+        """A scope's generation (store/scopes.py: an account id, or one of its users or
+        roles): bumped, in the same transaction, by every unit of work that adds,
+        replaces or deletes an entity whose changes bump that scope (0 before the
+        first). A cache of authorization inputs is valid while the generations of the
+        scopes it was read from are unchanged. Negative in a writing unit of work that
+        changed the scope (not yet committed: nothing read in it may be cached)."""
 
 
 class Store(Protocol):

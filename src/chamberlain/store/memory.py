@@ -32,6 +32,7 @@ from chamberlain.store.events import (
     index_value,
     to_micros,
 )
+from chamberlain.store.scopes import changed_scope
 
 T = TypeVar("T")
 Table = dict[tuple[str, str], Any]  # (account_id, key) -> entity
@@ -47,13 +48,15 @@ class _MemoryRepo:
         self._dirty = dirty
 
     def _writable(self, entity: Any = None) -> None:
-        account: str | None = None if entity is None else entity.account_id
         if entity is not None and type(entity) is not self._cls:
             raise TypeError(f"a {type(entity).__name__} in the {self._cls.__name__} repository")
         if self._read_only:
             raise RuntimeError("write in a read-only unit of work")
-        if account is not None:
-            self._dirty.add(account)
+        if entity is not None:
+            written: Any = entity
+            scope = changed_scope(self._cls, written.account_id, written.key, written)
+            if scope is not None:
+                self._dirty.add(scope)
 
     def get(self, account_id: str, key: str) -> Any:
         return self._t.get((account_id, key))
@@ -81,9 +84,12 @@ class _MemoryRepo:
 
     def delete(self, account_id: str, key: str) -> bool:
         self._writable()
-        if self._t.pop((account_id, key), None) is None:
+        gone = self._t.pop((account_id, key), None)
+        if gone is None:
             return False
-        self._dirty.add(account_id)
+        scope = changed_scope(self._cls, account_id, key, gone)
+        if scope is not None:
+            self._dirty.add(scope)
         return True
 
     def list(
@@ -331,18 +337,18 @@ class _MemoryUnitOfWork:
     def published_counters(self) -> CounterTable:
         return self._counter_base if self._counters is None else self._counters.table
 
-    def generation(self, account_id: str) -> int:
-        if account_id in self.dirty:
+    def generation(self, scope: str) -> int:
+        if scope in self.dirty:
             return -1
-        return self._generations.get(account_id, 0)
+        return self._generations.get(scope, 0)
 
     def published_generations(self) -> dict[str, int]:
-        """The generations as this unit of work leaves them (its accounts' bumped)."""
+        """The generations as this unit of work leaves them (its scopes' bumped)."""
         if not self.dirty:
             return self._generations
         bumped = dict(self._generations)
-        for account in self.dirty:
-            bumped[account] = bumped.get(account, 0) + 1
+        for scope in self.dirty:
+            bumped[scope] = bumped.get(scope, 0) + 1
         return bumped
 
     @property

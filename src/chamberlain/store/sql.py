@@ -77,6 +77,7 @@ from chamberlain.store.events import (
     index_value,
     to_micros,
 )
+from chamberlain.store.scopes import changed_scope
 
 T = TypeVar("T")
 
@@ -169,8 +170,9 @@ counters = Table(
     Index("ix_counters_scope_expires", "scope", "expires"),
 )
 
-# A counter per account, bumped in every transaction that changes its entities: a node's
-# caches of the account are current while it is unchanged (store/api.py `generation`).
+# A counter per scope (store/scopes.py: an account id, or an account's user or role, in
+# the account_id column), bumped in every transaction that changes an authorization input
+# in it: a node's caches are current while theirs are unchanged (store/api.py).
 generations = Table(
     "generations",
     metadata,
@@ -326,7 +328,9 @@ class _SqlRepo:
         if self._read_only:
             raise _read_only_violation("write")
         if dirty:
-            self._dirty.add(account)
+            scope = changed_scope(self._cls, account, entity.key, entity)
+            if scope is not None:
+                self._dirty.add(scope)
         return {
             "a": entity.account_id,
             "k": self._kind,
@@ -360,8 +364,9 @@ class _SqlRepo:
             return False
         params = {"a": account_id, "k": self._kind, "key": key}
         deleted = self._conn.execute(_DELETE, params).rowcount > 0
-        if deleted:
-            self._dirty.add(account_id)
+        scope = changed_scope(self._cls, account_id, key) if deleted else None
+        if scope is not None:
+            self._dirty.add(scope)
         return deleted
 
     def list(
@@ -906,23 +911,23 @@ class _SqlUnitOfWork:
         self._events: _SqlEventLog | None = None
         self._counters: _SqlCounters | None = None
         self._locked: set[str] = set()
-        self.dirty: set[str] = set()  # accounts whose entities this unit of work changed
+        self.dirty: set[str] = set()  # scopes (store/scopes.py) this unit of work changed
         self._generations: dict[str, int] = {}
 
-    def generation(self, account_id: str) -> int:
-        if account_id in self.dirty:
+    def generation(self, scope: str) -> int:
+        if scope in self.dirty:
             return -1
-        known = self._generations.get(account_id)
+        known = self._generations.get(scope)
         if known is None:
-            found = self.connection.execute(_GENERATION, {"a": account_id}).scalar()
-            known = self._generations[account_id] = int(found or 0)
+            found = self.connection.execute(_GENERATION, {"a": scope}).scalar()
+            known = self._generations[scope] = int(found or 0)
         return known
 
     def bump_generations(self) -> None:
-        """Before commit: every changed account's generation + 1 (in one order)."""
+        """Before commit: every changed scope's generation + 1 (in one order)."""
         bump = _BUMP[self.connection.dialect.name]
-        for account in sorted(self.dirty):
-            self.connection.execute(bump, {"a": account})
+        for scope in sorted(self.dirty):
+            self.connection.execute(bump, {"a": scope})
 
     @property
     def counters(self) -> _SqlCounters:

@@ -19,6 +19,7 @@ from chamberlain.ops.core.authn import (
 from chamberlain.ops.core.context import Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import InvalidClientTokenId
+from chamberlain.store.scopes import principal_scope
 
 from ..conftest import ACCOUNT, NOW, meta, root_caller
 
@@ -63,8 +64,9 @@ def test_a_keys_last_use_keeps_every_cache_valid(sql_services: Services) -> None
     as_root("iam", "CreateUser", {"UserName": "alice"})
     made = as_root("iam", "CreateAccessKey", {"UserName": "alice"})["AccessKey"]
     key_id, secret = made["AccessKeyId"], made["SecretAccessKey"]
+    alice = principal_scope(ACCOUNT, "user", "alice")
     with services.store.unit_of_work(read_only=True) as uow:
-        before = uow.generation(ACCOUNT)
+        before = (uow.generation(ACCOUNT), uow.generation(alice))
 
     def use(now: dt.datetime, read_only: bool | None) -> None:
         signed = _signed(key_id, secret, now)
@@ -81,9 +83,9 @@ def test_a_keys_last_use_keeps_every_cache_valid(sql_services: Services) -> None
         with services.store.unit_of_work(read_only=True) as uow:
             stored = uow.repo(AccessKey).get(ACCOUNT, key_id)
             assert stored is not None and stored.last_used == now
-            assert uow.generation(ACCOUNT) == before
+            assert (uow.generation(ACCOUNT), uow.generation(alice)) == before
     cached = services.cache["access_keys"][key_id]
-    assert cached.generation == before  # loaded once, never invalidated
+    assert cached.stamps == before  # loaded once, never invalidated
     assert cached.key.last_used == NOW + dt.timedelta(minutes=4)
     # a real change still invalidates
     as_root("iam", "UpdateAccessKey", {"UserName": "alice", "AccessKeyId": key_id,

@@ -34,6 +34,7 @@ from chamberlain.ops.core.errors import (
 from chamberlain.ops.sts.sessions import caller_from_token
 from chamberlain.policy import PrincipalType
 from chamberlain.store.api import UnitOfWork
+from chamberlain.store.scopes import principal_scope
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 #: Last-used data is written at most this often per key (unless service, region or day
@@ -183,9 +184,10 @@ def _temporary_caller(
 @dataclass
 class _CachedKey:
     """An active access key, its caller and its derived signing keys, as read at
-    `generation` of its account (valid while the account's generation is unchanged)."""
+    `stamps` (the generations of its account and of its user, store/scopes.py): valid
+    while they are unchanged."""
 
-    generation: int
+    stamps: tuple[int, int]
     key: AccessKey
     caller: Caller
     signing_keys: dict[tuple[str, str, str], bytes]
@@ -195,28 +197,38 @@ class _CachedKey:
 _KEY_CACHE_LIMIT = 10_000
 
 
+def _stamps(uow: UnitOfWork, key: AccessKey) -> tuple[int, int]:
+    """What a cached key depends on: its account's generation and its user's (which its
+    status, deletion and the user's identity bump)."""
+    user = principal_scope(key.account_id, "user", key.user_name)
+    return uow.generation(key.account_id), uow.generation(user)
+
+
 def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _CachedKey:
-    """The active key and its caller: from the cache when its account's generation is
-    unchanged (one small read), else read afresh (and cached). InvalidClientTokenId for an
+    """The active key and its caller: from the cache when its generations are unchanged
+    (two small reads), else read afresh (and cached). InvalidClientTokenId for an
     unknown or inactive key."""
     cache: dict[str, _CachedKey] = services.cache.setdefault("access_keys", {})
     entry = cache.get(access_key_id)
-    if entry is not None and uow.generation(entry.key.account_id) == entry.generation:
+    if entry is not None and _stamps(uow, entry.key) == entry.stamps:
         return entry
     repo = uow.repo(AccessKey)
     key = repo.find(access_key_id)
     if key is None or key.status != "Active":
         cache.pop(access_key_id, None)
         raise InvalidClientTokenId(INVALID_TOKEN)
-    # The generation first, then what is cached under it, read again: a change that
+    # The generations first, then what is cached under them, read again: a change that
     # commits in between leaves a newer generation behind, never stale data under it.
-    generation = uow.generation(key.account_id)
-    if generation >= 0:
-        key = repo.get(key.account_id, access_key_id) or key
-        if key.status != "Active":
+    stamps = _stamps(uow, key)
+    cacheable = min(stamps) >= 0
+    if cacheable:
+        again = repo.get(key.account_id, access_key_id)
+        if again is None or again.status != "Active":
             raise InvalidClientTokenId(INVALID_TOKEN)
-    entry = _CachedKey(generation, key, _caller_for(uow, key), {})
-    if generation >= 0:
+        cacheable = again.user_name == key.user_name  # else: stamped with another user's
+        key = again
+    entry = _CachedKey(stamps, key, _caller_for(uow, key), {})
+    if cacheable:
         if len(cache) >= _KEY_CACHE_LIMIT:
             cache.clear()
         cache[access_key_id] = entry
@@ -345,8 +357,8 @@ def record_key_use(
     """Note that `access_key` signed a request for `service` in `region` (in a writable
     unit of work holding the account's lock), writing only when `_use_changes`. Returns
     the key as stored afterwards. The last use is no authorization input: it is written
-    with `touch`, which leaves the account's generation (and every node's caches of
-    its keys and policies) alone."""
+    with `touch`, which bumps no generation (and leaves every node's caches of keys and
+    policies alone)."""
     if not _use_changes(access_key, now, service, region):
         return access_key
     updated = replace(access_key, last_used=now, last_used_service=service, last_used_region=region)

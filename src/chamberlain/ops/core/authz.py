@@ -41,6 +41,7 @@ from chamberlain.policy import (
 )
 from chamberlain.policy.inputs import Applicable
 from chamberlain.policy.request import ContextValue
+from chamberlain.store.scopes import principal_scope
 
 NamedText = tuple[str, str]  # (policy id for reports, JSON text)
 _CACHE_LIMIT = 10_000
@@ -174,20 +175,37 @@ _PrincipalPart = tuple[
 ]
 
 
-#: A cached principal part: the generation of every account its data came from.
+#: A cached principal part: the generation of every scope its data came from.
 _Cached = tuple[tuple[tuple[str, int], ...], _PrincipalPart]
 #: Never a store's generation (>= 0, or -1 while changed in the unit of work).
 _UNREAD = -2
 
 
+def _own_scope(caller: Caller) -> str | None:
+    """The generation scope (store/scopes.py) of the user or role whose policies, boundary
+    and tags the caller's are: its own row, inline and attached policies, memberships."""
+    session = caller.session
+    if caller.type is PrincipalType.USER and caller.user_name:
+        return principal_scope(caller.account_id, "user", caller.user_name)
+    if session is None:
+        return None
+    name = session.issuer_arn.rsplit("/", 1)[-1]
+    if caller.type is PrincipalType.ASSUMED_ROLE:
+        return principal_scope(caller.account_id, "role", name)
+    if caller.type is PrincipalType.FEDERATED_USER and not session.issuer_arn.endswith(":root"):
+        return principal_scope(caller.account_id, "user", name)
+    return None
+
+
 def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     """The caller's principal's compiled policies and tags, cached per node while the
-    generation (store/api.py) of every account they were read from is unchanged: the
-    caller's, and any other whose managed policy went into them. Generations are read
-    first, so a change committed while the policies are read leaves a newer generation,
-    never stale policies under it. Another account is only known once the policies are
-    read: the first read that meets it is not cached, and the next one reads its
-    generation first."""
+    generation (store/api.py) of every scope they were read from is unchanged: the
+    principal's own (its row, policies, memberships), its account's (managed policies,
+    groups' policies), and any other account's whose managed policy went into them.
+    Generations are read first, so a change committed while the policies are read
+    leaves a newer generation, never stale policies under it. Another account is only
+    known once the policies are read: the first read that meets it is not cached, and
+    the next one reads its generation first."""
     session = caller.session
     who = (
         caller.account_id,
@@ -203,12 +221,15 @@ def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     hit = cache.get(who)
     if hit is not None and all(g >= 0 and generation(a) == g for a, g in hit[0]):
         return hit[1]
-    known = {caller.account_id, *(a for a, _ in hit[0])} if hit is not None else {caller.account_id}
-    before = {account: generation(account) for account in sorted(known)}
+    own = _own_scope(caller)
+    scopes = {caller.account_id} if own is None else {caller.account_id, own}
+    known = scopes | {a for a, _ in hit[0]} if hit is not None else scopes
+    before = {scope: generation(scope) for scope in sorted(known)}
     read = {caller.account_id}
     part = _read_principal_part(ctx, caller, read)
     read.discard("")
-    if all(before.get(account, 0) >= 0 for account in read):
+    read |= scopes
+    if all(before.get(scope, 0) >= 0 for scope in read):
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         stamps = tuple((a, before.get(a, _UNREAD)) for a in sorted(read))
