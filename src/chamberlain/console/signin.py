@@ -108,7 +108,7 @@ def check_root(services: Services, email: str, password: str, now: dt.datetime) 
                     updated,
                     root_password_hash=hash_password(password, services.password_params),
                 )
-            uow.repo(Account).put(updated)
+            uow.repo(Account).touch(updated)  # no cache reads the root password
     return Outcome(ok=True, principal=principal, has_mfa=_has_mfa(devices))
 
 
@@ -144,7 +144,8 @@ def check_user(
         uow.lock_account(account_id)
         current = uow.repo(User).get(account_id, key)
         if current is not None and current.user_id == user.user_id:
-            uow.repo(User).put(replace(current, password_last_used=now))
+            # usage data, no authorization input: no generation bumped (store/scopes.py)
+            uow.repo(User).touch(replace(current, password_last_used=now))
         stored = uow.repo(LoginProfile).get(account_id, key)
         if rehashed and stored is not None and stored.password_hash == profile.password_hash:
             uow.repo(LoginProfile).put(replace(stored, password_hash=rehashed))

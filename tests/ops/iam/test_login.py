@@ -19,6 +19,7 @@ from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam.login import ROOT_CONSOLE, check_password, password_problem
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
+from chamberlain.store.scopes import principal_scope
 
 from ..conftest import ACCOUNT, NOW, root_caller, user_caller
 
@@ -517,3 +518,22 @@ def test_expired_passwords(aws: Call, services: Services, alice: User):
     result = _sign_in(services, GOOD, when=later)
     assert not result and result.locked
     assert not _sign_in(services, OTHER, when=later).locked  # only told with the password
+
+
+def test_a_console_sign_in_records_its_use_without_a_generation(sql_services: Services):
+    """PasswordLastUsed is usage data: written with `touch`, it bumps neither the user's
+    generation nor the account's, so no node reloads alice's keys or policies."""
+    as_root = root_caller()
+    execute(sql_services, as_root, RequestMeta("r", NOW), "iam", "CreateUser",
+            {"UserName": "alice"})  # fmt: skip
+    execute(sql_services, as_root, RequestMeta("r", NOW), "iam", "CreateLoginProfile",
+            {"UserName": "alice", "Password": GOOD})  # fmt: skip
+    scopes = (ACCOUNT, principal_scope(ACCOUNT, "user", "alice"))
+    with sql_services.store.unit_of_work(read_only=True) as uow:
+        before = [uow.generation(s) for s in scopes]
+    later = NOW + dt.timedelta(minutes=1)
+    assert check_password(sql_services, ACCOUNT, "alice", GOOD, later, "10.0.0.1")
+    with sql_services.store.unit_of_work(read_only=True) as uow:
+        user = uow.repo(User).get(ACCOUNT, "alice")
+        assert user is not None and user.password_last_used == later
+        assert [uow.generation(s) for s in scopes] == before

@@ -22,6 +22,7 @@ from chamberlain.ops.sts.sessions import (
     encode_authorization_message,
 )
 from chamberlain.policy import PrincipalType
+from chamberlain.store.scopes import principal_scope
 
 from ..conftest import ACCOUNT, NOW, root_caller
 from ..sts_helpers import OTHER, World, allow, code, deny, meta, trust, wrong_code
@@ -880,3 +881,21 @@ def test_decode_refuses_what_is_not_a_message_of_the_account(w: World) -> None:
     with pytest.raises(ServiceError) as info:
         caller_from_token(w.services, "ASIAIOSFODNN7EXAMPLE", message, NOW)
     assert info.value.code == "InvalidClientTokenId"
+
+
+def test_assuming_a_role_records_its_last_use_without_a_generation(
+    sql_services: Services,
+) -> None:
+    """RoleLastUsed is usage data: written with `touch`, so assuming a role leaves the
+    cached policies of its sessions (the role's generation and the account's) valid."""
+    w = World(sql_services)
+    alice = w.user("alice", allow("sts:AssumeRole"))
+    w.role("r", trust(f"arn:aws:iam::{ACCOUNT}:root"))
+    scopes = (ACCOUNT, principal_scope(ACCOUNT, "role", "r"))
+    with sql_services.store.unit_of_work(read_only=True) as uow:
+        before = [uow.generation(s) for s in scopes]
+    w.sts(alice, "AssumeRole", RoleArn=f"arn:aws:iam::{ACCOUNT}:role/r", RoleSessionName="s1")
+    with sql_services.store.unit_of_work(read_only=True) as uow:
+        role = uow.repo(Role).get(ACCOUNT, "r")
+        assert role is not None and role.last_used == NOW
+        assert [uow.generation(s) for s in scopes] == before

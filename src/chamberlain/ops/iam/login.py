@@ -627,7 +627,7 @@ def check_password(
                 continue
             if rehashed is not None:
                 uow.repo(LoginProfile).put(replace(current, password_hash=rehashed))
-            uow.repo(User).put(replace(stored, password_last_used=now))
+            uow.repo(User).touch(replace(stored, password_last_used=now))  # no cache input
             _password_proven(uow, user, source_ip)
         return PasswordCheck(
             ok=True,

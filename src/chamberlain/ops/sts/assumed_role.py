@@ -112,7 +112,9 @@ def issue_role_session(ctx: OpContext, session: RoleSession) -> dict[str, Any]:
         chained=session.chained,
         extra_context=session.extra_context,
     )
-    ctx.uow.repo(Role).put(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
+    # Usage data, no authorization input: `touch` bumps no generation, so assuming a role
+    # leaves every node's cached policies of the role's sessions valid.
+    ctx.uow.repo(Role).touch(replace(role, last_used=ctx.now, last_used_region=ctx.meta.region))
     out: dict[str, Any] = {
         "Credentials": credentials,
         "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
