@@ -93,6 +93,14 @@ def db_size(server: Server) -> int:
     return sum(p.stat().st_size for p in Path(server.data_dir).glob("chamberlain.db*"))
 
 
+def trail_growth(server: Server, key_id: str, before_events: int, before_size: int) -> str:
+    """The events of one key written since `before_events`, and the database's growth."""
+    time.sleep(0.5)  # the group-commit writer's last batch
+    written = events(server, key_id) - before_events
+    grown = db_size(server) - before_size
+    return f"{written} events written, database +{grown // 1024} KiB"
+
+
 def run(server: Server, seconds: float, threads: int) -> list[tuple[str, float, Any, str]]:
     results: list[tuple[str, float, Any, str]] = []
     trusted = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
@@ -115,9 +123,11 @@ def run(server: Server, seconds: float, threads: int) -> list[tuple[str, float, 
     key = server.user("pw", actions, password=PASSWORD)
     iam = server.keyed("iam", *key)
     new = "Hs4$Kd8wPn3@"
+    before_events, before_size = events(server, key[0]), db_size(server)
     answers = hammer(seconds, threads, lambda n, t: error_code(
         iam.change_password, OldPassword=f"Wrong-{n}-{t}!", NewPassword=new))  # fmt: skip
-    record("change-password", answers, checked_count(answers))
+    record("change-password", answers, checked_count(answers) + "; " + trail_growth(
+        server, key[0], before_events, before_size))  # fmt: skip
 
     # ResyncMFADevice
     key = server.user("resync", actions)
@@ -166,10 +176,7 @@ def run(server: Server, seconds: float, threads: int) -> list[tuple[str, float, 
     forged = server.keyed("iam", key_id, "x" * 40)
     before_events, before_size = events(server, key_id), db_size(server)
     answers = hammer(seconds, threads, lambda n, t: error_code(forged.get_user))
-    time.sleep(0.5)
-    written = events(server, key_id) - before_events
-    grown = db_size(server) - before_size
-    record("bad-signature", answers, f"{written} events written, database +{grown // 1024} KiB")
+    record("bad-signature", answers, trail_growth(server, key_id, before_events, before_size))
     return results
 
 
