@@ -6,8 +6,8 @@ A generation (store/api.py `UnitOfWork.generation`) is kept per *scope*:
 - the account's (the scope is the account id): bumped by any change that may alter an
   input of more than one principal, or of one we cannot name from the key alone:
   managed policies and their versions (the default version), a group's inline and
-  attached policies, groups, the account, its settings and password policy, an access
-  key deleted by key id, and every kind not named below;
+  attached policies, groups, the account, its settings and password policy, and every
+  kind not named below;
 - a principal's (`principal_scope`: "ACCOUNT/user/NAME" or "ACCOUNT/role/NAME"): its
   own row (tags for ABAC, boundary, deletion, a role's trust policy, ids), its inline
   and attached policies (a role's session revocation is an inline policy), a user's
@@ -68,6 +68,10 @@ NO_INPUT: frozenset[type] = frozenset(
         CredentialReport,
     }
 )
+
+
+#: Kinds whose scope is known only from the entity (a delete by key reads it first).
+NEEDS_ENTITY: frozenset[type] = frozenset({AccessKey})
 
 
 def principal_scope(account_id: str, kind: str, name: str) -> str:

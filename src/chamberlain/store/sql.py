@@ -77,7 +77,7 @@ from chamberlain.store.events import (
     index_value,
     to_micros,
 )
-from chamberlain.store.scopes import changed_scope
+from chamberlain.store.scopes import NEEDS_ENTITY, changed_scope
 
 T = TypeVar("T")
 
@@ -362,9 +362,10 @@ class _SqlRepo:
             raise _read_only_violation("delete")
         if not storable(key):
             return False
+        gone = self.get(account_id, key) if self._cls in NEEDS_ENTITY else None
         params = {"a": account_id, "k": self._kind, "key": key}
         deleted = self._conn.execute(_DELETE, params).rowcount > 0
-        scope = changed_scope(self._cls, account_id, key) if deleted else None
+        scope = changed_scope(self._cls, account_id, key, gone) if deleted else None
         if scope is not None:
             self._dirty.add(scope)
         return deleted

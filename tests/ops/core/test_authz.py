@@ -131,6 +131,7 @@ def test_unrelated_writes_leave_the_cached_set_and_key(sql_services: Services) -
     as_alice = partial(execute, services, user_caller("alice", alice["UserId"]))
     as_alice(meta(), "iam", "ListUsers", {})
     [cached] = services.cache["principal_policies"].values()
+    made = ""
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
              "sts:AssumeRole", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}  # fmt: skip
     for name, params in [
@@ -145,8 +146,15 @@ def test_unrelated_writes_leave_the_cached_set_and_key(sql_services: Services) -
         ("CreateAccessKey", {"UserName": "bob"}),
         ("DeleteLoginProfile", {"UserName": "bob"}),
         ("DeleteUserPolicy", {"UserName": "bob", "PolicyName": "p"}),
+        ("DeleteAccessKey", {"UserName": "bob", "AccessKeyId": "K"}),
+        ("DeleteUser", {"UserName": "bob"}),
+        ("DeleteRole", {"RoleName": "r"}),
     ]:  # fmt: skip
-        own(name, params)
+        if params.get("AccessKeyId") == "K":
+            params = {**params, "AccessKeyId": made}
+        out = own(name, params)
+        if name == "CreateAccessKey":
+            made = out["AccessKey"]["AccessKeyId"]
         as_alice(meta(), "iam", "ListUsers", {})
         [still] = services.cache["principal_policies"].values()
         assert still is cached, name
