@@ -644,44 +644,6 @@ def record_auth_failure(
         return append(uow, services.secrets, account_id, rec, [])
 
 
-def record_auth_failure_summary(
-    services: Services,
-    *,
-    account_id: str,
-    access_key_id: str,
-    identity: Caller | None,
-    failures: int,
-    first: dt.datetime,
-    last: dt.datetime,
-    window_seconds: int,
-    limit: int,
-) -> Event:
-    """One event for a window of failed authentications with one access key (the first
-    of them was recorded in full): an AwsServiceEvent named AuthenticationFailureSummary,
-    credited to no one, its serviceEventDetails holding the count and the window."""
-    details = {
-        "accessKeyId": access_key_id,
-        "failedAuthentications": failures,
-        "firstFailureTime": iso_time(first),
-        "lastFailureTime": iso_time(last),
-        "windowSeconds": window_seconds,
-        "throttled": failures >= limit,
-    }
-    if identity is None:
-        who: dict[str, Any] = {"accountId": account_id, "accessKeyId": access_key_id}
-    else:
-        who = {**user_identity(identity), "accessKeyId": access_key_id}
-    return record_failure_summary(
-        services,
-        account_id=account_id,
-        identity=who,
-        service="iam",
-        last=last,
-        details=details,
-        resources=[["AWS::IAM::AccessKey", access_key_id]],
-    )
-
-
 def record_failure_summary(
     services: Services,
     *,

@@ -5,7 +5,7 @@ must cost the server little too. Each one is counted per key and per source
 (throttle.failed_authentication: one upsert, no account lock). Only the first failure of
 a key's window is recorded in full in the key owner's trail (as `record_auth_failure`
 always did); the window's total follows as one summary event once the window ended
-(`records.record_auth_failure_summary`), written by the next failure with that key or
+(`records.record_failure_summary`), written by the next failure with that key or
 by `sweep`. Past the limit, failures answer Throttling and write nothing at all.
 A rightly signed request is never throttled: holding a key id does not let anyone shut
 its owner out.
@@ -28,7 +28,7 @@ from chamberlain.domain import ROOT, AccessKey, User
 from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import throttle
 from chamberlain.ops.core.accounts import root_caller
-from chamberlain.ops.core.authn import KeyAuthenticationFailed, caller_for_key
+from chamberlain.ops.core.authn import KeyAuthenticationFailed, caller_for_key, user_caller
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.errors import ServiceError, Throttling
 from chamberlain.policy import PrincipalType
@@ -128,64 +128,63 @@ def _first_refusal(
 
 
 def _summarize(services: Services, counter: Counter) -> int:
-    if counter.count <= 1 or not services.audit:  # the one failure is recorded in full
+    """Record an ended window's summary event (none for a lone failure, in full already)."""
+    if counter.count <= 1 or not services.audit:
         return 0
     if counter.scope == throttle.PASSWORD_FAILURES.scope:
-        _summarize_refusals(services, counter)
-        return 1
-    account_id, _, access_key_id = counter.key.partition("/")
-    identity: Caller | None = None
-    with services.store.unit_of_work(read_only=True) as uow:
-        access_key = uow.repo(AccessKey).get(account_id, access_key_id)
-        if access_key is not None:
-            identity = caller_for_key(uow, access_key)
-    audit.record_auth_failure_summary(
-        services,
-        account_id=account_id,
-        access_key_id=access_key_id,
-        identity=identity,
-        failures=counter.count,
-        first=counter.first,
-        last=counter.last,
-        window_seconds=int(throttle.AUTHN_KEY.window.total_seconds()),
-        limit=throttle.AUTHN_KEY.free,
-    )
-    return 1
-
-
-def _summarize_refusals(services: Services, counter: Counter) -> None:
-    account_id, service, operation, source, name = counter.key.split("/", 4)
-    identity: dict[str, Any] = {"accountId": account_id, "userName": name}
-    resources: list[list[str]] = []
-    if name == ROOT:
-        identity = audit.user_identity(root_caller(account_id))
-    elif name != audit.HIDDEN:
-        resources = [["AWS::IAM::User", name]]
-        with services.store.unit_of_work(read_only=True) as uow:
-            user = uow.repo(User).get(account_id, name.lower())
-        if user is not None:
-            identity = audit.user_identity(
-                Caller(
-                    account_id=account_id,
-                    arn=user.arn,
-                    principal_id=user.user_id,
-                    type=PrincipalType.USER,
-                    user_name=user.name,
-                )
-            )
+        account_id, service, operation, source, name = counter.key.split("/", 4)
+        identity, resources = _refused_identity(services, account_id, name)
+        details: dict[str, Any] = {"refusedOperation": operation, "sourceIPAddress": source}
+        details.update(_window(counter, throttle.PASSWORD_FAILURES))
+    else:
+        account_id, _, access_key_id = counter.key.partition("/")
+        service, resources = "iam", [["AWS::IAM::AccessKey", access_key_id]]
+        identity = _key_identity(services, account_id, access_key_id)
+        details = {"accessKeyId": access_key_id, **_window(counter, throttle.AUTHN_KEY)}
+        details["throttled"] = counter.count >= throttle.AUTHN_KEY.free
     audit.record_failure_summary(
         services,
         account_id=account_id,
         identity=identity,
         service=service,
         last=counter.last,
-        details={
-            "refusedOperation": operation,
-            "sourceIPAddress": source,
-            "failedAuthentications": counter.count,
-            "firstFailureTime": audit.iso_time(counter.first),
-            "lastFailureTime": audit.iso_time(counter.last),
-            "windowSeconds": int(throttle.PASSWORD_FAILURES.window.total_seconds()),
-        },
+        details=details,
         resources=resources,
     )
+    return 1
+
+
+def _window(counter: Counter, limit: throttle.Limit) -> dict[str, Any]:
+    return {
+        "failedAuthentications": counter.count,
+        "firstFailureTime": audit.iso_time(counter.first),
+        "lastFailureTime": audit.iso_time(counter.last),
+        "windowSeconds": int(limit.window.total_seconds()),
+    }
+
+
+def _key_identity(services: Services, account_id: str, access_key_id: str) -> dict[str, Any]:
+    """Whose key failed (its id added), or the account and key id when its user is gone."""
+    with services.store.unit_of_work(read_only=True) as uow:
+        access_key = uow.repo(AccessKey).get(account_id, access_key_id)
+        owner = caller_for_key(uow, access_key) if access_key is not None else None
+    if owner is None:
+        return {"accountId": account_id, "accessKeyId": access_key_id}
+    return {**audit.user_identity(owner), "accessKeyId": access_key_id}
+
+
+def _refused_identity(
+    services: Services, account_id: str, name: str
+) -> tuple[dict[str, Any], list[list[str]]]:
+    """Whose password was refused (root, a user, or HIDDEN: unknown names), and the
+    event's resources."""
+    if name == ROOT:
+        return audit.user_identity(root_caller(account_id)), []
+    identity: dict[str, Any] = {"accountId": account_id, "userName": name}
+    if name == audit.HIDDEN:
+        return identity, []
+    with services.store.unit_of_work(read_only=True) as uow:
+        user = uow.repo(User).get(account_id, name.lower())
+    if user is not None:
+        identity = audit.user_identity(user_caller(user))
+    return identity, [["AWS::IAM::User", name]]

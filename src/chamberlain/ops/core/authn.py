@@ -321,13 +321,18 @@ def _caller_for(uow: UnitOfWork, key: AccessKey) -> Caller:
     user = uow.repo(User).get(account, key.user_name.lower())
     if user is None:  # a key outliving its user cannot happen (DeleteUser refuses), but:
         raise InvalidClientTokenId(INVALID_TOKEN)
+    return user_caller(user, key.access_key_id)
+
+
+def user_caller(user: User, access_key_id: str | None = None) -> Caller:
+    """The IAM user as a caller (with the access key it signed with, if any)."""
     return Caller(
-        account_id=account,
+        account_id=user.account_id,
         arn=user.arn,
         principal_id=user.user_id,
         type=PrincipalType.USER,
         user_name=user.name,
-        access_key_id=key.access_key_id,
+        access_key_id=access_key_id,
     )
 
 

@@ -15,7 +15,7 @@ Two kinds of limit:
   and per source in fixed windows; past `free` failures in a window, further failures
   from that key or source answer Throttling without any write. The first failure of a
   window is recorded in the trail as before; the window's total is recorded once it has
-  ended, as one summary event (`ops/audit/records.record_auth_failure_summary`), by the
+  ended, as one summary event (`ops/audit/records.record_failure_summary`), by the
   next failure with that key or by `sweep`, which the server runs periodically.
 
 Counters live in the database, so two nodes share one bound and a restart keeps it.
