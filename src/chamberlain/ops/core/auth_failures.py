@@ -116,12 +116,13 @@ def _first_refusal(
     operation: str,
     account_id: str,
 ) -> bool:
-    """Count a refusal; whether it is its window's first (to be recorded in full)."""
+    """Count a refusal (for the trail: nothing without one); whether it is its window's
+    first, to be recorded in full."""
+    if not services.audit:
+        return False
     name = ROOT if caller.type is PrincipalType.ROOT else (caller.user_name or audit.HIDDEN)
     key = "/".join((account_id, service, operation, meta.source_ip, name))
     failure = throttle.refused_password(services.store, key, meta.now)
-    if not services.audit:
-        return False
     for ended in failure.summaries:
         _summarize(services, ended)
     return failure.first_in_window
