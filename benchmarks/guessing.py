@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -90,7 +92,14 @@ def events(server: Server, key_id: str) -> int:
 
 
 def db_size(server: Server) -> int:
-    return sum(p.stat().st_size for p in Path(server.data_dir).glob("chamberlain.db*"))
+    """The SQLite file's size once its write-ahead log is checkpointed (what stays on
+    disk: the log itself is bounded and reused); 0 on PostgreSQL."""
+    path = Path(server.data_dir) / "chamberlain.db"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
 
 
 def trail_growth(server: Server, key_id: str, before_events: int, before_size: int) -> str:

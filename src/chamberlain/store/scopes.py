@@ -12,7 +12,15 @@ A generation (store/api.py `UnitOfWork.generation`) is kept per *scope*:
   own row (tags for ABAC, boundary, deletion, a role's trust policy, ids), its inline
   and attached policies (a role's session revocation is an inline policy), a user's
   group memberships, and a user's access keys (status, creation, deletion);
-- none: kinds no cache reads (NO_INPUT). Their operations read them afresh.
+- none: kinds no cache reads (NO_INPUT). Their operations read them afresh. So these
+  operations bump no generation at all: Create/Update/DeleteLoginProfile and
+  ChangePassword, the MFA device operations, SSH public keys, signing certificates,
+  service-specific credentials, server certificates, instance profiles, OpenID Connect
+  and SAML providers, the Generate*/Get* report and job operations, and the SAML
+  assertion replay record; and usage data written with `Repo.touch` (a key's or role's
+  last use, PasswordLastUsed) bumps none either. Operations on one user or role
+  (CreateUser, TagUser, PutUserPolicy, AttachRolePolicy, AddUserToGroup, CreateAccessKey,
+  DeleteUser, ...) bump only that principal's.
 
 A cache entry stamps its account's generation and its principal's, and is used only
 while both are unchanged; any change to the account's scope invalidates them all.
