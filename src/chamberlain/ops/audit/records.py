@@ -295,6 +295,8 @@ def build_record(
         "sourceIPAddress": meta.source_ip,
         "userAgent": meta.user_agent,
     }
+    if meta.invoked_by and caller is not None:
+        record["userIdentity"]["invokedBy"] = meta.invoked_by
     if error is not None:
         record["errorCode"] = error_code(service, error.code)
         record["errorMessage"] = error.message
@@ -333,10 +335,12 @@ def _principal(record: Mapping[str, Any]) -> str | None:
     """Whom service-last-accessed credits: the user, root, or a session's issuer."""
     if record.get("errorCode") in AUTH_FAILURES or record.get("eventType") == SERVICE_EVENT:
         return None
+    identity = record.get("userIdentity") or {}
+    if identity.get("invokedBy"):  # Chamberlain's own call (RequestMeta.invoked_by)
+        return None
     response = record.get("responseElements") or {}
     if record.get("eventType") == SIGN_IN_EVENT and response.get(record["eventName"]) != "Success":
         return None
-    identity = record.get("userIdentity") or {}
     if identity.get("type") in ("AssumedRole", "FederatedUser"):
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
         return issuer.get("arn") or None
