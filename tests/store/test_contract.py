@@ -27,6 +27,8 @@ from chamberlain.domain import Membership as M
 from chamberlain.store.api import Conflict, LockOrder, Store
 from chamberlain.store.sql import SqlStore, normalize_url, prefix_upper_bound
 
+from .conftest import emptied
+
 A, B = "111111111111", "222222222222"
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -612,12 +614,8 @@ def test_generation_stays_when_nothing_changes_or_the_change_rolls_back(store: S
 
 @pytest.fixture
 def revocations(store: Store) -> Store:
-    """The contract suite's store with no revoked sessions (PostgreSQL's session store
-    outlives a test)."""
-    if isinstance(store, SqlStore) and store.dialect == "postgresql":
-        with store.unit_of_work() as uow:
-            uow.connection.exec_driver_sql("DELETE FROM revoked_sessions")  # type: ignore[attr-defined]
-    return store
+    """The contract suite's store with no revoked sessions."""
+    return emptied(store, "revoked_sessions")
 
 
 def test_revoked_sessions_are_kept_until_they_expire_then_pruned(revocations: Store) -> None:
