@@ -477,7 +477,9 @@ class Graph:
             return self._act_as_user(node, self.users[target.arn])
         role = self.roles[target.arn]
         assumed = self.assume(node, role)
-        found = [(_step(node, "sts:AssumeRole", role.arn, assumed),)] if assumed.possible else []
+        found: list[tuple[Step, ...]] = []
+        if assumed.possible:
+            found.append((_step(node, "sts:AssumeRole", role.arn, assumed),))
         found += self._rewrite_trust(node, role)
         if not assumed.possible:
             found += self._tag_to_assume(node, role)
