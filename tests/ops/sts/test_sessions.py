@@ -18,6 +18,7 @@ from chamberlain.domain import ROOT, MfaDevice
 from chamberlain.ops.core.context import Caller, OpContext, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.sts.sessions import (
+    NewSession,
     account_of_access_key_id,
     caller_from_token,
     decode_authorization_message,
@@ -152,7 +153,7 @@ def issue(services: Services, uow: UnitOfWork, **overrides) -> dict:
         "duration_s": 3600,
     }
     fields.update(overrides)
-    return issue_credentials(context(services, uow), **fields)
+    return issue_credentials(context(services, uow), NewSession(**fields))
 
 
 def test_a_token_carries_the_whole_session(services: Services, uow: UnitOfWork) -> None:
@@ -273,13 +274,15 @@ def test_issued_time_is_whole_seconds(services: Services) -> None:
         ctx = context(services, uow, now=NOW + dt.timedelta(microseconds=700_000))
         creds = issue_credentials(
             ctx,
-            account_id=ACCOUNT,
-            arn=SESSION_ARN,
-            principal_id="p",
-            principal_type=PrincipalType.ASSUMED_ROLE,
-            issuer_arn=ROLE_ARN,
-            issuer_id="i",
-            duration_s=900,
+            NewSession(
+                account_id=ACCOUNT,
+                arn=SESSION_ARN,
+                principal_id="p",
+                principal_type=PrincipalType.ASSUMED_ROLE,
+                issuer_arn=ROLE_ARN,
+                issuer_id="i",
+                duration_s=900,
+            ),
         )
     assert creds["Expiration"] == NOW + dt.timedelta(seconds=900)
     caller, _ = caller_from_token(services, creds["AccessKeyId"], creds["SessionToken"], NOW)
@@ -368,13 +371,15 @@ def test_issuing_needs_a_token_sealer(services: Services) -> None:
         with pytest.raises(ServiceError) as info:
             issue_credentials(
                 ctx,
-                account_id=ACCOUNT,
-                arn=SESSION_ARN,
-                principal_id="p",
-                principal_type=PrincipalType.ASSUMED_ROLE,
-                issuer_arn=ROLE_ARN,
-                issuer_id="i",
-                duration_s=900,
+                NewSession(
+                    account_id=ACCOUNT,
+                    arn=SESSION_ARN,
+                    principal_id="p",
+                    principal_type=PrincipalType.ASSUMED_ROLE,
+                    issuer_arn=ROLE_ARN,
+                    issuer_id="i",
+                    duration_s=900,
+                ),
             )
     assert info.value.code == "ServiceFailure"
 
