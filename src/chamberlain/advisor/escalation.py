@@ -419,25 +419,11 @@ class Graph:
                 target = self.nodes.get(role.arn)
                 if target is None or not self._could_assume(node, role):
                     continue
-                for c in role_calls:
-                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
-                    v = self.call(node, c, role.arn, tags=role.tags, extra=extra)
-                    if not v.possible:
-                        continue
-                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
-                    a = self.assume(node, role)
-                    if after.possible and a.possible:
-                        paths.append(
-                            Path(
-                                node.arn,
-                                (
-                                    _step(node, c, role.arn, v, after),
-                                    _step(node, "sts:AssumeRole", role.arn, a),
-                                ),
-                                role.arn,
-                            )
-                        )
-                        break
+                grant = self._make_admin(node, target, role.tags, role_calls)
+                assumed = self.assume(node, role) if grant is not None else Verdict(Answer.NO)
+                if grant is not None and assumed.possible:
+                    act = _step(node, "sts:AssumeRole", role.arn, assumed)
+                    paths.append(Path(node.arn, (grant, act), role.arn))
         user_calls = [
             c for c in ("iam:AttachUserPolicy", "iam:PutUserPolicy") if self.might(node, c)
         ]
@@ -445,29 +431,27 @@ class Graph:
             for user in self.account.users:
                 if user.arn == node.arn or user.arn in self.admins:
                     continue
-                target = self.nodes[user.arn]
-                k = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
-                if not k.possible:
+                key = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
+                if not key.possible:
                     continue
-                for c in user_calls:
-                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
-                    v = self.call(node, c, user.arn, tags=user.tags, extra=extra)
-                    if not v.possible:
-                        continue
-                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
-                    if after.possible:
-                        paths.append(
-                            Path(
-                                node.arn,
-                                (
-                                    _step(node, c, user.arn, v, after),
-                                    _step(node, "iam:CreateAccessKey", user.arn, k),
-                                ),
-                                user.arn,
-                            )
-                        )
-                        break
+                grant = self._make_admin(node, self.nodes[user.arn], user.tags, user_calls)
+                if grant is not None:
+                    act = _step(node, "iam:CreateAccessKey", user.arn, key)
+                    paths.append(Path(node.arn, (grant, act), user.arn))
         return paths
+
+    def _make_admin(self, node: Node, target: Node, tags: Tags, calls: list[str]) -> Step | None:
+        """The first of `calls` (Attach/Put...Policy) by which `node` gives `target` an
+        administrator policy."""
+        for c in calls:
+            extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
+            v = self.call(node, c, target.arn, tags=tags, extra=extra)
+            if not v.possible:
+                continue
+            after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
+            if after.possible:
+                return _step(node, c, target.arn, v, after)
+        return None
 
     # ---------------------------------------------------------------------- edges
 

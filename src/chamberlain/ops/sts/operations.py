@@ -98,12 +98,16 @@ def _refuse_session_credentials(caller: Caller, op: str, *, any_session: bool) -
         raise AccessDenied(f"Cannot call {op} with session credentials")
 
 
-def _duration(params: Params, default: int, hi: int) -> int:
+def _user_session_duration(caller: Caller, params: Params) -> int:
+    """GetSessionToken's and GetFederationToken's DurationSeconds: 12 hours by default,
+    36 at most, and at most one hour for the root user."""
     value = params.get("DurationSeconds")
     if value is None:
-        return default
-    model_bound(value, "durationSeconds", MIN_DURATION, hi)
-    return int(value)
+        duration = USER_SESSION_DEFAULT
+    else:
+        model_bound(value, "durationSeconds", MIN_DURATION, USER_SESSION_MAX)
+        duration = int(value)
+    return min(duration, ROOT_SESSION_MAX) if caller.is_root else duration
 
 
 def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
@@ -164,9 +168,7 @@ def get_session_token(ctx: OpContext, params: Params) -> Output:
     _refuse_session_credentials(caller, "GetSessionToken", any_session=True)
     if caller.type not in (PrincipalType.USER, PrincipalType.ROOT):
         raise AccessDenied("Cannot call GetSessionToken with session credentials")
-    duration = _duration(params, USER_SESSION_DEFAULT, USER_SESSION_MAX)
-    if caller.is_root:
-        duration = min(duration, ROOT_SESSION_MAX)
+    duration = _user_session_duration(caller, params)
     mfa = _mfa(ctx, params, _mfa_owner(caller))
     credentials = issue_credentials(
         ctx,
@@ -392,9 +394,7 @@ def get_federation_token(ctx: OpContext, params: Params) -> Output:
     caller = ctx.caller
     _refuse_session_credentials(caller, "GetFederationToken", any_session=True)
     name = params["Name"]
-    duration = _duration(params, USER_SESSION_DEFAULT, USER_SESSION_MAX)
-    if caller.is_root:
-        duration = min(duration, ROOT_SESSION_MAX)
+    duration = _user_session_duration(caller, params)
     policy = session_policy(params)
     managed_arns = policy_arns(params)
     tags = session_tags(params)
