@@ -510,34 +510,37 @@ async def user_groups(page: Page) -> Response:
 
 
 async def groups(page: Page) -> Response:
-    try:
-        rows = await _all(page, "ListGroups", "Groups")
-    except CallFailed as failed:
-        return page.render("list.html", 403, title="User groups", error=failed.message, rows=[])
-    return page.render(
-        "list.html",
-        title="User groups",
-        columns=["GroupName", "Path", "CreateDate"],
-        rows=rows,
-        when=when,
-    )
+    return await _list_page(page, "ListGroups", "Groups", "User groups", "GroupName")
 
 
 async def roles(page: Page) -> Response:
+    links = [
+        ("/roles/new", "Create role", "create-role"),
+        ("/instance-profiles", "Instance profiles", "instance-profiles"),
+    ]
+    return await _list_page(page, "ListRoles", "Roles", "Roles", "RoleName", links)
+
+
+async def _list_page(
+    page: Page,
+    action: str,
+    member: str,
+    title: str,
+    name_column: str,
+    links: list[tuple[str, str, str]] | None = None,
+) -> Response:
+    """A table of every entity `action` lists (name, path, creation date)."""
     try:
-        rows = await _all(page, "ListRoles", "Roles")
+        rows = await _all(page, action, member)
     except CallFailed as failed:
-        return page.render("list.html", 403, title="Roles", error=failed.message, rows=[])
+        return page.render("list.html", 403, title=title, error=failed.message, rows=[])
     return page.render(
         "list.html",
-        title="Roles",
-        columns=["RoleName", "Path", "CreateDate"],
+        title=title,
+        columns=[name_column, "Path", "CreateDate"],
         rows=rows,
         when=when,
-        links=[
-            ("/roles/new", "Create role", "create-role"),
-            ("/instance-profiles", "Instance profiles", "instance-profiles"),
-        ],
+        links=links,
     )
 
 
