@@ -45,6 +45,8 @@ TEAMS = ["blue", "green"]
 def resource_for(service: str, n: int) -> str:
     if service == "s3":
         return f"arn:aws:s3:::bucket-{n}/data/obj-{n}"
+    if service == "iam":  # IAM is global: its ARNs have no region (the validator refuses one)
+        return f"arn:aws:iam::{ACCOUNT}:user/iam-{n}"
     return f"arn:aws:{service}:us-east-1:{ACCOUNT}:thing/{service}-{n}"
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
 from chamberlain import cli
+from chamberlain.advisor.findings import iso
 from chamberlain.cli import ProvisioningError, provision_account
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.domain import Account
-from chamberlain.ops.core.context import Services
+from chamberlain.ops.core.accounts import root_caller
+from chamberlain.ops.core.context import RequestMeta, Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.store.memory import MemoryStore
 
 
@@ -176,3 +181,36 @@ def test_every_option_has_help() -> None:
                 seen += 1
                 assert action.help, f"{current.prog} {action.option_strings[0]} has no help"
     assert seen > 30
+
+
+def _root_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """`chamberlain advise --data-dir` (live): its root-used findings."""
+    capsys.readouterr()
+    cli.main(["advise", "--data-dir", str(tmp_path / "data"), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    return [f for f in findings if f["check"] == "root-used"]
+
+
+def test_init_is_no_use_of_the_root_user_a_later_root_call_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """init's set-up calls carry the root user's authority but are Chamberlain's own
+    (userIdentity.invokedBy "AWS Internal"): in the trail, yet no use of the root user's,
+    as AWS does not count creating an account. A root call afterwards is."""
+    assert _init(tmp_path, "--root-access-key") == 0
+    assert _root_used(tmp_path, capsys) == []
+    services = cli._open(argparse.Namespace(data_dir=str(tmp_path / "data")))
+    try:
+        with services.store.unit_of_work(read_only=True) as uow:
+            setup = [json.loads(e.record) for e in uow.events.iterate("555555555555")]
+        assert {e["eventName"] for e in setup} >= {"CreateGroup", "CreateUser", "CreateAccessKey"}
+        assert {e["userIdentity"]["type"] for e in setup} == {"Root"}
+        assert {e["userIdentity"]["invokedBy"] for e in setup} == {"AWS Internal"}
+        assert {e["sourceIPAddress"] for e in setup} == {"AWS Internal"}
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        meta = RequestMeta(request_id="later", now=now, source_ip="10.1.2.3")
+        execute(services, root_caller("555555555555"), meta, "iam", "ListUsers", {})
+    finally:
+        services.store.close()
+    [finding] = _root_used(tmp_path, capsys)
+    assert finding["evidence"] == {"used": {"audit_trail_last_call": iso(now)}}

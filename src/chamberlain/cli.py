@@ -149,6 +149,12 @@ def _root_password(args: argparse.Namespace) -> tuple[str, bool]:
     return generate_root_password(), True
 
 
+#: Who made an account's set-up calls (with the root user's authority): recorded as AWS
+#: records its own calls (userIdentity.invokedBy, sourceIPAddress and userAgent "AWS
+#: Internal"), and so no use of the root user's, as AWS does not count creating an account.
+SET_UP_BY = "AWS Internal"
+
+
 def provision_account(
     services: Services,
     *,
@@ -186,7 +192,13 @@ def provision_account(
     root = root_caller(account_id)
 
     def call(name: str, **params: Any) -> Any:
-        meta = RequestMeta(request_id=str(uuid.uuid4()), now=now)
+        meta = RequestMeta(
+            request_id=str(uuid.uuid4()),
+            now=now,
+            source_ip=SET_UP_BY,
+            user_agent=SET_UP_BY,
+            invoked_by=SET_UP_BY,
+        )
         return execute(services, root, meta, "iam", name, params)
 
     try:

@@ -431,9 +431,20 @@ def test_root_changes_its_password_and_its_other_sessions_end(console: Console) 
     console.client.cookies.clear()
     assert console.sign_in_root(ROOT_PASSWORD).status_code == 401
     assert console.sign_in_root(new).status_code == 303
-    changes = [e for e in _events(console) if e["eventName"] == "ChangePassword"]
-    assert changes and changes[-1]["userIdentity"]["type"] == "Root"
-    assert new not in json.dumps(changes)
+    events = _events(console)
+    assert not [e for e in events if e["eventName"] == "ChangePassword"]
+    changes = [e for e in events if e["eventName"] == "PasswordUpdated"]
+    assert [e["responseElements"]["PasswordUpdated"] for e in changes] == [
+        "Failure",
+        "Failure",
+        "Success",
+    ]
+    assert {(e["eventSource"], e["userIdentity"]["type"]) for e in changes} == {
+        ("signin.amazonaws.com", "Root")
+    }
+    assert changes[-1]["userAgent"] == "testclient"
+    text = json.dumps(events)
+    assert new not in text and ROOT_PASSWORD not in text and "RootUser" not in text
 
 
 def _events(console: Console) -> list[dict[str, Any]]:

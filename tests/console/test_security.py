@@ -225,12 +225,16 @@ def test_revocations_expire_with_the_session_and_are_pruned(console: Console) ->
     assert opened is not None
     console.post("/console/signout", {}, page="/console/")
     with console.services.store.unit_of_work(read_only=True) as uow:
-        row = uow.counters.get(revocation.SCOPE, opened.sid)
-    assert row is not None and row.expires == sessions.expires(opened)
-    # once the session would have expired anyway, the next sign-out prunes the row
+        assert revocation.is_revoked(uow, opened.sid)
+    # still revoked the instant before the session would have expired...
+    last = sessions.expires(opened) - dt.timedelta(seconds=1)
+    revocation.revoke(console.services, dataclasses.replace(opened, sid="first"), last)
+    with console.services.store.unit_of_work(read_only=True) as uow:
+        assert revocation.is_revoked(uow, opened.sid)
+    # ...and once it would have expired anyway, the next sign-out prunes the row
     later = sessions.expires(opened) + dt.timedelta(seconds=1)
     other = dataclasses.replace(opened, sid="another", issued=int(later.timestamp()))
     revocation.revoke(console.services, other, later)
     with console.services.store.unit_of_work(read_only=True) as uow:
-        assert uow.counters.get(revocation.SCOPE, opened.sid) is None
+        assert not revocation.is_revoked(uow, opened.sid)
         assert revocation.is_revoked(uow, "another")

@@ -12,12 +12,15 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
 
 from chamberlain.store.memory import MemoryStore
 from chamberlain.store.sql import DB_FILE, SqlStore, normalize_url
+
+S = TypeVar("S")
 
 PG_URL = os.environ.get(
     "CHAMBERLAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -98,6 +101,15 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[SqlStore]:
     store = SqlStore.from_data_dir(tmp_path)
     yield store
     store.close()
+
+
+def emptied(store: S, table: str) -> S:
+    """`store` with `table` emptied if it is PostgreSQL's session store (which outlives a
+    test; the memory and SQLite stores are new for each)."""
+    if isinstance(store, SqlStore) and store.dialect == "postgresql":
+        with store.unit_of_work() as uow:
+            uow.connection.exec_driver_sql(f"DELETE FROM {table}")
+    return store
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

@@ -31,6 +31,8 @@ from chamberlain.store.api import Conflict, LockOrder, Store
 from chamberlain.store.scopes import principal_scope
 from chamberlain.store.sql import SqlStore, normalize_url, prefix_upper_bound
 
+from .conftest import emptied
+
 A, B = "111111111111", "222222222222"
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -638,6 +640,48 @@ def test_generation_stays_when_nothing_changes_or_the_change_rolls_back(store: S
         uow.repo(User).put(user("bob"))
         raise RuntimeError("rolled back")
     assert read(store, lambda uow: uow.generation(A)) == before
+
+
+# --- revoked sessions (the console's sign-outs) ----------------------------------------
+
+
+@pytest.fixture
+def revocations(store: Store) -> Store:
+    """The contract suite's store with no revoked sessions."""
+    return emptied(store, "revoked_sessions")
+
+
+def test_revoked_sessions_are_kept_until_they_expire_then_pruned(revocations: Store) -> None:
+    hour = dt.timedelta(hours=1)
+    with revocations.unit_of_work() as uow:
+        uow.revoked_sessions.revoke("s1", NOW + hour)
+        uow.revoked_sessions.revoke("s1", NOW + 5 * hour)  # again: nothing changes
+        uow.revoked_sessions.revoke("s2", NOW + 2 * hour)
+        uow.revoked_sessions.revoke("s3", NOW + 3 * hour)
+    with revocations.unit_of_work(read_only=True) as uow:
+        assert [uow.revoked_sessions.is_revoked(s) for s in ("s1", "s2", "S1", "s4")] == [
+            True,
+            True,
+            False,
+            False,
+        ]
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.revoked_sessions.revoke("s4", NOW + hour)
+    with revocations.unit_of_work() as uow:
+        assert uow.revoked_sessions.prune(NOW + hour - dt.timedelta(microseconds=1)) == 0
+        assert uow.revoked_sessions.prune(NOW + 2 * hour, limit=1) == 1  # a bounded batch
+        assert uow.revoked_sessions.prune(NOW + 2 * hour) == 1
+    with revocations.unit_of_work(read_only=True) as uow:
+        revoked = [uow.revoked_sessions.is_revoked(s) for s in ("s1", "s2", "s3")]
+    assert revoked == [False, False, True]
+
+
+def test_a_revocation_rolled_back_is_none(revocations: Store) -> None:
+    with pytest.raises(RuntimeError), revocations.unit_of_work() as uow:
+        uow.revoked_sessions.revoke("gone", NOW)
+        raise RuntimeError("rolled back")
+    with revocations.unit_of_work(read_only=True) as uow:
+        assert not uow.revoked_sessions.is_revoked("gone")
 
 
 # --- keyset pages ---------------------------------------------------------------------

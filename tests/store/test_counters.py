@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from chamberlain.store.api import Store
-from chamberlain.store.sql import SqlStore
+
+from .conftest import emptied
 
 T0 = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -16,12 +17,8 @@ MINUTE = dt.timedelta(minutes=1)
 
 @pytest.fixture
 def counter_store(store: Store) -> Store:
-    """The contract suite's store with its counters emptied (PostgreSQL's session store
-    outlives a test)."""
-    if isinstance(store, SqlStore) and store.dialect == "postgresql":
-        with store.unit_of_work() as uow:
-            uow.connection.exec_driver_sql("DELETE FROM counters")  # type: ignore[attr-defined]
-    return store
+    """The contract suite's store with its counters emptied."""
+    return emptied(store, "counters")
 
 
 def test_hit_counts_up_and_an_expired_counter_starts_again(counter_store: Store) -> None:

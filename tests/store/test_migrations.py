@@ -14,11 +14,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 import chamberlain
 from chamberlain.domain import Group
 from chamberlain.store import sql
+from chamberlain.store.events import to_micros
 from chamberlain.store.sql import MIGRATIONS, SqlStore, alembic_config
 
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
@@ -53,8 +54,9 @@ def test_migrations_ship_inside_the_package() -> None:
         assert (directory / "__init__.py").is_file()  # a package: wheels include its .py
     assert (MIGRATIONS / "script.py.mako").is_file()
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_heads() == ["0004"]
-    assert [r.revision for r in script.walk_revisions()] == ["0004", "0003", "0002", "0001"]
+    assert script.get_heads() == ["0005"]
+    revisions = [r.revision for r in script.walk_revisions()]
+    assert revisions == ["0005", "0004", "0003", "0002", "0001"]
 
 
 def test_migrate_is_idempotent_and_keeps_data(new_store: Factory) -> None:
@@ -94,6 +96,35 @@ def test_downgrade_to_nothing_and_up_again(new_store: Factory) -> None:
         assert not inspect(conn).has_table("entities")
     store.migrate()
     assert store.revision() == HEAD
+
+
+def test_0005_moves_the_sign_outs_out_of_the_counters_and_back(new_store: Factory) -> None:
+    """Sessions signed out before the upgrade stay signed out (and after a downgrade)."""
+    store = new_store()
+    with store.migration_connection() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+    expires = to_micros(GROUP.created + dt.timedelta(hours=12))
+    with store.engine.begin() as conn:
+        conn.execute(
+            sql.counters.insert(),
+            [
+                {"scope": scope, "key": key, "attempts": 1, "first_at": 0, "last_at": 0,
+                 "locked_until": 0, "reported": 0, "expires": expires}
+                for scope, key in (("console-signed-out", "sid-1"), ("mfa-device", "sid-2"))
+            ],
+        )  # fmt: skip
+    store.migrate()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.revoked_sessions.is_revoked("sid-1")
+        assert not uow.revoked_sessions.is_revoked("sid-2")  # a throttle's key: stays there
+        assert uow.counters.get("console-signed-out", "sid-1") is None
+        assert uow.counters.get("mfa-device", "sid-2") is not None
+    with store.migration_connection() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with store.engine.connect() as conn:
+        assert not inspect(conn).has_table("revoked_sessions")
+        rows = conn.execute(select(sql.counters.c.scope, sql.counters.c.key)).all()
+    assert sorted(rows) == [("console-signed-out", "sid-1"), ("mfa-device", "sid-2")]
 
 
 def test_concurrent_migrations_are_serialized(new_store: Factory) -> None:

@@ -274,10 +274,7 @@ class Engine:
             identity += [(f"{group.arn}#inline/{p.name}", p.document) for p in group.inline]
             identity += self._managed(group.attached)
             attached += group.attached
-        boundary = None
-        if user.boundary:
-            text = self.policy_text(user.boundary)
-            boundary = (user.boundary, text) if text is not None else None
+        boundary = self._boundary(user.boundary)
         return Node(
             "user",
             user.name,
@@ -291,13 +288,16 @@ class Engine:
             tuple(dict.fromkeys(attached)),
         )
 
+    def _boundary(self, arn: str | None) -> tuple[str, str] | None:
+        """A permissions boundary as (ARN, text); None when there is none or its text is
+        not in the data."""
+        text = self.policy_text(arn) if arn else None
+        return (arn, text) if arn and text is not None else None
+
     def role_node(self, role: model.Role) -> Node:
         identity = [(f"{role.arn}#inline/{p.name}", p.document) for p in role.inline]
         identity += self._managed(role.attached)
-        boundary = None
-        if role.boundary:
-            text = self.policy_text(role.boundary)
-            boundary = (role.boundary, text) if text is not None else None
+        boundary = self._boundary(role.boundary)
         return Node(
             "role",
             role.name,

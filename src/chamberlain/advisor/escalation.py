@@ -274,15 +274,34 @@ class Graph:
 
     def _self(self, node: Node) -> list[Path]:
         """Ways `node` makes itself (or a principal it can act as) an administrator."""
-        paths: list[Path] = []
-        grant = (*node.identity, *ADMIN_GRANT)
-
-        def done(*steps: Step, admin: str | None = None) -> None:
-            paths.append(Path(node.arn, steps, admin or node.arn))
-
         kind = "User" if node.kind == "user" else "Role"
         if not any(self.might(node, a.replace("{kind}", kind)) for a in SELF_ACTIONS):
             return []
+        steps = [
+            *self._grant_admin_policy(node, kind),
+            *self._restore_policy_version(node),
+            *self._join_group(node),
+            *self._drop_boundary(node, kind),
+            *self._tag_self(node, kind),
+        ]
+        return [Path(node.arn, (s,), node.arn) for s in steps] + self._widen_other(node)
+
+    def _if_possible(
+        self,
+        node: Node,
+        action: str,
+        target: str,
+        after: Verdict,
+        tags: Tags = (),
+        extra: dict[str, str] | None = None,
+    ) -> list[Step]:
+        """The one step `action` on `target` (then `after`), if the caller may make it."""
+        v = self.call(node, action, target, tags=tags, extra=extra)
+        return [_step(node, action, target, v, after)] if v.possible else []
+
+    def _grant_admin_policy(self, node: Node, kind: str) -> list[Step]:
+        """Attach/Put an administrator policy on itself or on one of its groups, or make
+        one a new default version of a customer managed policy it has."""
         grant_calls = (
             f"iam:Attach{kind}Policy",
             f"iam:Put{kind}Policy",
@@ -290,35 +309,33 @@ class Graph:
             "iam:PutGroupPolicy",
             "iam:CreatePolicyVersion",
         )
-        wants_grant = any(self.might(node, a) for a in grant_calls)
-        after_grant = self.admin_after(node, identity=grant) if wants_grant else Verdict(Answer.NO)
-        if after_grant.possible:
-            v = self.call(
-                node, f"iam:Attach{kind}Policy", node.arn, extra={"iam:PolicyARN": ADMIN_POLICY_ARN}
-            )
-            if v.possible:
-                done(_step(node, f"iam:Attach{kind}Policy", node.arn, v, after_grant))
-            v = self.call(node, f"iam:Put{kind}Policy", node.arn)
-            if v.possible:
-                done(_step(node, f"iam:Put{kind}Policy", node.arn, v, after_grant))
-            for name in node.groups:
-                group = self.groups.get(name.lower())
-                if group is None:
-                    continue
-                for call, extra in (
-                    ("iam:AttachGroupPolicy", {"iam:PolicyARN": ADMIN_POLICY_ARN}),
-                    ("iam:PutGroupPolicy", None),
-                ):
-                    v = self.call(node, call, group.arn, extra=extra)
-                    if v.possible:
-                        done(_step(node, call, group.arn, v, after_grant))
-            for arn in node.attached:
-                policy = self.account.policies.get(arn)
-                if policy is None or policy.aws_managed:
-                    continue
-                v = self.call(node, "iam:CreatePolicyVersion", arn)
-                if v.possible:
-                    done(_step(node, "iam:CreatePolicyVersion", arn, v, after_grant))
+        if not any(self.might(node, a) for a in grant_calls):
+            return []
+        after = self.admin_after(node, identity=(*node.identity, *ADMIN_GRANT))
+        if not after.possible:
+            return []
+        admin_arn = {"iam:PolicyARN": ADMIN_POLICY_ARN}
+        steps = [
+            *self._if_possible(node, f"iam:Attach{kind}Policy", node.arn, after, extra=admin_arn),
+            *self._if_possible(node, f"iam:Put{kind}Policy", node.arn, after),
+        ]
+        for name in node.groups:
+            group = self.groups.get(name.lower())
+            if group is not None:
+                steps += self._if_possible(
+                    node, "iam:AttachGroupPolicy", group.arn, after, extra=admin_arn
+                )
+                steps += self._if_possible(node, "iam:PutGroupPolicy", group.arn, after)
+        for arn in node.attached:
+            policy = self.account.policies.get(arn)
+            if policy is not None and not policy.aws_managed:
+                steps += self._if_possible(node, "iam:CreatePolicyVersion", arn, after)
+        return steps
+
+    def _restore_policy_version(self, node: Node) -> list[Step]:
+        """iam:SetDefaultPolicyVersion to an older version of one of its customer managed
+        policies that makes it an administrator."""
+        steps: list[Step] = []
         for arn in node.attached:
             policy = self.account.policies.get(arn)
             if policy is None or policy.aws_managed or not policy.other_versions:
@@ -330,60 +347,63 @@ class Graph:
                 swapped = [(pid, text if pid == arn else t) for pid, t in node.identity]
                 after = self.admin_after(node, identity=swapped)
                 if after.possible:
-                    done(_step(node, "iam:SetDefaultPolicyVersion", arn, v, after))
+                    steps.append(_step(node, "iam:SetDefaultPolicyVersion", arn, v, after))
                     break
-        if node.kind == "user" and self.might(node, "iam:AddUserToGroup"):
-            mine = {g.lower() for g in node.groups}
-            for group in self.account.groups:
-                if group.name.lower() in mine:
-                    continue
-                v = self.call(node, "iam:AddUserToGroup", group.arn)
-                if not v.possible:
-                    continue
-                added = [(f"{group.arn}#inline/{p.name}", p.document) for p in group.inline]
-                added += [
-                    (a, self.account.policies[a].document)
-                    for a in group.attached
-                    if a in self.account.policies
-                ]
-                after = self.admin_after(node, identity=(*node.identity, *added))
-                if after.possible:
-                    done(_step(node, "iam:AddUserToGroup", group.arn, v, after))
-                    break
-        boundary_calls = (
-            f"iam:Delete{kind}PermissionsBoundary",
-            f"iam:Put{kind}PermissionsBoundary",
-        )
-        if node.boundary is not None and any(self.might(node, a) for a in boundary_calls):
-            after = self.admin_after(node, boundary=None)
+        return steps
+
+    def _join_group(self, node: Node) -> list[Step]:
+        """iam:AddUserToGroup of itself to the first group whose policies make it an
+        administrator."""
+        if node.kind != "user" or not self.might(node, "iam:AddUserToGroup"):
+            return []
+        mine = {g.lower() for g in node.groups}
+        for group in self.account.groups:
+            if group.name.lower() in mine:
+                continue
+            v = self.call(node, "iam:AddUserToGroup", group.arn)
+            if not v.possible:
+                continue
+            added = [(f"{group.arn}#inline/{p.name}", p.document) for p in group.inline]
+            added += [
+                (a, self.account.policies[a].document)
+                for a in group.attached
+                if a in self.account.policies
+            ]
+            after = self.admin_after(node, identity=(*node.identity, *added))
             if after.possible:
-                v = self.call(node, f"iam:Delete{kind}PermissionsBoundary", node.arn)
-                if v.possible:
-                    done(_step(node, f"iam:Delete{kind}PermissionsBoundary", node.arn, v, after))
-                v = self.call(
-                    node,
-                    f"iam:Put{kind}PermissionsBoundary",
-                    node.arn,
-                    extra={"iam:PermissionsBoundary": ADMIN_POLICY_ARN},
-                )
-                if v.possible:
-                    done(_step(node, f"iam:Put{kind}PermissionsBoundary", node.arn, v, after))
-        after = (
-            self.admin_after(node, free=TAG_FREE)
-            if self.might(node, f"iam:Tag{kind}")
-            else Verdict(Answer.NO)
-        )
-        if after.possible:
-            v = self.call(node, f"iam:Tag{kind}", node.arn, tags=node.tags)
-            if v.possible:
-                # The caller picks the tag values: only keys other than its tags stay open.
-                rest = tuple(
-                    k for k in after.unknown_keys if not k.lower().startswith("aws:principaltag/")
-                )
-                answer = Answer.CONDITIONAL if rest else Answer.YES
-                done(_step(node, f"iam:Tag{kind}", node.arn, v, Verdict(answer, rest)))
-        paths += self._widen_other(node)
-        return paths
+                return [_step(node, "iam:AddUserToGroup", group.arn, v, after)]
+        return []
+
+    def _drop_boundary(self, node: Node, kind: str) -> list[Step]:
+        """Delete its permissions boundary, or put an administrator policy as it, where
+        only the boundary keeps it from being an administrator."""
+        delete, put = f"iam:Delete{kind}PermissionsBoundary", f"iam:Put{kind}PermissionsBoundary"
+        if node.boundary is None or not (self.might(node, delete) or self.might(node, put)):
+            return []
+        after = self.admin_after(node, boundary=None)
+        if not after.possible:
+            return []
+        return [
+            *self._if_possible(node, delete, node.arn, after),
+            *self._if_possible(
+                node, put, node.arn, after, extra={"iam:PermissionsBoundary": ADMIN_POLICY_ARN}
+            ),
+        ]
+
+    def _tag_self(self, node: Node, kind: str) -> list[Step]:
+        """iam:TagUser/TagRole on itself where its policies test its own tags."""
+        if not self.might(node, f"iam:Tag{kind}"):
+            return []
+        after = self.admin_after(node, free=TAG_FREE)
+        if not after.possible:
+            return []
+        v = self.call(node, f"iam:Tag{kind}", node.arn, tags=node.tags)
+        if not v.possible:
+            return []
+        # The caller picks the tag values: only keys other than its tags stay open.
+        rest = tuple(k for k in after.unknown_keys if not k.lower().startswith("aws:principaltag/"))
+        answer = Answer.CONDITIONAL if rest else Answer.YES
+        return [_step(node, f"iam:Tag{kind}", node.arn, v, Verdict(answer, rest))]
 
     def _widen_other(self, node: Node) -> list[Path]:
         """Attach/Put an administrator policy on a role it can assume, or on a user it can
@@ -399,25 +419,11 @@ class Graph:
                 target = self.nodes.get(role.arn)
                 if target is None or not self._could_assume(node, role):
                     continue
-                for c in role_calls:
-                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
-                    v = self.call(node, c, role.arn, tags=role.tags, extra=extra)
-                    if not v.possible:
-                        continue
-                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
-                    a = self.assume(node, role)
-                    if after.possible and a.possible:
-                        paths.append(
-                            Path(
-                                node.arn,
-                                (
-                                    _step(node, c, role.arn, v, after),
-                                    _step(node, "sts:AssumeRole", role.arn, a),
-                                ),
-                                role.arn,
-                            )
-                        )
-                        break
+                grant = self._make_admin(node, target, role.tags, role_calls)
+                assumed = self.assume(node, role) if grant is not None else Verdict(Answer.NO)
+                if grant is not None and assumed.possible:
+                    act = _step(node, "sts:AssumeRole", role.arn, assumed)
+                    paths.append(Path(node.arn, (grant, act), role.arn))
         user_calls = [
             c for c in ("iam:AttachUserPolicy", "iam:PutUserPolicy") if self.might(node, c)
         ]
@@ -425,121 +431,136 @@ class Graph:
             for user in self.account.users:
                 if user.arn == node.arn or user.arn in self.admins:
                     continue
-                target = self.nodes[user.arn]
-                k = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
-                if not k.possible:
+                key = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
+                if not key.possible:
                     continue
-                for c in user_calls:
-                    extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
-                    v = self.call(node, c, user.arn, tags=user.tags, extra=extra)
-                    if not v.possible:
-                        continue
-                    after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
-                    if after.possible:
-                        paths.append(
-                            Path(
-                                node.arn,
-                                (
-                                    _step(node, c, user.arn, v, after),
-                                    _step(node, "iam:CreateAccessKey", user.arn, k),
-                                ),
-                                user.arn,
-                            )
-                        )
-                        break
+                grant = self._make_admin(node, self.nodes[user.arn], user.tags, user_calls)
+                if grant is not None:
+                    act = _step(node, "iam:CreateAccessKey", user.arn, key)
+                    paths.append(Path(node.arn, (grant, act), user.arn))
         return paths
+
+    def _make_admin(self, node: Node, target: Node, tags: Tags, calls: list[str]) -> Step | None:
+        """The first of `calls` (Attach/Put...Policy) by which `node` gives `target` an
+        administrator policy."""
+        for c in calls:
+            extra = {"iam:PolicyARN": ADMIN_POLICY_ARN} if "Attach" in c else None
+            v = self.call(node, c, target.arn, tags=tags, extra=extra)
+            if not v.possible:
+                continue
+            after = self.admin_after(target, identity=(*target.identity, *ADMIN_GRANT))
+            if after.possible:
+                return _step(node, c, target.arn, v, after)
+        return None
 
     # ---------------------------------------------------------------------- edges
 
     def _edges_to(self, node: Node, target: Node) -> list[tuple[Step, ...]]:
         """Ways `node` acts as `target`."""
-        found: list[tuple[Step, ...]] = []
         if target.kind == "user":
-            user = self.users[target.arn]
-            v = self.call(node, "iam:CreateAccessKey", user.arn, tags=user.tags)
-            if v.possible:
-                found.append((_step(node, "iam:CreateAccessKey", user.arn, v),))
-            cred = user.credentials
-            has_password = None if cred is None else cred.password_enabled
-            if has_password is not True:
-                v = self.call(node, "iam:CreateLoginProfile", user.arn, tags=user.tags)
-                if v.possible:
-                    found.append((_step(node, "iam:CreateLoginProfile", user.arn, v),))
-            if has_password is not False:
-                v = self.call(node, "iam:UpdateLoginProfile", user.arn, tags=user.tags)
-                if v.possible:
-                    found.append((_step(node, "iam:UpdateLoginProfile", user.arn, v),))
-            return found
+            return self._act_as_user(node, self.users[target.arn])
         role = self.roles[target.arn]
-        a = self.assume(node, role)
-        if a.possible:
-            found.append((_step(node, "sts:AssumeRole", role.arn, a),))
+        assumed = self.assume(node, role)
+        found: list[tuple[Step, ...]] = []
+        if assumed.possible:
+            found.append((_step(node, "sts:AssumeRole", role.arn, assumed),))
+        found += self._rewrite_trust(node, role)
+        if not assumed.possible:
+            found += self._tag_to_assume(node, role)
+        return found + self._pass_to_service(node, role)
+
+    def _act_as_user(self, node: Node, user: User) -> list[tuple[Step, ...]]:
+        """An access key for the user, or its console password (created where it has none,
+        updated where it has one; both when the data does not say)."""
+        cred = user.credentials
+        has_password = None if cred is None else cred.password_enabled
+        calls = ["iam:CreateAccessKey"]
+        if has_password is not True:
+            calls.append("iam:CreateLoginProfile")
+        if has_password is not False:
+            calls.append("iam:UpdateLoginProfile")
+        found: list[tuple[Step, ...]] = []
+        for call in calls:
+            v = self.call(node, call, user.arn, tags=user.tags)
+            if v.possible:
+                found.append((_step(node, call, user.arn, v),))
+        return found
+
+    def _rewrite_trust(self, node: Node, role: Role) -> list[tuple[Step, ...]]:
+        """iam:UpdateAssumeRolePolicy to a trust policy naming itself, then sts:AssumeRole."""
         v = self.call(node, "iam:UpdateAssumeRolePolicy", role.arn, tags=role.tags)
-        if v.possible:
-            mine = (
-                '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"'
-                + node.arn
-                + '"},"Action":"sts:AssumeRole"}]}'
+        if not v.possible:
+            return []
+        mine = (
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"'
+            + node.arn
+            + '"},"Action":"sts:AssumeRole"}]}'
+        )
+        assumed = self.assume(node, role, trust_text=mine)
+        if not assumed.possible:
+            return []
+        return [
+            (
+                _step(node, "iam:UpdateAssumeRolePolicy", role.arn, v),
+                _step(node, "sts:AssumeRole", role.arn, assumed),
             )
-            a2 = self.assume(node, role, trust_text=mine)
-            if a2.possible:
-                found.append(
-                    (
-                        _step(node, "iam:UpdateAssumeRolePolicy", role.arn, v),
-                        _step(node, "sts:AssumeRole", role.arn, a2),
-                    )
-                )
-        if not a.possible and self.might(node, "iam:TagRole"):
-            tagged = (
-                self.assume(node, role, free=RESOURCE_TAG_FREE)
-                if self._could_assume(node, role)
-                else Verdict(Answer.NO)
+        ]
+
+    def _tag_to_assume(self, node: Node, role: Role) -> list[tuple[Step, ...]]:
+        """iam:TagRole where the AssumeRole decision turns on the role's tags, then
+        sts:AssumeRole (the caller picks the tag values)."""
+        if not self.might(node, "iam:TagRole"):
+            return []
+        tagged = (
+            self.assume(node, role, free=RESOURCE_TAG_FREE)
+            if self._could_assume(node, role)
+            else Verdict(Answer.NO)
+        )
+        v = self.call(node, "iam:TagRole", role.arn, tags=role.tags)
+        if not (tagged.possible and v.possible):
+            return []
+        rest = tuple(
+            k
+            for k in tagged.unknown_keys
+            if not k.lower().startswith(("aws:resourcetag/", "iam:resourcetag/"))
+        )
+        assumed = Verdict(Answer.CONDITIONAL if rest else Answer.YES, rest)
+        return [
+            (
+                _step(node, "iam:TagRole", role.arn, v),
+                _step(node, "sts:AssumeRole", role.arn, assumed),
             )
-            v = self.call(node, "iam:TagRole", role.arn, tags=role.tags)
-            if tagged.possible and v.possible:
-                rest = tuple(
-                    k
-                    for k in tagged.unknown_keys
-                    if not k.lower().startswith(("aws:resourcetag/", "iam:resourcetag/"))
-                )
-                found.append(
+        ]
+
+    def _pass_to_service(self, node: Node, role: Role) -> list[tuple[Step, ...]]:
+        """iam:PassRole of the role to the first service that runs code with it and that
+        the caller may make run (a path outside IAM: marked `via_service`)."""
+        if not self.might(node, "iam:PassRole"):
+            return []
+        for service, calls in CODE_SERVICES.items():
+            if service not in self.trust(role).services or not self._service_trusted(role, service):
+                continue
+            passed = self.call(
+                node,
+                "iam:PassRole",
+                role.arn,
+                tags=role.tags,
+                extra={"iam:PassedToService": service},
+            )
+            if not passed.possible:
+                continue
+            runs = [self.engine.decide(node, c, "*") for c in calls]
+            if all(r.possible for r in runs):
+                return [
                     (
-                        _step(node, "iam:TagRole", role.arn, v),
-                        _step(
-                            node,
-                            "sts:AssumeRole",
-                            role.arn,
-                            Verdict(Answer.CONDITIONAL if rest else Answer.YES, rest),
-                        ),
-                    )
-                )
-        if self.might(node, "iam:PassRole"):
-            for service, calls in CODE_SERVICES.items():
-                if service not in self.trust(role).services:
-                    continue
-                if not self._service_trusted(role, service):
-                    continue
-                p = self.call(
-                    node,
-                    "iam:PassRole",
-                    role.arn,
-                    tags=role.tags,
-                    extra={"iam:PassedToService": service},
-                )
-                if not p.possible:
-                    continue
-                runs = [self.engine.decide(node, c, "*") for c in calls]
-                if all(r.possible for r in runs):
-                    steps = (
-                        _step(node, "iam:PassRole", role.arn, p, via_service=service),
+                        _step(node, "iam:PassRole", role.arn, passed, via_service=service),
                         *(
                             _step(node, c, "*", r, via_service=service)
                             for c, r in zip(calls, runs, strict=True)
                         ),
                     )
-                    found.append(steps)
-                    break
-        return found
+                ]
+        return []
 
     def _could_assume(self, node: Node, role: Role) -> bool:
         t = self.trust(role)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from chamberlain.advisor.checks import ORDER
-from chamberlain.advisor.findings import REGISTRY, SEVERITIES, Report
+from chamberlain.advisor.findings import REGISTRY, SEVERITIES, Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
@@ -99,60 +99,7 @@ def render_csv(reports: list[Report]) -> str:
 def render_sarif(reports: list[Report], *, artifact: str) -> str:
     """SARIF 2.1.0: one run, a rule per check, a result per finding located at the input
     (the export file, or the store) with the IAM resource as its logical location."""
-    rules = []
-    index: dict[str, int] = {}
-    for position, check_id in enumerate(ORDER):
-        c = REGISTRY[check_id]
-        index[check_id] = position
-        rules.append(
-            {
-                "id": check_id,
-                "name": "".join(part.capitalize() for part in check_id.split("-")),
-                "shortDescription": {"text": c.cites.split(".")[0][:200]},
-                "fullDescription": {"text": c.cites},
-                "help": {"text": c.cites},
-                "defaultConfiguration": {"level": _LEVEL[c.severity]},
-                "properties": {
-                    "tags": ["security", c.practice, *c.controls],
-                    "security-severity": _SECURITY_SEVERITY[c.severity],
-                    "precision": "high",
-                },
-            }
-        )
-    results = []
-    for report in reports:
-        for f in report.findings:
-            evidence = json.dumps(f.evidence, sort_keys=True)
-            identity = f"{report.account}|{f.check}|{f.resource}|{evidence}"
-            fingerprint = hashlib.sha256(identity.encode()).hexdigest()
-            results.append(
-                {
-                    "ruleId": f.check,
-                    "ruleIndex": index[f.check],
-                    "level": _LEVEL[f.severity],
-                    "message": {
-                        "text": f.message + (f" Fix: {f.remediation}" if f.remediation else "")
-                    },
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": artifact},
-                                "region": {"startLine": 1},
-                            },
-                            "logicalLocations": [
-                                {"fullyQualifiedName": f.resource, "kind": "resource"}
-                            ],
-                        }
-                    ],
-                    "partialFingerprints": {"chamberlainAdvisor/v1": fingerprint},
-                    "properties": {
-                        "account": report.account,
-                        "practice": f.practice,
-                        "controls": list(f.controls),
-                        "evidence": f.evidence,
-                    },
-                }
-            )
+    rule_index = {check_id: position for position, check_id in enumerate(ORDER)}
     not_run = [
         {"message": {"text": f"{c}: not run: {why}"}, "level": "note", "descriptor": {"id": c}}
         for report in reports
@@ -163,10 +110,63 @@ def render_sarif(reports: list[Report], *, artifact: str) -> str:
             "driver": {
                 "name": "chamberlain-advisor",
                 "informationUri": "https://github.com/chamberlain/chamberlain",
-                "rules": rules,
+                "rules": [_sarif_rule(check_id) for check_id in ORDER],
             }
         },
-        "results": results,
+        "results": [
+            _sarif_result(report, f, rule_index[f.check], artifact)
+            for report in reports
+            for f in report.findings
+        ],
         "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": not_run}],
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
+
+
+def _sarif_rule(check_id: str) -> dict[str, Any]:
+    """The SARIF rule of one check (its severity ranked for GitHub code scanning)."""
+    c = REGISTRY[check_id]
+    return {
+        "id": check_id,
+        "name": "".join(part.capitalize() for part in check_id.split("-")),
+        "shortDescription": {"text": c.cites.split(".")[0][:200]},
+        "fullDescription": {"text": c.cites},
+        "help": {"text": c.cites},
+        "defaultConfiguration": {"level": _LEVEL[c.severity]},
+        "properties": {
+            "tags": ["security", c.practice, *c.controls],
+            "security-severity": _SECURITY_SEVERITY[c.severity],
+            "precision": "high",
+        },
+    }
+
+
+def _sarif_result(report: Report, f: Finding, rule_index: int, artifact: str) -> dict[str, Any]:
+    """The SARIF result of one finding, with a fingerprint that stays the same from one
+    run to the next while the finding does."""
+    evidence = json.dumps(f.evidence, sort_keys=True)
+    identity = f"{report.account}|{f.check}|{f.resource}|{evidence}"
+    return {
+        "ruleId": f.check,
+        "ruleIndex": rule_index,
+        "level": _LEVEL[f.severity],
+        "message": {"text": f.message + (f" Fix: {f.remediation}" if f.remediation else "")},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": artifact},
+                    "region": {"startLine": 1},
+                },
+                "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}],
+            }
+        ],
+        "partialFingerprints": {
+            "chamberlainAdvisor/v1": hashlib.sha256(identity.encode()).hexdigest()
+        },
+        "properties": {
+            "account": report.account,
+            "practice": f.practice,
+            "controls": list(f.controls),
+            "evidence": f.evidence,
+        },
+    }

@@ -15,6 +15,10 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chamberlain.agent.credentials import CredentialCache
 
 DEFAULT_PORT = 1338
 DEFAULT_DURATION = 3600
@@ -113,15 +117,8 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from chamberlain.agent.credentials import (
-        AgentError,
-        CredentialCache,
-        Refresher,
-        SourceSettings,
-        StsSource,
-        session_name,
-    )
-    from chamberlain.agent.server import CONTAINER_PATH, create_app
+    from chamberlain.agent.credentials import AgentError, Refresher
+    from chamberlain.agent.server import create_app
     from chamberlain.agent.tokens import ImdsTokens, new_container_token, write_token_file
 
     problem = _check(args)
@@ -129,6 +126,39 @@ def run(args: argparse.Namespace) -> int:
         print(f"chamberlain agent: {problem}", file=sys.stderr)
         return 2
     log = _configure_logging()
+    cache = _credential_cache(args)
+    try:
+        cache.refresh()
+    except (AgentError, BotoCoreError, ClientError) as exc:
+        print(f"chamberlain agent: cannot get the role's credentials: {exc}", file=sys.stderr)
+        return 1
+    container_token = None
+    token_file = Path(args.token_file) if args.token_file else None
+    if token_file is not None:
+        container_token = new_container_token()
+        write_token_file(token_file, container_token, args.token_group)
+    _log_endpoints(log, args, token_file)
+    app = create_app(cache, ImdsTokens(), container_token=container_token, imds=not args.no_imds)
+    refresher = Refresher(cache)
+    refresher.start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    finally:
+        refresher.stop()
+        if token_file is not None:
+            token_file.unlink(missing_ok=True)
+    return 0
+
+
+def _credential_cache(args: argparse.Namespace) -> CredentialCache:
+    """The role's credentials, from STS with the source credentials the flags name."""
+    from chamberlain.agent.credentials import (
+        CredentialCache,
+        SourceSettings,
+        StsSource,
+        session_name,
+    )
+
     settings = SourceSettings(
         endpoint_url=args.endpoint_url,
         region=args.region,
@@ -141,22 +171,17 @@ def run(args: argparse.Namespace) -> int:
     refresh_before = (
         dt.timedelta(seconds=args.refresh_before) if args.refresh_before is not None else None
     )
-    cache = CredentialCache(StsSource(settings), refresh_before=refresh_before)
-    try:
-        cache.refresh()
-    except (AgentError, BotoCoreError, ClientError) as exc:
-        print(f"chamberlain agent: cannot get the role's credentials: {exc}", file=sys.stderr)
-        return 1
-    container_token = None
-    token_file = Path(args.token_file) if args.token_file else None
-    if token_file is not None:
-        container_token = new_container_token()
-        write_token_file(token_file, container_token, args.token_group)
+    return CredentialCache(StsSource(settings), refresh_before=refresh_before)
+
+
+def _log_endpoints(log: logging.Logger, args: argparse.Namespace, token_file: Path | None) -> None:
+    """Where SDKs find the agent (and a warning when it listens beyond the host)."""
+    from chamberlain.agent.server import CONTAINER_PATH
+
     if not _is_loopback(args.host):
         log.warning(
             "listening on %s: anyone who can reach it gets the role's credentials", args.host
         )
-    app = create_app(cache, ImdsTokens(), container_token=container_token, imds=not args.no_imds)
     base = f"http://{args.host}:{args.port}"
     if not args.no_imds:
         log.info("IMDS: AWS_EC2_METADATA_SERVICE_ENDPOINT=%s", base)
@@ -168,12 +193,3 @@ def run(args: argparse.Namespace) -> int:
             CONTAINER_PATH,
             token_file,
         )
-    refresher = Refresher(cache)
-    refresher.start()
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
-    finally:
-        refresher.stop()
-        if token_file is not None:
-            token_file.unlink(missing_ok=True)
-    return 0

@@ -1,5 +1,7 @@
 """The console's pages: each reads and changes IAM only through `Page.call`, as the
-signed-in principal, and shows AWS's error message when a call fails."""
+signed-in principal, and shows AWS's error message when a call fails. The one exception
+is the root user's password, which no IAM operation changes: the sign-in service's
+`change_root_password` (ops/iam/login.py), recorded as its PasswordUpdated event."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import csv
 import datetime as dt
 import io
 import secrets
+import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,7 +22,8 @@ from chamberlain.console.policy_text import describe_policy
 from chamberlain.console.trust_templates import WELL_KNOWN, TemplateError, trust_policy
 from chamberlain.console.web import PREFIX, CallFailed, Page, allowed, now, redirect
 from chamberlain.ops.core.accounts import generate_root_password
-from chamberlain.ops.iam.login import ROOT_CONSOLE
+from chamberlain.ops.core.errors import ServiceError
+from chamberlain.ops.iam.login import change_root_password
 
 PAGE_SIZE = 25
 #: The password policy the dashboard's one-click fix sets (CIS AWS Foundations v3.0.0
@@ -185,11 +190,12 @@ async def change_own_password(page: Page) -> Response:
     if new != page.field("confirm_password"):
         error = "The new passwords do not match."
     elif page.principal.user_name is None:
+        meta = replace(page.meta, request_id=str(uuid.uuid4()), now=now())
         try:
-            await page.call_console_only(
-                "ChangePassword", {"OldPassword": old, "NewPassword": new, ROOT_CONSOLE: True}
+            await run_in_threadpool(
+                change_root_password, page.services, page.principal.caller, meta, old, new
             )
-        except CallFailed as failed:
+        except ServiceError as failed:
             error = failed.message
     else:
         _, error = await page.try_call("ChangePassword", {"OldPassword": old, "NewPassword": new})
@@ -504,34 +510,37 @@ async def user_groups(page: Page) -> Response:
 
 
 async def groups(page: Page) -> Response:
-    try:
-        rows = await _all(page, "ListGroups", "Groups")
-    except CallFailed as failed:
-        return page.render("list.html", 403, title="User groups", error=failed.message, rows=[])
-    return page.render(
-        "list.html",
-        title="User groups",
-        columns=["GroupName", "Path", "CreateDate"],
-        rows=rows,
-        when=when,
-    )
+    return await _list_page(page, "ListGroups", "Groups", "User groups", "GroupName")
 
 
 async def roles(page: Page) -> Response:
+    links = [
+        ("/roles/new", "Create role", "create-role"),
+        ("/instance-profiles", "Instance profiles", "instance-profiles"),
+    ]
+    return await _list_page(page, "ListRoles", "Roles", "Roles", "RoleName", links)
+
+
+async def _list_page(
+    page: Page,
+    action: str,
+    member: str,
+    title: str,
+    name_column: str,
+    links: list[tuple[str, str, str]] | None = None,
+) -> Response:
+    """A table of every entity `action` lists (name, path, creation date)."""
     try:
-        rows = await _all(page, "ListRoles", "Roles")
+        rows = await _all(page, action, member)
     except CallFailed as failed:
-        return page.render("list.html", 403, title="Roles", error=failed.message, rows=[])
+        return page.render("list.html", 403, title=title, error=failed.message, rows=[])
     return page.render(
         "list.html",
-        title="Roles",
-        columns=["RoleName", "Path", "CreateDate"],
+        title=title,
+        columns=[name_column, "Path", "CreateDate"],
         rows=rows,
         when=when,
-        links=[
-            ("/roles/new", "Create role", "create-role"),
-            ("/instance-profiles", "Instance profiles", "instance-profiles"),
-        ],
+        links=links,
     )
 
 

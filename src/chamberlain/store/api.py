@@ -186,6 +186,20 @@ class Counters(Protocol):
         `keep_unreported`, those with attempts no summary reported); returns how many."""
 
 
+class RevokedSessions(Protocol):
+    """Sessions ended before they expired (the console's sign-out), by session id: a row
+    per session until it would have expired anyway. Writes take no account lock; the
+    check works in a read-only unit of work."""
+
+    def revoke(self, session_id: str, expires: dt.datetime) -> None:
+        """Refuse the session until `expires` (again: nothing changes)."""
+
+    def is_revoked(self, session_id: str) -> bool: ...
+
+    def prune(self, now: dt.datetime, limit: int = 100) -> int:
+        """Forget up to `limit` revocations expired by `now`; returns how many."""
+
+
 class UnitOfWork(Protocol):
     #: Whether it was opened read-only (its writes raise).
     read_only: bool
@@ -195,6 +209,10 @@ class UnitOfWork(Protocol):
     @property
     def counters(self) -> Counters:
         """Attempt counters (throttling); writes need a writing unit of work."""
+
+    @property
+    def revoked_sessions(self) -> RevokedSessions:
+        """Revoked sessions; writes need a writing unit of work."""
 
     @property
     def events(self) -> EventLog:

@@ -309,6 +309,31 @@ class _MemoryCounters:
         return len(gone)
 
 
+class _MemoryRevokedSessions:
+    """`RevokedSessions` on a dict (session id: expiry), copied on the first write."""
+
+    def __init__(self, table: dict[str, dt.datetime], read_only: bool) -> None:
+        self.table = table if read_only else dict(table)
+        self._read_only = read_only
+
+    def revoke(self, session_id: str, expires: dt.datetime) -> None:
+        if self._read_only:
+            raise RuntimeError("revocation in a read-only unit of work")
+        to_micros(expires)  # an aware time, as the SQL store requires
+        self.table.setdefault(session_id, expires)
+
+    def is_revoked(self, session_id: str) -> bool:
+        return session_id in self.table
+
+    def prune(self, now: dt.datetime, limit: int = 100) -> int:
+        if self._read_only:
+            raise RuntimeError("revocation pruned in a read-only unit of work")
+        gone = [sid for sid, expires in self.table.items() if expires <= now][:limit]
+        for sid in gone:
+            del self.table[sid]
+        return len(gone)
+
+
 class _MemoryUnitOfWork:
     def __init__(
         self,
@@ -317,6 +342,7 @@ class _MemoryUnitOfWork:
         read_only: bool,
         counters: CounterTable | None = None,
         generations: dict[str, int] | None = None,
+        revoked: dict[str, dt.datetime] | None = None,
     ) -> None:
         self._base = tables
         self.read_only = read_only
@@ -326,6 +352,8 @@ class _MemoryUnitOfWork:
         self._counter_base: CounterTable = {} if counters is None else counters
         self._counters: _MemoryCounters | None = None
         self._generations = generations if generations is not None else {}
+        self._revoked_base: dict[str, dt.datetime] = {} if revoked is None else revoked
+        self._revoked: _MemoryRevokedSessions | None = None
         self.dirty: set[str] = set()
 
     @property
@@ -336,6 +364,15 @@ class _MemoryUnitOfWork:
 
     def published_counters(self) -> CounterTable:
         return self._counter_base if self._counters is None else self._counters.table
+
+    @property
+    def revoked_sessions(self) -> _MemoryRevokedSessions:
+        if self._revoked is None:
+            self._revoked = _MemoryRevokedSessions(self._revoked_base, read_only=self.read_only)
+        return self._revoked
+
+    def published_revoked(self) -> dict[str, dt.datetime]:
+        return self._revoked_base if self._revoked is None else self._revoked.table
 
     def generation(self, scope: str) -> int:
         if scope in self.dirty:
@@ -381,24 +418,26 @@ class MemoryStore:
         self._log: tuple[Log, Log] = ({}, {})  # events, digests
         self._counters: CounterTable = {}
         self._generations: dict[str, int] = {}  # published like the tables: never mutated
+        self._revoked: dict[str, dt.datetime] = {}
         self._lock = threading.RLock()
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
         if read_only:
             yield _MemoryUnitOfWork(
-                self._tables, self._log, True, self._counters, self._generations
+                self._tables, self._log, True, self._counters, self._generations, self._revoked
             )
             return
         with self._lock:
             uow = _MemoryUnitOfWork(
-                self._tables, self._log, False, self._counters, self._generations
+                self._tables, self._log, False, self._counters, self._generations, self._revoked
             )
             yield uow
             self._tables = {**self._tables, **uow.tables}
             self._log = uow.published_log()
             self._counters = uow.published_counters()
             self._generations = uow.published_generations()
+            self._revoked = uow.published_revoked()
 
     def accounts(self) -> Iterator[str]:
         return iter(sorted(a for a, _ in self._tables.get(Account, {})))
@@ -408,6 +447,7 @@ class MemoryStore:
         self._log = ({}, {})
         self._counters = {}
         self._generations = {}
+        self._revoked = {}
 
     def describe(self) -> dict[str, Any]:
         return {"dialect": "memory"}

@@ -170,6 +170,17 @@ counters = Table(
     Index("ix_counters_scope_expires", "scope", "expires"),
 )
 
+# Sessions revoked before they expired (store/api.py RevokedSessions): a row per session
+# until it would have expired (microseconds), then pruned.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", _Key, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    PrimaryKeyConstraint("session_id", name="pk_revoked_sessions"),
+    Index("ix_revoked_sessions_expires", "expires"),  # prune()
+)
+
 # A counter per scope (store/scopes.py: an account id, or an account's user or role, in
 # the account_id column), bumped in every transaction that changes an authorization input
 # in it: a node's caches are current while theirs are unchanged (store/api.py).
@@ -902,6 +913,55 @@ class _SqlCounters:
         return self._conn.execute(_PRUNE_COUNTERS[keep_unreported], params).rowcount
 
 
+# --------------------------------------------------------------- revoked sessions
+
+_R = revoked_sessions.c
+_REVOKED = select(_R.session_id).where(_R.session_id == bindparam("sid"))
+_PRUNE_REVOKED = (
+    revoked_sessions.delete()
+    .where(
+        _R.session_id.in_(
+            select(_R.session_id)
+            .where(_R.expires <= _NOW)
+            .limit(bindparam("limit", type_=BigInteger))
+            .scalar_subquery()
+        )
+    )
+    .execution_options(preserve_rowcount=True)
+)
+_REVOKE = {
+    name: d.insert(revoked_sessions)
+    .values(session_id=bindparam("sid"), expires=bindparam("exp", type_=BigInteger))
+    .on_conflict_do_nothing(index_elements=[_R.session_id])
+    for name, d in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
+class _SqlRevokedSessions:
+    """`RevokedSessions` (store/api.py) on the revoked_sessions table."""
+
+    __slots__ = ("_conn", "_read_only")
+
+    def __init__(self, uow: _SqlUnitOfWork) -> None:
+        self._conn = uow.connection
+        self._read_only = uow.read_only
+
+    def revoke(self, session_id: str, expires: dt.datetime) -> None:
+        if self._read_only:
+            raise _read_only_violation("revocation")
+        revoke = _REVOKE[self._conn.dialect.name]
+        self._conn.execute(revoke, {"sid": session_id, "exp": to_micros(expires)})
+
+    def is_revoked(self, session_id: str) -> bool:
+        return self._conn.execute(_REVOKED, {"sid": session_id}).first() is not None
+
+    def prune(self, now: dt.datetime, limit: int = 100) -> int:
+        if self._read_only:
+            raise _read_only_violation("revocation pruning")
+        params = {"now": to_micros(now), "limit": limit}
+        return self._conn.execute(_PRUNE_REVOKED, params).rowcount
+
+
 class _SqlUnitOfWork:
     def __init__(self, connection: Connection, writes: tuple[Any, Any], read_only: bool) -> None:
         self.connection = connection
@@ -935,6 +995,10 @@ class _SqlUnitOfWork:
         if self._counters is None:
             self._counters = _SqlCounters(self)
         return self._counters
+
+    @property
+    def revoked_sessions(self) -> _SqlRevokedSessions:
+        return _SqlRevokedSessions(self)
 
     @property
     def events(self) -> _SqlEventLog:

@@ -16,12 +16,12 @@ from chamberlain.domain import Account, InlinePolicy, LoginProfile, User
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
-from chamberlain.ops.iam.login import ROOT_CONSOLE, check_password, password_problem
+from chamberlain.ops.iam.login import change_root_password, check_password, password_problem
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 from chamberlain.store.scopes import principal_scope
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, meta, root_caller, user_caller
 
 Call = Callable[..., Any]
 GOOD = "Vq7#Lm2pXz9!"
@@ -219,51 +219,93 @@ def _stored_root_hash(services: Services) -> str:
         return account.root_password_hash
 
 
+def _change_root(services: Services, old: str, new: str, caller: Caller | None = None) -> None:
+    change_root_password(services, caller or root_caller(), meta(), old, new)
+
+
+def _trail(services: Services) -> list[dict[str, Any]]:
+    with services.store.unit_of_work(read_only=True) as uow:
+        return [json.loads(e.record) for e in uow.events.iterate(ACCOUNT)]
+
+
 def test_root_changes_its_password_only_through_the_console(
     aws: Call, iam: Call, services: Services, alice: User
 ):
-    """ROOT_CONSOLE is no member of the wire model: the API's ChangePassword by the root
-    user stays InvalidUserType; the console's changes the root password (AWS's rules for
-    root passwords, not the account's policy), after the old one is verified."""
+    """The API's ChangePassword by the root user stays InvalidUserType; the console's
+    change_root_password changes the root password (AWS's rules for root passwords, not
+    the account's policy), after the old one is verified."""
     _root_password(services, GOOD)
     with pytest.raises(ServiceError) as excinfo:
         aws("ChangePassword", OldPassword=GOOD, NewPassword=OTHER)
     assert excinfo.value.code == "InvalidUserType"
-    console = {ROOT_CONSOLE: True}
     with pytest.raises(ServiceError) as excinfo:
-        iam("ChangePassword", OldPassword=OTHER, NewPassword=THIRD, **console)
+        _change_root(services, OTHER, THIRD)
     assert (excinfo.value.code, excinfo.value.message) == (
         "InvalidUserType",
         "The old password is incorrect.",
     )
     iam("UpdateAccountPasswordPolicy", MinimumPasswordLength=20)  # not for root
     with pytest.raises(ServiceError) as excinfo:
-        iam("ChangePassword", OldPassword=GOOD, NewPassword="alllowercase", **console)
+        _change_root(services, GOOD, "alllowercase")
+    assert excinfo.value.code == "PasswordPolicyViolation"
+    with pytest.raises(ServiceError) as excinfo:
+        _change_root(services, GOOD, "Aa1!" * 33)  # 132 characters: more than root's 128
     assert excinfo.value.code == "PasswordPolicyViolation"
     assert verify_password(_stored_root_hash(services), GOOD)
-    iam("ChangePassword", OldPassword=GOOD, NewPassword=OTHER, **console)
+    _change_root(services, GOOD, OTHER)
     assert verify_password(_stored_root_hash(services), OTHER)
-    # a user cannot borrow the console's member: it is the user's own ChangePassword
-    with pytest.raises(ServiceError) as excinfo:
-        execute(
-            services,
-            user_caller("alice", alice.user_id),
-            RequestMeta(request_id="r", now=NOW),
-            "iam",
-            "ChangePassword",
-            {"OldPassword": OTHER, "NewPassword": THIRD, **console},
-        )
-    assert excinfo.value.code == "AccessDenied"
+    with pytest.raises(ServiceError) as excinfo:  # only for the root user
+        _change_root(services, OTHER, THIRD, user_caller("alice", alice.user_id))
+    assert excinfo.value.code == "InvalidUserType"
     assert verify_password(_stored_root_hash(services), OTHER)
+
+
+def test_a_root_password_change_is_a_sign_in_event(iam: Call, services: Services):
+    """As AWS records it: the sign-in service's PasswordUpdated (AwsConsoleSignIn), no
+    request parameters, responseElements.PasswordUpdated Success or Failure; never a
+    password, never IAM's ChangePassword; found by LookupEvents' EventName."""
+    _root_password(services, GOOD)
+    with pytest.raises(ServiceError):
+        _change_root(services, "Wrong-Guess-1!", OTHER)
+    _change_root(services, GOOD, OTHER)
+    trail = _trail(services)
+    updates = [e for e in trail if e["eventName"] == "PasswordUpdated"]
+    assert [e["responseElements"] for e in updates] == [
+        {"PasswordUpdated": "Failure"},
+        {"PasswordUpdated": "Success"},
+    ]
+    for event in updates:
+        assert event["eventSource"] == "signin.amazonaws.com"
+        assert event["eventType"] == "AwsConsoleSignIn"
+        assert event["requestParameters"] is None
+        assert event["userIdentity"]["type"] == "Root"
+        assert event["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+        assert event["recipientAccountId"] == ACCOUNT
+    text = json.dumps(trail)
+    assert GOOD not in text and OTHER not in text and "Wrong-Guess-1!" not in text
+    assert "ChangePassword" not in text and "onsoleRootUser" not in text
+    found = execute(
+        services,
+        root_caller(),
+        meta(),
+        "cloudtrail",
+        "LookupEvents",
+        {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "PasswordUpdated"}]},
+    )
+    assert [json.loads(e["CloudTrailEvent"])["responseElements"] for e in found["Events"]] == [
+        {"PasswordUpdated": "Success"},
+        {"PasswordUpdated": "Failure"},
+    ]
+    assert {e["EventSource"] for e in found["Events"]} == {"signin.amazonaws.com"}
+    assert {e["Username"] for e in found["Events"]} == {"root"}
 
 
 def test_root_password_guesses_are_throttled(iam: Call, services: Services):
     _root_password(services, GOOD)
-    console = {ROOT_CONSOLE: True}
     codes = []
     for _ in range(7):
         try:
-            iam("ChangePassword", OldPassword="Wrong-Guess-1!", NewPassword=OTHER, **console)
+            _change_root(services, "Wrong-Guess-1!", OTHER)
         except ServiceError as error:
             codes.append(error.code)
     assert codes[:5] == ["InvalidUserType"] * 5

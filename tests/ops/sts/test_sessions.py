@@ -18,6 +18,7 @@ from chamberlain.domain import ROOT, MfaDevice
 from chamberlain.ops.core.context import Caller, OpContext, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.sts.sessions import (
+    NewSession,
     account_of_access_key_id,
     caller_from_token,
     decode_authorization_message,
@@ -141,6 +142,18 @@ def test_verify_mfa_code_with_a_seed_sealed_for_another_serial(
 # ------------------------------------------------------------------ issue and verify
 
 
+#: The least a session can be: an assumed role for fifteen minutes.
+FIFTEEN_MINUTES = NewSession(
+    account_id=ACCOUNT,
+    arn=SESSION_ARN,
+    principal_id="p",
+    principal_type=PrincipalType.ASSUMED_ROLE,
+    issuer_arn=ROLE_ARN,
+    issuer_id="i",
+    duration_s=900,
+)
+
+
 def issue(services: Services, uow: UnitOfWork, **overrides) -> dict:
     fields = {
         "account_id": ACCOUNT,
@@ -152,7 +165,7 @@ def issue(services: Services, uow: UnitOfWork, **overrides) -> dict:
         "duration_s": 3600,
     }
     fields.update(overrides)
-    return issue_credentials(context(services, uow), **fields)
+    return issue_credentials(context(services, uow), NewSession(**fields))
 
 
 def test_a_token_carries_the_whole_session(services: Services, uow: UnitOfWork) -> None:
@@ -271,16 +284,7 @@ def test_a_token_with_a_malformed_context_claim_is_invalid(services: Services) -
 def test_issued_time_is_whole_seconds(services: Services) -> None:
     with services.store.unit_of_work() as uow:
         ctx = context(services, uow, now=NOW + dt.timedelta(microseconds=700_000))
-        creds = issue_credentials(
-            ctx,
-            account_id=ACCOUNT,
-            arn=SESSION_ARN,
-            principal_id="p",
-            principal_type=PrincipalType.ASSUMED_ROLE,
-            issuer_arn=ROLE_ARN,
-            issuer_id="i",
-            duration_s=900,
-        )
+        creds = issue_credentials(ctx, FIFTEEN_MINUTES)
     assert creds["Expiration"] == NOW + dt.timedelta(seconds=900)
     caller, _ = caller_from_token(services, creds["AccessKeyId"], creds["SessionToken"], NOW)
     assert caller.session is not None and caller.session.issued == NOW
@@ -366,16 +370,7 @@ def test_issuing_needs_a_token_sealer(services: Services) -> None:
     with services.store.unit_of_work() as uow:
         ctx = context(replace(services, tokens=None), uow)
         with pytest.raises(ServiceError) as info:
-            issue_credentials(
-                ctx,
-                account_id=ACCOUNT,
-                arn=SESSION_ARN,
-                principal_id="p",
-                principal_type=PrincipalType.ASSUMED_ROLE,
-                issuer_arn=ROLE_ARN,
-                issuer_id="i",
-                duration_s=900,
-            )
+            issue_credentials(ctx, FIFTEEN_MINUTES)
     assert info.value.code == "ServiceFailure"
 
 

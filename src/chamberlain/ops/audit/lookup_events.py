@@ -31,28 +31,16 @@ MAX_RESULTS = 50
 _TOKEN_LABEL = b"chamberlain lookup-events token v1\x00"
 
 
-class InvalidLookupAttributesException(ServiceError):
-    code = "InvalidLookupAttributesException"
-    http_status = 400
-    sender_fault = True
+class InvalidLookupAttributesException(ServiceError, status=400): ...
 
 
-class InvalidTimeRangeException(ServiceError):
-    code = "InvalidTimeRangeException"
-    http_status = 400
-    sender_fault = True
+class InvalidTimeRangeException(ServiceError, status=400): ...
 
 
-class InvalidMaxResultsException(ServiceError):
-    code = "InvalidMaxResultsException"
-    http_status = 400
-    sender_fault = True
+class InvalidMaxResultsException(ServiceError, status=400): ...
 
 
-class InvalidNextTokenException(ServiceError):
-    code = "InvalidNextTokenException"
-    http_status = 400
-    sender_fault = True
+class InvalidNextTokenException(ServiceError, status=400): ...
 
 
 def _anywhere(ctx: OpContext, params: Params) -> Target:

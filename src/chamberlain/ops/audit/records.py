@@ -4,7 +4,9 @@
 CloudTrail's format (eventVersion 1.08) and appends it to the account's event log in the
 caller's unit of work, so the event commits or rolls back with the operation. A call that
 failed rolled its unit of work back, so `record_detached` writes in a unit of work of its
-own; so do `record_auth_failure` and `record_sign_in`.
+own; so do `record_auth_failure` and `record_sign_in`. The root user's console password
+change is the sign-in service's PasswordUpdated event (`record_password_updated`), as AWS
+records it, not IAM's ChangePassword.
 
 Secrets never reach a record: members CloudTrail hides (secret keys, passwords, MFA seeds
 and codes, session tokens, private keys, SAML assertions, web identity tokens) read
@@ -74,6 +76,8 @@ SECRET_MEMBERS = frozenset(
 )
 #: CloudTrail's eventType for events the service records on its own (no caller's call).
 SERVICE_EVENT = "AwsServiceEvent"
+#: eventType of the sign-in service's events (ConsoleLogin, PasswordUpdated).
+SIGN_IN_EVENT = "AwsConsoleSignIn"
 #: The summary of a window of failed authentications with one access key.
 AUTH_FAILURE_SUMMARY = "AuthenticationFailureSummary"
 #: Errors that mean the caller was not authenticated (no principal to credit the call to).
@@ -291,6 +295,8 @@ def build_record(
         "sourceIPAddress": meta.source_ip,
         "userAgent": meta.user_agent,
     }
+    if meta.invoked_by and caller is not None:
+        record["userIdentity"]["invokedBy"] = meta.invoked_by
     if error is not None:
         record["errorCode"] = error_code(service, error.code)
         record["errorMessage"] = error.message
@@ -329,10 +335,12 @@ def _principal(record: Mapping[str, Any]) -> str | None:
     """Whom service-last-accessed credits: the user, root, or a session's issuer."""
     if record.get("errorCode") in AUTH_FAILURES or record.get("eventType") == SERVICE_EVENT:
         return None
-    response = record.get("responseElements") or {}
-    if record.get("eventType") == "AwsConsoleSignIn" and response.get("ConsoleLogin") != "Success":
-        return None
     identity = record.get("userIdentity") or {}
+    if identity.get("invokedBy"):  # Chamberlain's own call (RequestMeta.invoked_by)
+        return None
+    response = record.get("responseElements") or {}
+    if record.get("eventType") == SIGN_IN_EVENT and response.get(record["eventName"]) != "Success":
+        return None
     if identity.get("type") in ("AssumedRole", "FederatedUser"):
         issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
         return issuer.get("arn") or None
@@ -680,6 +688,25 @@ def record_failure_summary(
         return append(uow, services.secrets, account_id, rec, resources)
 
 
+def _sign_in_record(
+    meta: RequestMeta, identity: Caller, name: str, success: bool
+) -> dict[str, Any]:
+    """An event of AWS's sign-in service (eventSource signin.amazonaws.com, eventType
+    AwsConsoleSignIn): no request parameters; responseElements {name: Success|Failure}."""
+    rec = build_record(
+        caller=identity,
+        meta=meta,
+        service="signin",
+        operation=name,
+        params=None,
+        read_only=False,
+        account_id=identity.account_id,
+        event_type=SIGN_IN_EVENT,
+    )
+    rec["responseElements"] = {name: "Success" if success else "Failure"}
+    return rec
+
+
 def record_sign_in(
     services: Services,
     meta: RequestMeta,
@@ -693,17 +720,7 @@ def record_sign_in(
 ) -> Event | None:
     """A console sign-in (eventType AwsConsoleSignIn, eventName ConsoleLogin); `deferred`:
     appended by the group-commit writer (if any), so this thread takes no account lock."""
-    rec = build_record(
-        caller=identity,
-        meta=meta,
-        service="signin",
-        operation="ConsoleLogin",
-        params=None,
-        read_only=False,
-        account_id=identity.account_id,
-        event_type="AwsConsoleSignIn",
-    )
-    rec["responseElements"] = {"ConsoleLogin": "Success" if success else "Failure"}
+    rec = _sign_in_record(meta, identity, "ConsoleLogin", success)
     rec["additionalEventData"] = {
         "LoginTo": login_to,
         "MobileVersion": "No",
@@ -717,3 +734,13 @@ def record_sign_in(
         return None
     with services.store.unit_of_work() as uow:
         return append(uow, services.secrets, identity.account_id, rec, [])
+
+
+def record_password_updated(
+    uow: UnitOfWork, secrets: SecretBox, meta: RequestMeta, identity: Caller, *, success: bool
+) -> Event:
+    """The root user's console password change, as AWS's sign-in service records it
+    (eventName PasswordUpdated, responseElements.PasswordUpdated Success or Failure),
+    in `uow`: the change's own, or one of its own for a failure."""
+    rec = _sign_in_record(meta, identity, "PasswordUpdated", success)
+    return append(uow, secrets, identity.account_id, rec, [])

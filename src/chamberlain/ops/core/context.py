@@ -61,6 +61,11 @@ class RequestMeta:
     user_agent: str = ""
     secure_transport: bool = False
     region: str = "us-east-1"
+    #: Set only by Chamberlain itself, never from a request: the call is its own, made
+    #: with the principal's authority (an account's set-up, as root). The record's
+    #: userIdentity.invokedBy says so, and the call is no use of the principal's
+    #: (service last accessed, the advisor's root-used).
+    invoked_by: str = ""
 
 
 @dataclass

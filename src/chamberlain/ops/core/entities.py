@@ -269,6 +269,12 @@ KINDS: dict[str, PrincipalKind[User] | PrincipalKind[Group] | PrincipalKind[Role
     "group": GROUPS,
     "role": ROLES,
 }
+#: The word of IAM's per-principal operation names (AttachUserPolicy, PutRolePolicy, ...)
+#: -> (principal kind, the request member naming one).
+PRINCIPAL_WORDS = {
+    word: (kind.arn_kind, kind.name_param)
+    for word, kind in (("User", USERS), ("Group", GROUPS), ("Role", ROLES))
+}
 
 get_user = USERS.get
 get_group = GROUPS.get

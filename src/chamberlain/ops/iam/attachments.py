@@ -14,6 +14,7 @@ from typing import Any
 from chamberlain.domain import Attachment, Group, Role, User, joined
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
+    PRINCIPAL_WORDS,
     check_policy_arn,
     find_policy,
     policy_target,
@@ -28,13 +29,6 @@ from chamberlain.ops.core.policy_usage import adjust_policy_counts
 from chamberlain.ops.core.quotas import MAX_ATTACHED_POLICIES, PRINCIPAL_QUOTA_NAMES, quota_exceeded
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
 from chamberlain.ops.iam import role_protection as slr
-
-# Operation word -> (principal kind, name parameter)
-_PRINCIPALS = {
-    "User": ("user", "UserName"),
-    "Group": ("group", "GroupName"),
-    "Role": ("role", "RoleName"),
-}
 
 
 def _attachments(ctx: OpContext, kind: str, key: str) -> list[Attachment]:
@@ -128,7 +122,7 @@ def _list_attached(kind: str, name_param: str) -> Handler:
     return handler
 
 
-for _word, (_kind, _param) in _PRINCIPALS.items():
+for _word, (_kind, _param) in PRINCIPAL_WORDS.items():
     operation("iam", f"Attach{_word}Policy", resource=_attach_target(_kind, _param))(
         _attach(_kind, _param)
     )

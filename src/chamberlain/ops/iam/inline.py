@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chamberlain.domain import Group, InlinePolicy, Role, User, joined
 from chamberlain.ops.core.context import OpContext
-from chamberlain.ops.core.entities import principal_target, require_principal
+from chamberlain.ops.core.entities import PRINCIPAL_WORDS, principal_target, require_principal
 from chamberlain.ops.core.errors import LimitExceeded, NoSuchEntity
 from chamberlain.ops.core.pagination import paginate
 from chamberlain.ops.core.policy_documents import parse_document
@@ -22,12 +22,6 @@ from chamberlain.policy.validate import (
     policy_size,
 )
 
-# Operation word -> (principal kind, name parameter)
-_PRINCIPALS = {
-    "User": ("user", "UserName"),
-    "Group": ("group", "GroupName"),
-    "Role": ("role", "RoleName"),
-}
 LIMITS = {"user": INLINE_USER_MAX, "group": INLINE_GROUP_MAX, "role": INLINE_ROLE_MAX}
 
 
@@ -119,7 +113,7 @@ def _list(kind: str, name_param: str) -> Handler:
     return handler
 
 
-for _word, (_kind, _param) in _PRINCIPALS.items():
+for _word, (_kind, _param) in PRINCIPAL_WORDS.items():
     _boundary = _kind != "group"  # iam:PermissionsBoundary applies to users and roles
     operation("iam", f"Put{_word}Policy", resource=_target(_kind, _param, boundary_key=_boundary))(
         _put(_kind, _param)

@@ -35,16 +35,19 @@ from chamberlain.crypto.passwords import (
     verify_password,
 )
 from chamberlain.domain import Account, LoginProfile, PasswordPolicy, User
+from chamberlain.ops.audit import records as audit
 from chamberlain.ops.core import authz, throttle
-from chamberlain.ops.core.context import OpContext, Services
+from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.core.entities import require_user
 from chamberlain.ops.core.errors import (
     AccessDenied,
+    ConcurrentModification,
     EntityAlreadyExists,
     InvalidUserType,
     LimitExceeded,
     NoSuchEntity,
     PasswordPolicyViolation,
+    ServiceError,
     ValidationError,
 )
 from chamberlain.ops.core.registry import (
@@ -352,7 +355,7 @@ def _check_old_password(
     services: Services,
     who: User | Account,
     stored_hash: str,
-    params: Params,
+    old_password: str,
     source_ip: str,
     now: dt.datetime,
 ) -> None:
@@ -360,7 +363,7 @@ def _check_old_password(
     password, and on success start the count again."""
     _reserve_password_attempt(services, who, source_ip, now)
     with throttle.hashing():
-        right = verify_password(stored_hash, params["OldPassword"])
+        right = verify_password(stored_hash, old_password)
     if not right:
         raise throttle.WrongPassword("The old password is incorrect.")
     with services.store.unit_of_work() as proven:
@@ -371,8 +374,6 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
     """ChangePassword's preparer: reads the user, policy and profile, then (its unit of
     work closed, no lock held) counts the attempt, verifies the old password, checks the
     new one against the policy and the history, and hashes it."""
-    if _root_console_change(ctx, params):
-        return _verify_root_change(ctx, params)
     user, policy, profile = _password_changer(ctx)
     new_password = params["NewPassword"]
     violation: PasswordPolicyViolation | None = None
@@ -383,7 +384,8 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
     services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
 
     def verify() -> _VerifiedChange:
-        _check_old_password(services, user, profile.password_hash, params, source_ip, now)
+        old = params["OldPassword"]
+        _check_old_password(services, user, profile.password_hash, old, source_ip, now)
         if violation is not None:
             raise violation
         with throttle.hashing():
@@ -398,65 +400,72 @@ def _verify_change(ctx: OpContext, params: Params) -> Later:
 
 # ------------------------------------------------- the root user's password (console)
 
-#: A member the wire model lacks, so only the console can set it (`Page.call_console_only`):
-#: the root user changing its own password on its "My security credentials" page, which
-#: AWS allows only in the console (ChangePassword's API leaves the root password alone).
-ROOT_CONSOLE = "ConsoleRootUser"
 #: AWS's rules for a root user password, whatever the account's password policy says:
 #: 8 to 128 characters, three of upper case, lower case, numbers and symbols.
 ROOT_PASSWORD_MAX = 128
+#: Tries of a root password change whose account changed between check and write.
+ROOT_CHANGE_ATTEMPTS = 3
+#: ConcurrentModificationException's description in IAM's model.
+CONCURRENT_CHANGE = (
+    "The request was rejected because multiple requests to change this object were "
+    "submitted simultaneously. Wait a few minutes and submit your request again."
+)
 
 
-def _root_console_change(ctx: OpContext, params: Params) -> bool:
-    return ctx.caller.is_root and params.get(ROOT_CONSOLE) is True
-
-
-@dataclass(frozen=True)
-class _VerifiedRootChange:
-    old_hash: str
-    new_hash: str
-
-
-def _root_account(ctx: OpContext) -> Account:
-    account = ctx.uow.repo(Account).get(ctx.account_id, "account")
+def _stored_account(uow: UnitOfWork, account_id: str) -> Account:
+    account = uow.repo(Account).get(account_id, "account")
     if account is None:
-        raise NoSuchEntity(f"The account {ctx.account_id} cannot be found.")
+        raise NoSuchEntity(f"The account {account_id} cannot be found.")
     return account
 
 
-def _verify_root_change(ctx: OpContext, params: Params) -> Later:
-    """As for a user, outside any transaction: count the attempt, verify the old root
-    password, check the new one against AWS's root password rules, hash it."""
-    account = _root_account(ctx)
-    new_password = params["NewPassword"]
-    problem = password_problem(
-        new_password, None, context=_context_words(account, "root"), account=account
-    )
-    if problem is None and len(new_password) > ROOT_PASSWORD_MAX:
+def _verified_root_hash(
+    services: Services, account: Account, old: str, new: str, source_ip: str, now: dt.datetime
+) -> str:
+    """With no transaction open: count the attempt, verify the old root password, check
+    the new one against AWS's root password rules, and hash it."""
+    problem = password_problem(new, None, context=_context_words(account, "root"), account=account)
+    if problem is None and len(new) > ROOT_PASSWORD_MAX:
         problem = POLICY_VIOLATION
-    services, source_ip, now = ctx.services, ctx.meta.source_ip, ctx.now
-
-    def verify() -> _VerifiedRootChange:
-        stored = account.root_password_hash
-        _check_old_password(services, account, stored, params, source_ip, now)
-        if problem is not None:
-            raise PasswordPolicyViolation(problem)
-        with throttle.hashing():
-            new_hash = hash_password(new_password, services.password_params)
-        return _VerifiedRootChange(account.root_password_hash, new_hash)
-
-    return Later(verify)
+    _check_old_password(services, account, account.root_password_hash, old, source_ip, now)
+    if problem is not None:
+        raise PasswordPolicyViolation(problem)
+    with throttle.hashing():
+        return hash_password(new, services.password_params)
 
 
-def _change_root_password(ctx: OpContext) -> Output:
-    verified = ctx.prepared
-    if not isinstance(verified, _VerifiedRootChange):
-        raise RuntimeError("the root password is changed only after _verify_root_change")
-    account = _root_account(ctx)
-    if account.root_password_hash != verified.old_hash:
-        raise StalePreparation()
-    ctx.uow.repo(Account).put(replace(account, root_password_hash=verified.new_hash))
-    return None
+def change_root_password(
+    services: Services, caller: Caller, meta: RequestMeta, old: str, new: str
+) -> None:
+    """The root user changing its own password, which AWS allows only in the console
+    ("My security credentials"; IAM's ChangePassword leaves it alone: InvalidUserType).
+
+    Recorded as AWS's sign-in service records it: eventName PasswordUpdated (eventType
+    AwsConsoleSignIn, no request parameters, responseElements.PasswordUpdated Success or
+    Failure). As for ChangePassword, the argon2 work runs with no transaction open and
+    the write checks the stored password is still the one verified (else, again)."""
+    if not caller.is_root:
+        raise InvalidUserType("Only the root user can change the root user's password.")
+    try:
+        for _ in range(ROOT_CHANGE_ATTEMPTS):
+            with services.store.unit_of_work(read_only=True) as uow:
+                account = _stored_account(uow, caller.account_id)
+            new_hash = _verified_root_hash(services, account, old, new, meta.source_ip, meta.now)
+            with services.store.unit_of_work() as uow:
+                uow.lock_account(account.account_id)
+                current = _stored_account(uow, account.account_id)
+                if current.root_password_hash != account.root_password_hash:
+                    continue
+                uow.repo(Account).put(replace(current, root_password_hash=new_hash))
+                if services.audit:
+                    audit.record_password_updated(uow, services.secrets, meta, caller, success=True)
+                return
+        raise ConcurrentModification(CONCURRENT_CHANGE)
+    except ServiceError:
+        if services.audit:
+            with services.store.unit_of_work() as uow:
+                audit.record_password_updated(uow, services.secrets, meta, caller, success=False)
+        raise
 
 
 @operation("iam", "ChangePassword", resource=None, prepare=_verify_change)
@@ -464,9 +473,7 @@ def change_password(ctx: OpContext, params: Params) -> Output:
     """Authorized here, not by the dispatcher: AllowUsersToChangePassword grants it.
     The old password was verified by `_verify_change`; under the lock, only whether the
     profile, user or policy changed since is checked (then it is verified again).
-    The root user may change its own password only from the console (ROOT_CONSOLE)."""
-    if _root_console_change(ctx, params):
-        return _change_root_password(ctx)
+    The root user's password is the console's (`change_root_password`)."""
     verified = ctx.prepared
     if not isinstance(verified, _VerifiedChange):
         raise RuntimeError("ChangePassword runs only after _verify_change")

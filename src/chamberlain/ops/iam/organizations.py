@@ -186,6 +186,7 @@ def acquire_role(ctx: OpContext, params: Params) -> Output:
 
 # ------------------------------------------------------ UpdateOpenIDConnectProvider
 
+
 def _oidc_target(ctx: OpContext, params: Params) -> Target:
     extra: dict[str, Any] = {}
     if params.get("IdentityCenterInstanceArn"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -74,19 +75,26 @@ def _current_arn(ctx: OpContext, arn: str, unique_id: str) -> str | None:
     return found[0].arn if found else None
 
 
-def _rewrite(document: Any, changes: dict[str, str]) -> None:
+def _principal_specs(document: Any) -> Iterator[dict[str, Any]]:
+    """The Principal and NotPrincipal objects of a policy document's statements."""
     statements = document.get("Statement") if isinstance(document, dict) else None
     for st in statements if isinstance(statements, list) else [statements]:
         if not isinstance(st, dict):
             continue
         for element in ("Principal", "NotPrincipal"):
             spec = st.get(element)
-            if isinstance(spec, dict) and "AWS" in spec:
-                aws = spec["AWS"]
-                if isinstance(aws, str):
-                    spec["AWS"] = changes.get(aws, aws)
-                elif isinstance(aws, list):
-                    spec["AWS"] = [changes.get(a, a) if isinstance(a, str) else a for a in aws]
+            if isinstance(spec, dict):
+                yield spec
+
+
+def _rewrite(document: Any, changes: dict[str, str]) -> None:
+    for spec in _principal_specs(document):
+        if "AWS" in spec:
+            aws = spec["AWS"]
+            if isinstance(aws, str):
+                spec["AWS"] = changes.get(aws, aws)
+            elif isinstance(aws, list):
+                spec["AWS"] = [changes.get(a, a) if isinstance(a, str) else a for a in aws]
 
 
 def trust_text(ctx: OpContext, role: Role) -> str:
@@ -110,14 +118,9 @@ _UNIQUE_ID = re.compile(r"(AIDA|AROA)[A-Z0-9]{12,124}")
 
 def _aws_principals(document: Any) -> list[str]:
     found: list[str] = []
-    statements = document.get("Statement") if isinstance(document, dict) else None
-    for st in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(st, dict):
-            continue
-        for element in ("Principal", "NotPrincipal"):
-            spec = st.get(element)
-            aws = spec.get("AWS") if isinstance(spec, dict) else None
-            found.extend(a for a in (aws if isinstance(aws, list) else [aws]) if isinstance(a, str))
+    for spec in _principal_specs(document):
+        aws = spec.get("AWS")
+        found.extend(a for a in (aws if isinstance(aws, list) else [aws]) if isinstance(a, str))
     return found
 
 

@@ -24,7 +24,6 @@ import hashlib
 import re
 
 from chamberlain.domain import Role, SamlAssertionUse, SamlProvider, Tags, joined
-from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -33,12 +32,14 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Output, Params, operation
-from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts.assumed_role import (
     RoleSession,
     check_duration,
+    federated_request_context,
+    federated_trust_allows,
     issue_role_session,
     require_trust,
+    session_request_context,
 )
 from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
@@ -59,17 +60,8 @@ from chamberlain.ops.sts.saml import (
     verify_response,
 )
 from chamberlain.policy import (
-    Applicable,
-    Decision,
-    Outcome,
-    PolicySource,
-    PolicyType,
-    Principal,
     PrincipalType,
-    Request,
-    evaluate,
 )
-from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy.request import ContextValue
 
 ACTION = "sts:AssumeRoleWithSAML"
@@ -299,48 +291,6 @@ def session_context(context: dict[str, ContextValue]) -> dict[str, ContextValue]
     return {key: context[key] for key in SESSION_KEYS if key in context}
 
 
-def _request_context(ctx: OpContext, provider: SamlProvider) -> dict[str, ContextValue]:
-    meta = ctx.meta
-    context: dict[str, ContextValue] = {
-        "aws:CurrentTime": meta.now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": int(meta.now.timestamp()),
-        "aws:SourceIp": meta.source_ip,
-        "aws:SecureTransport": meta.secure_transport,
-        "aws:RequestedRegion": meta.region,
-        "aws:FederatedProvider": provider.arn,
-    }
-    if meta.user_agent:
-        context["aws:UserAgent"] = meta.user_agent
-    return context
-
-
-def trust_decision(
-    ctx: OpContext,
-    role: Role,
-    provider: SamlProvider,
-    action: str,
-    context: dict[str, ContextValue],
-) -> Decision:
-    """May the SAML user of `provider` do `action` on `role`? The trust policy alone
-    decides (a SAML user has no identity policies): it must allow explicitly."""
-    try:
-        trust = authz.compiled(
-            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
-        )
-    except PolicyMalformed:
-        return Decision(Outcome.IMPLICIT_DENY, (), PolicySource.RESOURCE)
-    applicable = Applicable(
-        resource=trust, resource_account=role.account_id, require_resource_allow=True
-    )
-    principal = Principal(
-        arn="",  # a SAML user has no ARN; it is known by its provider
-        account=role.account_id,
-        type=PrincipalType.SAML,
-        federated_provider=provider.arn,
-    )
-    return evaluate(Request(principal, action, role.arn, context), applicable)
-
-
 def _check_replay(ctx: OpContext, assertion: SamlAssertion, account_id: str) -> None:
     """Refuse an assertion the account already accepted; forget the expired ones (few:
     an assertion expires at most five minutes after it was issued)."""
@@ -382,10 +332,7 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
     role_account = role_arn.split(":")[4]
     provider = _provider(ctx, principal_arn, role_account)
 
-    # The response: well-formed, signed by the provider, for AWS, in time, used once.
-    raw = decode_assertion(params["SAMLAssertion"])
-    assertion = verify_response(raw, signing_certificates(provider.metadata_document))
-    check_validity(assertion, ctx.now)
+    assertion = _verified_assertion(ctx, provider, params["SAMLAssertion"])
 
     # What it says, as AWS reads it.
     if role is None or (role_arn, principal_arn) not in _role_pairs(assertion):
@@ -399,22 +346,18 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
     packed = packed_size(policy, managed_arns, tags)
 
     qualifier = name_qualifier(assertion.issuer, provider.account_id, provider.name)
-    context = _request_context(ctx, provider)
+    context = federated_request_context(ctx, provider.arn)
     context.update(saml_context(assertion, provider, qualifier))
-    if tags:
-        context.update({f"aws:RequestTag/{k}": v for k, v in tags})
-        context["aws:TagKeys"] = [k for k, _ in tags]
-    if transitive:
-        context["sts:TransitiveTagKeys"] = list(transitive)
-    if source_identity:
-        context["sts:SourceIdentity"] = source_identity
+    context.update(session_request_context(tags, transitive, source_identity))
     require_trust(
         ACTION,
         role=role,
         context=context,
         tagging=bool(tags or transitive),
         source_identity=bool(source_identity),
-        allows=lambda action, full: trust_decision(ctx, role, provider, action, full).allowed,
+        allows=lambda action, full: federated_trust_allows(
+            ctx, role, PrincipalType.SAML, provider.arn, action, full
+        ),
         refuse=lambda action: _denied(),
     )
     duration = _duration(params, role, assertion, ctx.now)
@@ -436,13 +379,25 @@ def assume_role_with_saml(ctx: OpContext, params: Params) -> Output:
             extra_context=session_context(context),
         ),
     )
-    out.update(
-        {
-            "Subject": assertion.name_id,
-            "SubjectType": assertion.subject_type,
-            "Issuer": assertion.issuer,
-            "Audience": assertion.recipient,
-            "NameQualifier": qualifier,
-        }
-    )
+    out.update(_subject_fields(assertion, qualifier))
     return out
+
+
+def _verified_assertion(ctx: OpContext, provider: SamlProvider, encoded: str) -> SamlAssertion:
+    """The response: well-formed, signed by the provider, for AWS, in time (its single
+    use is checked once the role is known)."""
+    raw = decode_assertion(encoded)
+    assertion = verify_response(raw, signing_certificates(provider.metadata_document))
+    check_validity(assertion, ctx.now)
+    return assertion
+
+
+def _subject_fields(assertion: SamlAssertion, qualifier: str) -> dict[str, str | None]:
+    """What AssumeRoleWithSAML answers about the response besides the session."""
+    return {
+        "Subject": assertion.name_id,
+        "SubjectType": assertion.subject_type,
+        "Issuer": assertion.issuer,
+        "Audience": assertion.recipient,
+        "NameQualifier": qualifier,
+    }

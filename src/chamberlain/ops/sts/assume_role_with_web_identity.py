@@ -23,12 +23,10 @@ asked again for `oidc.RETRY_AFTER_FAILURE`.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
 from chamberlain.domain import OidcProvider, Role, Tags
-from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -38,14 +36,15 @@ from chamberlain.ops.core.errors import (
     ValidationError,
 )
 from chamberlain.ops.core.registry import Later, Output, Params, operation
-from chamberlain.ops.core.tags import request_tag_context
-from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts import oidc
 from chamberlain.ops.sts.assumed_role import (
     RoleSession,
     check_duration,
+    federated_request_context,
+    federated_trust_allows,
     issue_role_session,
     require_trust,
+    session_request_context,
 )
 from chamberlain.ops.sts.inputs import (
     MIN_DURATION,
@@ -62,14 +61,8 @@ from chamberlain.ops.sts.inputs import (
     transitive_keys,
 )
 from chamberlain.policy import (
-    Applicable,
-    PolicyType,
-    Principal,
     PrincipalType,
-    Request,
-    evaluate,
 )
-from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy.request import ContextValue
 
 ACTION = "sts:AssumeRoleWithWebIdentity"
@@ -216,19 +209,9 @@ def _context(
     tags: Tags,
     transitive: tuple[str, ...],
 ) -> dict[str, ContextValue]:
-    meta = ctx.meta
-    context: dict[str, ContextValue] = {
-        "aws:CurrentTime": meta.now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:EpochTime": int(meta.now.timestamp()),
-        "aws:SourceIp": meta.source_ip,
-        "aws:SecureTransport": meta.secure_transport,
-        "aws:RequestedRegion": meta.region,
-        "aws:PrincipalType": PrincipalType.WEB_IDENTITY.value,
-        "aws:FederatedProvider": provider.arn,
-        "sts:RoleSessionName": session_name,
-    }
-    if meta.user_agent:
-        context["aws:UserAgent"] = meta.user_agent
+    context = federated_request_context(ctx, provider.arn)
+    context["aws:PrincipalType"] = PrincipalType.WEB_IDENTITY.value
+    context["sts:RoleSessionName"] = session_name
     url = provider.url
     context[f"{url}:sub"] = claims["sub"]
     audiences = _strings(claims.get("aud")) or []
@@ -243,12 +226,7 @@ def _context(
     amr = _strings(claims.get("amr"))
     if amr:
         context[f"{url}:amr"] = amr
-    if source_identity is not None:
-        context["sts:SourceIdentity"] = source_identity
-    if tags:
-        context.update(request_tag_context([{"Key": k, "Value": v} for k, v in tags]))
-    if transitive:
-        context["sts:TransitiveTagKeys"] = list(transitive)
+    context.update(session_request_context(tags, transitive, source_identity))
     return context
 
 
@@ -262,34 +240,6 @@ def session_context(
     provider; `:amr`, `:azp` and `:oaud` are for trust policies only."""
     keys = (f"{provider.url}:aud", f"{provider.url}:sub")
     return {key: context[key] for key in keys if key in context}
-
-
-def _trust_allows(
-    ctx: OpContext,
-    role: Role,
-    provider: OidcProvider,
-    action: str,
-    context: dict[str, ContextValue],
-) -> bool:
-    """The trust policy as the resource policy, with require_resource_allow (as
-    AssumeRole); the caller is the provider's federated principal, in the role's
-    account, with no identity policies of its own."""
-    try:
-        trust = authz.compiled(
-            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
-        )
-    except PolicyMalformed:
-        return False
-    applicable = Applicable(
-        resource=trust, resource_account=role.account_id, require_resource_allow=True
-    )
-    principal = Principal(
-        arn="",
-        account=role.account_id,
-        type=PrincipalType.WEB_IDENTITY,
-        federated_provider=provider.arn,
-    )
-    return evaluate(Request(principal, action, role.arn, context), applicable).allowed
 
 
 # ------------------------------------------------------------------------ operation
@@ -347,7 +297,9 @@ def assume_role_with_web_identity(ctx: OpContext, params: Params) -> Output:
         context=context,
         tagging=bool(tags),
         source_identity=source_identity is not None,
-        allows=lambda action, full: _trust_allows(ctx, role, provider, action, full),
+        allows=lambda action, full: federated_trust_allows(
+            ctx, role, PrincipalType.WEB_IDENTITY, provider.arn, action, full
+        ),
         refuse=_not_authorized,
     )
 

@@ -15,11 +15,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.domain import Role, Tags
+from chamberlain.ops.core import authz
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.errors import ValidationError
 from chamberlain.ops.core.tags import resource_tag_context
-from chamberlain.ops.sts.sessions import issue_credentials
-from chamberlain.policy import PrincipalType
+from chamberlain.ops.iam import trust_principals
+from chamberlain.ops.sts.sessions import NewSession, issue_credentials
+from chamberlain.policy import (
+    Applicable,
+    CompiledPolicy,
+    PolicyType,
+    Principal,
+    PrincipalType,
+    Request,
+    evaluate,
+)
+from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy.request import ContextValue
 
 
@@ -29,6 +40,71 @@ def role_resource_context(role: Role) -> dict[str, ContextValue]:
     Reference) and iam:ResourceTag/KEY (AWS's "IAM: Assume roles that have a specific tag"
     example), so attribute-based role assumption works in identity and trust policies."""
     return resource_tag_context(role.tags, iam_keys=True)
+
+
+def compiled_trust(ctx: OpContext, role: Role) -> CompiledPolicy | None:
+    """The role's trust policy, compiled (None when it no longer parses: it allows nothing)."""
+    try:
+        return authz.compiled(
+            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
+        )
+    except PolicyMalformed:
+        return None
+
+
+def federated_trust_allows(
+    ctx: OpContext,
+    role: Role,
+    principal_type: PrincipalType,
+    provider_arn: str,
+    action: str,
+    context: dict[str, ContextValue],
+) -> bool:
+    """May the federated user of a provider (SAML, OIDC) do `action` on `role`? The trust
+    policy alone decides, as the resource policy with require_resource_allow (as for
+    AssumeRole): a federated user has no ARN and no identity policies of its own."""
+    trust = compiled_trust(ctx, role)
+    if trust is None:
+        return False
+    applicable = Applicable(
+        resource=trust, resource_account=role.account_id, require_resource_allow=True
+    )
+    principal = Principal(
+        arn="", account=role.account_id, type=principal_type, federated_provider=provider_arn
+    )
+    return evaluate(Request(principal, action, role.arn, context), applicable).allowed
+
+
+def federated_request_context(ctx: OpContext, provider_arn: str) -> dict[str, ContextValue]:
+    """The global condition keys of an unsigned request vouched for by a provider."""
+    meta = ctx.meta
+    context: dict[str, ContextValue] = {
+        "aws:CurrentTime": meta.now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": int(meta.now.timestamp()),
+        "aws:SourceIp": meta.source_ip,
+        "aws:SecureTransport": meta.secure_transport,
+        "aws:RequestedRegion": meta.region,
+        "aws:FederatedProvider": provider_arn,
+    }
+    if meta.user_agent:
+        context["aws:UserAgent"] = meta.user_agent
+    return context
+
+
+def session_request_context(
+    tags: Tags, transitive: tuple[str, ...], source_identity: str | None
+) -> dict[str, ContextValue]:
+    """aws:RequestTag/*, aws:TagKeys, sts:TransitiveTagKeys and sts:SourceIdentity of a
+    session that asks for them."""
+    context: dict[str, ContextValue] = {}
+    if tags:
+        context.update({f"aws:RequestTag/{k}": v for k, v in tags})
+        context["aws:TagKeys"] = [k for k, _ in tags]
+    if transitive:
+        context["sts:TransitiveTagKeys"] = list(transitive)
+    if source_identity:
+        context["sts:SourceIdentity"] = source_identity
+    return context
 
 
 def require_trust(
@@ -93,24 +169,26 @@ def issue_role_session(ctx: OpContext, session: RoleSession) -> dict[str, Any]:
     assumed_id = f"{role.role_id}:{name}"
     credentials = issue_credentials(
         ctx,
-        account_id=role.account_id,
-        arn=session_arn,
-        principal_id=assumed_id,
-        principal_type=PrincipalType.ASSUMED_ROLE,
-        issuer_arn=role.arn,
-        issuer_id=role.role_id,
-        duration_s=session.duration,
-        mfa_authenticated=session.mfa_authenticated,
-        mfa_authenticated_at=session.mfa_authenticated_at,
-        session_name=name,
-        tags=session.tags,
-        transitive_tag_keys=session.transitive_tag_keys,
-        source_identity=session.source_identity,
-        session_policy=session.policy,
-        session_policy_arns=session.policy_arns,
-        federated_provider=session.federated_provider,
-        chained=session.chained,
-        extra_context=session.extra_context,
+        NewSession(
+            account_id=role.account_id,
+            arn=session_arn,
+            principal_id=assumed_id,
+            principal_type=PrincipalType.ASSUMED_ROLE,
+            issuer_arn=role.arn,
+            issuer_id=role.role_id,
+            duration_s=session.duration,
+            mfa_authenticated=session.mfa_authenticated,
+            mfa_authenticated_at=session.mfa_authenticated_at,
+            session_name=name,
+            tags=session.tags,
+            transitive_tag_keys=session.transitive_tag_keys,
+            source_identity=session.source_identity,
+            session_policy=session.policy,
+            session_policy_arns=session.policy_arns,
+            federated_provider=session.federated_provider,
+            chained=session.chained,
+            extra_context=session.extra_context,
+        ),
     )
     # Usage data, no authorization input: `touch` bumps no generation, so assuming a role
     # leaves every node's cached policies of the role's sessions valid.

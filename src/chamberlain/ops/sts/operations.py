@@ -27,10 +27,10 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tags import request_tag_context
-from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.sts.assumed_role import (
     RoleSession,
     check_duration,
+    compiled_trust,
     issue_role_session,
     require_trust,
 )
@@ -50,6 +50,7 @@ from chamberlain.ops.sts.inputs import (
 )
 from chamberlain.ops.sts.sessions import (
     MFA_FAILED,
+    NewSession,
     account_of_access_key_id,
     decode_authorization_message,
     is_session_token_session,
@@ -61,12 +62,10 @@ from chamberlain.policy import (
     Decision,
     Outcome,
     PolicySource,
-    PolicyType,
     PrincipalType,
     Request,
     evaluate,
 )
-from chamberlain.policy import MalformedPolicyDocument as PolicyMalformed
 from chamberlain.policy.request import ContextValue
 
 USER_SESSION_MAX = 129_600  # GetSessionToken / GetFederationToken, IAM users
@@ -99,12 +98,16 @@ def _refuse_session_credentials(caller: Caller, op: str, *, any_session: bool) -
         raise AccessDenied(f"Cannot call {op} with session credentials")
 
 
-def _duration(params: Params, default: int, hi: int) -> int:
+def _user_session_duration(caller: Caller, params: Params) -> int:
+    """GetSessionToken's and GetFederationToken's DurationSeconds: 12 hours by default,
+    36 at most, and at most one hour for the root user."""
     value = params.get("DurationSeconds")
     if value is None:
-        return default
-    model_bound(value, "durationSeconds", MIN_DURATION, hi)
-    return int(value)
+        duration = USER_SESSION_DEFAULT
+    else:
+        model_bound(value, "durationSeconds", MIN_DURATION, USER_SESSION_MAX)
+        duration = int(value)
+    return min(duration, ROOT_SESSION_MAX) if caller.is_root else duration
 
 
 def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
@@ -165,22 +168,22 @@ def get_session_token(ctx: OpContext, params: Params) -> Output:
     _refuse_session_credentials(caller, "GetSessionToken", any_session=True)
     if caller.type not in (PrincipalType.USER, PrincipalType.ROOT):
         raise AccessDenied("Cannot call GetSessionToken with session credentials")
-    duration = _duration(params, USER_SESSION_DEFAULT, USER_SESSION_MAX)
-    if caller.is_root:
-        duration = min(duration, ROOT_SESSION_MAX)
+    duration = _user_session_duration(caller, params)
     mfa = _mfa(ctx, params, _mfa_owner(caller))
     credentials = issue_credentials(
         ctx,
-        account_id=caller.account_id,
-        arn=caller.arn,
-        principal_id=caller.principal_id,
-        principal_type=caller.type,
-        user_name=caller.user_name,
-        issuer_arn=caller.arn,
-        issuer_id=caller.principal_id,
-        duration_s=duration,
-        mfa_authenticated=mfa,
-        mfa_authenticated_at=ctx.now if mfa else None,
+        NewSession(
+            account_id=caller.account_id,
+            arn=caller.arn,
+            principal_id=caller.principal_id,
+            principal_type=caller.type,
+            user_name=caller.user_name,
+            issuer_arn=caller.arn,
+            issuer_id=caller.principal_id,
+            duration_s=duration,
+            mfa_authenticated=mfa,
+            mfa_authenticated_at=ctx.now if mfa else None,
+        ),
     )
     return {"Credentials": credentials}
 
@@ -196,12 +199,7 @@ def trust_decision(
     resource policy; a trust policy must allow explicitly (docs/policy-semantics.md)."""
     caller = ctx.caller
     policy_set, tags = authz.caller_policy_set(ctx, caller)
-    try:
-        trust = authz.compiled(
-            ctx, (role.arn, trust_principals.evaluated_text(ctx, role)), PolicyType.TRUST
-        )
-    except PolicyMalformed:
-        trust = None
+    trust = compiled_trust(ctx, role)
     if trust is None:
         return Decision(Outcome.IMPLICIT_DENY, (), PolicySource.RESOURCE)
     applicable = replace(
@@ -274,13 +272,8 @@ def _trust_context(
 def assume_role(ctx: OpContext, params: Params) -> Output:
     caller = ctx.caller
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
-    if caller.is_root:
-        raise AccessDenied("Roles may not be assumed by root accounts.")
-    _check_session_name(session_name)
-    requested_duration = params.get("DurationSeconds")
-    if requested_duration is not None:
-        model_bound(requested_duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
     # Input first (as AWS validates it before authorizing), then who may do what.
+    _check_assume_role_input(caller, params)
     policy = session_policy(params)
     managed_arns = policy_arns(params)
     tags = session_tags(params)
@@ -292,48 +285,25 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
     role = find_role(ctx, role_arn)
     if role is None or caller.type is PrincipalType.FEDERATED_USER:
         raise _denied(caller, "sts:AssumeRole", role_arn)
-
-    # What the new session inherits from a calling session.
-    session = caller.session
-    chained = caller.type is PrincipalType.ASSUMED_ROLE
-    inherited_tags = _inherited_transitive(caller)
-    clash = {k.lower() for k, _ in inherited_tags} & {k.lower() for k, _ in tags}
-    if clash:
-        raise InvalidParameterValue(
-            "A session tag has the same key as a transitive tag inherited from the calling "
-            f"session: {sorted(clash)[0]}."
-        )
+    inherited_tags = _inherited_tags(caller, tags)
     packed = packed_size(policy, managed_arns, tags, inherited_tags)
     source_identity = _kept_source_identity(caller, source_identity)
 
     mfa_now = _mfa(ctx, params, _mfa_owner(caller))
-    extra = _trust_context(params, session_name, mfa_now, transitive)
-
     require_trust(
         "sts:AssumeRole",
         role=role,
-        context=extra,
+        context=_trust_context(params, session_name, mfa_now, transitive),
         tagging=bool(tags or transitive),
         source_identity=bool(source_identity),
         allows=lambda action, full: trust_decision(ctx, role, action, full).allowed,
         refuse=lambda action: _denied(caller, action, role_arn),
     )
 
-    duration = requested_duration if requested_duration is not None else ROLE_SESSION_DEFAULT
-    if chained and duration > ROLE_CHAINING_MAX:
-        raise ValidationError(
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed "
-            "by role chaining."
-        )
-    check_duration(role, duration)
-
-    mfa_at: dt.datetime | None
-    if mfa_now:
-        mfa, mfa_at = True, ctx.now
-    elif session is not None and session.mfa_authenticated:
-        mfa, mfa_at = True, session.mfa_authenticated_at
-    else:
-        mfa, mfa_at = False, None
+    chained = caller.type is PrincipalType.ASSUMED_ROLE
+    duration = _role_session_duration(role, params.get("DurationSeconds"), chained=chained)
+    mfa, mfa_at = _session_mfa(ctx, caller, mfa_now)
+    session = caller.session
     inherited_keys = session.transitive_tag_keys if session is not None else ()
     return issue_role_session(
         ctx,
@@ -352,6 +322,54 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
             chained=chained,
         ),
     )
+
+
+def _check_assume_role_input(caller: Caller, params: Params) -> None:
+    """What AWS refuses before reading anything: the root user, a malformed session
+    name, a DurationSeconds outside the model's bounds."""
+    if caller.is_root:
+        raise AccessDenied("Roles may not be assumed by root accounts.")
+    _check_session_name(params["RoleSessionName"])
+    requested_duration = params.get("DurationSeconds")
+    if requested_duration is not None:
+        model_bound(requested_duration, "durationSeconds", MIN_DURATION, ROLE_DURATION_MODEL_MAX)
+
+
+def _inherited_tags(caller: Caller, tags: Tags) -> Tags:
+    """The calling session's transitive tags, which the new session inherits; a requested
+    tag may not have the key of one."""
+    inherited_tags = _inherited_transitive(caller)
+    clash = {k.lower() for k, _ in inherited_tags} & {k.lower() for k, _ in tags}
+    if clash:
+        raise InvalidParameterValue(
+            "A session tag has the same key as a transitive tag inherited from the calling "
+            f"session: {sorted(clash)[0]}."
+        )
+    return inherited_tags
+
+
+def _role_session_duration(role: Role, requested: int | None, *, chained: bool) -> int:
+    """DurationSeconds (default one hour), at most an hour for role chaining and at most
+    the role's MaxSessionDuration."""
+    duration = requested if requested is not None else ROLE_SESSION_DEFAULT
+    if chained and duration > ROLE_CHAINING_MAX:
+        raise ValidationError(
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed "
+            "by role chaining."
+        )
+    check_duration(role, duration)
+    return duration
+
+
+def _session_mfa(ctx: OpContext, caller: Caller, mfa_now: bool) -> tuple[bool, dt.datetime | None]:
+    """Whether (and when) the new session authenticated with MFA: now, with this call's
+    code, or earlier, as the calling session did."""
+    session = caller.session
+    if mfa_now:
+        return True, ctx.now
+    if session is not None and session.mfa_authenticated:
+        return True, session.mfa_authenticated_at
+    return False, None
 
 
 # ---------------------------------------------------------------- GetFederationToken
@@ -376,9 +394,7 @@ def get_federation_token(ctx: OpContext, params: Params) -> Output:
     caller = ctx.caller
     _refuse_session_credentials(caller, "GetFederationToken", any_session=True)
     name = params["Name"]
-    duration = _duration(params, USER_SESSION_DEFAULT, USER_SESSION_MAX)
-    if caller.is_root:
-        duration = min(duration, ROOT_SESSION_MAX)
+    duration = _user_session_duration(caller, params)
     policy = session_policy(params)
     managed_arns = policy_arns(params)
     tags = session_tags(params)
@@ -387,17 +403,19 @@ def get_federation_token(ctx: OpContext, params: Params) -> Output:
     federated_id = f"{ctx.account_id}:{name}"
     credentials = issue_credentials(
         ctx,
-        account_id=ctx.account_id,
-        arn=arn,
-        principal_id=federated_id,
-        principal_type=PrincipalType.FEDERATED_USER,
-        issuer_arn=caller.arn,
-        issuer_id=caller.principal_id,
-        duration_s=duration,
-        session_name=name,
-        tags=tags,
-        session_policy=policy,
-        session_policy_arns=managed_arns,
+        NewSession(
+            account_id=ctx.account_id,
+            arn=arn,
+            principal_id=federated_id,
+            principal_type=PrincipalType.FEDERATED_USER,
+            issuer_arn=caller.arn,
+            issuer_id=caller.principal_id,
+            duration_s=duration,
+            session_name=name,
+            tags=tags,
+            session_policy=policy,
+            session_policy_arns=managed_arns,
+        ),
     )
     out: dict[str, Any] = {
         "Credentials": credentials,

@@ -169,77 +169,82 @@ def _moment(epoch: int | float) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
 
 
-def issue_credentials(
-    ctx: OpContext,
-    *,
-    account_id: str,
-    arn: str,
-    principal_id: str,
-    principal_type: PrincipalType,
-    issuer_arn: str,
-    issuer_id: str,
-    duration_s: int,
-    user_name: str | None = None,
-    mfa_authenticated: bool = False,
-    mfa_authenticated_at: dt.datetime | None = None,
-    session_name: str | None = None,
-    tags: Iterable[tuple[str, str]] = (),
-    transitive_tag_keys: Iterable[str] = (),
-    source_identity: str | None = None,
-    session_policy: str | None = None,
-    session_policy_arns: Iterable[str] = (),
-    federated_provider: str | None = None,
-    chained: bool = False,
-    extra_context: Mapping[str, ContextValue] | None = None,
-) -> dict[str, Any]:
-    """New temporary credentials for the session described, valid `duration_s` seconds
-    from now: botocore's Credentials shape {AccessKeyId, SecretAccessKey, SessionToken,
-    Expiration}. The caller has validated every field.
+@dataclass(frozen=True)
+class NewSession:
+    """A session to issue credentials for, every field validated by the operation.
 
     `extra_context` holds condition keys every request of the session carries (as
     `Session.extra_context`, which authz merges into the request context): the identity
     provider's keys AWS keeps for a federated session, such as `saml:sub`. Values are
     strings, booleans, numbers, datetimes (sealed as ISO 8601 text) or lists of those."""
+
+    account_id: str
+    arn: str
+    principal_id: str
+    principal_type: PrincipalType
+    issuer_arn: str
+    issuer_id: str
+    duration_s: int
+    user_name: str | None = None
+    mfa_authenticated: bool = False
+    mfa_authenticated_at: dt.datetime | None = None
+    session_name: str | None = None
+    tags: Iterable[tuple[str, str]] = ()
+    transitive_tag_keys: Iterable[str] = ()
+    source_identity: str | None = None
+    session_policy: str | None = None
+    session_policy_arns: Iterable[str] = ()
+    federated_provider: str | None = None
+    chained: bool = False
+    extra_context: Mapping[str, ContextValue] | None = None
+
+    def claims(self, access_key_id: str, secret: str, issued: int) -> dict[str, Any]:
+        """The session token's claims; optional ones are left out when empty (a shorter
+        token: `caller_from_token` reads their defaults)."""
+        mfa_at = self.mfa_authenticated_at
+        claims: dict[str, Any] = {
+            "typ": SESSION_TOKEN_TYPE,
+            "akid": access_key_id,
+            "sk": secret,
+            "acct": self.account_id,
+            "arn": self.arn,
+            "pid": self.principal_id,
+            "ptype": self.principal_type.value,
+            "user": self.user_name,
+            "iss": self.issuer_arn,
+            "issid": self.issuer_id,
+            "iat": issued,
+            EXPIRES_CLAIM: issued + self.duration_s,
+            "mfa": self.mfa_authenticated,
+            "mfat": _epoch(mfa_at) if mfa_at else None,
+            "name": self.session_name,
+            "tags": [[k, v] for k, v in self.tags],
+            "ttk": list(self.transitive_tag_keys),
+            "srcid": self.source_identity,
+            "pol": self.session_policy,
+            "parns": list(self.session_policy_arns),
+            "fed": self.federated_provider,
+            "chain": self.chained,
+            "ctx": _sealable_context(self.extra_context or {}),
+        }
+        required = ("typ", "akid", "sk", "acct", "arn", "pid", "ptype", "iss", "issid", "iat")
+        return {k: v for k, v in claims.items() if v or k in required or k == EXPIRES_CLAIM}
+
+
+def issue_credentials(ctx: OpContext, session: NewSession) -> dict[str, Any]:
+    """New temporary credentials for `session`, valid `duration_s` seconds from now:
+    botocore's Credentials shape {AccessKeyId, SecretAccessKey, SessionToken, Expiration}."""
     sealer = ctx.services.tokens
     if sealer is None:
         raise ServiceFailure("Temporary credentials are not enabled on this server.")
     issued = _epoch(ctx.now)
-    expires = issued + duration_s
-    access_key_id = temporary_access_key_id(account_id)
+    access_key_id = temporary_access_key_id(session.account_id)
     secret = new_secret_access_key()
-    claims: dict[str, Any] = {
-        "typ": SESSION_TOKEN_TYPE,
-        "akid": access_key_id,
-        "sk": secret,
-        "acct": account_id,
-        "arn": arn,
-        "pid": principal_id,
-        "ptype": principal_type.value,
-        "user": user_name,
-        "iss": issuer_arn,
-        "issid": issuer_id,
-        "iat": issued,
-        EXPIRES_CLAIM: expires,
-        "mfa": mfa_authenticated,
-        "mfat": _epoch(mfa_authenticated_at) if mfa_authenticated_at else None,
-        "name": session_name,
-        "tags": [[k, v] for k, v in tags],
-        "ttk": list(transitive_tag_keys),
-        "srcid": source_identity,
-        "pol": session_policy,
-        "parns": list(session_policy_arns),
-        "fed": federated_provider,
-        "chain": chained,
-        "ctx": _sealable_context(extra_context or {}),
-    }
-    # Optional claims are left out when empty: a shorter token (defaults when opened).
-    required = ("typ", "akid", "sk", "acct", "arn", "pid", "ptype", "iss", "issid", "iat")
-    sealed = {k: v for k, v in claims.items() if v or k in required or k == EXPIRES_CLAIM}
     return {
         "AccessKeyId": access_key_id,
         "SecretAccessKey": secret,
-        "SessionToken": sealer.seal(sealed),
-        "Expiration": _moment(expires),
+        "SessionToken": sealer.seal(session.claims(access_key_id, secret, issued)),
+        "Expiration": _moment(issued + session.duration_s),
     }
 
 
