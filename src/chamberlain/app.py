@@ -74,9 +74,10 @@ JSON_SERVICES = ("cloudtrail",)
 SWEEP_EVERY_S = 30.0
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     store = SqlStore(settings.database_url, schema=settings.database_schema)
-    store.migrate()
+    if migrate:
+        store.migrate()
     keys = decode_keyfile(settings.secrets_file.read_text())
     return Services(
         store=store,

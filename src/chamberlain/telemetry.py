@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -27,6 +29,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+#: Set (by serving.Supervisor) in the environment of worker processes: their metrics are
+#: files in this directory, and a scrape reports the sum over every worker.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Latency buckets (seconds): a signed call is ~5-20 ms, argon2id ~0.1-0.2 s.
 BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -68,7 +74,10 @@ class Telemetry:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "chamberlain_requests_in_flight", "Requests being served", registry=self.registry
+            "chamberlain_requests_in_flight",
+            "Requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.denied = Counter(
             "chamberlain_access_denied",
@@ -76,10 +85,21 @@ class Telemetry:
             ["service"],
             registry=self.registry,
         )
-        self.registry.register(_PoolCollector(pool_status))
+        self._pool = _PoolCollector(pool_status)
+        self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if self._multiprocess_dir is None:
+            self.registry.register(self._pool)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        # Several workers: the sum of every worker's files (this worker's pool only).
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=self._multiprocess_dir
+        )
+        registry.register(self._pool)
+        return generate_latest(registry)
 
     def observe(self, fields: dict[str, Any], seconds: float) -> None:
         service = str(fields.get("service") or "-")
@@ -144,7 +164,12 @@ class RequestTelemetry:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, then the record's fields."""
+    """One JSON object per line: time, level, logger, message, then the record's fields
+    (and, from a worker process of several, the worker's number and pid)."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -155,6 +180,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.worker is not None:
+            entry["worker"] = self.worker
+            entry["pid"] = record.process
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -162,23 +190,30 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """For people: `time level logger message key=value ...`."""
+    """For people: `time level logger[worker] message key=value ...`."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", {})
         extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         when = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds")
-        line = f"{when} {record.levelname.lower()} {record.name} {record.getMessage()}"
+        name = record.name if self.worker is None else f"{record.name}[{self.worker}]"
+        line = f"{when} {record.levelname.lower()} {name} {record.getMessage()}"
         line = f"{line} {extra}" if extra else line
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
 
-def configure_logging(level: str, log_format: str) -> None:
-    """The process's logging: one handler on stderr in the chosen format."""
+def configure_logging(level: str, log_format: str, *, worker: int | None = None) -> None:
+    """The process's logging: one handler on stderr in the chosen format; `worker`: the
+    number of this worker process, when there are several (each line says which)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    formatter = JsonFormatter(worker) if log_format == "json" else TextFormatter(worker)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
