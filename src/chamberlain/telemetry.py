@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -55,10 +56,38 @@ class _PoolCollector(Collector):
         yield family
 
 
+#: Decision outcomes (the engine's, and /v1/authorize's for a principal it could not
+#: authenticate) and where they were made.
+DECISION_OUTCOMES = ("allowed", "explicitDeny", "implicitDeny", "unauthenticated")
+DECISION_SOURCES = ("api", "authorize", "simulator")
+#: How often (at most) request ends copy the node's own figures (audit writer, caches)
+#: into the metrics; a scrape always does.
+SYNC_EVERY_S = 1.0
+
+
+class NodeFigures:
+    """What the app's own objects know and a scrape should say: audit writer backlog and
+    losses, per-node cache lookups. Each a callable, read when synced."""
+
+    def __init__(
+        self,
+        audit_pending: Callable[[], int] | None = None,
+        audit_lost: Callable[[], int] | None = None,
+        cache_lookups: Callable[[], Mapping[tuple[str, bool], int]] | None = None,
+    ) -> None:
+        self.audit_pending = audit_pending
+        self.audit_lost = audit_lost
+        self.cache_lookups = cache_lookups
+
+
 class Telemetry:
     """One registry per app (tests build many apps in one process)."""
 
-    def __init__(self, pool_status: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(
+        self,
+        pool_status: Callable[[], dict[str, int]] | None = None,
+        figures: NodeFigures | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "chamberlain_requests",
@@ -85,12 +114,74 @@ class Telemetry:
             ["service"],
             registry=self.registry,
         )
+        self.decisions = Counter(
+            "chamberlain_authorization_decisions",
+            "Authorization decisions by outcome (allowed, explicitDeny, implicitDeny; "
+            "unauthenticated: /v1/authorize could not authenticate the principal) and source "
+            "(api: the API's own authorized calls; authorize: POST /v1/authorize; simulator: "
+            "each action a Simulate*Policy call evaluated)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.audit_pending = Gauge(
+            "chamberlain_audit_writer_pending",
+            "Audit events (and key last-use notes) handed to the group-commit writer and not "
+            "yet committed: the writer's lag",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.audit_lost = Counter(
+            "chamberlain_audit_writer_lost",
+            "Deferred writes the group-commit writer gave up on (each logged)",
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "chamberlain_cache_lookups",
+            "Lookups in the per-node caches (access_keys, principal_policies, "
+            "compiled_policies) by result (hit, miss): the hit rate is hit / all",
+            ["cache", "result"],
+            registry=self.registry,
+        )
+        self._figures = figures or NodeFigures()
+        self._synced: dict[object, int] = {}
+        self._next_sync = 0.0
+        self._sync_lock = threading.Lock()
         self._pool = _PoolCollector(pool_status)
         self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
         if self._multiprocess_dir is None:
             self.registry.register(self._pool)
 
+    def sync(self, *, force: bool = False) -> None:
+        """Copy the node's figures into the metrics (at most every SYNC_EVERY_S unless
+        forced): counters by their increase since the last sync, so that with several
+        worker processes the sums over workers stay right."""
+        now = time.monotonic()
+        if not force and now < self._next_sync:
+            return
+        if not self._sync_lock.acquire(blocking=force):
+            return
+        try:
+            self._next_sync = now + SYNC_EVERY_S
+            figures = self._figures
+            if figures.audit_pending is not None:
+                self.audit_pending.set(figures.audit_pending())
+            if figures.audit_lost is not None:
+                self._advance(self.audit_lost, "lost", figures.audit_lost())
+            if figures.cache_lookups is not None:
+                for (cache, hit), count in list(figures.cache_lookups().items()):
+                    counter = self.cache_lookups.labels(cache, "hit" if hit else "miss")
+                    self._advance(counter, (cache, hit), count)
+        finally:
+            self._sync_lock.release()
+
+    def _advance(self, counter: Any, key: object, total: int) -> None:
+        increase = total - self._synced.get(key, 0)
+        if increase > 0:
+            counter.inc(increase)
+            self._synced[key] = total
+
     def exposition(self) -> bytes:
+        self.sync(force=True)
         if self._multiprocess_dir is None:
             return generate_latest(self.registry)
         # Several workers: the sum of every worker's files (this worker's pool only).
@@ -101,13 +192,25 @@ class Telemetry:
         registry.register(self._pool)
         return generate_latest(registry)
 
-    def observe(self, fields: dict[str, Any], seconds: float) -> None:
+    def observe(
+        self, fields: dict[str, Any], seconds: float, decisions: Iterable[tuple[str, str]] = ()
+    ) -> None:
         service = str(fields.get("service") or "-")
         outcome = str(fields.get("outcome") or "-")
         self.requests.labels(service, str(fields.get("action") or "-"), outcome).inc()
         self.latency.labels(service).observe(seconds)
         if outcome in ("AccessDenied", "AccessDeniedException"):
             self.denied.labels(service).inc()
+        for source, decided in decisions:
+            self.decisions.labels(source, decided).inc()
+        self.sync()
+
+
+def note_decisions(request: Any, source: str, outcomes: Iterable[str]) -> None:
+    """Record authorization decisions made while serving `request` (a Starlette request):
+    counted by RequestTelemetry when the request ends."""
+    state = request.scope.setdefault("state", {})
+    state.setdefault("decisions", []).extend((source, o) for o in outcomes)
 
 
 class RequestTelemetry:
@@ -159,7 +262,8 @@ class RequestTelemetry:
                 "latency_ms": round(seconds * 1000, 2),
             }
             if state:  # an API call (health checks and metrics scrapes are not counted)
-                self.telemetry.observe(fields, seconds)
+                decisions = scope.get("state", {}).get("decisions") or ()
+                self.telemetry.observe(fields, seconds, decisions)
             REQUEST_LOG.info("request", extra={"fields": fields})
 
 
