@@ -82,8 +82,8 @@ def start_server(
     )
     port = _free_port()
     proc = subprocess.Popen(
-        [*cli, "serve", "--data-dir", str(data), "--port", str(port), "--workers", str(workers),
-         *extra],
+        [*cli, "serve", "--data-dir", str(data), "--port", str(port),
+         *(["--workers", str(workers)] if workers != 1 else []), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
