@@ -59,8 +59,8 @@ def start_server(
     extra = ["--database-url", database_url] if database_url else []
     cli = [sys.executable, "-m", "chamberlain.cli"]
     env = {**os.environ, "CHAMBERLAIN_AUDIT": "on" if audit else "off"}
-    if database_url:
-        env["CHAMBERLAIN_DATABASE_SCHEMA"] = schema = f"bench_{uuid.uuid4().hex[:10]}"
+    if database_url:  # a schema of its own (the caller's, if it chose one)
+        schema = env.setdefault("CHAMBERLAIN_DATABASE_SCHEMA", f"bench_{uuid.uuid4().hex[:10]}")
         atexit.register(drop_schema, database_url, schema)
     subprocess.run(
         [
