@@ -32,6 +32,8 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from benchmarks.fuzz import drop_schema
+
 POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -96,16 +98,6 @@ def start_server(
         except OSError:
             time.sleep(0.1)
     return proc, endpoint
-
-
-def drop_schema(database_url: str, schema: str) -> None:
-    import sqlalchemy
-
-    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = sqlalchemy.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    engine.dispose()
 
 
 def admin_client(base: Path, endpoint: str) -> Any:
