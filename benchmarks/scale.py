@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -144,7 +145,7 @@ def _client(base: Path, endpoint: str, service: str, profile: str = "chamberlain
 
 def measure(iam: Any, reader: Any, users: int, calls: int) -> dict[str, tuple[float, float]]:
     names = [f"user{i:06d}" for i in range(0, users, max(1, users // 50))]
-    picks = iter(names * (calls // len(names) + 1))
+    picks = itertools.cycle(names)
     out = {
         "GetUser (admin)": _timed(lambda: iam.get_user(UserName=next(picks)), calls),
         "GetUser (policy-authorized)": _timed(lambda: reader.get_user(UserName=next(picks)), calls),
