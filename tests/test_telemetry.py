@@ -160,9 +160,9 @@ def test_cache_lookups_and_audit_writer_figures(node: Node) -> None:
     samples = node.metrics()
     hits = samples['chamberlain_cache_lookups_total{cache="access_keys",result="hit"}']
     misses = samples['chamberlain_cache_lookups_total{cache="access_keys",result="miss"}']
-    # each call looked its key up once; the first read it, and so did the second (the
-    # first's last-used note changed the account), the third found it current
-    assert (hits + misses, hits) == (3, 1)
+    # each call looked its key up once: the first read it, the others found it current
+    # (noting a key's last use changes no generation)
+    assert (hits, misses) == (2, 1)
     assert samples['chamberlain_cache_lookups_total{cache="principal_policies",result="hit"}'] >= 1
     assert samples["chamberlain_audit_writer_pending"] == 0  # all flushed
     assert samples["chamberlain_audit_writer_lost_total"] == 0
