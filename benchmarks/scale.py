@@ -39,7 +39,7 @@ import botocore.session
 from botocore.config import Config
 
 from benchmarks.api import start_server
-from benchmarks.wrk_bench import parse_wrk
+from benchmarks.wrk_bench import parse_wrk, process_family
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import ManagedPolicy, PolicyVersion, Role, User
 from chamberlain.store.sql import SqlStore
@@ -69,17 +69,12 @@ def _load() -> str:
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (the workers), KiB."""
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for entry, _ in process_family(pid):
         try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            status = (entry / "status").read_text()
+            found = re.search(r"VmRSS:\s+(\d+)", (entry / "status").read_text())
         except OSError:
             continue
-        if int(entry.name) == pid or int(stat[1]) == pid:
-            found = re.search(r"VmRSS:\s+(\d+)", status)
-            total += int(found.group(1)) if found else 0
+        total += int(found.group(1)) if found else 0
     return total
 
 

@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -88,10 +89,9 @@ def authorize_script(base: Path, endpoint: str) -> Path:
     return script
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (the workers) so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+def process_family(pid: int) -> Iterator[tuple[Path, list[str]]]:
+    """(/proc entry, stat fields after the name) of a process and its children (the
+    workers)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -100,8 +100,13 @@ def cpu_seconds(pid: int) -> float:
         except OSError:
             continue
         if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            yield entry, fields
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (the workers) so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(f[11]) + int(f[12])) / tick for _, f in process_family(pid))
 
 
 def _wrk(args: argparse.Namespace, target: list[str], seconds: int) -> str:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.ops.conftest import ACCOUNT, NOW, root_caller
+from tests.ops.entity_seed import TRUST
 
 from chamberlain.crypto.passwords import TEST_PARAMS
 from chamberlain.crypto.secrets import SecretBox, generate_key
@@ -27,18 +28,6 @@ from chamberlain.store.sql import SqlStore
 
 DOCUMENT = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-)
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
 )
 AWS_READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 _ids = itertools.count()
