@@ -7,7 +7,9 @@ per process). Which worker answered is read from the JSON request log ("worker")
 from __future__ import annotations
 
 import json
+import os
 import signal
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -57,8 +59,6 @@ def workers(
 
 
 def _await_ready(server: Server) -> None:
-    import time
-
     deadline = time.monotonic() + 60
     while "2 workers" not in server.log.read_text():
         assert time.monotonic() < deadline, server.log.read_text()
@@ -184,3 +184,29 @@ def test_sigterm_flushes_each_workers_audit_events(tmp_path: Path) -> None:
         ).scalar_one()
     engine.dispose()
     assert recorded == 64, served  # read-only events go through each worker's group commit
+
+
+def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
+    server = init_and_serve(tmp_path, extra=("--workers", "2"))
+    try:
+        _await_ready(server)
+        key = server.client("iam").create_access_key(UserName="admin")["AccessKey"]
+        url = _presigned(server, key["AccessKeyId"], key["SecretAccessKey"])
+        assert all(status == 200 for status, _ in _burst(url, 16))
+        victim = _requests_log(server)[-1]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while "starting it again" not in server.log.read_text():
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+        # the replacement serves (a request may still meet the dead worker's backlog)
+        for _ in range(100):
+            answers = _burst(url, 16)
+            pids = {e["pid"] for e in _requests_log(server)[-16:]}
+            if all(s == 200 for s, _ in answers) and victim not in pids:
+                break
+        assert all(s == 200 for s, _ in answers)
+        assert server.process.poll() is None
+    finally:
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0
