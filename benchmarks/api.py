@@ -13,6 +13,7 @@ competitor, unless --no-moto), taking turns in every round.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import socket
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,8 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+
+from benchmarks.fuzz import drop_schema
 
 POLICY = json.dumps(
     {
@@ -47,11 +52,18 @@ def _free_port() -> int:
 
 
 def start_server(
-    base: Path, database_url: str | None, audit: bool
+    base: Path, database_url: str | None, audit: bool, *, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """`chamberlain init` and `serve` (with `workers` processes) on a free port; returns
+    once the server answers /healthz. PostgreSQL: in a schema of its own, dropped when the
+    benchmark exits."""
     data, creds = base / "data", base / "credentials"
     extra = ["--database-url", database_url] if database_url else []
     cli = [sys.executable, "-m", "chamberlain.cli"]
+    env = {**os.environ, "CHAMBERLAIN_AUDIT": "on" if audit else "off"}
+    if database_url:  # a schema of its own (the caller's, if it chose one)
+        schema = env.setdefault("CHAMBERLAIN_DATABASE_SCHEMA", f"bench_{uuid.uuid4().hex[:10]}")
+        atexit.register(drop_schema, database_url, schema)
     subprocess.run(
         [
             *cli,
@@ -68,20 +80,24 @@ def start_server(
         ],
         check=True,
         capture_output=True,
+        env=env,
     )
     port = _free_port()
     proc = subprocess.Popen(
-        [*cli, "serve", "--data-dir", str(data), "--port", str(port), *extra],
+        [*cli, "serve", "--data-dir", str(data), "--port", str(port),
+         *(["--workers", str(workers)] if workers != 1 else []), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
+        env=env,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(600):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
+            with urllib.request.urlopen(endpoint + "/healthz", timeout=5):
+                break
         except OSError:
             time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}"
+    return proc, endpoint
 
 
 def admin_client(base: Path, endpoint: str) -> Any:

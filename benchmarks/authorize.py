@@ -19,10 +19,7 @@ import asyncio
 import hashlib
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,49 +30,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from benchmarks.api import _free_port, admin_client
+from benchmarks.api import admin_client, start_server
 
 ACCOUNT = "123456789012"
 RESOURCE = f"arn:aws:widgets:us-east-1:{ACCOUNT}:widget/"
-
-
-def start_server(base: Path, database_url: str | None, audit: bool) -> tuple[Any, str]:
-    data, creds = base / "data", base / "credentials"
-    extra = ["--database-url", database_url] if database_url else []
-    cli = [sys.executable, "-m", "chamberlain.cli"]
-    env = {**os.environ, "CHAMBERLAIN_AUDIT": "on" if audit else "off"}
-    subprocess.run(
-        [
-            *cli,
-            "init",
-            "--data-dir",
-            str(data),
-            "--account-id",
-            ACCOUNT,
-            "--admin-user",
-            "admin",
-            "--credentials-file",
-            str(creds),
-            *extra,
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--data-dir", str(data), "--port", str(port), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}"
 
 
 def _user(iam: Any, name: str, statements: list[dict[str, Any]]) -> Credentials:

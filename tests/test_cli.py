@@ -160,6 +160,13 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]):
     assert error == "chamberlain serve: error: argument --port: port must be 1..65535, not 99999 (see chamberlain serve --help)\n"  # noqa: E501
 
 
+def test_workers_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["serve", "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "argument --workers: workers must be 1..64, not 0" in capsys.readouterr().err
+
+
 def test_version(capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])

@@ -21,6 +21,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.log_level, settings.log_format) == ("info", "json")
     assert settings.trusted_proxies == ()  # forwarded headers believed from no one
     assert settings.tls_cert is None and settings.database_kind == "SQLite"
+    assert settings.workers == 1
 
 
 def test_file_settings(tmp_path: Path) -> None:
@@ -32,6 +33,20 @@ def test_file_settings(tmp_path: Path) -> None:
     assert (settings.log_level, settings.log_format, settings.port) == ("warning", "text", 9000)
     assert settings.trusted_proxies == ("10.0.0.0/8", "::1")
     assert (settings.tls_cert, settings.tls_key) == (Path("c.pem"), Path("k.pem"))
+
+
+def test_workers_from_flag_environment_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHAMBERLAIN_WORKERS", raising=False)
+    assert _load(tmp_path, "workers = 4\n").workers == 4
+    monkeypatch.setenv("CHAMBERLAIN_WORKERS", "3")
+    assert config.load(tmp_path).workers == 3
+    assert config.load(tmp_path, workers=2).workers == 2
+    monkeypatch.delenv("CHAMBERLAIN_WORKERS")
+    for bad in ("workers = 0\n", "workers = 65\n"):
+        with pytest.raises(config.SettingsError, match=r"workers must be 1\.\.64"):
+            _load(tmp_path, bad)
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,6 @@ from chamberlain.ops.core import auth_failures
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
-    authenticate,
     authenticate_in,
     signature_error,
 )
@@ -58,7 +57,7 @@ from chamberlain.protocol.xml_out import (
 )
 from chamberlain.store.api import UnitOfWork
 from chamberlain.store.sql import SqlStore
-from chamberlain.telemetry import RequestTelemetry, Telemetry
+from chamberlain.telemetry import NodeFigures, RequestTelemetry, Telemetry, note_decisions
 
 log = logging.getLogger("chamberlain")
 
@@ -74,9 +73,10 @@ JSON_SERVICES = ("cloudtrail",)
 SWEEP_EVERY_S = 30.0
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     store = SqlStore(settings.database_url, schema=settings.database_schema)
-    store.migrate()
+    if migrate:
+        store.migrate()
     keys = decode_keyfile(settings.secrets_file.read_text())
     return Services(
         store=store,
@@ -149,7 +149,7 @@ class QueryApi:
                 service = json11.target_service(target, JSON_SERVICES) or "cloudtrail"
                 action = target.rsplit(".", 1)[-1]
                 info["action"] = action
-                signed, meta = self._signed(request, body, service, meta)
+                signed, meta = self.signed(request, body, service, meta)
                 json_target = target
 
                 def decode() -> tuple[str, dict[str, Any]]:
@@ -168,7 +168,7 @@ class QueryApi:
                 if (service, action) in UNSIGNED and not _is_signed(request):
                     signed = None  # the token or assertion in the request is its proof
                 else:
-                    signed, meta = self._signed(request, body, service, meta)
+                    signed, meta = self.signed(request, body, service, meta)
                 query_service = service
 
                 def decode() -> tuple[str, dict[str, Any]]:
@@ -179,6 +179,7 @@ class QueryApi:
 
                 name = action
             operation, output = await self._execute(signed, service, now, meta, name, decode, info)
+            _note_decisions(request, service, operation, output, signed is not None)
             if service in JSON_SERVICES:
                 return _json(json11.serialize_output(service, operation, output), 200, request_id)
             return _xml(serialize_response(service, operation, output, request_id), 200, request_id)
@@ -210,6 +211,9 @@ class QueryApi:
             )
         except ServiceError as exc:
             info["outcome"] = exc.code
+            if exc.code == "AccessDenied":
+                explicit = EXPLICIT_DENY in exc.message
+                note_decisions(request, "api", ["explicitDeny" if explicit else "implicitDeny"])
             return _error_response(
                 service, exc.code, exc.message, exc.http_status, exc.sender_fault, request_id
             )
@@ -230,40 +234,7 @@ class QueryApi:
         finally:
             info["service"] = service
 
-    async def caller_of(
-        self,
-        request: Request,
-        body: bytes,
-        service: str,
-        now: dt.datetime,
-        meta: RequestMeta,
-        operation: str,
-    ) -> tuple[Caller, RequestMeta]:
-        """Authenticate on its own (the /v1/authorize endpoint's callers); a failure by a
-        known key is counted, recorded and throttled as for the API.
-
-        The request is served in the region its credential scope names (when the service
-        accepts it there): that is the region its event and the key's last use record."""
-        signed, meta = self._signed(request, body, service, meta)
-        try:
-            caller = await run_in_threadpool(
-                partial(
-                    authenticate,
-                    self.services,
-                    signed,
-                    now=now,
-                    service=service,
-                    region=meta.region,
-                    allowed_regions=signing_regions.signing_regions(service),
-                )
-            )
-        except KeyAuthenticationFailed as failed:
-            raise await self._authentication_failed(
-                failed, meta, service, operation.rsplit(".", 1)[-1]
-            ) from None
-        return caller, meta
-
-    async def _authentication_failed(
+    async def authentication_failed(
         self, failed: KeyAuthenticationFailed, meta: RequestMeta, service: str, operation: str
     ) -> ServiceError:
         """Counted per key and source, recorded once per window, throttled past a limit:
@@ -279,7 +250,7 @@ class QueryApi:
             )
         )
 
-    def _signed(
+    def signed(
         self, request: Request, body: bytes, service: str, meta: RequestMeta
     ) -> tuple[SignedRequest, RequestMeta]:
         """The request's SigV4 fields, and its meta in the region its credential scope
@@ -336,7 +307,7 @@ class QueryApi:
         try:
             output = await run_in_threadpool(run)
         except KeyAuthenticationFailed as failed:
-            raise await self._authentication_failed(
+            raise await self.authentication_failed(
                 failed, meta, service, info.get("action", name)
             ) from None
         return decoded_name[0], output
@@ -371,15 +342,22 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
     `/metrics`; every request timed, counted and logged in one line."""
     api = QueryApi(services, region)
     store = services.store
-    telemetry = Telemetry(store.pool_status if isinstance(store, SqlStore) else None)
-
-    async def metrics(request: Request) -> Response:
-        return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
-
     if services.audit and services.group_commit is None:
         # Read-only calls' events (and keys' last use) are written in batches; the
         # lifespan's end (graceful shutdown) commits what is still pending.
         services.group_commit = GroupCommit(store)
+    writer = services.group_commit
+    telemetry = Telemetry(
+        store.pool_status if isinstance(store, SqlStore) else None,
+        NodeFigures(
+            audit_pending=(lambda: writer.lag) if writer is not None else None,
+            audit_lost=(lambda: writer.lost) if writer is not None else None,
+            cache_lookups=lambda: services.cache_stats,
+        ),
+    )
+
+    async def metrics(request: Request) -> Response:
+        return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -433,6 +411,25 @@ def _json_operation(service: str, target: str) -> str:
         return json11.resolve_target(service, target)
     except ProtocolError:
         return ""
+
+
+#: The words of an AccessDenied message that an explicit Deny decided (policy/decision.py).
+EXPLICIT_DENY = "with an explicit deny"
+SIMULATIONS = {("iam", "SimulatePrincipalPolicy"), ("iam", "SimulateCustomPolicy")}
+
+
+def _note_decisions(
+    request: Request, service: str, operation: str, output: Output, signed: bool
+) -> None:
+    """The authorization decisions a successful call made, for the metrics: its own
+    (allowed, when the operation is authorized at all and the caller signed) and, for a
+    simulation, each simulated action's."""
+    op = lookup(service, operation)
+    if signed and op is not None and op.resource is not None:
+        note_decisions(request, "api", ["allowed"])
+    if (service, operation) in SIMULATIONS and isinstance(output, dict):
+        results = output.get("EvaluationResults") or []
+        note_decisions(request, "simulator", [str(r.get("EvalDecision")) for r in results])
 
 
 def _require_served(service: str, operation: str) -> None:

@@ -15,12 +15,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chamberlain.http_body import read_body
-from chamberlain.ops.core.authn import SignedRequest
-from chamberlain.ops.core.authorize import SIGNING_NAME, AuthorizeQuery, authorize_call
-from chamberlain.ops.core.context import Caller, RequestMeta, Services
+from chamberlain.ops.core.authn import KeyAuthenticationFailed, SignedRequest
+from chamberlain.ops.core.authorize import (
+    SIGNING_NAME,
+    AuthorizeQuery,
+    ServiceSignature,
+    authorize_call,
+)
+from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol import authorize_json
+from chamberlain.protocol.signing_regions import signing_regions
 from chamberlain.protocol.wire_errors import ProtocolError
+from chamberlain.telemetry import note_decisions
 
 log = logging.getLogger("chamberlain")
 JSON = "application/json"
@@ -60,21 +67,19 @@ def _query(decoded: authorize_json.AuthorizeInput) -> AuthorizeQuery:
 
 
 class Authenticator(Protocol):
-    """What the endpoint needs of the API app (app.QueryApi): the same authentication and
-    failed-attempt auditing as every API call."""
+    """What the endpoint needs of the API app (app.QueryApi): the same signature parsing
+    and failed-attempt auditing as every API call."""
 
     region: str
     services: Services
 
-    async def caller_of(
-        self,
-        request: Request,
-        body: bytes,
-        service: str,
-        now: dt.datetime,
-        meta: RequestMeta,
-        operation: str,
-    ) -> tuple[Caller, RequestMeta]: ...
+    def signed(
+        self, request: Request, body: bytes, service: str, meta: RequestMeta
+    ) -> tuple[SignedRequest, RequestMeta]: ...
+
+    async def authentication_failed(
+        self, failed: KeyAuthenticationFailed, meta: RequestMeta, service: str, operation: str
+    ) -> ServiceError: ...
 
 
 class AuthorizeEndpoint:
@@ -86,6 +91,8 @@ class AuthorizeEndpoint:
 
     async def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        info = {"service": "chamberlain", "action": "Authorize"}  # the request log's
+        request.state.telemetry = info
         try:
             if request.method != "POST":
                 raise ProtocolError(
@@ -101,17 +108,34 @@ class AuthorizeEndpoint:
                 secure_transport=request.url.scheme == "https",
                 region=self.api.region,
             )
-            caller, meta = await self.api.caller_of(
-                request, body, SIGNING_NAME, now, meta, "Authorize"
-            )
-            query = _query(authorize_json.parse(body))
-            answer = await run_in_threadpool(authorize_call, self.api.services, caller, meta, query)
+            signed, meta = self.api.signed(request, body, SIGNING_NAME, meta)
+            service = ServiceSignature(signed, now, signing_regions(SIGNING_NAME))
+            try:
+                # the calling service's signature, the end user's and the decision: one
+                # hop to a worker thread, one read-only transaction (the body is decoded
+                # once the calling service is authenticated)
+                caller, answer = await run_in_threadpool(
+                    authorize_call,
+                    self.api.services,
+                    service,
+                    meta,
+                    lambda: _query(authorize_json.parse(body)),
+                )
+            except KeyAuthenticationFailed as failed:
+                raise await self.api.authentication_failed(
+                    failed, meta, SIGNING_NAME, "Authorize"
+                ) from None
+            info["principal"] = caller.arn
+            note_decisions(request, "authorize", [answer["decision"]])
             return _response(authorize_json.serialize(answer), 200, request_id)
         except ProtocolError as exc:
+            info["outcome"] = exc.code
             return _error(exc.code, exc.message, exc.http_status, request_id)
         except ServiceError as exc:
+            info["outcome"] = exc.code
             return _error(exc.code, exc.message, exc.http_status, request_id)
         except Exception:
+            info["outcome"] = "InternalFailure"
             log.exception("internal error serving request %s", request_id)
             return _error(
                 "InternalFailure", "An internal error occurred. Try again later.", 500, request_id

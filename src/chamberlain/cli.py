@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import configparser
 import datetime as dt
-import logging
 import os
 import shutil
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from chamberlain import __version__, config
+from chamberlain import __version__, config, serving
 from chamberlain.advisor import cli as advisor_cli
 from chamberlain.agent.main import add_arguments as add_agent_arguments
 from chamberlain.crypto.ids import is_account_id, new_account_id
@@ -30,7 +27,6 @@ from chamberlain.protocol.models import find_operation, validate_input, validati
 from chamberlain.telemetry import configure_logging
 
 ADMIN_GROUP = "Administrators"
-HOUSEKEEPING_SECONDS = 3600
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
@@ -329,10 +325,6 @@ def _provision_first_account(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from chamberlain.app import create_app
-
     settings = config.load(
         args.data_dir,
         database_url=args.database_url,
@@ -340,6 +332,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        workers=args.workers,
     )
     configure_logging(settings.log_level, settings.log_format)
     # Only a true first run (no key file yet, no accounts in the store), and only when
@@ -356,41 +349,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     services = _services(settings)
     if first_run and not any(True for _ in services.store.accounts()):
         _provision_first_account(args, settings, services)
-    threading.Thread(
-        target=_audit_housekeeping, args=(services, settings.audit_retention_days), daemon=True
-    ).start()
-    app = create_app(services, region=settings.region)
     scheme = "https" if settings.tls_cert else "http"
     ready = (
         f"chamberlain {__version__} ready on {scheme}://{settings.host}:{settings.port} "
         f"(data directory {settings.data_dir.resolve()}, {settings.database_kind})"
     )
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                print(ready, flush=True)
-
-    # uvicorn's access log is off (presigned URLs carry credentials in their query
-    # strings): the app logs each request itself, without them. Forwarded headers are
-    # believed only from the configured proxies (they decide aws:SourceIp and
-    # aws:SecureTransport); on SIGTERM in-flight requests get 30 s to finish.
-    server_config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_config=None,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
-        timeout_graceful_shutdown=30,
-    )
-    server = Server(server_config)
-    server.run()
-    return 0 if server.started else 1
+    return 0 if serving.serve(settings, services, ready) else 1
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -546,20 +510,6 @@ def _audit_parser(sub: Any) -> None:
         command.add_argument("--database-url", help=_DATABASE_HELP)
 
 
-def _audit_housekeeping(services: Services, retention_days: int | None) -> None:
-    """Hourly: seal a digest of each account's trail and, with a retention setting, prune
-    events older than it (verification of what remains keeps working)."""
-    while True:
-        time.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            if retention_days is not None:
-                before = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
-                audit_trail.prune(services.store, services.secrets, before)
-            audit_trail.checkpoint(services.store, services.secrets)
-        except Exception:  # keep serving; the next round retries
-            logging.getLogger("chamberlain").exception("audit housekeeping failed")
-
-
 _DATA_DIR_HELP = "data directory: secrets.key, chamberlain.toml, the SQLite database"
 _DATABASE_HELP = (
     "postgresql://user@host:5432/db to use PostgreSQL "
@@ -582,6 +532,16 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"port must be 1..65535, not {port}")
     return port
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= workers <= config.MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"workers must be 1..{config.MAX_WORKERS}, not {workers}")
+    return workers
 
 
 def _account_args(parser: argparse.ArgumentParser, *, profile_required: bool) -> None:
@@ -648,9 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
     account = sub.add_parser("account", help="manage accounts")
     account_sub = account.add_subparsers(dest="account_command", required=True, metavar="COMMAND")
-    create = account_sub.add_parser(
-        "create", help="create another account (works while serving)"
-    )
+    create = account_sub.add_parser("create", help="create another account (works while serving)")
     _account_args(create, profile_required=True)
     create.set_defaults(func=cmd_account_create)
     serve = sub.add_parser(
@@ -675,6 +633,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-cert", help="PEM certificate (chain) to serve HTTPS with (needs --tls-key)"
     )
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help="worker processes accepting on the port (default: 1, or chamberlain.toml); "
+        "each has its own database pool and caches",
+    )
     serve.add_argument(
         "--init-if-missing",
         action="store_true",

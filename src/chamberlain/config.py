@@ -20,6 +20,8 @@ DATABASE_FILE = "chamberlain.db"
 SETTINGS_FILE = "chamberlain.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "text")
+#: More worker processes than this is a mistake (each holds a database pool).
+MAX_WORKERS = 64
 
 #: Keys chamberlain.toml may hold.
 FILE_KEYS = frozenset(
@@ -36,6 +38,7 @@ FILE_KEYS = frozenset(
         "trusted_proxies",
         "tls_cert",
         "tls_key",
+        "workers",
     }
 )
 
@@ -61,6 +64,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: Worker processes accepting on the one port (serving.py); 1: the command's own.
+    workers: int = 1
 
     @property
     def secrets_file(self) -> Path:
@@ -79,6 +84,7 @@ def load(
     port: int | None = None,
     tls_cert: str | Path | None = None,
     tls_key: str | Path | None = None,
+    workers: int | None = None,
 ) -> Settings:
     directory = Path(data_dir or os.environ.get("CHAMBERLAIN_DATA_DIR") or DEFAULT_DATA_DIR)
     file_settings = _read_file(directory / SETTINGS_FILE)
@@ -121,7 +127,18 @@ def load(
         ),
         tls_cert=Path(str(cert)) if cert else None,
         tls_key=Path(str(key)) if key else None,
+        workers=_workers(
+            workers, os.environ.get("CHAMBERLAIN_WORKERS"), file_settings.get("workers")
+        ),
     )
+
+
+def _workers(*sources: object) -> int:
+    """The first given of flag, environment, file; 1 by default."""
+    value = next((v for v in map(_optional_int, sources) if v is not None), 1)
+    if not 1 <= value <= MAX_WORKERS:
+        raise SettingsError(f"workers must be 1..{MAX_WORKERS}, not {value}")
+    return value
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -27,6 +30,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+#: Set (by serving.Supervisor) in the environment of worker processes: their metrics are
+#: files in this directory, and a scrape reports the sum over every worker.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Latency buckets (seconds): a signed call is ~5-20 ms, argon2id ~0.1-0.2 s.
 BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -49,10 +56,38 @@ class _PoolCollector(Collector):
         yield family
 
 
+#: Decision outcomes (the engine's, and /v1/authorize's for a principal it could not
+#: authenticate) and where they were made.
+DECISION_OUTCOMES = ("allowed", "explicitDeny", "implicitDeny", "unauthenticated")
+DECISION_SOURCES = ("api", "authorize", "simulator")
+#: How often (at most) request ends copy the node's own figures (audit writer, caches)
+#: into the metrics; a scrape always does.
+SYNC_EVERY_S = 1.0
+
+
+class NodeFigures:
+    """What the app's own objects know and a scrape should say: audit writer backlog and
+    losses, per-node cache lookups. Each a callable, read when synced."""
+
+    def __init__(
+        self,
+        audit_pending: Callable[[], int] | None = None,
+        audit_lost: Callable[[], int] | None = None,
+        cache_lookups: Callable[[], Mapping[tuple[str, bool], int]] | None = None,
+    ) -> None:
+        self.audit_pending = audit_pending
+        self.audit_lost = audit_lost
+        self.cache_lookups = cache_lookups
+
+
 class Telemetry:
     """One registry per app (tests build many apps in one process)."""
 
-    def __init__(self, pool_status: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(
+        self,
+        pool_status: Callable[[], dict[str, int]] | None = None,
+        figures: NodeFigures | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "chamberlain_requests",
@@ -68,7 +103,10 @@ class Telemetry:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "chamberlain_requests_in_flight", "Requests being served", registry=self.registry
+            "chamberlain_requests_in_flight",
+            "Requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.denied = Counter(
             "chamberlain_access_denied",
@@ -76,18 +114,103 @@ class Telemetry:
             ["service"],
             registry=self.registry,
         )
-        self.registry.register(_PoolCollector(pool_status))
+        self.decisions = Counter(
+            "chamberlain_authorization_decisions",
+            "Authorization decisions by outcome (allowed, explicitDeny, implicitDeny; "
+            "unauthenticated: /v1/authorize could not authenticate the principal) and source "
+            "(api: the API's own authorized calls; authorize: POST /v1/authorize; simulator: "
+            "each action a Simulate*Policy call evaluated)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.audit_pending = Gauge(
+            "chamberlain_audit_writer_pending",
+            "Audit events (and key last-use notes) handed to the group-commit writer and not "
+            "yet committed: the writer's lag",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.audit_lost = Counter(
+            "chamberlain_audit_writer_lost",
+            "Deferred writes the group-commit writer gave up on (each logged)",
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "chamberlain_cache_lookups",
+            "Lookups in the per-node caches (access_keys, principal_policies, "
+            "compiled_policies) by result (hit, miss): the hit rate is hit / all",
+            ["cache", "result"],
+            registry=self.registry,
+        )
+        self._figures = figures or NodeFigures()
+        self._synced: dict[object, int] = {}
+        self._next_sync = 0.0
+        self._sync_lock = threading.Lock()
+        self._pool = _PoolCollector(pool_status)
+        self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if self._multiprocess_dir is None:
+            self.registry.register(self._pool)
+
+    def sync(self, *, force: bool = False) -> None:
+        """Copy the node's figures into the metrics (at most every SYNC_EVERY_S unless
+        forced): counters by their increase since the last sync, so that with several
+        worker processes the sums over workers stay right."""
+        now = time.monotonic()
+        if not force and now < self._next_sync:
+            return
+        if not self._sync_lock.acquire(blocking=force):
+            return
+        try:
+            self._next_sync = now + SYNC_EVERY_S
+            figures = self._figures
+            if figures.audit_pending is not None:
+                self.audit_pending.set(figures.audit_pending())
+            if figures.audit_lost is not None:
+                self._advance(self.audit_lost, "lost", figures.audit_lost())
+            if figures.cache_lookups is not None:
+                for (cache, hit), count in list(figures.cache_lookups().items()):
+                    counter = self.cache_lookups.labels(cache, "hit" if hit else "miss")
+                    self._advance(counter, (cache, hit), count)
+        finally:
+            self._sync_lock.release()
+
+    def _advance(self, counter: Any, key: object, total: int) -> None:
+        increase = total - self._synced.get(key, 0)
+        if increase > 0:
+            counter.inc(increase)
+            self._synced[key] = total
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        self.sync(force=True)
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        # Several workers: the sum of every worker's files (this worker's pool only).
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=self._multiprocess_dir
+        )
+        registry.register(self._pool)
+        return generate_latest(registry)
 
-    def observe(self, fields: dict[str, Any], seconds: float) -> None:
+    def observe(
+        self, fields: dict[str, Any], seconds: float, decisions: Iterable[tuple[str, str]] = ()
+    ) -> None:
         service = str(fields.get("service") or "-")
         outcome = str(fields.get("outcome") or "-")
         self.requests.labels(service, str(fields.get("action") or "-"), outcome).inc()
         self.latency.labels(service).observe(seconds)
         if outcome in ("AccessDenied", "AccessDeniedException"):
             self.denied.labels(service).inc()
+        for source, decided in decisions:
+            self.decisions.labels(source, decided).inc()
+        self.sync()
+
+
+def note_decisions(request: Any, source: str, outcomes: Iterable[str]) -> None:
+    """Record authorization decisions made while serving `request` (a Starlette request):
+    counted by RequestTelemetry when the request ends."""
+    state = request.scope.setdefault("state", {})
+    state.setdefault("decisions", []).extend((source, o) for o in outcomes)
 
 
 class RequestTelemetry:
@@ -139,12 +262,18 @@ class RequestTelemetry:
                 "latency_ms": round(seconds * 1000, 2),
             }
             if state:  # an API call (health checks and metrics scrapes are not counted)
-                self.telemetry.observe(fields, seconds)
+                decisions = scope.get("state", {}).get("decisions") or ()
+                self.telemetry.observe(fields, seconds, decisions)
             REQUEST_LOG.info("request", extra={"fields": fields})
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, then the record's fields."""
+    """One JSON object per line: time, level, logger, message, then the record's fields
+    (and, from a worker process of several, the worker's number and pid)."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -155,6 +284,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.worker is not None:
+            entry["worker"] = self.worker
+            entry["pid"] = record.process
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -162,23 +294,30 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """For people: `time level logger message key=value ...`."""
+    """For people: `time level logger[worker] message key=value ...`."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", {})
         extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         when = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="seconds")
-        line = f"{when} {record.levelname.lower()} {record.name} {record.getMessage()}"
+        name = record.name if self.worker is None else f"{record.name}[{self.worker}]"
+        line = f"{when} {record.levelname.lower()} {name} {record.getMessage()}"
         line = f"{line} {extra}" if extra else line
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
 
-def configure_logging(level: str, log_format: str) -> None:
-    """The process's logging: one handler on stderr in the chosen format."""
+def configure_logging(level: str, log_format: str, *, worker: int | None = None) -> None:
+    """The process's logging: one handler on stderr in the chosen format; `worker`: the
+    number of this worker process, when there are several (each line says which)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    formatter = JsonFormatter(worker) if log_format == "json" else TextFormatter(worker)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

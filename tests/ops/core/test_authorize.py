@@ -209,6 +209,7 @@ def test_bad_end_user_signature_is_unauthenticated(h: Harness, services: Service
     assert out["decision"] == "unauthenticated"
     assert out["errorCode"] == "SignatureDoesNotMatch"
     assert "principal" not in out
+    assert services.group_commit is not None and services.group_commit.flush()  # a read's event
     with services.store.unit_of_work(read_only=True) as uow:
         events = list(uow.events.iterate(ACCOUNT))
     failure, call = (json.loads(e.record) for e in events[-2:])
@@ -386,6 +387,8 @@ def test_audited_as_management_event_then_data_event_when_the_account_opts_in(
     h: Harness, services: Services
 ) -> None:
     def last_record() -> dict[str, Any]:
+        # a decision's event is a read's: committed by the group-commit writer
+        assert services.group_commit is not None and services.group_commit.flush()
         with services.store.unit_of_work(read_only=True) as uow:
             event = uow.events.last(ACCOUNT)
             assert event is not None

@@ -22,7 +22,7 @@ from chamberlain.crypto.sigv4 import (
     verify,
 )
 from chamberlain.domain import ROOT, AccessKey, User
-from chamberlain.ops.core.context import Caller, Services
+from chamberlain.ops.core.context import Caller, Services, note_cache
 from chamberlain.ops.core.errors import (
     IncompleteSignature,
     InvalidClientTokenId,
@@ -211,7 +211,9 @@ def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _Cac
     cache: dict[str, _CachedKey] = services.cache.setdefault("access_keys", {})
     entry = cache.get(access_key_id)
     if entry is not None and _stamps(uow, entry.key) == entry.stamps:
+        note_cache(services, "access_keys", True)
         return entry
+    note_cache(services, "access_keys", False)
     repo = uow.repo(AccessKey)
     key = repo.find(access_key_id)
     if key is None or key.status != "Active":

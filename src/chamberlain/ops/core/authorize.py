@@ -20,7 +20,7 @@ service-last-accessed and policy generation read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from chamberlain.ops.core import auth_failures, authz
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
     SignedRequest,
-    authenticate,
+    authenticate_in,
     signature_error,
 )
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services, Session
@@ -40,6 +40,7 @@ from chamberlain.ops.iam.account_settings import SETTINGS_KEY
 from chamberlain.ops.sts.sessions import encode_authorization_message
 from chamberlain.policy import Decision, Outcome, PrincipalType, Request, evaluate
 from chamberlain.policy.request import ContextValue
+from chamberlain.store.api import UnitOfWork
 
 AUTHORIZE = "chamberlain:Authorize"
 AUTHORIZE_BY_ARN = "chamberlain:AuthorizeByArn"
@@ -317,18 +318,70 @@ def _data_record(
 
 
 def _append(services: Services, account_id: str, rec: Mapping[str, Any]) -> None:
+    """A decision is a read: its event goes through the group-commit writer (batched,
+    on disk within milliseconds, as every read-only call's), at once without one."""
+    secrets, writer = services.secrets, services.group_commit
+    if writer is not None:
+        writer.submit((account_id,), lambda uow: audit.append(uow, secrets, account_id, rec, []))
+        return
     with services.store.unit_of_work() as uow:
-        audit.append(uow, services.secrets, account_id, rec, [])
+        audit.append(uow, secrets, account_id, rec, [])
 
 
 # ----------------------------------------------------------------------------- entry
 
 
+@dataclass(frozen=True)
+class ServiceSignature:
+    """The calling service's own signature on its /v1/authorize request, verified inside
+    the call's unit of work (`now`: when the request arrived; `allowed_regions`: those its
+    credential scope may name, None: any)."""
+
+    signed: SignedRequest
+    now: dt.datetime
+    allowed_regions: Collection[str] | None = None
+
+
 def authorize_call(
-    services: Services, service_caller: Caller, meta: RequestMeta, query: AuthorizeQuery
+    services: Services,
+    service: Caller | ServiceSignature,
+    meta: RequestMeta,
+    query: AuthorizeQuery | Callable[[], AuthorizeQuery],
+) -> tuple[Caller, dict[str, Any]]:
+    """Answer one /v1/authorize call from a calling service (already authenticated, or
+    its signature, verified here: KeyAuthenticationFailed when one of our keys signed it
+    wrongly); returns the calling service and the answer. `query` may be a decoder, run
+    once the service is authenticated (a caller that is not learns nothing of its input's
+    faults). One read-only unit of work reads everything: the service's key, the end
+    user's key, the policies; the audit event and keys' last use go to the group-commit
+    writer. Raises ServiceError (AccessDenied, NoSuchEntity, ValidationError) for a call
+    that fails."""
+    with services.store.unit_of_work(read_only=True) as uow:
+        if isinstance(service, Caller):
+            service_caller = service
+        else:
+            service_caller = authenticate_in(
+                uow,
+                services,
+                service.signed,
+                read_only=True,
+                now=service.now,
+                service=SIGNING_NAME,
+                region=meta.region,
+                allowed_regions=service.allowed_regions,
+            )
+        if not isinstance(query, AuthorizeQuery):
+            query = query()
+        return service_caller, _authorize_in(uow, services, service_caller, meta, query)
+
+
+def _authorize_in(
+    uow: UnitOfWork,
+    services: Services,
+    service_caller: Caller,
+    meta: RequestMeta,
+    query: AuthorizeQuery,
 ) -> dict[str, Any]:
-    """Answer one /v1/authorize call for an authenticated calling service; raises
-    ServiceError (AccessDenied, NoSuchEntity, ValidationError) for a call that fails."""
     principal_arn = query.principal_arn
     try:
         _check_context(query.context)
@@ -337,9 +390,11 @@ def authorize_call(
             answer = _unauthenticated(signature_error(query.signature_error))
         elif query.signed is not None:
             try:
-                principal = authenticate(
+                principal = authenticate_in(
+                    uow,
                     services,
                     query.signed,
+                    read_only=True,
                     now=meta.now,
                     service=query.signing_name,
                     region=meta.region,
@@ -359,21 +414,20 @@ def authorize_call(
                 principal_arn = principal.arn
         elif principal_arn is None:
             raise ValidationError("principal is required.")
-        with services.store.unit_of_work(read_only=True) as uow:
-            ctx = OpContext(caller=service_caller, meta=meta, uow=uow, services=services)
-            if principal_arn is not None:
-                account = _arn_parts(principal_arn)[1]
-                _require(ctx, AUTHORIZE, principal_arn, account)
-                if principal is None:
-                    _require(ctx, AUTHORIZE_BY_ARN, principal_arn, account)
-                    principal = _principal_from_arn(ctx, principal_arn, account)
-            if principal is not None:
-                asked = OpContext(caller=principal, meta=meta, uow=uow, services=services)
-                decision, context = _decide(asked, principal, query)
-                answer = _answer(asked, principal, query, decision, context)
-                data_events = data_events_enabled(ctx, principal.account_id)
-            else:
-                data_events = False
+        ctx = OpContext(caller=service_caller, meta=meta, uow=uow, services=services)
+        if principal_arn is not None:
+            account = _arn_parts(principal_arn)[1]
+            _require(ctx, AUTHORIZE, principal_arn, account)
+            if principal is None:
+                _require(ctx, AUTHORIZE_BY_ARN, principal_arn, account)
+                principal = _principal_from_arn(ctx, principal_arn, account)
+        if principal is not None:
+            asked = OpContext(caller=principal, meta=meta, uow=uow, services=services)
+            decision, context = _decide(asked, principal, query)
+            answer = _answer(asked, principal, query, decision, context)
+            data_events = data_events_enabled(ctx, principal.account_id)
+        else:
+            data_events = False
     except ServiceError as error:
         if services.audit:
             rec = _management_record(service_caller, meta, query, principal_arn, error=error)

@@ -25,7 +25,7 @@ from chamberlain.domain import (
     joined,
 )
 from chamberlain.ops.core.aws_managed import AWS_MANAGED
-from chamberlain.ops.core.context import Caller, OpContext
+from chamberlain.ops.core.context import Caller, OpContext, note_cache
 from chamberlain.ops.core.errors import AccessDenied
 from chamberlain.policy import (
     CompiledPolicy,
@@ -106,6 +106,7 @@ def compiled(ctx: OpContext, named: NamedText, kind: PolicyType) -> CompiledPoli
     cache: dict[Any, CompiledPolicy] = ctx.services.cache.setdefault("compiled", {})
     key = (policy_id, kind, digest)
     hit = cache.get(key)
+    note_cache(ctx.services, "compiled_policies", hit is not None)
     if hit is None:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
@@ -220,7 +221,9 @@ def _principal_part(ctx: OpContext, caller: Caller) -> _PrincipalPart:
     generation = ctx.uow.generation
     hit = cache.get(who)
     if hit is not None and all(g >= 0 and generation(a) == g for a, g in hit[0]):
+        note_cache(ctx.services, "principal_policies", True)
         return hit[1]
+    note_cache(ctx.services, "principal_policies", False)
     own = _own_scope(caller)
     scopes = {caller.account_id} if own is None else {caller.account_id, own}
     known = scopes | {a for a, _ in hit[0]} if hit is not None else scopes

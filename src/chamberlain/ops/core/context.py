@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter as CounterType
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -79,9 +80,16 @@ class Services:
     audit: bool = True  # record every call in the audit trail (off only for benchmarks)
     partition: str = "aws"
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Lookups in `cache` by (cache name, hit?), for the cache hit rate metric.
+    cache_stats: CounterType[tuple[str, bool]] = field(default_factory=CounterType)
     #: Where read-only calls' audit events and key last-used notes go (batched, see
     #: group_commit.py); None: each is written at once in a transaction of its own.
     group_commit: GroupCommit | None = None
+
+
+def note_cache(services: Services, name: str, hit: bool) -> None:
+    """Count one lookup in a per-node cache (a lost count under a race is harmless)."""
+    services.cache_stats[(name, hit)] += 1
 
 
 class Stored(Protocol):

@@ -71,27 +71,54 @@ def paginate_keyset(
     member: str,
     render: Callable[[Any], Any],
     keep: Callable[[Any], bool] | None = None,
+    ref: str | None = None,
+    key_prefix: str | None = None,
 ) -> dict[str, Any]:
-    """`paginate`, reading only the page from the store: keys after the marker's, in key
-    order, MaxItems + 1 of them (to tell IsTruncated); with a `keep` filter, in batches
-    until the page is full. The marker is the same strict one, bound to its listing."""
+    """`paginate`, reading only the page from the store: the account's entities (with
+    this ref, or key prefix) whose keys follow the marker's, in key order."""
+
+    def fetch(after: str | None, limit: int) -> list[Any]:
+        return repo.list(account_id, ref=ref, key_prefix=key_prefix, after=after, limit=limit)
+
+    return paginate_fetched(
+        params, fetch, key=lambda e: e.key, member=member, render=render, keep=keep
+    )
+
+
+def paginate_fetched(
+    params: dict[str, Any],
+    fetch: Callable[[str | None, int], Sequence[T]],
+    *,
+    key: Callable[[T], str],
+    member: str,
+    render: Callable[[T], Any],
+    keep: Callable[[T], bool] | None = None,
+) -> dict[str, Any]:
+    """`paginate` over a source read a page at a time: `fetch(after, limit)` returns at
+    most `limit` items whose `key` is greater than `after` (None: from the start), in key
+    order. MaxItems + 1 are read (to tell IsTruncated); with a `keep` filter, in batches
+    until the page is full, so a page costs the same wherever it starts. The marker is
+    the same strict one, bound to its listing."""
     max_items = params.get("MaxItems") or DEFAULT_MAX_ITEMS
     marker = params.get("Marker")
     after = _decode_marker(marker, member) if marker is not None else None
-    page: list[Any] = []
+    page: list[T] = []
+    fetch_count = 0
     while len(page) <= max_items:
         want = max_items + 1 - len(page)
-        fetch = want if keep is None else max(want, _SCAN_BATCH)
-        batch = repo.list(account_id, after=after, limit=fetch)
+        # what the page still needs; with a filter, batches that double (to _SCAN_BATCH)
+        # while it keeps rejecting
+        fetch_count = want if keep is None else max(want, min(2 * fetch_count, _SCAN_BATCH))
+        batch = fetch(after, fetch_count)
         page.extend(batch if keep is None else (i for i in batch if keep(i)))
-        if len(batch) < fetch:
+        if len(batch) < fetch_count:
             break
-        after = batch[-1].key
+        after = key(batch[-1])
     truncated = len(page) > max_items
     page = page[:max_items]
     out: dict[str, Any] = {member: [render(i) for i in page], "IsTruncated": truncated}
     if truncated:
-        out["Marker"] = _encode_marker(member, page[-1].key)
+        out["Marker"] = _encode_marker(member, key(page[-1]))
     return out
 
 

@@ -24,7 +24,7 @@ from chamberlain.ops.core.entities import (
     require_principal,
 )
 from chamberlain.ops.core.errors import NoSuchEntity
-from chamberlain.ops.core.pagination import paginate
+from chamberlain.ops.core.pagination import paginate, paginate_keyset
 from chamberlain.ops.core.policy_usage import adjust_policy_counts
 from chamberlain.ops.core.quotas import MAX_ATTACHED_POLICIES, PRINCIPAL_QUOTA_NAMES, quota_exceeded
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
@@ -106,17 +106,19 @@ def _list_attached(kind: str, name_param: str) -> Handler:
     def handler(ctx: OpContext, params: Params) -> Output:
         principal = require_principal(ctx, kind, params[name_param])
         prefix = params.get("PathPrefix") or "/"
-        kept = []
-        for attachment in _attachments(ctx, kind, principal.key):
+
+        def keep(attachment: Attachment) -> bool:
             policy = find_policy(ctx, attachment.policy_arn)
-            if policy is not None and policy.path.startswith(prefix):
-                kept.append(attachment)
-        return paginate(
+            return policy is not None and policy.path.startswith(prefix)
+
+        return paginate_keyset(  # the principal's attachments after the marker
             params,
-            kept,
-            key=lambda a: a.key,
+            ctx.uow.repo(Attachment),
+            ctx.account_id,
             member="AttachedPolicies",
             render=lambda a: {"PolicyName": _policy_name(a.policy_arn), "PolicyArn": a.policy_arn},
+            keep=keep,
+            key_prefix=joined(kind, principal.key, ""),
         )
 
     return handler
@@ -195,18 +197,50 @@ def _policy_entities(ctx: OpContext, arn: str, usage: str | None) -> dict[str, _
 def list_entities_for_policy(ctx: OpContext, params: Params) -> Output:
     """The users, groups and roles the policy is attached to (PermissionsPolicy) or
     that use it as their boundary (PermissionsBoundary); both when no filter is given.
-    EntityFilter LocalManagedPolicy / AWSManagedPolicy name no user, group or role."""
+    EntityFilter LocalManagedPolicy / AWSManagedPolicy name no user, group or role.
+
+    Attachments alone (PolicyUsageFilter PermissionsPolicy, or EntityFilter Group: a
+    group has no boundary) are a keyset page of the store's index on the policy ARN;
+    boundaries are not indexed, so a listing that includes them reads every user and
+    role of the account."""
     arn = params["PolicyArn"]
     require_policy(ctx, arn)
     wanted = params.get("EntityFilter")
     prefix = params.get("PathPrefix") or "/"
-    entities = [
-        e
-        for e in _policy_entities(ctx, arn, params.get("PolicyUsageFilter")).values()
-        if (wanted is None or _FILTERS.get(wanted) == e.kind) and e.path.startswith(prefix)
-    ]
-    entities.sort(key=lambda e: e.key)
-    page = paginate(params, entities, key=lambda e: e.key, member="_entities", render=lambda e: e)
+    usage = params.get("PolicyUsageFilter")
+
+    def kept(entity: _Entity | None) -> bool:
+        return (
+            entity is not None
+            and (wanted is None or _FILTERS.get(wanted) == entity.kind)
+            and entity.path.startswith(prefix)
+        )
+
+    if usage == "PermissionsPolicy" or wanted == "Group":
+        entities: dict[str, _Entity | None] = {}
+
+        def entity_of(attachment: Attachment) -> _Entity | None:
+            if attachment.key not in entities:
+                entities[attachment.key] = _entity(
+                    ctx, attachment.principal_kind, attachment.principal_name
+                )
+            return entities[attachment.key]
+
+        kind = _FILTERS.get(wanted or "")
+        page = paginate_keyset(
+            params,
+            ctx.uow.repo(Attachment),
+            ctx.account_id,
+            member="_entities",
+            render=entity_of,
+            keep=lambda a: kept(entity_of(a)),
+            ref=arn,
+            key_prefix=joined(kind, "") if kind else None,
+        )
+    else:
+        found = sorted(_policy_entities(ctx, arn, usage).values(), key=lambda e: e.key)
+        chosen = [e for e in found if kept(e)]
+        page = paginate(params, chosen, key=lambda e: e.key, member="_entities", render=lambda e: e)
     out: dict[str, Any] = {member: [] for member, _, _ in _MEMBERS.values()}
     for entity in page.pop("_entities"):
         member, name_key, id_key = _MEMBERS[entity.kind]

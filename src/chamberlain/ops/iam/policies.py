@@ -7,6 +7,7 @@ account are computed when they are read.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from typing import Any
 
@@ -21,7 +22,7 @@ from chamberlain.ops.core.entities import (
     require_policy,
 )
 from chamberlain.ops.core.errors import DeleteConflict
-from chamberlain.ops.core.pagination import paginate, path_prefix_filter
+from chamberlain.ops.core.pagination import paginate_fetched, path_prefix_filter
 from chamberlain.ops.core.policy_documents import managed_document
 from chamberlain.ops.core.registry import Output, Params, Target, operation
 from chamberlain.ops.core.tagging import tag_operations
@@ -40,15 +41,8 @@ def policy_arn(ctx: OpContext, name: str, path: str) -> str:
 def usage_counts(ctx: OpContext) -> Usage:
     """How often each policy is attached / used as a boundary in this account (for AWS
     managed policies, whose counters are not stored)."""
-    account = ctx.account_id
-    attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(account))
-    boundaries: Counter[str] = Counter()
-    kinds: tuple[type[User] | type[Role], ...] = (User, Role)
-    for kind in kinds:
-        for entity in ctx.uow.repo(kind).list(account):
-            if entity.permissions_boundary:
-                boundaries[entity.permissions_boundary] += 1
-    return attachments, boundaries
+    attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(ctx.account_id))
+    return attachments, _boundary_uses(ctx)
 
 
 def counts_of(policy: AnyPolicy, usage: Usage | None) -> tuple[int, int]:
@@ -159,7 +153,7 @@ def delete_policy(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ list
 
 
-def _in_use(policy: AnyPolicy, usage: Usage, params: Params) -> bool:
+def _in_use(policy: AnyPolicy, usage: Usage | None, params: Params) -> bool:
     """OnlyAttached / PolicyUsageFilter: PermissionsBoundary keeps the policies used as a
     boundary, PermissionsPolicy (and OnlyAttached alone) those attached to a user,
     group or role."""
@@ -178,25 +172,86 @@ def _list_target(ctx: OpContext, params: Params) -> Target:
 @operation("iam", "ListPolicies", resource=_list_target, read_only=True)
 def list_policies(ctx: OpContext, params: Params) -> Output:
     """Customer and AWS managed policies by name (Scope All/AWS/Local), PathPrefix,
-    OnlyAttached, PolicyUsageFilter; paginated. No Description or Tags, as in AWS."""
+    OnlyAttached, PolicyUsageFilter; paginated. No Description or Tags, as in AWS.
+
+    A keyset page: the customer policies after the marker are read from the store (their
+    names are their keys) and merged with the built-in AWS ones after it. Customer
+    policies carry their usage counts; an AWS policy's attachments are counted by the
+    store's index on the policy ARN, its uses as a boundary (rare, unindexed) once per
+    call, and only when an AWS policy is on the page or filtered by usage."""
     scope = params.get("Scope") or "All"
-    policies: list[AnyPolicy] = []
-    if scope in ("All", "Local"):
-        policies.extend(ctx.uow.repo(ManagedPolicy).list(ctx.account_id))
-    if scope in ("All", "AWS"):
-        policies.extend(AWS_MANAGED.values())
-    usage = usage_counts(ctx) if scope != "Local" else (Counter(), Counter())
+    repo = ctx.uow.repo(ManagedPolicy)
+    boundary_uses: list[Counter[str]] = []  # read at most once
+
+    def usage_of(policy: AwsManagedPolicy) -> Usage:
+        if not boundary_uses:
+            boundary_uses.append(_boundary_uses(ctx))
+        attached = ctx.uow.repo(Attachment).count(ctx.account_id, ref=policy.arn)
+        return Counter({policy.arn: attached}), boundary_uses[0]
+
+    def customer_after(after: str | None, limit: int) -> list[AnyPolicy]:
+        if after is None:
+            return [*repo.list(ctx.account_id, limit=limit)]
+        name, _, arn = after.partition(SEP)
+        found: list[AnyPolicy] = []
+        same = repo.get(ctx.account_id, name)  # names are unique: one at most
+        if same is not None and same.arn > arn:
+            found.append(same)
+        found.extend(repo.list(ctx.account_id, after=name, limit=limit))
+        return found[:limit]
+
+    def fetch(after: str | None, limit: int) -> list[AnyPolicy]:
+        found: list[AnyPolicy] = []
+        if scope in ("All", "Local"):
+            found.extend(customer_after(after, limit))
+        if scope in ("All", "AWS"):
+            keys, ordered = _aws_ordered()
+            start = 0 if after is None else bisect.bisect_right(keys, after)
+            found.extend(ordered[start : start + limit])
+        found.sort(key=_list_key)
+        return found[:limit]
+
+    usages: dict[str, Usage | None] = {}
+
+    def usage(policy: AnyPolicy) -> Usage | None:
+        if isinstance(policy, ManagedPolicy):
+            return None
+        if policy.arn not in usages:
+            usages[policy.arn] = usage_of(policy)
+        return usages[policy.arn]
+
     keep_path = path_prefix_filter(params)
     filtered = params.get("OnlyAttached") or params.get("PolicyUsageFilter")
-    kept = [p for p in policies if keep_path(p) and (not filtered or _in_use(p, usage, params))]
-    kept.sort(key=_list_key)
-    return paginate(
+    return paginate_fetched(
         params,
-        kept,
+        fetch,
         key=_list_key,
         member="Policies",
-        render=lambda p: policy_out(p, usage, detail=False),
+        render=lambda p: policy_out(p, usage(p), detail=False),
+        keep=lambda p: keep_path(p) and (not filtered or _in_use(p, usage(p), params)),
     )
+
+
+def _boundary_uses(ctx: OpContext) -> Counter[str]:
+    """How many users and roles of the account use each policy as their boundary."""
+    uses: Counter[str] = Counter()
+    kinds: tuple[type[User] | type[Role], ...] = (User, Role)
+    for kind in kinds:
+        for entity in ctx.uow.repo(kind).list(ctx.account_id):
+            if entity.permissions_boundary:
+                uses[entity.permissions_boundary] += 1
+    return uses
+
+
+_AWS_ORDER: list[tuple[list[str], list[AnyPolicy]]] = []
+
+
+def _aws_ordered() -> tuple[list[str], list[AnyPolicy]]:
+    """The AWS managed policies in listing order, and their listing keys (built once)."""
+    if not _AWS_ORDER:
+        ordered: list[AnyPolicy] = sorted(AWS_MANAGED.values(), key=_list_key)
+        _AWS_ORDER.append(([_list_key(p) for p in ordered], ordered))
+    return _AWS_ORDER[0]
 
 
 def _list_key(policy: AnyPolicy) -> str:
