@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,71 @@ def _error_response(
     return _xml(body, status, request_id)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """A request read off the wire: its verified signature (None for an unsigned
+    federation call), its metadata, the operation's name, and how to decode its input
+    (after authentication, so an unauthenticated caller learns nothing of the model)."""
+
+    signed: SignedRequest | None
+    meta: RequestMeta
+    name: str
+    decode: Callable[[], tuple[str, dict[str, Any]]]
+
+
+def _failure(
+    exc: Exception, service: str, request: Request, request_id: str, info: dict[str, str]
+) -> Response:
+    """AWS's error answer for whatever stopped a call; only a bug is a 500 (and logged)."""
+    if isinstance(exc, UnknownOperation):
+        # In the installed botocore model but not implemented here: the client gets the
+        # same answer as for an action the service does not have.
+        log.info("unimplemented operation %s (request %s)", exc.args[0], request_id)
+        unknown = unknown_action(service, exc.args[0].partition(":")[2])
+        info["outcome"] = unknown.code
+        return _error_response(
+            service,
+            unknown.code,
+            unknown.message,
+            unknown.http_status,
+            unknown.sender_fault,
+            request_id,
+            aws_fault=unknown.aws_fault_namespace,
+        )
+    if isinstance(exc, ProtocolError):
+        info["outcome"] = exc.code
+        return _error_response(
+            service,
+            exc.code,
+            exc.message,
+            exc.http_status,
+            exc.sender_fault,
+            request_id,
+            aws_fault=exc.aws_fault_namespace,
+        )
+    if isinstance(exc, ServiceError):
+        info["outcome"] = exc.code
+        if exc.code == "AccessDenied":
+            explicit = EXPLICIT_DENY in exc.message
+            note_decisions(request, "api", ["explicitDeny" if explicit else "implicitDeny"])
+        return _error_response(
+            service, exc.code, exc.message, exc.http_status, exc.sender_fault, request_id
+        )
+    if isinstance(exc, ClientDisconnect):  # the client went away mid-body: nothing to answer
+        info["outcome"] = "ClientDisconnected"
+        return Response(status_code=400)
+    info["outcome"] = "InternalFailure"
+    log.error("internal error serving request %s", request_id, exc_info=exc)
+    return _error_response(
+        service,
+        "ServiceFailure" if service not in JSON_SERVICES else "InternalFailure",
+        "An internal error occurred. Try again later.",
+        500,
+        False,
+        request_id,
+    )
+
+
 class QueryApi:
     """The IAM/STS (query protocol) and CloudTrail (JSON 1.1) endpoint."""
 
@@ -136,103 +201,84 @@ class QueryApi:
         try:
             body = await read_body(request)
             now = dt.datetime.now(dt.UTC)
-            meta = RequestMeta(
-                request_id=request_id,
-                now=now.replace(microsecond=0),  # IAM's dates have whole seconds
-                source_ip=request.client.host if request.client else "",
-                user_agent=request.headers.get("user-agent", ""),
-                secure_transport=request.url.scheme == "https",
-                region=self.region,
-            )
+            meta = self._meta(request, request_id, now)
             target = request.headers.get("x-amz-target")
             if target is not None:
                 service = json11.target_service(target, JSON_SERVICES) or "cloudtrail"
-                action = target.rsplit(".", 1)[-1]
-                info["action"] = action
-                signed, meta = self.signed(request, body, service, meta)
-                json_target = target
-
-                def decode() -> tuple[str, dict[str, Any]]:
-                    _require_served(service, json11.resolve_target(service, json_target))
-                    decoded = json11.decode_json_request(service, json_target, body)
-                    return decoded.operation, decoded.params
-
-                name = _json_operation(service, target)
+                call = self._json_call(request, body, service, target, meta, info)
             else:
                 query = request.scope.get("query_string", b"")
                 pairs = parse_form(query) if request.method == "GET" else parse_form(body)
-                first = dict(reversed(pairs))
-                service = VERSIONS.get(first.get("Version", ""), "iam")
-                action = first.get("Action", "")
-                info["action"] = action
-                if (service, action) in UNSIGNED and not _is_signed(request):
-                    signed = None  # the token or assertion in the request is its proof
-                else:
-                    signed, meta = self.signed(request, body, service, meta)
-                query_service = service
-
-                def decode() -> tuple[str, dict[str, Any]]:
-                    if find_operation(query_service, action) is not None:
-                        _require_served(query_service, action)
-                    decoded = decode_query(query_service, pairs)
-                    return decoded.operation, decoded.params
-
-                name = action
-            operation, output = await self._execute(signed, service, now, meta, name, decode, info)
-            _note_decisions(request, service, operation, output, signed is not None)
+                service = VERSIONS.get(dict(reversed(pairs)).get("Version", ""), "iam")
+                call = self._query_call(request, body, service, pairs, meta, info)
+            operation, output = await self._execute(
+                call.signed, service, now, call.meta, call.name, call.decode, info
+            )
+            _note_decisions(request, service, operation, output, call.signed is not None)
             if service in JSON_SERVICES:
                 return _json(json11.serialize_output(service, operation, output), 200, request_id)
             return _xml(serialize_response(service, operation, output, request_id), 200, request_id)
-        except UnknownOperation as exc:
-            # In the installed botocore model but not implemented here: the client gets the
-            # same answer as for an action the service does not have.
-            log.info("unimplemented operation %s (request %s)", exc.args[0], request_id)
-            unknown = unknown_action(service, exc.args[0].partition(":")[2])
-            info["outcome"] = unknown.code
-            return _error_response(
-                service,
-                unknown.code,
-                unknown.message,
-                unknown.http_status,
-                unknown.sender_fault,
-                request_id,
-                aws_fault=unknown.aws_fault_namespace,
-            )
-        except ProtocolError as exc:
-            info["outcome"] = exc.code
-            return _error_response(
-                service,
-                exc.code,
-                exc.message,
-                exc.http_status,
-                exc.sender_fault,
-                request_id,
-                aws_fault=exc.aws_fault_namespace,
-            )
-        except ServiceError as exc:
-            info["outcome"] = exc.code
-            if exc.code == "AccessDenied":
-                explicit = EXPLICIT_DENY in exc.message
-                note_decisions(request, "api", ["explicitDeny" if explicit else "implicitDeny"])
-            return _error_response(
-                service, exc.code, exc.message, exc.http_status, exc.sender_fault, request_id
-            )
-        except ClientDisconnect:  # the client went away mid-body: nothing to answer
-            info["outcome"] = "ClientDisconnected"
-            return Response(status_code=400)
-        except Exception:
-            info["outcome"] = "InternalFailure"
-            log.exception("internal error serving request %s", request_id)
-            return _error_response(
-                service,
-                "ServiceFailure" if service not in JSON_SERVICES else "InternalFailure",
-                "An internal error occurred. Try again later.",
-                500,
-                False,
-                request_id,
-            )
+        except Exception as exc:  # every failure gets AWS's answer (a 500 only for a bug)
+            return _failure(exc, service, request, request_id, info)
         finally:
             info["service"] = service
+
+    def _meta(self, request: Request, request_id: str, now: dt.datetime) -> RequestMeta:
+        return RequestMeta(
+            request_id=request_id,
+            now=now.replace(microsecond=0),  # IAM's dates have whole seconds
+            source_ip=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+            secure_transport=request.url.scheme == "https",
+            region=self.region,
+        )
+
+    def _json_call(
+        self,
+        request: Request,
+        body: bytes,
+        service: str,
+        target: str,
+        meta: RequestMeta,
+        info: dict[str, str],
+    ) -> _Call:
+        """A JSON 1.1 call (CloudTrail), named by its X-Amz-Target header; always signed."""
+        info["action"] = target.rsplit(".", 1)[-1]
+        signed, meta = self.signed(request, body, service, meta)
+
+        def decode() -> tuple[str, dict[str, Any]]:
+            _require_served(service, json11.resolve_target(service, target))
+            decoded = json11.decode_json_request(service, target, body)
+            return decoded.operation, decoded.params
+
+        return _Call(signed, meta, _json_operation(service, target), decode)
+
+    def _query_call(
+        self,
+        request: Request,
+        body: bytes,
+        service: str,
+        pairs: list[tuple[str, str]],
+        meta: RequestMeta,
+        info: dict[str, str],
+    ) -> _Call:
+        """A query-protocol call (IAM, STS): signed unless it is a federation call whose
+        token or assertion is its proof."""
+        action = dict(reversed(pairs)).get("Action", "")
+        info["action"] = action
+        signed: SignedRequest | None
+        if (service, action) in UNSIGNED and not _is_signed(request):
+            signed = None
+        else:
+            signed, meta = self.signed(request, body, service, meta)
+
+        def decode() -> tuple[str, dict[str, Any]]:
+            if find_operation(service, action) is not None:
+                _require_served(service, action)
+            decoded = decode_query(service, pairs)
+            return decoded.operation, decoded.params
+
+        return _Call(signed, meta, action, decode)
 
     async def authentication_failed(
         self, failed: KeyAuthenticationFailed, meta: RequestMeta, service: str, operation: str
