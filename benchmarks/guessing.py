@@ -16,9 +16,8 @@ Prints requests per second, the answers by error code, and the guesses that were
 actually checked: answers that say "wrong" (InvalidUserType,
 InvalidAuthenticationCode), or, for the STS paths whose answer does not tell a checked
 guess from a refused one, a right code sent after the run (refused: the device is
-locked). For bad signatures it prints the audit events written and the database's
-growth
-(so does every other path: the events of the guessing user's key).
+locked). Each path also prints the audit events written with the guessing key and the
+database's growth.
 """
 
 from __future__ import annotations
