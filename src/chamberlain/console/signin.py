@@ -126,7 +126,7 @@ def check_root(services: Services, email: str, password: str, now: dt.datetime) 
                 uow.repo(MfaDevice).list(account.account_id, ref=ROOT.lower()) if account else []
             )
         if account is None:
-            dummy_verify(password)
+            dummy_verify(services, password)
             return Outcome(ok=False)
         principal = Principal(account.account_id, None, root_caller(account.account_id))
         verified = account.root_password_hash
@@ -159,14 +159,14 @@ def check_user(
             policy = account_policy(uow, account_id)
             devices = uow.repo(MfaDevice).list(account_id, ref=key) if user else []
         if user is None:
-            dummy_verify(password)
+            dummy_verify(services, password)
             return Outcome(
                 ok=False,
                 principal=Principal(account_id, user_name, unknown_user_caller(account_id)),
             )
         principal = Principal(account_id, user.name, user_caller(user))
         if profile is None:
-            dummy_verify(password)
+            dummy_verify(services, password)
             return Outcome(ok=False, principal=principal)
         if not _verify(profile.password_hash, password):
             return Outcome(ok=False, principal=principal)
