@@ -14,13 +14,13 @@ import datetime as dt
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.ops.conftest import migrated_store
 
 from chamberlain.console.signin import (
     Outcome,
@@ -37,7 +37,6 @@ from chamberlain.domain import Account, LoginProfile
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
-from chamberlain.store.sql import SqlStore
 
 from .conftest import ACCOUNT, Console
 
@@ -306,7 +305,6 @@ def test_a_successful_sign_in_starts_the_count_again(console: Console) -> None:
 
 #: argon2 parameters slow enough (~0.5 s a hash) that a lock held while hashing shows.
 SLOW = Argon2Params(time_cost=8, memory_cost_kib=64 * 1024, parallelism=1)
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "Vq7#Lm2pXz9!"
 
 
@@ -314,29 +312,19 @@ PASSWORD = "Vq7#Lm2pXz9!"
 def slow_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
     """A migrated SQL store whose account's root user, and IAM user alice, have passwords
     hashed with cheap parameters, served with SLOW ones: a right password is re-hashed."""
-    schema = None
-    if request.param == "sqlite":
-        store = SqlStore.from_data_dir(tmp_path / "db")
-    else:
-        schema = f"chamberlain_test_{uuid.uuid4().hex[:10]}"
-        store = SqlStore(PG_URL, schema=schema)
-    store.migrate()
     cheap = hash_password(PASSWORD, TEST_PARAMS)
     now = dt.datetime.now(dt.UTC)
-    with store.unit_of_work() as uow:
-        uow.repo(Account).add(Account(ACCOUNT, "root@slow.example.com", cheap, now))
-    key = generate_key()
-    services = Services(
-        store=store, secrets=SecretBox(key), tokens=TokenSealer(key), password_params=SLOW
-    )
-    execute(services, root_caller(ACCOUNT), _meta(), "iam", "CreateUser", {"UserName": "alice"})
-    with store.unit_of_work() as uow:
-        uow.repo(LoginProfile).add(LoginProfile(ACCOUNT, "alice", cheap, now, now))
-    yield services
-    if schema is not None:
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    store.close()
+    with migrated_store(request.param, tmp_path) as store:
+        with store.unit_of_work() as uow:
+            uow.repo(Account).add(Account(ACCOUNT, "root@slow.example.com", cheap, now))
+        key = generate_key()
+        services = Services(
+            store=store, secrets=SecretBox(key), tokens=TokenSealer(key), password_params=SLOW
+        )
+        execute(services, root_caller(ACCOUNT), _meta(), "iam", "CreateUser", {"UserName": "alice"})
+        with store.unit_of_work() as uow:
+            uow.repo(LoginProfile).add(LoginProfile(ACCOUNT, "alice", cheap, now, now))
+        yield services
 
 
 def _meta() -> RequestMeta:

@@ -288,6 +288,13 @@ def _as(services: Services, caller: Caller, service: str, name: str, at: dt.date
     return "OK"
 
 
+def _first_and_summary(services: Services, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one event of `name` recorded in full, and the summary the sweep then writes."""
+    [first] = _named(services, name)
+    assert auth_failures.sweep(services, NOW + dt.timedelta(minutes=5)) == 1
+    return first, _named(services, SUMMARY)[-1]
+
+
 @pytest.mark.parametrize("operation", ["ResyncMFADevice", "EnableMFADevice"])
 def test_refused_mfa_codes_are_one_event_and_a_summary(
     sql_services: Services, changer: Caller, operation: str
@@ -307,11 +314,9 @@ def test_refused_mfa_codes_are_one_event_and_a_summary(
     ]
     free = throttle.MFA_DEVICE.free
     assert answers == ["InvalidAuthenticationCode"] * free + ["LimitExceeded"] * (7 - free)
-    [first] = _named(sql_services, operation)
+    first, summary = _first_and_summary(sql_services, operation)
     assert first["errorCode"] == "InvalidAuthenticationCodeException"
     assert first["requestParameters"]["authenticationCode1"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
-    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
-    summary = _named(sql_services, SUMMARY)[-1]
     assert summary["eventSource"] == "iam.amazonaws.com"
     assert summary["userIdentity"]["type"] == "Root"
     assert summary["serviceEventDetails"] == {
@@ -348,11 +353,9 @@ def test_refused_token_codes_are_one_event_and_a_summary(
         for n in range(4)
     }
     assert answers == {"AccessDenied"}
-    [first] = _named(sql_services, operation)
+    first, summary = _first_and_summary(sql_services, operation)
     assert first["errorCode"] == "AccessDenied"
     assert first["userIdentity"]["userName"] == "alice"
-    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
-    summary = _named(sql_services, SUMMARY)[-1]
     assert summary["eventSource"] == "sts.amazonaws.com"
     assert summary["userIdentity"]["arn"] == changer.arn
     details = summary["serviceEventDetails"]
@@ -439,10 +442,8 @@ def test_refused_root_password_changes_are_one_event_and_a_summary(
             answers.append(error.code)
     free = throttle.PASSWORD_USER.free
     assert answers == ["InvalidUserType"] * free + ["LimitExceeded"] * (7 - free)
-    [first] = _named(sql_services, "PasswordUpdated")
+    first, summary = _first_and_summary(sql_services, "PasswordUpdated")
     assert first["responseElements"] == {"PasswordUpdated": "Failure"}
-    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
-    summary = _named(sql_services, SUMMARY)[-1]
     assert summary["eventSource"] == "signin.amazonaws.com"
     assert summary["userIdentity"]["type"] == "Root"
     details = summary["serviceEventDetails"]
