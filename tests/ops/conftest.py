@@ -121,9 +121,4 @@ def sql_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
             for account in (ACCOUNT, LOWER):
                 uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
         key = generate_key()
-        yield Services(
-            store=store,
-            secrets=SecretBox(key),
-            tokens=TokenSealer(key),
-            password_params=TEST_PARAMS,
-        )
+        yield Services(store, SecretBox(key), TokenSealer(key), password_params=TEST_PARAMS)
