@@ -16,8 +16,8 @@ Prints requests per second, the answers by error code, and the guesses that were
 actually checked: answers that say "wrong" (InvalidUserType,
 InvalidAuthenticationCode), or, for the STS paths whose answer does not tell a checked
 guess from a refused one, a right code sent after the run (refused: the device is
-locked). For bad signatures it prints the audit events written and the database's
-growth.
+locked). Each path also prints the audit events written with the guessing key and the
+database's growth.
 """
 
 from __future__ import annotations
@@ -143,20 +143,24 @@ def run(server: Server, seconds: float, threads: int) -> list[tuple[str, float, 
     serial, seed = device(server, "resync", "resync")
     iam = server.keyed("iam", *key)
     bad = wrong_code(seed)
+    before_events, before_size = events(server, key[0]), db_size(server)
     answers = hammer(seconds, threads, lambda n, t: error_code(
         iam.resync_mfa_device, UserName="resync", SerialNumber=serial,
         AuthenticationCode1=bad, AuthenticationCode2=bad))  # fmt: skip
-    record("resync", answers, checked_count(answers))
+    record("resync", answers, checked_count(answers) + "; " + trail_growth(
+        server, key[0], before_events, before_size))  # fmt: skip
 
     # EnableMFADevice (an unassigned device)
     key = server.user("enable", actions)
     serial, seed = device(server, "enable", None)
     iam = server.keyed("iam", *key)
     bad = wrong_code(seed)
+    before_events, before_size = events(server, key[0]), db_size(server)
     answers = hammer(seconds, threads, lambda n, t: error_code(
         iam.enable_mfa_device, UserName="enable", SerialNumber=serial,
         AuthenticationCode1=bad, AuthenticationCode2=bad))  # fmt: skip
-    record("enable", answers, checked_count(answers))
+    record("enable", answers, checked_count(answers) + "; " + trail_growth(
+        server, key[0], before_events, before_size))  # fmt: skip
 
     # GetSessionToken and AssumeRole with wrong codes
     for path in ("get-session-token", "assume-role"):
@@ -174,11 +178,13 @@ def run(server: Server, seconds: float, threads: int) -> list[tuple[str, float, 
             return error_code(sts.assume_role, RoleArn=role, RoleSessionName="guess",
                               SerialNumber=serial, TokenCode=bad)  # fmt: skip
 
+        before_events, before_size = events(server, key[0]), db_size(server)
         answers = hammer(seconds, threads, guess)
+        growth = trail_growth(server, key[0], before_events, before_size)
         right = code_at(seed, step_at(dt.datetime.now(dt.UTC)) + 1)
         after = error_code(sts.get_session_token, SerialNumber=serial, TokenCode=right)
         verdict = "right code after: " + ("accepted (not locked)" if after == "OK" else after)
-        record(path, answers, verdict)
+        record(path, answers, f"{verdict}; {growth}")
 
     # Wrong signatures with a known key id
     key_id, _ = server.user("signer", ["iam:GetUser"])

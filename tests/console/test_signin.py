@@ -12,11 +12,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
+from tests.ops.conftest import migrated_store
+
+from chamberlain.console.signin import (
+    Outcome,
+    check_mfa_code,
+    check_root,
+    check_user,
+    load_principal,
+)
 from chamberlain.crypto import totp
-from chamberlain.domain import LoginProfile
+from chamberlain.crypto.passwords import TEST_PARAMS, Argon2Params, hash_password, needs_rehash
+from chamberlain.crypto.secrets import SecretBox, generate_key
+from chamberlain.crypto.tokens import TokenSealer
+from chamberlain.domain import Account, LoginProfile
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
@@ -282,3 +299,114 @@ def test_a_successful_sign_in_starts_the_count_again(console: Console) -> None:
     for _ in range(4):
         assert console.sign_in_user("erin", "wrong-Passw0rd!").status_code == 401
     assert console.sign_in_user("erin", PASSWORD).status_code == 303
+
+
+# ------------------------------------------------- nothing slow under the account's lock
+
+#: argon2 parameters slow enough (~0.5 s a hash) that a lock held while hashing shows.
+SLOW = Argon2Params(time_cost=8, memory_cost_kib=64 * 1024, parallelism=1)
+PASSWORD = "Vq7#Lm2pXz9!"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def slow_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """A migrated SQL store whose account's root user, and IAM user alice, have passwords
+    hashed with cheap parameters, served with SLOW ones: a right password is re-hashed."""
+    cheap = hash_password(PASSWORD, TEST_PARAMS)
+    now = dt.datetime.now(dt.UTC)
+    with migrated_store(request.param, tmp_path) as store:
+        with store.unit_of_work() as uow:
+            uow.repo(Account).add(Account(ACCOUNT, "root@slow.example.com", cheap, now))
+        key = generate_key()
+        services = Services(
+            store=store, secrets=SecretBox(key), tokens=TokenSealer(key), password_params=SLOW
+        )
+        execute(services, root_caller(ACCOUNT), _meta(), "iam", "CreateUser", {"UserName": "alice"})
+        with store.unit_of_work() as uow:
+            uow.repo(LoginProfile).add(LoginProfile(ACCOUNT, "alice", cheap, now, now))
+        yield services
+
+
+def _meta() -> RequestMeta:
+    return RequestMeta(request_id="r", now=dt.datetime.now(dt.UTC))
+
+
+def _stored_hashes(services: Services) -> tuple[str, str]:
+    with services.store.unit_of_work(read_only=True) as uow:
+        account = uow.repo(Account).get(ACCOUNT, "account")
+        profile = uow.repo(LoginProfile).get(ACCOUNT, "alice")
+    assert account is not None and profile is not None
+    return account.root_password_hash, profile.password_hash
+
+
+@pytest.mark.parametrize("who", ["root", "user"])
+def test_a_sign_in_rehash_does_not_hold_the_account_lock(slow_services: Services, who: str) -> None:
+    """A right password stored with old parameters is re-hashed (~0.5 s of argon2) with no
+    lock held: writes to the same account (on SQLite: to any account, the lock being the
+    database's) keep flowing meanwhile, on SQLite and PostgreSQL. Before, the root
+    user's re-hash ran inside the write transaction and they waited for it."""
+    services = slow_services
+    started = time.monotonic()
+    hash_password(PASSWORD, SLOW)
+    hash_time = time.monotonic() - started
+    results: list[Outcome] = []
+
+    def sign_in() -> None:
+        now = dt.datetime.now(dt.UTC)
+        if who == "root":
+            results.append(check_root(services, "root@slow.example.com", PASSWORD, now))
+        else:
+            results.append(check_user(services, ACCOUNT, "alice", PASSWORD, now))
+
+    signing = threading.Thread(target=sign_in)
+    writes: list[float] = []
+    signing.start()
+    n = 0
+    while signing.is_alive():
+        begun = time.monotonic()
+        execute(services, root_caller(ACCOUNT), _meta(), "iam", "TagUser",
+                {"UserName": "alice", "Tags": [{"Key": "n", "Value": str(n)}]})  # fmt: skip
+        writes.append(time.monotonic() - begun)
+        n += 1
+    signing.join()
+    assert [r.ok for r in results] == [True]
+    root_hash, user_hash = _stored_hashes(services)
+    assert not needs_rehash(root_hash if who == "root" else user_hash, SLOW)  # re-hashed
+    assert len(writes) >= 3, "writes ran alongside the sign-in"
+    longest = max(writes)
+    assert longest < hash_time / 2, (
+        f"a write waited {longest * 1000:.0f} ms (a hash takes {hash_time * 1000:.0f} ms)"
+    )
+
+
+def test_a_wrong_mfa_code_takes_no_account_lock(slow_services: Services) -> None:
+    """The console's MFA step checks a code with no transaction open: a wrong code is
+    answered while another transaction holds the account (PostgreSQL; SQLite's lock is
+    the database's)."""
+    services = slow_services
+    if services.store.describe()["dialect"] != "postgresql":
+        pytest.skip("SQLite has one writer lock for the whole database")
+    caller = root_caller(ACCOUNT)
+    made = execute(services, caller, _meta(), "iam", "CreateVirtualMFADevice",
+                   {"VirtualMFADeviceName": "alice"})["VirtualMFADevice"]  # fmt: skip
+    seed = made["Base32StringSeed"].decode("ascii")
+    step = totp.step_at(dt.datetime.now(dt.UTC))
+    execute(services, caller, _meta(), "iam", "EnableMFADevice",
+            {"UserName": "alice", "SerialNumber": made["SerialNumber"],
+             "AuthenticationCode1": totp.code_at(seed, step - 3),
+             "AuthenticationCode2": totp.code_at(seed, step - 2)})  # fmt: skip
+    principal = load_principal(services, ACCOUNT, "alice")
+    assert principal is not None
+    near = {totp.code_at(seed, step + k) for k in range(-3, 4)}
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in near)
+    answers: list[bool] = []
+    with services.store.unit_of_work() as holder:
+        holder.lock_account(ACCOUNT)
+        worker = threading.Thread(
+            target=lambda: answers.append(check_mfa_code(services, _meta(), principal, wrong))
+        )
+        worker.start()
+        worker.join(timeout=20)
+        assert answers == [False]  # while the lock was held
+    right = totp.code_at(seed, totp.step_at(dt.datetime.now(dt.UTC)))
+    assert check_mfa_code(services, _meta(), principal, right)

@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,24 +93,32 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOWER = "011111111111"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    """Services on a migrated SQL store holding ACCOUNT and LOWER."""
+@contextmanager
+def migrated_store(dialect: str, tmp_path: Path) -> Iterator[SqlStore]:
+    """A migrated, empty SQL store: SQLite under `tmp_path`, or a PostgreSQL schema of its
+    own (dropped afterwards)."""
     schema = None
-    if request.param == "sqlite":
+    if dialect == "sqlite":
         store = SqlStore.from_data_dir(tmp_path / "db")
     else:
         schema = f"chamberlain_test_{uuid.uuid4().hex[:10]}"
         store = SqlStore(PG_URL, schema=schema)
     store.migrate()
-    with store.unit_of_work() as uow:
-        for account in (ACCOUNT, LOWER):
-            uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
-    key = generate_key()
-    yield Services(
-        store=store, secrets=SecretBox(key), tokens=TokenSealer(key), password_params=TEST_PARAMS
-    )
-    if schema is not None:
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    store.close()
+    try:
+        yield store
+    finally:
+        if schema is not None:
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """Services on a migrated SQL store holding ACCOUNT and LOWER."""
+    with migrated_store(request.param, tmp_path) as store:
+        with store.unit_of_work() as uow:
+            for account in (ACCOUNT, LOWER):
+                uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
+        key = generate_key()
+        yield Services(store, SecretBox(key), TokenSealer(key), password_params=TEST_PARAMS)

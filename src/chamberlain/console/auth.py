@@ -28,6 +28,7 @@ from chamberlain.console.signin import (
     check_mfa_code,
     check_root,
     check_user,
+    dummy_verify,
     fingerprint,
     load_principal,
     resolve_account,
@@ -125,7 +126,7 @@ class SignIn:
             if not await self._allowed(meta, *who):
                 return self._form(request, 429, error=THROTTLED, **values)
             if account_id is None:
-                await run_in_threadpool(self._dummy_verify, password)
+                await run_in_threadpool(dummy_verify, self.services, password)
                 outcome = Outcome(ok=False)
             else:
                 outcome = await run_in_threadpool(
@@ -161,11 +162,6 @@ class SignIn:
         set_session_cookie(response, request, sessions.seal(self.services.secrets, pending))
         response.delete_cookie(sessions.SIGNIN_CSRF_COOKIE, path=PREFIX)
         return response
-
-    def _dummy_verify(self, password: str) -> None:
-        from chamberlain.crypto.passwords import verify_dummy
-
-        verify_dummy(password, self.services.password_params)
 
     # ------------------------------------------------------------------ MFA step
 

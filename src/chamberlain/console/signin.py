@@ -2,8 +2,10 @@
 
 Passwords are argon2id: a verification takes tens of milliseconds of CPU and memory, so it
 never runs inside a transaction. Each check reads what it needs in a read-only unit of
-work, verifies with no transaction open, then records the use (PasswordLastUsed, a
-re-hash with the current parameters) in a short writing one.
+work, verifies (and re-hashes a password stored with older parameters) with no
+transaction open, then records the use (PasswordLastUsed, the new hash) in a short
+writing one, under the account's lock, after checking that the stored password is still
+the one verified (else it looks again). MFA codes likewise: a wrong one takes no lock.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from chamberlain.crypto.ids import is_account_id
 from chamberlain.crypto.passwords import hash_password, needs_rehash, verify_dummy, verify_password
 from chamberlain.domain import ROOT, AccessKey, Account, LoginProfile, MfaDevice, User
 from chamberlain.ops.audit.records import HIDDEN
+from chamberlain.ops.core import throttle
 from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.iam.login import account_policy, password_expired
-from chamberlain.ops.sts.sessions import reserve_mfa_attempt, verify_mfa_code
+from chamberlain.ops.sts.sessions import code_step, reserve_mfa_attempt, verify_mfa_code
 from chamberlain.policy import PrincipalType
 
 ACCOUNT_KEY = "account"  # domain.Account.key
@@ -87,82 +90,123 @@ def _has_mfa(uow_repo: list[MfaDevice]) -> bool:
     return any(d.enabled is not None for d in uow_repo)
 
 
-def check_root(services: Services, email: str, password: str, now: dt.datetime) -> Outcome:
-    with services.store.unit_of_work(read_only=True) as uow:
-        found: list[Account] = uow.repo(Account).find_by_ref(email.strip().lower())
-        account = found[0] if found else None
-        devices = uow.repo(MfaDevice).list(account.account_id, ref=ROOT.lower()) if account else []
-    if account is None:
+#: Tries of a sign-in whose password changed between its verification and its write.
+CHECK_ATTEMPTS = 3
+
+
+def _verify(encoded: str, password: str) -> bool:
+    with throttle.hashing():
+        return verify_password(encoded, password)
+
+
+def _rehashed(services: Services, encoded: str, password: str) -> str | None:
+    """The password hashed with the current parameters, if `encoded` used others."""
+    if not needs_rehash(encoded, services.password_params):
+        return None
+    with throttle.hashing():
+        return hash_password(password, services.password_params)
+
+
+def dummy_verify(services: Services, password: str) -> None:
+    """The time of a real verification (for an unknown principal), in a hashing slot."""
+    with throttle.hashing():
         verify_dummy(password, services.password_params)
-        return Outcome(ok=False)
-    principal = Principal(account.account_id, None, root_caller(account.account_id))
-    if not verify_password(account.root_password_hash, password):
-        return Outcome(ok=False, principal=principal)
-    with services.store.unit_of_work() as uow:
-        uow.lock_account(account.account_id)
-        current = uow.repo(Account).get(account.account_id, ACCOUNT_KEY)
-        if current is not None and current.root_password_hash == account.root_password_hash:
+
+
+def check_root(services: Services, email: str, password: str, now: dt.datetime) -> Outcome:
+    """The root user's password: read, verified and (if its parameters are old) re-hashed
+    with no transaction open; then one short write, under the account's lock, records
+    its use and the new hash, provided the stored hash is still the one verified (else
+    it is verified again)."""
+    for _ in range(CHECK_ATTEMPTS):
+        with services.store.unit_of_work(read_only=True) as uow:
+            found: list[Account] = uow.repo(Account).find_by_ref(email.strip().lower())
+            account = found[0] if found else None
+            devices = (
+                uow.repo(MfaDevice).list(account.account_id, ref=ROOT.lower()) if account else []
+            )
+        if account is None:
+            dummy_verify(services, password)
+            return Outcome(ok=False)
+        principal = Principal(account.account_id, None, root_caller(account.account_id))
+        verified = account.root_password_hash
+        if not _verify(verified, password):
+            return Outcome(ok=False, principal=principal)
+        rehashed = _rehashed(services, verified, password)
+        with services.store.unit_of_work() as uow:
+            uow.lock_account(account.account_id)
+            current = uow.repo(Account).get(account.account_id, ACCOUNT_KEY)
+            if current is None or current.root_password_hash != verified:
+                continue  # changed (or gone) since: look again
             updated = replace(current, root_password_last_used=now)
-            if needs_rehash(current.root_password_hash, services.password_params):
-                updated = replace(
-                    updated,
-                    root_password_hash=hash_password(password, services.password_params),
-                )
+            if rehashed is not None:
+                updated = replace(updated, root_password_hash=rehashed)
             uow.repo(Account).touch(updated)  # no cache reads the root password
-    return Outcome(ok=True, principal=principal, has_mfa=_has_mfa(devices))
+        return Outcome(ok=True, principal=principal, has_mfa=_has_mfa(devices))
+    return Outcome(ok=False)
 
 
 def check_user(
     services: Services, account_id: str, user_name: str, password: str, now: dt.datetime
 ) -> Outcome:
+    """An IAM user's password, as `check_root`: nothing slow under a lock, and the write
+    only while the stored password is still the one verified."""
     key = user_name.strip().lower()
-    with services.store.unit_of_work(read_only=True) as uow:
-        user = uow.repo(User).get(account_id, key)
-        profile = uow.repo(LoginProfile).get(account_id, key) if user else None
-        policy = account_policy(uow, account_id)
-        devices = uow.repo(MfaDevice).list(account_id, ref=key) if user else []
-    if user is None:
-        verify_dummy(password, services.password_params)
-        return Outcome(
-            ok=False, principal=Principal(account_id, user_name, unknown_user_caller(account_id))
-        )
-    principal = Principal(account_id, user.name, user_caller(user))
-    if profile is None:
-        verify_dummy(password, services.password_params)
-        return Outcome(ok=False, principal=principal)
-    if not verify_password(profile.password_hash, password):
-        return Outcome(ok=False, principal=principal)
-    expired = password_expired(profile, policy, now)
-    if expired and policy is not None and policy.hard_expiry:
-        return Outcome(ok=False, principal=principal, expired_hard=True)
-    rehashed = (
-        hash_password(password, services.password_params)
-        if needs_rehash(profile.password_hash, services.password_params)
-        else None
-    )
-    with services.store.unit_of_work() as uow:
-        uow.lock_account(account_id)
-        current = uow.repo(User).get(account_id, key)
-        if current is not None and current.user_id == user.user_id:
+    for _ in range(CHECK_ATTEMPTS):
+        with services.store.unit_of_work(read_only=True) as uow:
+            user = uow.repo(User).get(account_id, key)
+            profile = uow.repo(LoginProfile).get(account_id, key) if user else None
+            policy = account_policy(uow, account_id)
+            devices = uow.repo(MfaDevice).list(account_id, ref=key) if user else []
+        if user is None:
+            dummy_verify(services, password)
+            return Outcome(
+                ok=False,
+                principal=Principal(account_id, user_name, unknown_user_caller(account_id)),
+            )
+        principal = Principal(account_id, user.name, user_caller(user))
+        if profile is None:
+            dummy_verify(services, password)
+            return Outcome(ok=False, principal=principal)
+        if not _verify(profile.password_hash, password):
+            return Outcome(ok=False, principal=principal)
+        expired = password_expired(profile, policy, now)
+        if expired and policy is not None and policy.hard_expiry:
+            return Outcome(ok=False, principal=principal, expired_hard=True)
+        rehashed = _rehashed(services, profile.password_hash, password)
+        with services.store.unit_of_work() as uow:
+            uow.lock_account(account_id)
+            current = uow.repo(User).get(account_id, key)
+            stored = uow.repo(LoginProfile).get(account_id, key)
+            if (
+                current is None
+                or current.user_id != user.user_id
+                or stored is None
+                or stored.password_hash != profile.password_hash
+            ):
+                continue  # changed (or gone) since: look again
             # usage data, no authorization input: no generation bumped (store/scopes.py)
             uow.repo(User).touch(replace(current, password_last_used=now))
-        stored = uow.repo(LoginProfile).get(account_id, key)
-        if rehashed and stored is not None and stored.password_hash == profile.password_hash:
-            uow.repo(LoginProfile).put(replace(stored, password_hash=rehashed))
-    return Outcome(
-        ok=True,
-        principal=principal,
-        must_change=profile.password_reset_required or expired,
-        has_mfa=_has_mfa(devices),
-    )
+            if rehashed is not None:
+                uow.repo(LoginProfile).put(replace(stored, password_hash=rehashed))
+        return Outcome(
+            ok=True,
+            principal=principal,
+            must_change=profile.password_reset_required or expired,
+            has_mfa=_has_mfa(devices),
+        )
+    return Outcome(ok=False)
 
 
 def check_mfa_code(services: Services, meta: RequestMeta, principal: Principal, code: str) -> bool:
     """Is `code` a fresh code of one of the principal's enabled devices? Each device counts
     the attempt first, in the per-device counter every path shares (STS, Enable and
-    ResyncMFADevice), outside any write transaction; a locked device refuses every code
-    unchecked, and each code is accepted once."""
+    ResyncMFADevice), and the code is checked with no transaction open: a wrong code
+    takes no lock. Only a matching code is checked again, and its step written (each
+    code is accepted once), under the account's lock. A locked device refuses every code
+    unchecked."""
     owner = _owner(principal.user_name)
+    code = code.strip()
     with services.store.unit_of_work(read_only=True) as uow:
         ctx = OpContext(caller=principal.caller, meta=meta, uow=uow, services=services)
         serials = [
@@ -171,14 +215,19 @@ def check_mfa_code(services: Services, meta: RequestMeta, principal: Principal, 
             if d.enabled is not None
         ]
         attempts = [reserve_mfa_attempt(ctx, serial, owner) for serial in serials]
-    for attempt in attempts:
-        if attempt is None or attempt.locked:
-            continue
+        matching = [
+            attempt
+            for attempt in attempts
+            if attempt is not None
+            and not attempt.locked
+            and code_step(ctx, attempt.serial_number, code, owner) is not None
+        ]
+    for attempt in matching:
         with services.store.unit_of_work() as uow:
             uow.lock_account(principal.account_id)
             ctx = OpContext(caller=principal.caller, meta=meta, uow=uow, services=services)
             ctx.prepared = attempt
-            if verify_mfa_code(ctx, attempt.serial_number, code.strip(), owner):
+            if verify_mfa_code(ctx, attempt.serial_number, code, owner):
                 return True
     return False
 

@@ -7,16 +7,20 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from chamberlain.domain import Event
+from chamberlain.crypto import totp
+from chamberlain.crypto.passwords import hash_password
+from chamberlain.domain import Account, Event
 from chamberlain.ops.core import auth_failures, throttle
 from chamberlain.ops.core.authn import KeyAuthenticationFailed, KnownKey
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError, SignatureDoesNotMatch
+from chamberlain.ops.iam.login import change_root_password
 
 from ..conftest import ACCOUNT, NOW, meta, root_caller, user_caller
 
@@ -251,3 +255,197 @@ def test_sign_in_failures_are_a_console_login_event_per_window_and_a_summary(
     details = summary["serviceEventDetails"]
     assert (details["refusedOperation"], details["failedAuthentications"]) == ("ConsoleLogin", 4)
     assert summary["userIdentity"]["userName"] == "alice"
+
+
+# --------------------------------------------------------------- refused MFA codes
+
+
+def _device(services: Services, name: str, user: str | None) -> tuple[str, str]:
+    """A virtual device, enabled for `user` (None: left unassigned); its serial and seed."""
+    made = _root(services, "CreateVirtualMFADevice", VirtualMFADeviceName=name)
+    serial = made["VirtualMFADevice"]["SerialNumber"]
+    seed = made["VirtualMFADevice"]["Base32StringSeed"].decode("ascii")
+    if user is not None:
+        step = totp.step_at(NOW)
+        _root(services, "EnableMFADevice", UserName=user, SerialNumber=serial,
+              AuthenticationCode1=totp.code_at(seed, step - 3),
+              AuthenticationCode2=totp.code_at(seed, step - 2))  # fmt: skip
+    return serial, seed
+
+
+def _wrong(seed: str) -> str:
+    near = {totp.code_at(seed, totp.step_at(NOW) + k) for k in range(-5, 5)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
+
+
+def _as(services: Services, caller: Caller, service: str, name: str, at: dt.datetime,
+        ip: str = "10.5.5.5", **params: Any) -> str:  # fmt: skip
+    request = RequestMeta(request_id="r", now=at, source_ip=ip)
+    try:
+        execute(services, caller, request, service, name, params)
+    except ServiceError as error:
+        return error.code
+    return "OK"
+
+
+def _first_and_summary(services: Services, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one event of `name` recorded in full, and the summary the sweep then writes."""
+    [first] = _named(services, name)
+    assert auth_failures.sweep(services, NOW + dt.timedelta(minutes=5)) == 1
+    return first, _named(services, SUMMARY)[-1]
+
+
+@pytest.mark.parametrize("operation", ["ResyncMFADevice", "EnableMFADevice"])
+def test_refused_mfa_codes_are_one_event_and_a_summary(
+    sql_services: Services, changer: Caller, operation: str
+) -> None:
+    """Wrong code pairs, then refusals while the device is locked: each counted, the
+    first recorded in full, the window's count in one summary naming the device (on
+    SQLite and PostgreSQL)."""
+    serial, seed = _device(
+        sql_services, "guessed", "alice" if operation == "ResyncMFADevice" else None
+    )
+    bad = _wrong(seed)
+    params = {"UserName": "alice", "SerialNumber": serial,
+              "AuthenticationCode1": bad, "AuthenticationCode2": bad}  # fmt: skip
+    answers = [
+        _as(sql_services, root_caller(), "iam", operation, NOW + dt.timedelta(seconds=n), **params)
+        for n in range(7)
+    ]
+    free = throttle.MFA_DEVICE.free
+    assert answers == ["InvalidAuthenticationCode"] * free + ["LimitExceeded"] * (7 - free)
+    first, summary = _first_and_summary(sql_services, operation)
+    assert first["errorCode"] == "InvalidAuthenticationCodeException"
+    assert first["requestParameters"]["authenticationCode1"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert summary["eventSource"] == "iam.amazonaws.com"
+    assert summary["userIdentity"]["type"] == "Root"
+    assert summary["serviceEventDetails"] == {
+        "refusedOperation": operation,
+        "sourceIPAddress": "10.5.5.5",
+        "serialNumber": serial,
+        "failedAuthentications": 7,
+        "firstFailureTime": "2026-11-28T12:00:00Z",
+        "lastFailureTime": "2026-11-28T12:00:06Z",
+        "windowSeconds": 300,
+    }
+    with sql_services.store.unit_of_work(read_only=True) as uow:
+        [event] = [e for e in uow.events.iterate(ACCOUNT) if e.event_name == SUMMARY]
+    assert ("AWS::IAM::MFADevice", serial) in event.resources
+
+
+@pytest.mark.parametrize("operation", ["GetSessionToken", "AssumeRole"])
+def test_refused_token_codes_are_one_event_and_a_summary(
+    sql_services: Services, changer: Caller, operation: str
+) -> None:
+    serial, seed = _device(sql_services, "alice", "alice")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}  # fmt: skip
+    _root(sql_services, "CreateRole", RoleName="target", AssumeRolePolicyDocument=json.dumps(trust))
+    allow = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [allow]}
+    _root(sql_services, "PutUserPolicy", UserName="alice", PolicyName="assume",
+          PolicyDocument=json.dumps(policy))  # fmt: skip
+    params: dict[str, Any] = {"SerialNumber": serial, "TokenCode": _wrong(seed)}
+    if operation == "AssumeRole":
+        params.update(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/target", RoleSessionName="guess")
+    answers = {
+        _as(sql_services, changer, "sts", operation, NOW + dt.timedelta(seconds=n), **params)
+        for n in range(4)
+    }
+    assert answers == {"AccessDenied"}
+    first, summary = _first_and_summary(sql_services, operation)
+    assert first["errorCode"] == "AccessDenied"
+    assert first["userIdentity"]["userName"] == "alice"
+    assert summary["eventSource"] == "sts.amazonaws.com"
+    assert summary["userIdentity"]["arn"] == changer.arn
+    details = summary["serviceEventDetails"]
+    assert (details["refusedOperation"], details["serialNumber"]) == (operation, serial)
+    assert details["failedAuthentications"] == 4
+    # the right code is still accepted (and recorded as the call it is)
+    later = NOW + dt.timedelta(minutes=5)
+    right = {**params, "TokenCode": totp.code_at(seed, totp.step_at(later))}
+    assert _as(sql_services, changer, "sts", operation, later, **right) == "OK"
+
+
+def test_a_token_code_for_no_device_is_counted_without_one(
+    sql_services: Services, changer: Caller
+) -> None:
+    """A serial number naming no device of the caller's is refused as a wrong code and
+    counted under the caller alone (made-up serials make no windows of their own)."""
+    for n in range(3):
+        serial = f"arn:aws:iam::{ACCOUNT}:mfa/made-up-{n}"
+        at = NOW + dt.timedelta(seconds=n)
+        code = _as(sql_services, changer, "sts", "GetSessionToken", at, SerialNumber=serial,
+                   TokenCode="123456")  # fmt: skip
+        assert code == "AccessDenied"
+    assert len(_named(sql_services, "GetSessionToken")) == 1
+    assert auth_failures.sweep(sql_services, NOW + dt.timedelta(minutes=5)) == 1
+    details = _named(sql_services, SUMMARY)[-1]["serviceEventDetails"]
+    assert "serialNumber" not in details and details["failedAuthentications"] == 3
+
+
+@pytest.mark.parametrize("operation", ["ResyncMFADevice", "GetSessionToken"])
+def test_a_refused_code_does_not_wait_for_the_account_lock(
+    sql_services: Services, changer: Caller, operation: str
+) -> None:
+    """A wrong code is refused before the operation's unit of work: answered while another
+    transaction holds the account (PostgreSQL: SQLite's lock is the database's)."""
+    if sql_services.store.describe()["dialect"] != "postgresql":
+        pytest.skip("SQLite has one writer lock for the whole database")
+    serial, seed = _device(sql_services, "alice", "alice")
+    bad = _wrong(seed)
+    if operation == "ResyncMFADevice":
+        caller, service = root_caller(), "iam"
+        params = {"UserName": "alice", "SerialNumber": serial,
+                  "AuthenticationCode1": bad, "AuthenticationCode2": bad}  # fmt: skip
+        expected = "InvalidAuthenticationCode"
+    else:
+        caller, service, expected = changer, "sts", "AccessDenied"
+        params = {"SerialNumber": serial, "TokenCode": bad}
+    assert _as(sql_services, caller, service, operation, NOW, **params) == expected  # in full
+    answers: list[str] = []
+    with sql_services.store.unit_of_work() as holder:
+        holder.lock_account(ACCOUNT)
+        later = NOW + dt.timedelta(seconds=1)
+        worker = threading.Thread(
+            target=lambda: answers.append(
+                _as(sql_services, caller, service, operation, later, **params)
+            )
+        )
+        worker.start()
+        worker.join(timeout=20)
+        assert answers == [expected]  # while the lock was held
+    assert len(_named(sql_services, operation)) == 1
+
+
+# ------------------------------------------------------ the root password's change
+
+
+def test_refused_root_password_changes_are_one_event_and_a_summary(
+    sql_services: Services,
+) -> None:
+    with sql_services.store.unit_of_work() as uow:
+        account = uow.repo(Account).get(ACCOUNT, "account")
+        assert account is not None
+        hashed = hash_password(GOOD, sql_services.password_params)
+        uow.repo(Account).put(replace(account, root_password_hash=hashed))
+    answers = []
+    for n in range(7):
+        request = RequestMeta(
+            request_id="r", now=NOW + dt.timedelta(seconds=n), source_ip="10.6.6.6"
+        )
+        try:
+            change_root_password(
+                sql_services, root_caller(), request, f"Wrong-{n}!", "Hs4$Kd8wPn3@"
+            )
+        except ServiceError as error:
+            answers.append(error.code)
+    free = throttle.PASSWORD_USER.free
+    assert answers == ["InvalidUserType"] * free + ["LimitExceeded"] * (7 - free)
+    first, summary = _first_and_summary(sql_services, "PasswordUpdated")
+    assert first["responseElements"] == {"PasswordUpdated": "Failure"}
+    assert summary["eventSource"] == "signin.amazonaws.com"
+    assert summary["userIdentity"]["type"] == "Root"
+    details = summary["serviceEventDetails"]
+    assert (details["refusedOperation"], details["failedAuthentications"]) == ("PasswordUpdated", 7)
+    assert details["sourceIPAddress"] == "10.6.6.6"

@@ -728,12 +728,21 @@ def record_sign_in(
     }
     if not success:
         rec["errorMessage"] = error_message
-    if deferred and services.group_commit is not None:
-        pending = pending_event(services.secrets, identity.account_id, rec, [])
-        services.group_commit.submit_item((identity.account_id,), append_pending, pending)
-        return None
+    if deferred:
+        return _submit(services, identity.account_id, rec)
     with services.store.unit_of_work() as uow:
         return append(uow, services.secrets, identity.account_id, rec, [])
+
+
+def _submit(services: Services, account_id: str, rec: dict[str, Any]) -> Event | None:
+    """Append `rec` by the group-commit writer (so this thread takes no account lock), or
+    at once without one."""
+    if services.group_commit is None:
+        with services.store.unit_of_work() as uow:
+            return append(uow, services.secrets, account_id, rec, [])
+    pending = pending_event(services.secrets, account_id, rec, [])
+    services.group_commit.submit_item((account_id,), append_pending, pending)
+    return None
 
 
 def record_password_updated(
@@ -741,6 +750,15 @@ def record_password_updated(
 ) -> Event:
     """The root user's console password change, as AWS's sign-in service records it
     (eventName PasswordUpdated, responseElements.PasswordUpdated Success or Failure),
-    in `uow`: the change's own, or one of its own for a failure."""
+    in the change's `uow` (a failure: `record_password_update_failure`)."""
     rec = _sign_in_record(meta, identity, "PasswordUpdated", success)
     return append(uow, secrets, identity.account_id, rec, [])
+
+
+def record_password_update_failure(
+    services: Services, meta: RequestMeta, identity: Caller
+) -> Event | None:
+    """A refused root password change (PasswordUpdated Failure), appended by the
+    group-commit writer: the refused request waits for no account lock."""
+    rec = _sign_in_record(meta, identity, "PasswordUpdated", False)
+    return _submit(services, identity.account_id, rec)

@@ -10,12 +10,13 @@ by `sweep`. Past the limit, failures answer Throttling and write nothing at all.
 A rightly signed request is never throttled: holding a key id does not let anyone shut
 its owner out.
 
-Refused passwords (ChangePassword's wrong old password or locked attempts, console
-sign-in failures) are aggregated the same way, per principal and source
-(throttle.PASSWORD_FAILURES): the first of a window is recorded in full (handed to the
-group-commit writer, so the request takes no account lock), the window's total follows
-as one summary event. The guessing itself is bounded by throttle.PASSWORD_USER and
-PASSWORD_SOURCE.
+Refused passwords and MFA codes (ChangePassword's wrong old password or locked
+attempts, the console's root password change, console sign-in failures, wrong or locked
+codes of Enable/ResyncMFADevice and of STS's TokenCode) are aggregated the same way, per
+principal, operation and source, and device for a code (throttle.PASSWORD_FAILURES): the
+first of a window is recorded in full (handed to the group-commit writer, so the request
+takes no account lock), the window's total follows as one summary event. The guessing
+itself is bounded by throttle.PASSWORD_USER, PASSWORD_SOURCE and MFA_DEVICE.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def sweep(services: Services, now: dt.datetime) -> int:
     return written
 
 
-def password_refused(
+def secret_refused(
     services: Services,
     meta: RequestMeta,
     caller: Caller,
@@ -87,13 +88,31 @@ def password_refused(
     error: ServiceError,
     account_id: str,
 ) -> None:
-    """A refused password of an API call (ChangePassword): counted; recorded in full only
-    as the first of its principal's and source's window."""
-    if _first_refusal(services, meta, caller, service, operation, account_id):
+    """A refused password or MFA code of an API call (ChangePassword, Enable and
+    ResyncMFADevice, an STS TokenCode): counted; recorded in full (by the group-commit
+    writer: no account lock) only as the first of its principal's, source's and device's
+    window."""
+    device = error.device if isinstance(error, throttle.RefusedSecret) else None
+    if _first_refusal(services, meta, caller, service, operation, account_id, device):
         audit.record_deferred(
             services, caller, meta, service, operation, params, error=error,
             account_id=account_id, read_only=False,
         )  # fmt: skip
+
+
+def root_password_change_refused(
+    services: Services, meta: RequestMeta, caller: Caller, error: ServiceError
+) -> None:
+    """The console's root password change refused: a wrong old password (or an attempt
+    while locked) is counted, and a PasswordUpdated Failure event recorded for the first
+    of its source's window; any other refusal is recorded in full. Both by the
+    group-commit writer: no account lock."""
+    if isinstance(error, throttle.RefusedSecret) and not _first_refusal(
+        services, meta, caller, "signin", "PasswordUpdated", caller.account_id
+    ):
+        return
+    if services.audit:
+        audit.record_password_update_failure(services, meta, caller)
 
 
 def sign_in_failed(
@@ -115,13 +134,16 @@ def _first_refusal(
     service: str,
     operation: str,
     account_id: str,
+    device: str | None = None,
 ) -> bool:
     """Count a refusal (for the trail: nothing without one); whether it is its window's
     first, to be recorded in full."""
     if not services.audit:
         return False
     name = ROOT if caller.type is PrincipalType.ROOT else (caller.user_name or audit.HIDDEN)
-    key = "/".join((account_id, service, operation, meta.source_ip, name))
+    # No part before the name holds a "/" (user names cannot); a serial number may.
+    parts = (account_id, service, operation, meta.source_ip, name)
+    key = "/".join((*parts, device) if device else parts)
     failure = throttle.refused_password(services.store, key, meta.now)
     for ended in failure.summaries:
         _summarize(services, ended)
@@ -133,9 +155,12 @@ def _summarize(services: Services, counter: Counter) -> int:
     if counter.count <= 1 or not services.audit:
         return 0
     if counter.scope == throttle.PASSWORD_FAILURES.scope:
-        account_id, service, operation, source, name = counter.key.split("/", 4)
+        account_id, service, operation, source, name, *device = counter.key.split("/", 5)
         identity, resources = _refused_identity(services, account_id, name)
         details: dict[str, Any] = {"refusedOperation": operation, "sourceIPAddress": source}
+        if device:
+            details["serialNumber"] = device[0]
+            resources.append(["AWS::IAM::MFADevice", device[0]])
         details.update(_window(counter, throttle.PASSWORD_FAILURES))
     else:
         account_id, _, access_key_id = counter.key.partition("/")

@@ -108,8 +108,8 @@ def execute_request(
     event, then commit once. An operation with a preparer authenticates in the preparer's
     read-only unit of work instead; its write runs after the slow work, prepared again
     while what it read goes stale. A read-only call's event goes to the group-commit
-    writer; a failed call's event is written after the rollback (a refused password's
-    only as the first of its window, auth_failures.password_refused). Authentication and
+    writer; a failed call's event is written after the rollback (a refused password's or
+    MFA code's only as the first of its window, auth_failures.secret_refused). Authentication and
     decoding errors propagate unrecorded (the app records failures of known keys)."""
     op = lookup(service, name)
     read_only = op is None or op.read_only
@@ -121,8 +121,8 @@ def execute_request(
     except ServiceError as error:  # rolled back: the failure is recorded on its own
         if error is call.failure and call.caller is not None and services.audit:
             for account in call.accounts:
-                if isinstance(error, throttle.RefusedPassword):  # a guess: counted
-                    auth_failures.password_refused(
+                if isinstance(error, throttle.RefusedSecret):  # a guess: counted
+                    auth_failures.secret_refused(
                         services, meta, call.caller, service=service, operation=name,
                         params=call.params, error=error, account_id=account,
                     )  # fmt: skip

@@ -30,7 +30,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from chamberlain.ops.core.errors import InvalidUserType, LimitExceeded
+from chamberlain.ops.core.errors import (
+    AccessDenied,
+    InvalidAuthenticationCode,
+    InvalidUserType,
+    LimitExceeded,
+    ServiceError,
+)
 from chamberlain.store.api import Store, UnitOfWork
 from chamberlain.store.counters import Counter
 
@@ -64,8 +70,10 @@ MFA_DEVICE = Limit(
 #: Failed signatures with a known access key, per key and per source, in fixed windows.
 AUTHN_KEY = Limit("authn-key", 100, dt.timedelta(minutes=5))
 AUTHN_SOURCE = Limit("authn-source", 300, dt.timedelta(minutes=5))
-#: Refused passwords (ChangePassword, console sign-in), per principal and source, in fixed
-#: windows: only counted for the trail (the PASSWORD_* limits above bound the guessing).
+#: Refused passwords and MFA codes (ChangePassword, the root password's change, console
+#: sign-in, Enable/ResyncMFADevice, STS TokenCodes), per principal, operation, source
+#: (and device), in fixed windows: only counted for the trail (the limits above bound
+#: the guessing).
 PASSWORD_FAILURES = Limit("password-failure", 0, dt.timedelta(minutes=5))
 #: Limits whose ended windows are summarized in the trail (`due_summaries`).
 SUMMARIZED = (AUTHN_KEY, PASSWORD_FAILURES)
@@ -100,9 +108,21 @@ class Locked(Exception):
         self.until = until
 
 
-class RefusedPassword:
-    """A ServiceError refusing a password (wrong, or its guesses locked): the dispatcher
-    counts it (auth_failures.password_refused) instead of recording each one in full."""
+class RefusedSecret:
+    """A ServiceError refusing a password or an MFA code (wrong, or its guesses locked):
+    the dispatcher counts it (auth_failures.secret_refused) instead of recording each one
+    in full. `device`: the MFA device whose code was refused (None: a password, or a
+    serial number naming no device of the caller's)."""
+
+    device: str | None = None
+
+
+class RefusedPassword(RefusedSecret):
+    """A refused password."""
+
+
+class RefusedCode(RefusedSecret):
+    """A refused MFA code."""
 
 
 class WrongPassword(InvalidUserType, RefusedPassword, code="InvalidUserType", status=400):
@@ -111,6 +131,29 @@ class WrongPassword(InvalidUserType, RefusedPassword, code="InvalidUserType", st
 
 class PasswordLocked(LimitExceeded, RefusedPassword, code="LimitExceeded", status=409):
     """The answer to a password attempt while its user or source is locked."""
+
+
+class WrongCode(
+    InvalidAuthenticationCode, RefusedCode, code="InvalidAuthenticationCode", status=403
+):
+    """Enable/ResyncMFADevice's answer to wrong codes."""
+
+
+class CodeLocked(LimitExceeded, RefusedCode, code="LimitExceeded", status=409):
+    """Enable/ResyncMFADevice's answer while the device is locked."""
+
+
+class CodeDenied(AccessDenied, RefusedCode, code="AccessDenied", status=403):
+    """STS's answer to a wrong (or replayed, or locked) TokenCode."""
+
+
+def refused_code(kind: type[RefusedCode], message: str, device: str | None) -> ServiceError:
+    """A refusal (WrongCode, CodeLocked, CodeDenied) of a code for `device`, counted per
+    device in the trail."""
+    error = kind(message)  # type: ignore[call-arg]  # the ServiceError's constructor
+    error.device = device
+    assert isinstance(error, ServiceError)
+    return error
 
 
 def reserve(store: Store, attempts: Sequence[tuple[Limit, str]], now: dt.datetime) -> None:

@@ -36,7 +36,7 @@ from chamberlain.crypto.passwords import (
 )
 from chamberlain.domain import Account, LoginProfile, PasswordPolicy, User
 from chamberlain.ops.audit import records as audit
-from chamberlain.ops.core import authz, throttle
+from chamberlain.ops.core import auth_failures, authz, throttle
 from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services
 from chamberlain.ops.core.entities import require_user
 from chamberlain.ops.core.errors import (
@@ -443,7 +443,9 @@ def change_root_password(
     Recorded as AWS's sign-in service records it: eventName PasswordUpdated (eventType
     AwsConsoleSignIn, no request parameters, responseElements.PasswordUpdated Success or
     Failure). As for ChangePassword, the argon2 work runs with no transaction open and
-    the write checks the stored password is still the one verified (else, again)."""
+    the write checks the stored password is still the one verified (else, again). A
+    refusal takes no account lock: a wrong old password is counted, and recorded in
+    full only as the first of its source's window (auth_failures)."""
     if not caller.is_root:
         raise InvalidUserType("Only the root user can change the root user's password.")
     try:
@@ -461,10 +463,8 @@ def change_root_password(
                     audit.record_password_updated(uow, services.secrets, meta, caller, success=True)
                 return
         raise ConcurrentModification(CONCURRENT_CHANGE)
-    except ServiceError:
-        if services.audit:
-            with services.store.unit_of_work() as uow:
-                audit.record_password_updated(uow, services.secrets, meta, caller, success=False)
+    except ServiceError as error:  # a wrong old password: counted (auth_failures)
+        auth_failures.root_password_change_refused(services, meta, caller, error)
         raise
 
 

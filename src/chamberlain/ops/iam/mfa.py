@@ -4,7 +4,9 @@ GetMFADevice, TagMFADevice, UntagMFADevice, ListMFADeviceTags. Codes presented t
 (and later the console) are checked by `sessions.verify_mfa_code`. Every path that checks a
 code counts the attempt first in the device's shared counter (throttle.MFA_DEVICE, in
 the database: the bound holds across nodes and restarts): Enable and Resync answer
-LimitExceeded while the device is locked, without looking at the codes.
+LimitExceeded while the device is locked, without looking at the codes. Their preparer
+refuses wrong codes before the unit of work, so a guess takes no account lock, and is
+recorded in the trail only as the first of its window (auth_failures).
 
 The TOTP seed is generated here, encrypted at rest with the operator's key (bound to the
 device's serial number, so a blob copied onto another row does not decrypt) and shown
@@ -26,6 +28,7 @@ Deactivate, Resync, ListMFADevices, GetMFADevice) on the user.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,8 +43,6 @@ from chamberlain.ops.core.entities import MFA_DEVICES
 from chamberlain.ops.core.errors import (
     DeleteConflict,
     EntityAlreadyExists,
-    InvalidAuthenticationCode,
-    LimitExceeded,
     NoSuchEntity,
     ValidationError,
 )
@@ -144,31 +145,49 @@ def qr_png(uri: str) -> bytes:
     return buffer.getvalue()
 
 
-def _count_attempt(ctx: OpContext, params: Params) -> MfaAttempt | None:
-    """Preparer of EnableMFADevice and ResyncMFADevice: count the attempt at the two codes
-    in the device's shared counter before the unit of work; LimitExceeded while the
-    device is locked (the codes are not checked then, right or wrong)."""
-    attempt = reserve_mfa_attempt(ctx, params["SerialNumber"])
-    if attempt is not None and attempt.locked:
-        raise LimitExceeded(throttle.LOCKED_MESSAGE)
-    return attempt
+def _code_preparer(
+    checks: Callable[[OpContext, Params], MfaDevice],
+) -> Callable[[OpContext, Params], MfaAttempt | None]:
+    """The preparer of EnableMFADevice and ResyncMFADevice, before the unit of work: count
+    the attempt at the two codes in the device's shared counter (CodeLocked, i.e.
+    LimitExceeded, while the device is locked: the codes are not checked then, right or
+    wrong), run the operation's `checks` (so their errors come first, as before), and
+    refuse wrong codes (WrongCode). A refused attempt so takes no account lock; the
+    operation checks again under it, and accepts the codes once."""
+
+    def prepare(ctx: OpContext, params: Params) -> MfaAttempt | None:
+        attempt = reserve_mfa_attempt(ctx, params["SerialNumber"])
+        if attempt is not None and attempt.locked:
+            raise throttle.refused_code(
+                throttle.CodeLocked, throttle.LOCKED_MESSAGE, attempt.serial_number
+            )
+        device = checks(ctx, params)
+        if attempt is None or _codes_step(ctx, device, params) is None:
+            raise throttle.refused_code(throttle.WrongCode, INVALID_CODE, device.serial_number)
+        return attempt
+
+    return prepare
 
 
-def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
+def _codes_step(ctx: OpContext, device: MfaDevice, params: Params) -> int | None:
     """The step of AuthenticationCode2, if the two codes are consecutive codes of the
-    device not used before (and the attempt was counted); else InvalidAuthenticationCode.
-    Right codes clear the device's count."""
-    if not mfa_attempt_counted(ctx, device.serial_number):
-        raise InvalidAuthenticationCode(INVALID_CODE)
-    step = totp.verify_two_consecutive(
+    device not used before (writes nothing)."""
+    return totp.verify_two_consecutive(
         _seed(ctx, device),
         params["AuthenticationCode1"],
         params["AuthenticationCode2"],
         ctx.now,
         last_used_step=device.last_step,
     )
-    if step is None:
-        raise InvalidAuthenticationCode(INVALID_CODE)
+
+
+def _check_codes(ctx: OpContext, device: MfaDevice, params: Params) -> int:
+    """Under the lock: the step of AuthenticationCode2, if the codes are still right (the
+    preparer counted the attempt and checked them; they may have been used since);
+    else WrongCode. Right codes clear the device's count."""
+    step = _codes_step(ctx, device, params)
+    if not mfa_attempt_counted(ctx, device.serial_number) or step is None:
+        raise throttle.refused_code(throttle.WrongCode, INVALID_CODE, device.serial_number)
     mfa_code_accepted(ctx, device.serial_number)
     return step
 
@@ -296,26 +315,36 @@ def create_virtual_mfa_device(ctx: OpContext, params: Params) -> Output:
     return {"VirtualMFADevice": compact(device)}
 
 
-@operation("iam", "EnableMFADevice", resource=owner_target, prepare=_count_attempt)
-def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
+def _enabling(ctx: OpContext, params: Params) -> MfaDevice:
+    """EnableMFADevice's checks before the codes: the device, free, and the quota."""
     owner = credential_owner(ctx, params)
     device = MFA_DEVICES.require(ctx, params["SerialNumber"])
     if device.user_name is not None:
         raise EntityAlreadyExists(IN_USE)
-    repo = _repo(ctx)
-    if repo.count(ctx.account_id, ref=owner.lower()) >= MFA_DEVICES_PER_USER:
+    if _repo(ctx).count(ctx.account_id, ref=owner.lower()) >= MFA_DEVICES_PER_USER:
         raise quota_exceeded("MFADevicesPerUser", MFA_DEVICES_PER_USER)
+    return device
+
+
+def _resyncing(ctx: OpContext, params: Params) -> MfaDevice:
+    """ResyncMFADevice's check before the codes: the device is the user's."""
+    return _require_assigned(ctx, params["SerialNumber"], credential_owner(ctx, params))
+
+
+@operation("iam", "EnableMFADevice", resource=owner_target, prepare=_code_preparer(_enabling))
+def enable_mfa_device(ctx: OpContext, params: Params) -> Output:
+    owner = credential_owner(ctx, params)
+    device = _enabling(ctx, params)
     step = _check_codes(ctx, device, params)
     # A clock offset learned (ResyncMFADevice) while the device was assigned before does
     # not carry over: a newly enabled device is checked against the server's clock.
-    repo.put(replace(device, user_name=owner, enabled=ctx.now, last_step=step, offset=0))
+    _repo(ctx).put(replace(device, user_name=owner, enabled=ctx.now, last_step=step, offset=0))
     return None
 
 
-@operation("iam", "ResyncMFADevice", resource=owner_target, prepare=_count_attempt)
+@operation("iam", "ResyncMFADevice", resource=owner_target, prepare=_code_preparer(_resyncing))
 def resync_mfa_device(ctx: OpContext, params: Params) -> Output:
-    owner = credential_owner(ctx, params)
-    device = _require_assigned(ctx, params["SerialNumber"], owner)
+    device = _resyncing(ctx, params)
     step = _check_codes(ctx, device, params)
     # Resynchronizing is how a device whose clock drifted is brought back: its offset
     # is learned from the two codes and used from now on.

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chamberlain.domain import ROOT, AccessKey, Account, Role, Tags
-from chamberlain.ops.core import authz
+from chamberlain.ops.core import authz, throttle
 from chamberlain.ops.core.context import Caller, OpContext
 from chamberlain.ops.core.errors import (
     AccessDenied,
@@ -55,6 +56,7 @@ from chamberlain.ops.sts.sessions import (
     decode_authorization_message,
     is_session_token_session,
     issue_credentials,
+    refuse_wrong_code,
     reserve_mfa_attempt,
     verify_mfa_code,
 )
@@ -118,18 +120,31 @@ def _mfa(ctx: OpContext, params: Params, owner: str | None) -> bool:
         return False
     if serial is None or code is None or owner is None:
         raise AccessDenied(MFA_FAILED)
-    if not verify_mfa_code(ctx, serial, code, owner):
-        raise AccessDenied(MFA_FAILED)
+    if not verify_mfa_code(ctx, serial, code, owner):  # replayed since it was prepared
+        raise throttle.refused_code(throttle.CodeDenied, MFA_FAILED, serial)
     return True
 
 
-def _count_mfa_attempt(ctx: OpContext, params: Params) -> object:
-    """Preparer of GetSessionToken and AssumeRole: count the attempt at a code for the
-    caller's own device before the unit of work (sessions.reserve_mfa_attempt)."""
-    owner = _mfa_owner(ctx.caller)
-    if owner is None or params.get("TokenCode") is None:
-        return None
-    return reserve_mfa_attempt(ctx, params.get("SerialNumber"), owner)
+def _mfa_preparer(
+    checks: Callable[[OpContext, Params], object],
+) -> Callable[[OpContext, Params], object]:
+    """The preparer of GetSessionToken and AssumeRole: the operation's checks before its
+    code (`checks`, so their errors come first, as without a code), then, for a code of
+    the caller's own device, count the attempt (sessions.reserve_mfa_attempt) and refuse
+    a wrong code, all before the unit of work: a wrong code takes no account lock. The
+    handler checks the code again under the lock (and accepts it once)."""
+
+    def prepare(ctx: OpContext, params: Params) -> object:
+        owner = _mfa_owner(ctx.caller)
+        serial, code = params.get("SerialNumber"), params.get("TokenCode")
+        if owner is None or serial is None or code is None:
+            return None
+        checks(ctx, params)
+        attempt = reserve_mfa_attempt(ctx, serial, owner)
+        refuse_wrong_code(ctx, attempt, code, owner, MFA_FAILED)
+        return attempt
+
+    return prepare
 
 
 def _mfa_owner(caller: Caller) -> str | None:
@@ -160,15 +175,21 @@ def get_caller_identity(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------ GetSessionToken
 
 
-@operation("sts", "GetSessionToken", resource=None, prepare=_count_mfa_attempt)
-def get_session_token(ctx: OpContext, params: Params) -> Output:
-    """Not authorized by policy: AWS says GetSessionToken needs no permission (its point
-    is to authenticate with MFA). Writes the MFA device's last step, so not read-only."""
+def _session_token_request(ctx: OpContext, params: Params) -> int:
+    """GetSessionToken's checks before its code: the session's duration."""
     caller = ctx.caller
     _refuse_session_credentials(caller, "GetSessionToken", any_session=True)
     if caller.type not in (PrincipalType.USER, PrincipalType.ROOT):
         raise AccessDenied("Cannot call GetSessionToken with session credentials")
-    duration = _user_session_duration(caller, params)
+    return _user_session_duration(caller, params)
+
+
+@operation("sts", "GetSessionToken", resource=None, prepare=_mfa_preparer(_session_token_request))
+def get_session_token(ctx: OpContext, params: Params) -> Output:
+    """Not authorized by policy: AWS says GetSessionToken needs no permission (its point
+    is to authenticate with MFA). Writes the MFA device's last step, so not read-only."""
+    caller = ctx.caller
+    duration = _session_token_request(ctx, params)
     mfa = _mfa(ctx, params, _mfa_owner(caller))
     credentials = issue_credentials(
         ctx,
@@ -268,11 +289,25 @@ def _trust_context(
     return extra
 
 
-@operation("sts", "AssumeRole", resource=None, prepare=_count_mfa_attempt)
-def assume_role(ctx: OpContext, params: Params) -> Output:
+@dataclass(frozen=True)
+class _RoleRequest:
+    """What AssumeRole checked before the caller's code and the trust decision."""
+
+    role: Role
+    policy: str | None
+    managed_arns: tuple[str, ...]
+    tags: Tags
+    transitive: tuple[str, ...]
+    inherited_tags: Tags
+    packed: int | None
+    source_identity: str | None
+
+
+def _role_request(ctx: OpContext, params: Params) -> _RoleRequest:
+    """AssumeRole's checks before its code: the input first (as AWS validates it before
+    authorizing), then the role."""
     caller = ctx.caller
-    role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
-    # Input first (as AWS validates it before authorizing), then who may do what.
+    role_arn = params["RoleArn"]
     _check_assume_role_input(caller, params)
     policy = session_policy(params)
     managed_arns = policy_arns(params)
@@ -288,14 +323,24 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
     inherited_tags = _inherited_tags(caller, tags)
     packed = packed_size(policy, managed_arns, tags, inherited_tags)
     source_identity = _kept_source_identity(caller, source_identity)
+    return _RoleRequest(
+        role, policy, managed_arns, tags, transitive, inherited_tags, packed, source_identity
+    )
 
+
+@operation("sts", "AssumeRole", resource=None, prepare=_mfa_preparer(_role_request))
+def assume_role(ctx: OpContext, params: Params) -> Output:
+    caller = ctx.caller
+    role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
+    request = _role_request(ctx, params)
+    role, tags, transitive = request.role, request.tags, request.transitive
     mfa_now = _mfa(ctx, params, _mfa_owner(caller))
     require_trust(
         "sts:AssumeRole",
         role=role,
         context=_trust_context(params, session_name, mfa_now, transitive),
         tagging=bool(tags or transitive),
-        source_identity=bool(source_identity),
+        source_identity=bool(request.source_identity),
         allows=lambda action, full: trust_decision(ctx, role, action, full).allowed,
         refuse=lambda action: _denied(caller, action, role_arn),
     )
@@ -311,12 +356,12 @@ def assume_role(ctx: OpContext, params: Params) -> Output:
             role=role,
             session_name=session_name,
             duration=duration,
-            tags=inherited_tags + tags,
+            tags=request.inherited_tags + tags,
             transitive_tag_keys=tuple(dict.fromkeys((*inherited_keys, *transitive))),
-            source_identity=source_identity,
-            policy=policy,
-            policy_arns=managed_arns,
-            packed_size=packed,
+            source_identity=request.source_identity,
+            policy=request.policy,
+            policy_arns=request.managed_arns,
+            packed_size=request.packed,
             mfa_authenticated=mfa,
             mfa_authenticated_at=mfa_at,
             chained=chained,

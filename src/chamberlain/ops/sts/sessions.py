@@ -136,14 +136,28 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
     per-device counter (`reserve_mfa_attempt`); while the device is locked every code,
     right or wrong, is refused unchecked.
     """
-    repo = ctx.uow.repo(MfaDevice)
-    device = repo.get(ctx.account_id, serial_number)
+    if not mfa_attempt_counted(ctx, serial_number):
+        return False
+    matched = code_step(ctx, serial_number, code, owner)
+    if matched is None:
+        return False
+    device, step = matched
+    mfa_code_accepted(ctx, device.serial_number)
+    ctx.uow.repo(MfaDevice).put(replace(device, last_step=step))
+    return True
+
+
+def code_step(
+    ctx: OpContext, serial_number: str, code: str, owner: str
+) -> tuple[MfaDevice, int] | None:
+    """The device and the TOTP step `code` matches, if it is a fresh code of the enabled
+    device `serial_number` of `owner`; writes nothing (so a preparer can refuse a wrong
+    code before the operation takes any lock, and the operation checks again under it)."""
+    device = ctx.uow.repo(MfaDevice).get(ctx.account_id, serial_number)
     if device is None or device.enabled is None or device.user_name is None:
-        return False
+        return None
     if device.user_name.lower() != owner.lower():
-        return False
-    if not mfa_attempt_counted(ctx, device.serial_number):
-        return False
+        return None
     try:
         seed = ctx.services.secrets.decrypt(
             device.seed_encrypted, aad=device.serial_number.encode()
@@ -151,11 +165,19 @@ def verify_mfa_code(ctx: OpContext, serial_number: str, code: str, owner: str) -
         step = totp.verify(seed, code, ctx.now, device.last_step, offset=device.offset)
     except (SecretBoxError, UnicodeDecodeError, ValueError):
         step = None
-    if step is None:
-        return False
-    mfa_code_accepted(ctx, device.serial_number)
-    repo.put(replace(device, last_step=step))
-    return True
+    return None if step is None else (device, step)
+
+
+def refuse_wrong_code(
+    ctx: OpContext, attempt: MfaAttempt | None, code: str, owner: str, message: str
+) -> None:
+    """A preparer's check of a counted attempt, before any lock: a locked device, or a
+    code that is not a fresh one of the owner's device, is refused now (CodeDenied,
+    counted in the trail per device: throttle.RefusedCode)."""
+    if attempt is None:
+        raise throttle.refused_code(throttle.CodeDenied, message, None)
+    if attempt.locked or code_step(ctx, attempt.serial_number, code, owner) is None:
+        raise throttle.refused_code(throttle.CodeDenied, message, attempt.serial_number)
 
 
 # -------------------------------------------------------------------------- issue
