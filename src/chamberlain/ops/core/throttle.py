@@ -147,12 +147,13 @@ class CodeDenied(AccessDenied, RefusedCode, code="AccessDenied", status=403):
     """STS's answer to a wrong (or replayed, or locked) TokenCode."""
 
 
-def refused_code(kind: type[RefusedCode], message: str, device: str | None) -> ServiceError:
+def refused_code(
+    kind: type[WrongCode | CodeLocked | CodeDenied], message: str, device: str | None
+) -> ServiceError:
     """A refusal (WrongCode, CodeLocked, CodeDenied) of a code for `device`, counted per
     device in the trail."""
-    error = kind(message)  # type: ignore[call-arg]  # the ServiceError's constructor
+    error = kind(message)
     error.device = device
-    assert isinstance(error, ServiceError)
     return error
 
 
