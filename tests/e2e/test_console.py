@@ -20,6 +20,8 @@ import pyotp
 import pytest
 import sqlalchemy
 
+from chamberlain.console.auth import INCORRECT, THROTTLED
+
 from .conftest import ACCOUNT, Server, init_and_serve, run_cli, stop
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -309,6 +311,22 @@ def test_a_forged_csrf_token_is_refused(page: Any, console_server: Server) -> No
         f"{console_server.endpoint}/console/settings/alias", form={"alias": "forged-alias"}
     )
     assert answer.status == 403
+
+
+def test_repeated_wrong_passwords_lock_the_user_out(page: Any, console_server: Server) -> None:
+    """Five wrong passwords in the browser, then even the right one is refused; another
+    user signing in from the same address is not locked by this user's count."""
+    console_user(console_server, "lockout-target")
+    for _ in range(5):
+        sign_in_user(page, console_server, "lockout-target", "Wrong-Passw0rd!2026")
+        sync_api.expect(page.get_by_text(INCORRECT)).to_be_visible()
+    sign_in_user(page, console_server, "lockout-target")
+    sync_api.expect(page.get_by_text(THROTTLED)).to_be_visible()
+    assert page.locator("#whoami").count() == 0
+    shot(page, console_server, "lockout")
+    console_user(console_server, "lockout-bystander")
+    sign_in_user(page, console_server, "lockout-bystander")
+    sync_api.expect(page.locator("#whoami")).to_be_visible()
 
 
 BAD_POLICY = """{
