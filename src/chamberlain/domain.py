@@ -221,6 +221,29 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class BoundaryUse:
+    """User or role `principal_name` has managed policy `policy_arn` as its permissions
+    boundary: the boundary's own index (by ref), so ListEntitiesForPolicy reads a page
+    of the users and roles a policy bounds, not every user and role. Kept in the same
+    unit of work as the user's or role's `permissions_boundary`
+    (ops/core/policy_usage.py); keyed like an Attachment, so both list in AWS's order."""
+
+    KIND: ClassVar[str] = "boundary_use"
+    account_id: str
+    principal_kind: PrincipalKind  # "user" | "role"
+    principal_name: str
+    policy_arn: str
+
+    @property
+    def key(self) -> str:
+        return joined(self.principal_kind, self.principal_name.lower(), self.policy_arn)
+
+    @property
+    def ref(self) -> str | None:
+        return self.policy_arn
+
+
+@dataclass(frozen=True)
 class InlinePolicy(Unreferenced):
     KIND: ClassVar[str] = "inline_policy"
     account_id: str
@@ -419,6 +442,7 @@ ENTITY_TYPES: tuple[type, ...] = (
     ManagedPolicy,
     PolicyVersion,
     Attachment,
+    BoundaryUse,
     InlinePolicy,
     AccessKey,
     LoginProfile,

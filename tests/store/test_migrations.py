@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 import chamberlain
-from chamberlain.domain import Group
+from chamberlain.domain import BoundaryUse, Group, Role, User
 from chamberlain.store import sql
 from chamberlain.store.events import to_micros
 from chamberlain.store.sql import MIGRATIONS, SqlStore, alembic_config
@@ -54,9 +55,9 @@ def test_migrations_ship_inside_the_package() -> None:
         assert (directory / "__init__.py").is_file()  # a package: wheels include its .py
     assert (MIGRATIONS / "script.py.mako").is_file()
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_heads() == ["0005"]
+    assert script.get_heads() == ["0006"]
     revisions = [r.revision for r in script.walk_revisions()]
-    assert revisions == ["0005", "0004", "0003", "0002", "0001"]
+    assert revisions == ["0006", "0005", "0004", "0003", "0002", "0001"]
 
 
 def test_migrate_is_idempotent_and_keeps_data(new_store: Factory) -> None:
@@ -125,6 +126,35 @@ def test_0005_moves_the_sign_outs_out_of_the_counters_and_back(new_store: Factor
         assert not inspect(conn).has_table("revoked_sessions")
         rows = conn.execute(select(sql.counters.c.scope, sql.counters.c.key)).all()
     assert sorted(rows) == [("console-signed-out", "sid-1"), ("mfa-device", "sid-2")]
+
+
+def test_0006_indexes_the_boundaries_already_stored_and_drops_the_index(
+    new_store: Factory,
+) -> None:
+    store = new_store()
+    with store.migration_connection() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+    now, bound = GROUP.created, "arn:aws:iam::1:policy/Bound"
+    with store.unit_of_work() as uow:
+        for name, boundary in (("Alice", bound), ("bob", None)):
+            arn = f"arn:aws:iam::1:user/{name}"
+            uow.repo(User).add(User("1", f"AIDA{name}", name, "/", arn, now, boundary))
+        role = Role("1", "AROA1", "Ops", "/", "arn:aws:iam::1:role/Ops", "{}", now)
+        uow.repo(Role).add(replace(role, permissions_boundary=bound))
+        uow.repo(Role).add(replace(role, role_id="AROA2", name="free", arn="r2"))
+    store.migrate()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.repo(BoundaryUse).list("1", ref=bound) == [
+            BoundaryUse("1", "role", "Ops", bound),
+            BoundaryUse("1", "user", "Alice", bound),
+        ]
+        assert uow.repo(BoundaryUse).list("1") == uow.repo(BoundaryUse).list("1", ref=bound)
+    with store.migration_connection() as conn:
+        command.downgrade(alembic_config(conn), "0005")
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.repo(BoundaryUse).list("1") == []
+        alice = uow.repo(User).get("1", "alice")
+        assert alice is not None and alice.permissions_boundary == bound  # the boundaries stay
 
 
 def test_concurrent_migrations_are_serialized(new_store: Factory) -> None:

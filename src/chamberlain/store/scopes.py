@@ -34,6 +34,7 @@ from chamberlain.domain import (
     SEP,
     AccessKey,
     Attachment,
+    BoundaryUse,
     CredentialReport,
     InlinePolicy,
     InstanceProfile,
@@ -57,7 +58,8 @@ from chamberlain.domain import (
 #: Kinds no cached authorization input is read from: their changes bump nothing.
 #: (Console passwords, MFA devices and the other credentials are checked by the
 #: operations that use them, reading the row each time; providers, instance profiles
-#: and certificates are read by their operations; jobs and reports are outputs.)
+#: and certificates are read by their operations; jobs and reports are outputs;
+#: authorization reads a boundary from its user or role, BoundaryUse indexes it.)
 NO_INPUT: frozenset[type] = frozenset(
     {
         LoginProfile,
@@ -74,6 +76,7 @@ NO_INPUT: frozenset[type] = frozenset(
         ServiceLastAccessedJob,
         SlrDeletionTask,
         CredentialReport,
+        BoundaryUse,
     }
 )
 

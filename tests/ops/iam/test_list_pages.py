@@ -238,10 +238,15 @@ def test_a_page_reads_about_max_items_wherever_it_starts(
         return execute(services, root_caller(), meta, "iam", name, params)
 
     arn = iam("CreatePolicy", PolicyName="shared", PolicyDocument=DOCUMENT)["Policy"]["Arn"]
+    other = iam("CreatePolicy", PolicyName="other", PolicyDocument=DOCUMENT)["Policy"]["Arn"]
     for i in range(300):
         iam("CreatePolicy", PolicyName=f"p{i:03d}", PolicyDocument=DOCUMENT)
         iam("CreateGroup", GroupName=f"g{i:03d}")
         iam("AttachGroupPolicy", GroupName=f"g{i:03d}", PolicyArn=arn)
+        # users bounded by the policy, roles by another (which no page of it reads)
+        iam("CreateUser", UserName=f"u{i:03d}", PermissionsBoundary=arn)
+        iam("CreateRole", RoleName=f"r{i:03d}", AssumeRolePolicyDocument=TRUST)
+        iam("PutRolePermissionsBoundary", RoleName=f"r{i:03d}", PermissionsBoundary=other)
     decoded = [0]
     real_decode = codec.decode
 
@@ -264,4 +269,42 @@ def test_a_page_reads_about_max_items_wherever_it_starts(
     assert first <= late <= first + 1 < 30  # + the marker's own policy, read by name
     first, late = reads("ListEntitiesForPolicy", PolicyArn=arn, EntityFilter="Group")
     assert first == late and first < 50
+    # boundaries included (the default): both indexes by the policy, a page of each
+    for filters in ({}, {"PolicyUsageFilter": "PermissionsBoundary"}, {"EntityFilter": "User"}):
+        first, late = reads("ListEntitiesForPolicy", PolicyArn=arn, **filters)
+        assert first == late and first < 50, filters
+    first, late = reads("ListEntitiesForPolicy", PolicyArn=other, EntityFilter="Role")
+    assert first == late and first < 50
+    store.close()
+
+
+def test_the_boundary_index_follows_renames_changes_and_deletes(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.migrate()
+    services = _services(store)
+
+    def iam(name: str, **params: Any) -> Any:
+        meta = RequestMeta(request_id=f"req-{next(_ids)}", now=NOW)
+        return execute(services, root_caller(), meta, "iam", name, params)
+
+    def bounded(arn: str) -> list[str]:
+        out = iam("ListEntitiesForPolicy", PolicyArn=arn, PolicyUsageFilter="PermissionsBoundary")
+        return [u["UserName"] for u in out["PolicyUsers"]] + [
+            r["RoleName"] for r in out["PolicyRoles"]
+        ]
+
+    a = iam("CreatePolicy", PolicyName="a", PolicyDocument=DOCUMENT)["Policy"]["Arn"]
+    b = iam("CreatePolicy", PolicyName="b", PolicyDocument=DOCUMENT)["Policy"]["Arn"]
+    iam("CreateUser", UserName="Ann", PermissionsBoundary=a)
+    iam("CreateRole", RoleName="Ops", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=a)
+    assert bounded(a) == ["Ann", "Ops"]
+    iam("UpdateUser", UserName="Ann", NewUserName="Zed")
+    iam("PutRolePermissionsBoundary", RoleName="Ops", PermissionsBoundary=b)
+    assert (bounded(a), bounded(b)) == (["Zed"], ["Ops"])
+    iam("DeleteUserPermissionsBoundary", UserName="Zed")
+    iam("DeleteRole", RoleName="Ops")
+    assert (bounded(a), bounded(b)) == ([], [])
+    iam("CreateUser", UserName="Ann", PermissionsBoundary=b)
+    iam("DeleteUser", UserName="Ann")
+    assert bounded(b) == []
     store.close()

@@ -21,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from chamberlain.domain import (
     Attachment,
+    BoundaryUse,
     Group,
     InlinePolicy,
     InstanceProfile,
@@ -315,10 +316,15 @@ def role_fields(role: Role) -> dict[str, Any]:
 
 
 def rename_principal_policies(ctx: OpContext, kind: str, old: str, new: str) -> None:
-    """Re-key the attachments and inline policies of a renamed user or group."""
+    """Re-key the attachments, inline policies and boundary use of a renamed user or
+    group."""
     account = ctx.account_id
     prefix = joined(kind, old.lower(), "")
-    entity_types: tuple[type[Attachment] | type[InlinePolicy], ...] = (Attachment, InlinePolicy)
+    entity_types: tuple[type[Attachment] | type[InlinePolicy] | type[BoundaryUse], ...] = (
+        Attachment,
+        InlinePolicy,
+        BoundaryUse,
+    )
     for entity_type in entity_types:
         repo = ctx.uow.repo(entity_type)
         for entity in repo.list(account, key_prefix=prefix):

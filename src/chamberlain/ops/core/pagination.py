@@ -85,9 +85,14 @@ def paginate_keyset(
     )
 
 
+#: fetch(after, limit): at most `limit` items whose key is greater than `after` (None:
+#: from the start), in key order.
+Fetch = Callable[[str | None, int], Sequence[T]]
+
+
 def paginate_fetched(
     params: dict[str, Any],
-    fetch: Callable[[str | None, int], Sequence[T]],
+    fetch: Fetch[T],
     *,
     key: Callable[[T], str],
     member: str,

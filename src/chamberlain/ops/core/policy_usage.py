@@ -1,12 +1,12 @@
 """How a customer managed policy is used: its AttachmentCount and
-PermissionsBoundaryUsageCount kept right as attachments and boundaries change, and the
-PermissionsBoundary member of a user or role."""
+PermissionsBoundaryUsageCount kept right as attachments and boundaries change, the
+boundaries' index (BoundaryUse rows), and the PermissionsBoundary member of a user or role."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from chamberlain.domain import ManagedPolicy
+from chamberlain.domain import BoundaryUse, ManagedPolicy, joined
 from chamberlain.ops.core.context import OpContext
 
 
@@ -35,9 +35,16 @@ def boundary_out(arn: str | None) -> dict[str, str] | None:
     return {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": arn}
 
 
-def change_boundary(ctx: OpContext, old: str | None, new: str | None) -> None:
-    """Move one boundary use from policy `old` to policy `new` (either may be None)."""
+def change_boundary(ctx: OpContext, kind: str, name: str, old: str | None, new: str | None) -> None:
+    """Move the boundary of user or role `name` (`kind` "user" | "role") from policy
+    `old` to policy `new` (either may be None: a boundary set, removed, or its user or
+    role created or deleted): the policies' usage counts and the boundary's index."""
     if old == new:
         return
-    adjust_policy_counts(ctx, old, boundaries=-1)
-    adjust_policy_counts(ctx, new, boundaries=1)
+    uses = ctx.uow.repo(BoundaryUse)
+    if old:
+        adjust_policy_counts(ctx, old, boundaries=-1)
+        uses.delete(ctx.account_id, joined(kind, name.lower(), old))
+    if new:
+        adjust_policy_counts(ctx, new, boundaries=1)
+        uses.put(BoundaryUse(ctx.account_id, kind, name, new))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chamberlain.domain import Attachment, Group, Role, User, joined
+from chamberlain.domain import Attachment, BoundaryUse, Group, Role, User, joined
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     PRINCIPAL_WORDS,
@@ -24,7 +24,7 @@ from chamberlain.ops.core.entities import (
     require_principal,
 )
 from chamberlain.ops.core.errors import NoSuchEntity
-from chamberlain.ops.core.pagination import paginate, paginate_keyset
+from chamberlain.ops.core.pagination import Fetch, paginate_fetched, paginate_keyset
 from chamberlain.ops.core.policy_usage import adjust_policy_counts
 from chamberlain.ops.core.quotas import MAX_ATTACHED_POLICIES, PRINCIPAL_QUOTA_NAMES, quota_exceeded
 from chamberlain.ops.core.registry import Handler, Output, Params, Resolver, Target, operation
@@ -175,22 +175,36 @@ def _entity(ctx: OpContext, kind: str, name: str) -> _Entity | None:
     return _Entity(kind, entity.name, id_of(entity), entity.path)
 
 
-def _policy_entities(ctx: OpContext, arn: str, usage: str | None) -> dict[str, _Entity]:
-    found: dict[str, _Entity] = {}
+Use = Attachment | BoundaryUse  # keyed (kind, name, policy ARN), ref the policy ARN
+
+
+def _uses(ctx: OpContext, arn: str, usage: str | None, kind: str | None) -> Fetch[Use]:
+    """The attachments of policy `arn` (PermissionsPolicy) and the users and roles it
+    bounds (PermissionsBoundary; both when `usage` is None), of principal `kind` only
+    when given, read from the store a page at a time: both indexes by the policy ARN,
+    merged in key order, an entity that uses the policy both ways once."""
+    prefix = joined(kind, "") if kind else None
+    sources: list[type[Attachment] | type[BoundaryUse]] = []
     if usage in (None, "PermissionsPolicy"):
-        for attachment in ctx.uow.repo(Attachment).list(ctx.account_id, ref=arn):
-            entity = _entity(ctx, attachment.principal_kind, attachment.principal_name)
-            if entity is not None:
-                found[entity.key] = entity
-    if usage in (None, "PermissionsBoundary"):
-        bounded: tuple[tuple[str, type[User] | type[Role]], ...] = (("user", User), ("role", Role))
-        for kind, entity_type in bounded:
-            id_of = _ENTITY_TYPES[kind][1]
-            for e in ctx.uow.repo(entity_type).list(ctx.account_id):
-                if e.permissions_boundary == arn:
-                    entity = _Entity(kind, e.name, id_of(e), e.path)
-                    found[entity.key] = entity
-    return found
+        sources.append(Attachment)
+    if usage in (None, "PermissionsBoundary") and kind != "group":  # groups have none
+        sources.append(BoundaryUse)
+
+    def fetch(after: str | None, limit: int) -> list[Use]:
+        merged: dict[str, Use] = {}
+        for source in sources:
+            repo = ctx.uow.repo(source)
+            for use in repo.list(
+                ctx.account_id, ref=arn, key_prefix=prefix, after=after, limit=limit
+            ):
+                merged.setdefault(use.key, use)
+        return [merged[key] for key in sorted(merged)[:limit]]
+
+    return fetch
+
+
+def _no_uses(after: str | None, limit: int) -> list[Use]:
+    return []
 
 
 @operation("iam", "ListEntitiesForPolicy", resource=policy_target, read_only=True)
@@ -199,48 +213,31 @@ def list_entities_for_policy(ctx: OpContext, params: Params) -> Output:
     that use it as their boundary (PermissionsBoundary); both when no filter is given.
     EntityFilter LocalManagedPolicy / AWSManagedPolicy name no user, group or role.
 
-    Attachments alone (PolicyUsageFilter PermissionsPolicy, or EntityFilter Group: a
-    group has no boundary) are a keyset page of the store's index on the policy ARN;
-    boundaries are not indexed, so a listing that includes them reads every user and
-    role of the account."""
+    A keyset page of the store's indexes on the policy ARN (attachments, boundary
+    uses): its cost does not grow with the account's size or the page's position."""
     arn = params["PolicyArn"]
     require_policy(ctx, arn)
     wanted = params.get("EntityFilter")
     prefix = params.get("PathPrefix") or "/"
     usage = params.get("PolicyUsageFilter")
+    entities: dict[str, _Entity | None] = {}
 
-    def kept(entity: _Entity | None) -> bool:
-        return (
-            entity is not None
-            and (wanted is None or _FILTERS.get(wanted) == entity.kind)
-            and entity.path.startswith(prefix)
-        )
+    def entity_of(use: Use) -> _Entity | None:
+        key = joined(use.principal_kind, use.principal_name.lower())
+        if key not in entities:
+            entities[key] = _entity(ctx, use.principal_kind, use.principal_name)
+        return entities[key]
 
-    if usage == "PermissionsPolicy" or wanted == "Group":
-        entities: dict[str, _Entity | None] = {}
+    def kept(use: Use) -> bool:
+        entity = entity_of(use)
+        return entity is not None and entity.path.startswith(prefix)
 
-        def entity_of(attachment: Attachment) -> _Entity | None:
-            if attachment.key not in entities:
-                entities[attachment.key] = _entity(
-                    ctx, attachment.principal_kind, attachment.principal_name
-                )
-            return entities[attachment.key]
-
-        kind = _FILTERS.get(wanted or "")
-        page = paginate_keyset(
-            params,
-            ctx.uow.repo(Attachment),
-            ctx.account_id,
-            member="_entities",
-            render=entity_of,
-            keep=lambda a: kept(entity_of(a)),
-            ref=arn,
-            key_prefix=joined(kind, "") if kind else None,
-        )
-    else:
-        found = sorted(_policy_entities(ctx, arn, usage).values(), key=lambda e: e.key)
-        chosen = [e for e in found if kept(e)]
-        page = paginate(params, chosen, key=lambda e: e.key, member="_entities", render=lambda e: e)
+    kind = _FILTERS.get(wanted or "")
+    # EntityFilter LocalManagedPolicy / AWSManagedPolicy: no user, group or role
+    fetch = _no_uses if wanted is not None and kind is None else _uses(ctx, arn, usage, kind)
+    page = paginate_fetched(
+        params, fetch, key=lambda u: u.key, member="_entities", render=entity_of, keep=kept
+    )
     out: dict[str, Any] = {member: [] for member, _, _ in _MEMBERS.values()}
     for entity in page.pop("_entities"):
         member, name_key, id_key = _MEMBERS[entity.kind]

@@ -35,7 +35,7 @@ def boundary_operations(
         entity = writable(kind.require(ctx, params[kind.name_param]))
         if boundary is not None:
             require_attachable(ctx, boundary)
-        change_boundary(ctx, entity.permissions_boundary, boundary)
+        change_boundary(ctx, kind.arn_kind, entity.name, entity.permissions_boundary, boundary)
         ctx.uow.repo(kind.entity).put(replace(entity, permissions_boundary=boundary))
         return None
 

@@ -18,7 +18,7 @@ from chamberlain.ops.core.errors import (
 )
 from chamberlain.ops.core.path_lists import path_list_operation
 from chamberlain.ops.core.policy_documents import check_size, parse_document
-from chamberlain.ops.core.policy_usage import adjust_policy_counts, boundary_out
+from chamberlain.ops.core.policy_usage import boundary_out, change_boundary
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
 from chamberlain.ops.core.tagging import tag_operations
 from chamberlain.ops.core.tags import check_tag_count, tags_in, tags_out
@@ -135,7 +135,7 @@ def create_role(ctx: OpContext, params: Params) -> Output:
         trust_principals=bound,
     )
     ctx.uow.repo(Role).add(role)
-    adjust_policy_counts(ctx, boundary, boundaries=1)
+    change_boundary(ctx, "role", name, None, boundary)
     return {"Role": role_out(role, last_used=False)}
 
 
@@ -194,7 +194,7 @@ def delete_role(ctx: OpContext, params: Params) -> Output:
     if ctx.uow.repo(InstanceProfile).count(ctx.account_id, ref=role.key) > 0:
         raise DeleteConflict("Cannot delete entity, must remove roles from instance profile first.")
     ctx.uow.repo(Role).delete(ctx.account_id, role.key)
-    adjust_policy_counts(ctx, role.permissions_boundary, boundaries=-1)
+    change_boundary(ctx, "role", role.name, role.permissions_boundary, None)
     return None
 
 

@@ -32,7 +32,7 @@ from chamberlain.ops.core.arns import iam_arn
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import ROLES
 from chamberlain.ops.core.errors import InvalidInput, NoSuchEntity
-from chamberlain.ops.core.policy_usage import adjust_policy_counts
+from chamberlain.ops.core.policy_usage import adjust_policy_counts, change_boundary
 from chamberlain.ops.core.quotas import quota_exceeded
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
 from chamberlain.ops.iam import roles as iam_roles
@@ -238,7 +238,7 @@ def _remove_role(ctx: OpContext, role: Role) -> None:
         attachments.delete(account, attachment.key)
         adjust_policy_counts(ctx, attachment.policy_arn, attachments=-1)
     ctx.uow.repo(Role).delete(account, role.key)
-    adjust_policy_counts(ctx, role.permissions_boundary, boundaries=-1)
+    change_boundary(ctx, "role", role.name, role.permissions_boundary, None)
 
 
 @operation("iam", "DeleteServiceLinkedRole", resource=ROLES.resolve)

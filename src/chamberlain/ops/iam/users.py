@@ -31,7 +31,7 @@ from chamberlain.ops.core.entities import (
 )
 from chamberlain.ops.core.errors import DeleteConflict, EntityAlreadyExists, ValidationError
 from chamberlain.ops.core.path_lists import path_list_operation
-from chamberlain.ops.core.policy_usage import adjust_policy_counts, boundary_out
+from chamberlain.ops.core.policy_usage import boundary_out, change_boundary
 from chamberlain.ops.core.registry import Output, Params, Target, compact, operation
 from chamberlain.ops.core.tagging import tag_operations
 from chamberlain.ops.core.tags import check_tag_count, tags_in, tags_out
@@ -97,7 +97,7 @@ def create_user(ctx: OpContext, params: Params) -> Output:
         tags=tags,
     )
     ctx.uow.repo(User).add(user)
-    adjust_policy_counts(ctx, boundary, boundaries=1)
+    change_boundary(ctx, "user", name, None, boundary)
     return {"User": user_out(user)}
 
 
@@ -215,7 +215,7 @@ def delete_user(ctx: OpContext, params: Params) -> Output:
     if conflict is not None:
         raise DeleteConflict(f"Cannot delete entity, must {conflict} first.")
     ctx.uow.repo(User).delete(ctx.account_id, user.key)
-    adjust_policy_counts(ctx, user.permissions_boundary, boundaries=-1)
+    change_boundary(ctx, "user", user.name, user.permissions_boundary, None)
     return None
 
 
