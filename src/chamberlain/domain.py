@@ -202,10 +202,11 @@ PrincipalKind = str  # "user" | "group" | "role"
 
 
 @dataclass(frozen=True)
-class Attachment:
-    """Managed policy `policy_arn` attached to a user, group or role."""
+class _PolicyLink:
+    """A user, group or role linked to managed policy `policy_arn`: keyed by principal,
+    then policy, and found by the policy (ref), so a policy's links list a page at a time
+    in AWS's order."""
 
-    KIND: ClassVar[str] = "attachment"
     account_id: str
     principal_kind: PrincipalKind
     principal_name: str
@@ -221,7 +222,14 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class BoundaryUse:
+class Attachment(_PolicyLink):
+    """Managed policy `policy_arn` attached to a user, group or role."""
+
+    KIND: ClassVar[str] = "attachment"
+
+
+@dataclass(frozen=True)
+class BoundaryUse(_PolicyLink):
     """User or role `principal_name` has managed policy `policy_arn` as its permissions
     boundary: the boundary's own index (by ref), so ListEntitiesForPolicy reads a page
     of the users and roles a policy bounds, not every user and role. Kept in the same
@@ -229,18 +237,6 @@ class BoundaryUse:
     (ops/core/policy_usage.py); keyed like an Attachment, so both list in AWS's order."""
 
     KIND: ClassVar[str] = "boundary_use"
-    account_id: str
-    principal_kind: PrincipalKind  # "user" | "role"
-    principal_name: str
-    policy_arn: str
-
-    @property
-    def key(self) -> str:
-        return joined(self.principal_kind, self.principal_name.lower(), self.policy_arn)
-
-    @property
-    def ref(self) -> str | None:
-        return self.policy_arn
 
 
 @dataclass(frozen=True)

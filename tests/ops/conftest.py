@@ -22,6 +22,7 @@ from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.domain import Account
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
+from chamberlain.ops.core.errors import ServiceError
 from chamberlain.policy import PrincipalType
 from chamberlain.store.memory import MemoryStore
 from chamberlain.store.sql import SqlStore
@@ -122,3 +123,8 @@ def sql_services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
                 uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
         key = generate_key()
         yield Services(store, SecretBox(key), TokenSealer(key), password_params=TEST_PARAMS)
+
+
+def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
+    """A refused call's AWS code and message."""
+    return excinfo.value.code, excinfo.value.message

@@ -4,8 +4,10 @@ and policies without going through the operations that create them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import (
     Attachment,
     Group,
@@ -18,9 +20,9 @@ from chamberlain.domain import (
     Tags,
     User,
 )
-from chamberlain.ops.core.context import Services
+from chamberlain.ops.core.context import Caller, Services
 
-from .conftest import ACCOUNT, NOW
+from .conftest import ACCOUNT, NOW, user_caller
 
 TRUST = json.dumps(
     {
@@ -46,6 +48,27 @@ def allow(action: str | list[str], resource: str | list[str] = "*", **extra: Any
 
 def deny(action: str | list[str], resource: str | list[str] = "*", **extra: Any) -> dict:
     return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
+
+
+def add_user(
+    services: Services, name: str, statements: Sequence[dict[str, Any]] = ()
+) -> Caller:
+    """User `name` with an inline policy of `statements` (none when empty): its caller."""
+    with services.store.unit_of_work() as uow:
+        uow.repo(User).add(
+            User(
+                ACCOUNT,
+                new_unique_id(Prefix.USER),
+                name,
+                "/",
+                f"arn:aws:iam::{ACCOUNT}:user/{name}",
+                NOW,
+            )
+        )
+        if statements:
+            document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+            uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", name, "p", document))
+    return user_caller(name)
 
 
 class Seed:

@@ -19,7 +19,7 @@ from chamberlain.policy import PrincipalType
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, root_caller, user_caller
 
 Call = Callable[..., Any]
 
@@ -64,8 +64,6 @@ def allow(services: Services, user: str, actions: list[str], resource: str = "*"
         uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", user, "p", document))
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 def stored_keys(services: Services) -> list[AccessKey]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import (
     ROOT,
     AccessKey,
@@ -16,14 +15,14 @@ from chamberlain.domain import (
     InlinePolicy,
     MfaDevice,
     OidcProvider,
-    User,
 )
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, root_caller, user_caller
+from ..entity_seed import add_user
 
 Call = Callable[..., Any]
 OTHER_ACCOUNT = "222222222222"
@@ -44,22 +43,8 @@ def aws(iam_as: Call) -> Call:
     return call
 
 
-def add_user(services: Services, name: str) -> None:
-    with services.store.unit_of_work() as uow:
-        uow.repo(User).add(
-            User(
-                ACCOUNT,
-                new_unique_id(Prefix.USER),
-                name,
-                "/",
-                f"arn:aws:iam::{ACCOUNT}:user/{name}",
-                NOW,
-            )
-        )
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 # --------------------------------------------------------------------------- aliases

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -17,14 +17,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from chamberlain.crypto.ids import Prefix, is_unique_id, new_unique_id
-from chamberlain.domain import InlinePolicy, ServerCertificate, User
+from chamberlain.crypto.ids import Prefix, is_unique_id
+from chamberlain.domain import ServerCertificate
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, root_caller
+from ..entity_seed import add_user
 
 Call = Callable[..., Any]
 
@@ -110,22 +111,6 @@ def aws(iam_as: Call) -> Call:
     return call
 
 
-def add_user(services: Services, name: str, statements: Sequence[dict[str, Any]] = ()) -> Caller:
-    with services.store.unit_of_work() as uow:
-        uow.repo(User).add(
-            User(
-                ACCOUNT,
-                new_unique_id(Prefix.USER),
-                name,
-                "/",
-                f"arn:aws:iam::{ACCOUNT}:user/{name}",
-                NOW,
-            )
-        )
-        if statements:
-            document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-            uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", name, "p", document))
-    return user_caller(name)
 
 
 @pytest.fixture
@@ -133,8 +118,6 @@ def alice(services: Services) -> Caller:
     return add_user(services, "alice")
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 # ===================================================================== SSH public keys

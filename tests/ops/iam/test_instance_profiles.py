@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from chamberlain.crypto.ids import Prefix, is_unique_id, new_unique_id
-from chamberlain.domain import InlinePolicy, Role, User
+from chamberlain.domain import Role
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, root_caller
+from ..entity_seed import add_user
 
 Call = Callable[..., Any]
 TRUST = json.dumps(
@@ -63,26 +64,8 @@ def role(services: Services) -> Role:
     return stored
 
 
-def add_user(services: Services, name: str, statements: list[dict[str, Any]]) -> Caller:
-    with services.store.unit_of_work() as uow:
-        uow.repo(User).add(
-            User(
-                ACCOUNT,
-                new_unique_id(Prefix.USER),
-                name,
-                "/",
-                f"arn:aws:iam::{ACCOUNT}:user/{name}",
-                NOW,
-            )
-        )
-        if statements:
-            document = json.dumps({"Version": "2012-10-17", "Statement": statements})
-            uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", name, "p", document))
-    return user_caller(name)
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 # ------------------------------------------------------------------------- lifecycle

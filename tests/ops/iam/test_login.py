@@ -21,7 +21,7 @@ from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 from chamberlain.store.scopes import principal_scope
 
-from ..conftest import ACCOUNT, NOW, meta, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, meta, root_caller, user_caller
 
 Call = Callable[..., Any]
 GOOD = "Vq7#Lm2pXz9!"
@@ -71,8 +71,6 @@ def policy(services: Services, user: str, effect: str, actions: list[str]) -> No
         uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", user, effect, document))
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 def stored_profile(services: Services, name: str = "alice") -> LoginProfile | None:

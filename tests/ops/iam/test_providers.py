@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import InlinePolicy, User
 from chamberlain.ops.core.context import Caller, Services
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam.providers import DEFAULT_SAML_VALIDITY
 from chamberlain.protocol.models import find_operation, validate_input
 from chamberlain.protocol.xml_out import serialize_response
 
-from ..conftest import ACCOUNT, NOW, root_caller, user_caller
+from ..conftest import ACCOUNT, NOW, error, root_caller
+from ..entity_seed import add_user
 
 Call = Callable[..., Any]
 THUMB = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
@@ -63,26 +61,8 @@ def aws(iam_as: Call) -> Call:
     return call
 
 
-def add_user(services: Services, name: str, statements: list[dict[str, Any]]) -> Caller:
-    with services.store.unit_of_work() as uow:
-        uow.repo(User).add(
-            User(
-                ACCOUNT,
-                new_unique_id(Prefix.USER),
-                name,
-                "/",
-                f"arn:aws:iam::{ACCOUNT}:user/{name}",
-                NOW,
-            )
-        )
-        if statements:
-            document = json.dumps({"Version": "2012-10-17", "Statement": statements})
-            uow.repo(InlinePolicy).add(InlinePolicy(ACCOUNT, "user", name, "p", document))
-    return user_caller(name)
 
 
-def error(excinfo: pytest.ExceptionInfo[ServiceError]) -> tuple[str, str]:
-    return excinfo.value.code, excinfo.value.message
 
 
 # ============================================================================= OIDC
