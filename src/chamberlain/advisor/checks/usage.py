@@ -14,8 +14,10 @@ UNUSED_DAYS = 90
 
 def _trimmed(actions: object, unused: set[str]) -> list[str] | None:
     """The actions left once those of unused services are dropped (None: nothing left)."""
-    names = [actions] if isinstance(actions, str) else list(actions or [])  # type: ignore[call-overload]
-    kept = [a for a in names if str(a).split(":", 1)[0].lower() not in unused]
+    names: list[object] = [actions] if isinstance(actions, str) else []
+    if isinstance(actions, list | tuple):  # a policy's Action: a string or a list of them
+        names = list(actions)
+    kept = [str(a) for a in names if str(a).split(":", 1)[0].lower() not in unused]
     return kept or None
 
 
