@@ -1,6 +1,7 @@
 """`chamberlain serve --workers 2` on SQLite and on PostgreSQL: two processes accept on one
 port, each with its own caches, and they agree: a key deactivated through one worker is
-refused by the other (its cached key is checked against the account's generation), and
+refused by the other within 1 s (its cached key is checked against the account's
+generation, which its follower keeps current), and
 the bound on failed signatures is shared (the counters are rows in the database, not
 per process). Which worker answered is read from the JSON request log ("worker")."""
 
@@ -27,6 +28,7 @@ from chamberlain.ops.core import throttle
 from .conftest import Server, init_and_serve
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+BOUND_S = 1.0  # how long a worker may decide on what it cached before another's change
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -124,10 +126,16 @@ def test_both_workers_serve_and_a_deactivated_key_is_refused_by_each(workers: Se
 
     mark = len(_requests_log(workers))
     iam.update_access_key(UserName="spread", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    changed = time.monotonic()
     refused: set[int] = set()
     for _ in range(20):
+        sent = time.monotonic()
         answers = _burst(url, 16)
-        assert all(s == 403 and "InvalidClientTokenId" in body for s, body in answers), answers
+        # The worker that made the change knows at once, the other within its follower's
+        # look (store/generation_watch.py): 1 s at most.
+        if sent - changed > BOUND_S:
+            assert all(s == 403 and "InvalidClientTokenId" in b for s, b in answers), answers
+        assert all(s in (200, 403) for s, _ in answers), answers
         refused = {
             e["worker"]
             for e in _requests_log(workers)[mark:]

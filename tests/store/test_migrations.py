@@ -55,9 +55,9 @@ def test_migrations_ship_inside_the_package() -> None:
         assert (directory / "__init__.py").is_file()  # a package: wheels include its .py
     assert (MIGRATIONS / "script.py.mako").is_file()
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_heads() == ["0006"]
+    assert script.get_heads() == ["0007"]
     revisions = [r.revision for r in script.walk_revisions()]
-    assert revisions == ["0006", "0005", "0004", "0003", "0002", "0001"]
+    assert revisions == ["0007", "0006", "0005", "0004", "0003", "0002", "0001"]
 
 
 def test_migrate_is_idempotent_and_keeps_data(new_store: Factory) -> None:
@@ -132,8 +132,7 @@ def test_0006_indexes_the_boundaries_already_stored_and_drops_the_index(
     new_store: Factory,
 ) -> None:
     store = new_store()
-    with store.migration_connection() as conn:
-        command.upgrade(alembic_config(conn), "0005")
+    store.migrate()  # written by this code (whose writes need the newest schema), then
     now, bound = GROUP.created, "arn:aws:iam::1:policy/Bound"
     with store.unit_of_work() as uow:
         for name, boundary in (("Alice", bound), ("bob", None)):
@@ -142,6 +141,10 @@ def test_0006_indexes_the_boundaries_already_stored_and_drops_the_index(
         role = Role("1", "AROA1", "Ops", "/", "arn:aws:iam::1:role/Ops", "{}", now)
         uow.repo(Role).add(replace(role, permissions_boundary=bound))
         uow.repo(Role).add(replace(role, role_id="AROA2", name="free", arn="r2"))
+    with store.migration_connection() as conn:  # taken back to before the index
+        command.downgrade(alembic_config(conn), "0005")
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.repo(BoundaryUse).list("1") == []
     store.migrate()
     with store.unit_of_work(read_only=True) as uow:
         assert uow.repo(BoundaryUse).list("1", ref=bound) == [

@@ -30,8 +30,8 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +77,7 @@ from chamberlain.store.events import (
     index_value,
     to_micros,
 )
+from chamberlain.store.generation_watch import POLL_S, Follower, GenerationWatch
 from chamberlain.store.scopes import NEEDS_ENTITY, changed_scope
 
 T = TypeVar("T")
@@ -189,7 +190,10 @@ generations = Table(
     metadata,
     Column("account_id", _Key, nullable=False),
     Column("generation", BigInteger, nullable=False),
+    # Where the row's last bump stands in the order of all bumps (store/generation_watch.py)
+    Column("changed", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("account_id", name="pk_generations"),
+    Index("ix_generations_changed", "changed"),
 )
 
 _E = entities.c
@@ -252,14 +256,32 @@ _G = generations.c
 _GENERATION = select(_G.generation).where(_G.account_id == _ACCOUNT)
 
 
+_EARLIER = generations.alias("earlier")
+#: The next number in the order of bumps. On SQLite (one writer at a time) the order is
+#: the commit order, which the SQLite follower reads by; PostgreSQL's follower listens.
+_NEXT_CHANGE = select(func.coalesce(func.max(_EARLIER.c.changed), 0) + 1).scalar_subquery()
+
+
 def _bump(dialect: Any) -> Any:
-    ins = dialect.insert(generations).values(account_id=_ACCOUNT, generation=1)
-    return ins.on_conflict_do_update(
-        index_elements=[_G.account_id], set_={"generation": _G.generation + 1}
+    ins = dialect.insert(generations).values(
+        account_id=_ACCOUNT, generation=1, changed=_NEXT_CHANGE
     )
+    return ins.on_conflict_do_update(
+        index_elements=[_G.account_id],
+        set_={"generation": _G.generation + 1, "changed": _NEXT_CHANGE},
+    ).returning(_G.generation)
 
 
 _BUMP = {"sqlite": _bump(sqlite), "postgresql": _bump(postgresql)}
+_CHANGES_SINCE = (
+    select(_G.account_id, _G.generation, _G.changed)
+    .where(_G.changed > bindparam("since", type_=BigInteger))
+    .order_by(_G.changed)
+)
+_LAST_CHANGE = select(func.coalesce(func.max(_G.changed), 0))
+#: pg_notify's payload limit is 8000 bytes: the bumps of one commit go in parts below it.
+_NOTIFY_BYTES = 7000
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 def _writes(dialect: Any) -> tuple[Any, Any]:
@@ -962,33 +984,96 @@ class _SqlRevokedSessions:
         return self._conn.execute(_PRUNE_REVOKED, params).rowcount
 
 
+def _notify_payloads(bumped: Sequence[tuple[str, int]]) -> Iterator[str]:
+    """The bumps of one commit as pg_notify payloads: "scope generation" lines."""
+    lines: list[str] = []
+    size = 0
+    for scope, generation in bumped:
+        line = f"{scope} {generation}"
+        if lines and size + len(line) + 1 > _NOTIFY_BYTES:
+            yield "\n".join(lines)
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line.encode()) + 1
+    if lines:
+        yield "\n".join(lines)
+
+
+def _parse_notification(payload: str) -> Iterator[tuple[str, int]]:
+    for line in payload.splitlines():
+        scope, _, generation = line.rpartition(" ")
+        yield scope, int(generation)
+
+
 class _SqlUnitOfWork:
-    def __init__(self, connection: Connection, writes: tuple[Any, Any], read_only: bool) -> None:
-        self.connection = connection
+    """One transaction. A read-only one opens its connection at its first statement: a
+    call answered from the caches (the generations included) touches no connection."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Connection],
+        writes: tuple[Any, Any],
+        read_only: bool,
+        *,
+        dialect: str,
+        watch: GenerationWatch | None = None,
+        notify_channel: str | None = None,
+    ) -> None:
+        self._connect = connect
+        self._connection: Connection | None = None
         self.writes = writes
         self.read_only = read_only
         self._repos: dict[type, _SqlRepo] = {}
-        self._postgres = connection.dialect.name == "postgresql"
+        self._postgres = dialect == "postgresql"
+        self._dialect = dialect
         self._events: _SqlEventLog | None = None
         self._counters: _SqlCounters | None = None
         self._locked: set[str] = set()
         self.dirty: set[str] = set()  # scopes (store/scopes.py) this unit of work changed
         self._generations: dict[str, int] = {}
+        self._watch = watch
+        self._token = watch.token() if watch is not None else None  # before any read
+        self._notify_channel = notify_channel
+        self.bumped: list[tuple[str, int]] = []  # (scope, new generation), once committed
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
 
     def generation(self, scope: str) -> int:
         if scope in self.dirty:
             return -1
         known = self._generations.get(scope)
-        if known is None:
-            found = self.connection.execute(_GENERATION, {"a": scope}).scalar()
-            known = self._generations[scope] = int(found or 0)
+        if known is not None:
+            return known
+        watch, token = self._watch, self._token
+        if watch is not None and token is not None:
+            known = watch.get(scope, token)
+            if known is not None:
+                self._generations[scope] = known
+                return known
+        found = self.connection.execute(_GENERATION, {"a": scope}).scalar()
+        known = self._generations[scope] = int(found or 0)
+        if watch is not None and token is not None:
+            watch.learned(scope, known, token)
         return known
 
     def bump_generations(self) -> None:
-        """Before commit: every changed scope's generation + 1 (in one order)."""
-        bump = _BUMP[self.connection.dialect.name]
+        """Before commit: every changed scope's generation + 1 (in one order); on
+        PostgreSQL, the other nodes are told at commit (LISTEN/NOTIFY)."""
+        if not self.dirty:
+            return
+        bump = _BUMP[self._dialect]
         for scope in sorted(self.dirty):
-            self.connection.execute(bump, {"a": scope})
+            generation = self.connection.execute(bump, {"a": scope}).scalar_one()
+            self.bumped.append((scope, int(generation)))
+        if self._notify_channel is not None:
+            for payload in _notify_payloads(self.bumped):
+                self.connection.execute(
+                    _NOTIFY, {"channel": self._notify_channel, "payload": payload}
+                )
 
     @property
     def counters(self) -> _SqlCounters:
@@ -1118,6 +1203,10 @@ class SqlStore:
         self._engine = self._create_engine(pool_size, max_overflow)
         self._writes = _WRITES[self.dialect]
         self._sqlite_writer = threading.RLock()
+        self._watch: GenerationWatch | None = None
+        self._follower: Follower | None = None
+        digest = hashlib.sha256((schema or "").encode()).hexdigest()[:16]
+        self._notify_channel = f"chamberlain_generations_{digest}"
 
     @classmethod
     def from_data_dir(cls, path: str | Path, **kwargs: Any) -> SqlStore:
@@ -1184,10 +1273,54 @@ class SqlStore:
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[_SqlUnitOfWork]:
-        with self._transaction(read_only=read_only) as conn:
-            uow = _SqlUnitOfWork(conn, self._writes, read_only)
+        with ExitStack() as stack:
+            uow = _SqlUnitOfWork(
+                lambda: stack.enter_context(self._transaction(read_only=read_only)),
+                self._writes,
+                read_only,
+                dialect=self.dialect,
+                watch=self._watch,
+                # Every PostgreSQL writer tells the nodes, following or not (a CLI too).
+                notify_channel=self._notify_channel if self.dialect == "postgresql" else None,
+            )
+            if not read_only:
+                uow.connection  # noqa: B018 -- BEGIN IMMEDIATE / the transaction, now
             yield uow
             uow.bump_generations()
+        if uow.bumped and self._watch is not None:
+            self._watch.changed(uow.bumped)  # committed: this node knows at once
+
+    def follow_generations(self) -> None:
+        """Keep a copy of the generations current (store/generation_watch.py), so units
+        of work read them from it instead of the database. For a server: a thread (and
+        on PostgreSQL a listening connection) until `close`."""
+        if self._follower is not None:
+            return
+        watch = self._watch = GenerationWatch()
+        follow = self._follow_postgres if self.dialect == "postgresql" else self._follow_sqlite
+        self._follower = Follower(watch, follow)
+
+    def _follow_sqlite(self, watch: GenerationWatch, stopped: threading.Event) -> None:
+        with self._transaction(read_only=True) as conn:
+            since = int(conn.execute(_LAST_CHANGE).scalar_one())
+        watch.restart(live=True)  # what commits from now on has a later number
+        while not stopped.wait(POLL_S):
+            with self._transaction(read_only=True) as conn:
+                rows = conn.execute(_CHANGES_SINCE, {"since": since}).all()
+            if rows:
+                since = int(rows[-1][2])
+                watch.changed((scope, int(generation)) for scope, generation, _ in rows)
+
+    def _follow_postgres(self, watch: GenerationWatch, stopped: threading.Event) -> None:
+        import psycopg
+
+        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'LISTEN "{self._notify_channel}"')
+            watch.restart(live=True)  # what commits from now on is notified to us
+            while not stopped.is_set():
+                for note in conn.notifies(timeout=0.5):
+                    watch.changed(_parse_notification(note.payload))
 
     def accounts(self) -> Iterator[str]:
         with self._transaction(read_only=True) as conn:
@@ -1238,7 +1371,15 @@ class SqlStore:
             return {}
         return {"in_use": int(checked_out()), "idle": int(checked_in())}
 
+    def stop_following(self) -> None:
+        """Units of work read the generations from the database again."""
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+            self._watch = None
+
     def close(self) -> None:
+        self.stop_following()
         self._engine.dispose()
 
     def describe(self) -> dict[str, Any]:

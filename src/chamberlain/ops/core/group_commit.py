@@ -91,7 +91,11 @@ class GroupCommit:
                     self._atexit = True
             self._pending.append(entry)
             self._submitted += 1
-            self._cond.notify_all()
+            if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
+                # The writer waits for a first job, then lets the batch fill until its
+                # deadline or until it is full: waking it for every job in between would
+                # cost a thread switch per call.
+                self._cond.notify_all()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every job submitted before this call is committed; False on timeout."""
