@@ -21,6 +21,7 @@ from chamberlain.domain import (
     Attachment,
     Group,
     InlinePolicy,
+    InstanceProfile,
     LoginProfile,
     MfaDevice,
     User,
@@ -224,6 +225,37 @@ def test_list_and_count_by_ref(store: Store) -> None:
         assert repo.count(B, ref="alice") == 1
         assert repo.count(B, ref="bob") == 0
         assert uow.repo(User).count(A) == 0
+
+
+def test_count_by_ref_groups_a_ref_range_in_one_read(store: Store) -> None:
+    aws = "arn:aws:iam::aws:policy/"
+    read_only, view_only, mine = f"{aws}ReadOnlyAccess", f"{aws}job/ViewOnly", f"arn:{A}:mine"
+    bound = prefix_upper_bound(aws)  # the first ref after the prefix's range
+    assert bound is not None
+    write(
+        store,
+        Attachment(A, "user", "ann", read_only),
+        Attachment(A, "role", "app", read_only),
+        Attachment(A, "group", "devs", view_only),
+        Attachment(A, "user", "ann", mine),
+        Attachment(A, "user", "ann", "\U0010ffff"),
+        Attachment(A, "user", "ann", bound),
+        Attachment(B, "user", "bob", read_only),
+        sample(InstanceProfile, name="web", role_names=("App",)),
+        sample(InstanceProfile, name="idle", role_names=()),  # no ref
+    )
+    with store.unit_of_work(read_only=True) as uow:
+        links = uow.repo(Attachment)
+        every = {read_only: 2, view_only: 1, mine: 1, "\U0010ffff": 1, bound: 1}
+        assert links.count_by_ref(A) == every
+        assert links.count_by_ref(A, ref_prefix=aws) == {read_only: 2, view_only: 1}
+        assert links.count_by_ref(A, ref_prefix=f"{aws}job/") == {view_only: 1}
+        assert links.count_by_ref(A, ref_prefix="\U0010ffff") == {"\U0010ffff": 1}  # no bound
+        assert links.count_by_ref(A, ref_prefix=f"{aws}R") == {read_only: 2}
+        assert links.count_by_ref(A, ref_prefix="\0") == {}  # no such ref can be stored
+        assert links.count_by_ref(B, ref_prefix=aws) == {read_only: 1}
+        assert uow.repo(InstanceProfile).count_by_ref(A) == {"app": 1}
+        assert uow.repo(User).count_by_ref(A) == {}
 
 
 def test_find_looks_in_every_account(store: Store) -> None:

@@ -74,6 +74,11 @@ class Repo(Protocol[T]):
 
     def count(self, account_id: str, *, ref: str | None = None) -> int: ...
 
+    def count_by_ref(self, account_id: str, *, ref_prefix: str = "") -> dict[str, int]:
+        """How many of the account's entities have each ref that starts with `ref_prefix`
+        (entities with no ref left out): one read of the ref index, the range of refs
+        with that prefix only, however many refs there are."""
+
     def find(self, key: str) -> T | None:
         """The entity with this key in any account (access keys, MFA serials, ...)."""
 

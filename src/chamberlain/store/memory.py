@@ -115,6 +115,13 @@ class _MemoryRepo:
     def count(self, account_id: str, *, ref: str | None = None) -> int:
         return len(self.list(account_id, ref=ref))
 
+    def count_by_ref(self, account_id: str, *, ref_prefix: str = "") -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (a, _), e in self._t.items():
+            if a == account_id and e.ref is not None and e.ref.startswith(ref_prefix):
+                counts[e.ref] = counts.get(e.ref, 0) + 1
+        return counts
+
     def find(self, key: str) -> Any:
         """The first by account id, as the SQL store answers."""
         hits = sorted(a for (a, k) in self._t if k == key)

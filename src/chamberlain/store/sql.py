@@ -103,7 +103,7 @@ entities = Table(
     Index("ix_entities_kind_key", "kind", "key", "account_id"),
     # find_by_ref(ref), ordered like list
     Index("ix_entities_kind_ref", "kind", "ref", "account_id", "key"),
-    # list(account, ref=...) / count(account, ref=...), ordered by key
+    # list(account, ref=...) / count(account, ref=...), ordered by key; count_by_ref
     Index("ix_entities_account_kind_ref", "account_id", "kind", "ref", "key"),
 )
 
@@ -222,6 +222,11 @@ _TOUCH = (
 )  # fmt: skip
 _COUNT = select(func.count()).select_from(entities).where(*_this_kind())
 _COUNT_REF = _COUNT.where(_E.ref == bindparam("ref"))
+# count_by_ref: the refs in [lo, hi) (no hi: every ref from lo on; NULL is never >= lo)
+_REF_COUNTS = (
+    select(_E.ref, func.count()).where(*_this_kind(_E.ref >= bindparam("lo"))).group_by(_E.ref)
+)
+_REF_COUNTS_BELOW = _REF_COUNTS.where(_E.ref < bindparam("hi"))
 _FIND = select(_E.data).where(_E.kind == _KIND, _E.key == _KEY).order_by(_E.account_id).limit(1)
 _FIND_BY_REF = (
     select(_E.data)
@@ -436,6 +441,16 @@ class _SqlRepo:
             return self._conn.execute(_COUNT, params).scalar_one()
         params["ref"] = ref
         return self._conn.execute(_COUNT_REF, params).scalar_one()
+
+    def count_by_ref(self, account_id: str, *, ref_prefix: str = "") -> dict[str, int]:
+        if not storable(ref_prefix):
+            return {}
+        params = {"a": account_id, "k": self._kind, "lo": ref_prefix}
+        upper = prefix_upper_bound(ref_prefix) if ref_prefix else None
+        if upper is not None:
+            params["hi"] = upper
+        stmt = _REF_COUNTS if upper is None else _REF_COUNTS_BELOW
+        return {ref: n for ref, n in self._conn.execute(stmt, params)}
 
     def find(self, key: str) -> Any:
         if not storable(key):

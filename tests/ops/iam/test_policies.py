@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from chamberlain.crypto.passwords import TEST_PARAMS
+from chamberlain.crypto.secrets import SecretBox, generate_key
+from chamberlain.domain import Account
 from chamberlain.ops.core.aws_managed import AWS_MANAGED
+from chamberlain.ops.core.context import Services
+from chamberlain.ops.core.dispatch import execute
 from chamberlain.ops.core.errors import ServiceError
 from chamberlain.ops.iam import policies as iam_policies
 from chamberlain.policy.validate import IAM_RESOURCE_PATH
+from chamberlain.store.sql import SqlStore
 
-from ..conftest import ACCOUNT, NOW, user_caller
+from ..conftest import ACCOUNT, LOWER, NOW, meta, migrated_store, root_caller, user_caller
 
 Call = Callable[..., Any]
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
 
 
 def error_of(call: Call, *args: Any, **params: Any) -> ServiceError:
@@ -412,3 +433,157 @@ def test_policy_authorization(iam: Call, iam_as: Call) -> None:
     assert error_of(iam_as, bob, "GetPolicy", PolicyArn=arn).code == "AccessDenied"
     iam("TagPolicy", PolicyArn=arn, Tags=[{"Key": "owner", "Value": "bob"}])
     iam_as(bob, "GetPolicy", PolicyArn=arn)
+
+
+# ------------------------------------------------------- AWS managed policies' usage
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def any_services(
+    request: pytest.FixtureRequest, services: Services, tmp_path: Path
+) -> Iterator[Services]:
+    """The memory store's services, or a migrated SQL store's, holding ACCOUNT and LOWER."""
+    if request.param == "memory":
+        with services.store.unit_of_work() as uow:
+            uow.repo(Account).add(Account(LOWER, f"root@{LOWER}.example.com", "x", NOW))
+        yield services
+        return
+    with migrated_store(request.param, tmp_path) as store:
+        with store.unit_of_work() as uow:
+            for account in (ACCOUNT, LOWER):
+                uow.repo(Account).add(Account(account, f"root@{account}.example.com", "x", NOW))
+        yield Services(store, SecretBox(generate_key()), password_params=TEST_PARAMS)
+
+
+def root_of(services: Services, account: str = ACCOUNT) -> Call:
+    def call(name: str, **params: Any) -> Any:
+        return execute(services, root_caller(account), meta(), "iam", name, params)
+
+    return call
+
+
+def usage(policies: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    return [(p["Arn"], p["AttachmentCount"], p["PermissionsBoundaryUsageCount"]) for p in policies]
+
+
+def test_aws_managed_policy_counts_and_filters_on_every_store(any_services: Services) -> None:
+    """ReadOnlyAccess bounds a user and a role and is attached to a group; ViewOnlyAccess
+    only bounds; AdministratorAccess is only attached. The other account's uses of them
+    count only there."""
+    iam = root_of(any_services)
+    mine = iam("CreatePolicy", PolicyName="mine", PolicyDocument=allow("s3:*"))["Policy"]["Arn"]
+    iam("CreateUser", UserName="alice", PermissionsBoundary=READ_ONLY)
+    iam("CreateRole", RoleName="app", AssumeRolePolicyDocument=TRUST)
+    iam("PutRolePermissionsBoundary", RoleName="app", PermissionsBoundary=READ_ONLY)
+    iam("CreateGroup", GroupName="devs")
+    iam("AttachGroupPolicy", GroupName="devs", PolicyArn=READ_ONLY)
+    iam("CreateUser", UserName="bob", PermissionsBoundary=VIEW_ONLY)
+    iam("AttachUserPolicy", UserName="bob", PolicyArn=ADMIN)
+    iam("AttachRolePolicy", RoleName="app", PolicyArn=mine)
+    other = root_of(any_services, LOWER)
+    other("CreateUser", UserName="carol", PermissionsBoundary=READ_ONLY)
+    for arn in (READ_ONLY, VIEW_ONLY, ADMIN):
+        other("AttachUserPolicy", UserName="carol", PolicyArn=arn)
+
+    def counts(arn: str) -> tuple[str, int, int]:
+        return usage([iam("GetPolicy", PolicyArn=arn)["Policy"]])[0]
+
+    assert counts(READ_ONLY) == (READ_ONLY, 1, 2)
+    assert counts(VIEW_ONLY) == (VIEW_ONLY, 0, 1)
+    assert counts(ADMIN) == (ADMIN, 1, 0)
+    assert counts(mine) == (mine, 1, 0)
+    used = [p for p in all_pages(iam) if p["AttachmentCount"] or p["PermissionsBoundaryUsageCount"]]
+    assert sorted(usage(used)) == sorted(
+        [(READ_ONLY, 1, 2), (VIEW_ONLY, 0, 1), (ADMIN, 1, 0), (mine, 1, 0)]
+    )
+
+    def listed(**params: Any) -> list[tuple[str, int, int]]:
+        return usage(iam("ListPolicies", **params)["Policies"])
+
+    attached = [(ADMIN, 1, 0), (mine, 1, 0), (READ_ONLY, 1, 2)]  # by name
+    assert listed(OnlyAttached=True) == attached
+    assert listed(PolicyUsageFilter="PermissionsPolicy") == attached
+    assert listed(OnlyAttached=True, Scope="AWS") == [(ADMIN, 1, 0), (READ_ONLY, 1, 2)]
+    assert listed(OnlyAttached=True, Scope="Local") == [(mine, 1, 0)]
+    bounding = [(READ_ONLY, 1, 2), (VIEW_ONLY, 0, 1)]
+    assert listed(PolicyUsageFilter="PermissionsBoundary") == bounding
+    assert listed(PolicyUsageFilter="PermissionsBoundary", Scope="AWS") == bounding
+    assert listed(PolicyUsageFilter="PermissionsBoundary", Scope="Local") == []
+    assert listed(PolicyUsageFilter="PermissionsBoundary", PathPrefix="/job-function/") == [
+        (VIEW_ONLY, 0, 1)
+    ]
+    first = iam("ListPolicies", OnlyAttached=True, MaxItems=2)
+    assert usage(first["Policies"]) == attached[:2] and first["IsTruncated"]
+    rest = iam("ListPolicies", OnlyAttached=True, MaxItems=2, Marker=first["Marker"])
+    assert usage(rest["Policies"]) == attached[2:] and not rest["IsTruncated"]
+
+    iam("DeleteUserPermissionsBoundary", UserName="alice")
+    iam("DetachGroupPolicy", GroupName="devs", PolicyArn=READ_ONLY)
+    iam("DeleteUserPermissionsBoundary", UserName="bob")
+    assert counts(READ_ONLY) == (READ_ONLY, 0, 1)
+    assert listed(OnlyAttached=True, Scope="AWS") == [(ADMIN, 1, 0)]
+    assert listed(PolicyUsageFilter="PermissionsBoundary") == [(READ_ONLY, 0, 1)]
+    iam("DeleteRolePermissionsBoundary", RoleName="app")
+    assert listed(PolicyUsageFilter="PermissionsBoundary") == []
+    assert counts(READ_ONLY) == (READ_ONLY, 0, 0)
+
+
+def _selects(store: SqlStore, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """The SELECT statements `call()` issues, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_listing_aws_policies_in_use_reads_a_bounded_number_of_times(
+    sql_services: Services,
+) -> None:
+    """ListPolicies Scope=AWS OnlyAttached (or by boundary use) reads the indexes once per
+    call: no count per AWS managed policy (over a thousand), no read of the users and
+    roles, and as many statements with 50 users and roles bounded as with 5."""
+    store = sql_services.store
+    assert isinstance(store, SqlStore)
+    iam = root_of(sql_services)
+    iam("CreateGroup", GroupName="devs")
+    iam("AttachGroupPolicy", GroupName="devs", PolicyArn=ADMIN)
+
+    def add(first: int, last: int) -> None:
+        for i in range(first, last):
+            iam("CreateUser", UserName=f"u{i}", PermissionsBoundary=READ_ONLY)
+            iam("AttachUserPolicy", UserName=f"u{i}", PolicyArn=READ_ONLY)
+            iam("CreateRole", RoleName=f"r{i}", AssumeRolePolicyDocument=TRUST,
+                PermissionsBoundary=VIEW_ONLY)  # fmt: skip
+
+    def measured(**params: Any) -> tuple[list[tuple[str, int, int]], list[tuple[str, Any]]]:
+        out: list[dict[str, Any]] = []
+        statements = _selects(store, lambda: out.append(iam("ListPolicies", **params)))
+        return usage(out[0]["Policies"]), statements
+
+    attached, bounding = {"OnlyAttached": True}, {"PolicyUsageFilter": "PermissionsBoundary"}
+    add(0, 5)
+    few = measured(Scope="AWS", **attached)
+    assert few[0] == [(ADMIN, 1, 0), (READ_ONLY, 5, 5)]
+    few_bounding = measured(Scope="AWS", **bounding)
+    assert few_bounding[0] == [(READ_ONLY, 5, 5), (VIEW_ONLY, 0, 5)]
+    add(5, 50)
+    many = measured(Scope="AWS", **attached)
+    assert many[0] == [(ADMIN, 1, 0), (READ_ONLY, 50, 50)]
+    many_bounding = measured(Scope="AWS", **bounding)
+    assert many_bounding[0] == [(READ_ONLY, 50, 50), (VIEW_ONLY, 0, 50)]
+    for before, after in ((few, many), (few_bounding, many_bounding)):
+        assert len(after[1]) == len(before[1]) <= 8, [s for s, _ in after[1]]
+        values = {
+            v
+            for _, params in after[1]
+            for v in (params.values() if isinstance(params, dict) else params or ())
+        }
+        assert not values & {"user", "role"}  # no user or role read

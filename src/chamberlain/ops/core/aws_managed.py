@@ -23,6 +23,8 @@ from typing import Any
 from chamberlain.policy.parse import MAX_DOCUMENT_CHARS
 
 _DATA = "data/aws_managed_policies.json"
+#: What every AWS managed policy's ARN starts with (then its path and name).
+ARN_PREFIX = "arn:aws:iam::aws:policy"
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class AwsManagedPolicy:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:iam::aws:policy{self.path}{self.name}"
+        return f"{ARN_PREFIX}{self.path}{self.name}"
 
     @property
     def policy_id(self) -> str:

@@ -2,18 +2,18 @@
 
 Customer managed policies are stored (ManagedPolicy + its PolicyVersions); AWS managed
 policies are built in (aws_managed.py), read-only, and their usage counts in this
-account are computed when they are read.
+account are counted, when they are read, on the indexes by policy ARN (Attachment and
+BoundaryUse rows).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from typing import Any
 
 from chamberlain.crypto.ids import Prefix, new_unique_id
-from chamberlain.domain import SEP, Attachment, ManagedPolicy, PolicyVersion, Role, Tags, User
-from chamberlain.ops.core.aws_managed import AWS_MANAGED, AwsManagedPolicy
+from chamberlain.domain import SEP, Attachment, BoundaryUse, ManagedPolicy, PolicyVersion, Tags
+from chamberlain.ops.core.aws_managed import ARN_PREFIX, AWS_MANAGED, AwsManagedPolicy
 from chamberlain.ops.core.context import OpContext
 from chamberlain.ops.core.entities import (
     POLICIES,
@@ -31,31 +31,38 @@ from chamberlain.ops.core.tags import check_tag_count, creation_target, tags_in,
 MAX_POLICIES = 1500  # AWS's default quota: customer managed policies per account
 
 AnyPolicy = ManagedPolicy | AwsManagedPolicy
-Usage = tuple[Counter[str], Counter[str]]  # (attachments, boundary uses) by policy ARN
+Counts = tuple[int, int]  # (AttachmentCount, PermissionsBoundaryUsageCount)
 
 
 def policy_arn(ctx: OpContext, name: str, path: str) -> str:
     return f"arn:{ctx.services.partition}:iam::{ctx.account_id}:policy{path}{name}"
 
 
-def usage_counts(ctx: OpContext) -> Usage:
-    """How often each policy is attached / used as a boundary in this account (for AWS
-    managed policies, whose counters are not stored)."""
-    attachments = Counter(a.policy_arn for a in ctx.uow.repo(Attachment).list(ctx.account_id))
-    return attachments, _boundary_uses(ctx)
-
-
-def counts_of(policy: AnyPolicy, usage: Usage | None) -> tuple[int, int]:
+def counts_of(ctx: OpContext, policy: AnyPolicy) -> Counts:
+    """A customer policy's stored counters; an AWS managed policy's two counts on the
+    indexes by its ARN (its counters are not stored: it is no entity of the account)."""
     if isinstance(policy, ManagedPolicy):
         return policy.attachment_count, policy.boundary_usage_count
-    attachments, boundaries = usage or (Counter(), Counter())
-    return attachments[policy.arn], boundaries[policy.arn]
+    return (
+        ctx.uow.repo(Attachment).count(ctx.account_id, ref=policy.arn),
+        ctx.uow.repo(BoundaryUse).count(ctx.account_id, ref=policy.arn),
+    )
 
 
-def policy_out(policy: AnyPolicy, usage: Usage | None, *, detail: bool) -> dict[str, Any]:
+def aws_in_use(ctx: OpContext) -> dict[str, Counts]:
+    """The counts of every AWS managed policy attached or used as a boundary in this
+    account (absent: neither), with one grouped read of each index: of its AWS managed
+    part only (their ARNs share a prefix), so no customer policy's links are read."""
+    attached = ctx.uow.repo(Attachment).count_by_ref(ctx.account_id, ref_prefix=ARN_PREFIX)
+    bounding = ctx.uow.repo(BoundaryUse).count_by_ref(ctx.account_id, ref_prefix=ARN_PREFIX)
+    used = attached.keys() | bounding.keys()
+    return {arn: (attached.get(arn, 0), bounding.get(arn, 0)) for arn in used}
+
+
+def policy_out(policy: AnyPolicy, counts: Counts, *, detail: bool) -> dict[str, Any]:
     """The Policy shape; `detail` adds what only GetPolicy/CreatePolicy return
     (Description, Tags)."""
-    attached, boundaries = counts_of(policy, usage)
+    attached, boundaries = counts
     if isinstance(policy, ManagedPolicy):
         default, created, updated = policy.default_version_id, policy.created, policy.updated
         description, tags = policy.description, policy.tags
@@ -119,7 +126,7 @@ def create_policy(ctx: OpContext, params: Params) -> Output:
             created=ctx.now,
         )
     )
-    return {"Policy": policy_out(policy, None, detail=True)}
+    return {"Policy": policy_out(policy, (0, 0), detail=True)}
 
 
 # ------------------------------------------------------------------ get / delete
@@ -128,8 +135,7 @@ def create_policy(ctx: OpContext, params: Params) -> Output:
 @operation("iam", "GetPolicy", resource=policy_target, read_only=True)
 def get_policy(ctx: OpContext, params: Params) -> Output:
     policy = require_policy(ctx, params["PolicyArn"])
-    usage = None if isinstance(policy, ManagedPolicy) else usage_counts(ctx)
-    return {"Policy": policy_out(policy, usage, detail=True)}
+    return {"Policy": policy_out(policy, counts_of(ctx, policy), detail=True)}
 
 
 @operation("iam", "DeletePolicy", resource=policy_target)
@@ -153,11 +159,11 @@ def delete_policy(ctx: OpContext, params: Params) -> Output:
 # ------------------------------------------------------------------------ list
 
 
-def _in_use(policy: AnyPolicy, usage: Usage | None, params: Params) -> bool:
+def _in_use(counts: Counts, params: Params) -> bool:
     """OnlyAttached / PolicyUsageFilter: PermissionsBoundary keeps the policies used as a
     boundary, PermissionsPolicy (and OnlyAttached alone) those attached to a user,
     group or role."""
-    attached, boundaries = counts_of(policy, usage)
+    attached, boundaries = counts
     if params.get("PolicyUsageFilter") == "PermissionsBoundary":
         return boundaries > 0
     return attached > 0
@@ -176,18 +182,22 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
 
     A keyset page: the customer policies after the marker are read from the store (their
     names are their keys) and merged with the built-in AWS ones after it. Customer
-    policies carry their usage counts; an AWS policy's attachments are counted by the
-    store's index on the policy ARN, its uses as a boundary (rare, unindexed) once per
-    call, and only when an AWS policy is on the page or filtered by usage."""
+    policies carry their usage counts. Unfiltered, each AWS policy on the page is counted
+    on the indexes (a page costs the same however large the account is). Filtered by
+    usage, the AWS policies in use and their counts are read once per call (`aws_in_use`)
+    and only those are merged: no count per built-in policy (there are over a thousand),
+    and no batch of them read only to be filtered out."""
     scope = params.get("Scope") or "All"
     repo = ctx.uow.repo(ManagedPolicy)
-    boundary_uses: list[Counter[str]] = []  # read at most once
-
-    def usage_of(policy: AwsManagedPolicy) -> Usage:
-        if not boundary_uses:
-            boundary_uses.append(_boundary_uses(ctx))
-        attached = ctx.uow.repo(Attachment).count(ctx.account_id, ref=policy.arn)
-        return Counter({policy.arn: attached}), boundary_uses[0]
+    filtered = bool(params.get("OnlyAttached") or params.get("PolicyUsageFilter"))
+    in_use: dict[str, Counts] | None = None
+    aws_keys: list[str] = []
+    aws_listed: list[AnyPolicy] = []  # the AWS policies listed, in order (Local: none)
+    if scope in ("All", "AWS") and filtered:
+        in_use = aws_in_use(ctx)
+        aws_keys, aws_listed = _aws_kept(in_use, params)
+    elif scope in ("All", "AWS"):
+        aws_keys, aws_listed = _aws_ordered()
 
     def customer_after(after: str | None, limit: int) -> list[AnyPolicy]:
         if after is None:
@@ -204,43 +214,38 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
         found: list[AnyPolicy] = []
         if scope in ("All", "Local"):
             found.extend(customer_after(after, limit))
-        if scope in ("All", "AWS"):
-            keys, ordered = _aws_ordered()
-            start = 0 if after is None else bisect.bisect_right(keys, after)
-            found.extend(ordered[start : start + limit])
+        start = 0 if after is None else bisect.bisect_right(aws_keys, after)
+        found.extend(aws_listed[start : start + limit])
         found.sort(key=_list_key)
         return found[:limit]
 
-    usages: dict[str, Usage | None] = {}
-
-    def usage(policy: AnyPolicy) -> Usage | None:
-        if isinstance(policy, ManagedPolicy):
-            return None
-        if policy.arn not in usages:
-            usages[policy.arn] = usage_of(policy)
-        return usages[policy.arn]
+    def counts(policy: AnyPolicy) -> Counts:
+        if in_use is not None and isinstance(policy, AwsManagedPolicy):
+            return in_use.get(policy.arn, (0, 0))
+        return counts_of(ctx, policy)
 
     keep_path = path_prefix_filter(params)
-    filtered = params.get("OnlyAttached") or params.get("PolicyUsageFilter")
     return paginate_fetched(
         params,
         fetch,
         key=_list_key,
         member="Policies",
-        render=lambda p: policy_out(p, usage(p), detail=False),
-        keep=lambda p: keep_path(p) and (not filtered or _in_use(p, usage(p), params)),
+        render=lambda p: policy_out(p, counts(p), detail=False),
+        keep=lambda p: keep_path(p) and (not filtered or _in_use(counts(p), params)),
     )
 
 
-def _boundary_uses(ctx: OpContext) -> Counter[str]:
-    """How many users and roles of the account use each policy as their boundary."""
-    uses: Counter[str] = Counter()
-    kinds: tuple[type[User] | type[Role], ...] = (User, Role)
-    for kind in kinds:
-        for entity in ctx.uow.repo(kind).list(ctx.account_id):
-            if entity.permissions_boundary:
-                uses[entity.permissions_boundary] += 1
-    return uses
+def _aws_kept(in_use: dict[str, Counts], params: Params) -> tuple[list[str], list[AnyPolicy]]:
+    """The AWS managed policies a usage filter keeps, in listing order, and their keys."""
+    kept: list[AnyPolicy] = sorted(
+        (
+            AWS_MANAGED[arn]
+            for arn, counts in in_use.items()
+            if arn in AWS_MANAGED and _in_use(counts, params)
+        ),
+        key=_list_key,
+    )
+    return [_list_key(p) for p in kept], kept
 
 
 _AWS_ORDER: list[tuple[list[str], list[AnyPolicy]]] = []
