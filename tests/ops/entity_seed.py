@@ -10,6 +10,7 @@ from typing import Any
 from chamberlain.crypto.ids import Prefix, new_unique_id
 from chamberlain.domain import (
     Attachment,
+    BoundaryUse,
     Group,
     InlinePolicy,
     InstanceProfile,
@@ -99,6 +100,8 @@ class Seed:
             tags=tags,
         )
         self._put(user)
+        if boundary:  # the boundaries' index, as ops/core/policy_usage.py keeps it
+            self._put(BoundaryUse(ACCOUNT, "user", name, boundary))
         return user
 
     def group(self, name: str, *, path: str = "/") -> Group:
@@ -129,6 +132,8 @@ class Seed:
             **fields,
         )
         self._put(role)
+        if boundary:
+            self._put(BoundaryUse(ACCOUNT, "role", name, boundary))
         return role
 
     def instance_profile(self, name: str, role: str) -> InstanceProfile:

@@ -120,7 +120,7 @@ def _statements(store: SqlStore) -> Callable[[], int]:
 def _following(store: SqlStore) -> None:
     store.follow_generations()
     deadline = time.monotonic() + 10
-    while store._watch is None or store._watch.token() is None:  # noqa: SLF001
+    while not store.following:
         assert time.monotonic() < deadline, "the follower never started"
         time.sleep(0.01)
 

@@ -1315,6 +1315,11 @@ class SqlStore:
         follow = self._follow_postgres if self.dialect == "postgresql" else self._follow_sqlite
         self._follower = Follower(watch, follow)
 
+    @property
+    def following(self) -> bool:
+        """Whether units of work now read the generations from the node's copy."""
+        return self._watch is not None and self._watch.token() is not None
+
     def _follow_sqlite(self, watch: GenerationWatch, stopped: threading.Event) -> None:
         with self._transaction(read_only=True) as conn:
             since = int(conn.execute(_LAST_CHANGE).scalar_one())

@@ -35,6 +35,7 @@ from chamberlain.ops.core.tags import tags_out
 from chamberlain.ops.iam import trust_principals
 from chamberlain.ops.iam.groups import group_out
 from chamberlain.ops.iam.instance_profiles import render_role
+from chamberlain.ops.iam.policies import aws_in_use
 
 USERS, GROUPS, ROLES, POLICIES = "UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"
 ENTITY_TYPES = ("User", "Group", "Role", "LocalManagedPolicy", "AWSManagedPolicy")
@@ -212,24 +213,22 @@ def _page_key(order: int, key: str) -> str:
     return f"{order}{SEP}{key}"
 
 
-def _aws_entries(ctx: OpContext, users: list[User], roles: list[Role]) -> list[Entry]:
+def _aws_entries(ctx: OpContext) -> list[Entry]:
     """The AWS managed policies attached to something in the account."""
-    counts: dict[str, int] = {}
-    for attachment in ctx.uow.repo(Attachment).list(ctx.account_id):
-        if attachment.policy_arn in AWS_MANAGED:
-            counts[attachment.policy_arn] = counts.get(attachment.policy_arn, 0) + 1
-    boundaries: dict[str, int] = {}
-    bounded: list[User | Role] = [*users, *roles]
-    for entity in bounded:
-        arn = entity.permissions_boundary
-        if arn is not None and arn in AWS_MANAGED:
-            boundaries[arn] = boundaries.get(arn, 0) + 1
-    policies = sorted((AWS_MANAGED[arn] for arn in counts), key=lambda p: p.name.lower())
+    in_use = aws_in_use(ctx)
+    policies = sorted(
+        (
+            AWS_MANAGED[arn]
+            for arn, (attached, _) in in_use.items()
+            if attached and arn in AWS_MANAGED
+        ),
+        key=lambda p: p.name.lower(),
+    )
     return [
         (
             _page_key(5, p.name.lower()),
             POLICIES,
-            partial(_aws_policy_detail, p, counts[p.arn], boundaries.get(p.arn, 0)),
+            partial(_aws_policy_detail, p, *in_use[p.arn]),
         )
         for p in policies
     ]
@@ -255,7 +254,7 @@ def _entries(ctx: OpContext, wanted: set[str]) -> list[Entry]:
             for p in ctx.uow.repo(ManagedPolicy).list(account)
         ]
     if "AWSManagedPolicy" in wanted:
-        entries += _aws_entries(ctx, users, roles)
+        entries += _aws_entries(ctx)
     return entries
 
 

@@ -182,11 +182,11 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
 
     A keyset page: the customer policies after the marker are read from the store (their
     names are their keys) and merged with the built-in AWS ones after it. Customer
-    policies carry their usage counts. Unfiltered, each AWS policy on the page is counted
-    on the indexes (a page costs the same however large the account is). Filtered by
-    usage, the AWS policies in use and their counts are read once per call (`aws_in_use`)
-    and only those are merged: no count per built-in policy (there are over a thousand),
-    and no batch of them read only to be filtered out."""
+    policies carry their usage counts. The AWS policies in use and their counts are read
+    once per call (`aws_in_use`: two grouped reads, whatever the page or the account's
+    size), when the first AWS policy is listed or, filtered by usage, before: then only
+    those are merged, with no batch of built-in policies (there are over a thousand) read
+    only to be filtered out."""
     scope = params.get("Scope") or "All"
     repo = ctx.uow.repo(ManagedPolicy)
     filtered = bool(params.get("OnlyAttached") or params.get("PolicyUsageFilter"))
@@ -220,7 +220,10 @@ def list_policies(ctx: OpContext, params: Params) -> Output:
         return found[:limit]
 
     def counts(policy: AnyPolicy) -> Counts:
-        if in_use is not None and isinstance(policy, AwsManagedPolicy):
+        nonlocal in_use
+        if isinstance(policy, AwsManagedPolicy):
+            if in_use is None:  # the first AWS policy of the page: its counts, read once
+                in_use = aws_in_use(ctx)
             return in_use.get(policy.arn, (0, 0))
         return counts_of(ctx, policy)
 
