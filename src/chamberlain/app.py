@@ -34,6 +34,7 @@ from chamberlain.crypto.secrets import SecretBox, decode_keyfile
 from chamberlain.crypto.sigv4 import SignatureError
 from chamberlain.crypto.tokens import TokenSealer
 from chamberlain.http_body import read_body
+from chamberlain.offload import run_blocking
 from chamberlain.ops.core import auth_failures
 from chamberlain.ops.core.authn import (
     KeyAuthenticationFailed,
@@ -285,7 +286,7 @@ class QueryApi:
     ) -> ServiceError:
         """Counted per key and source, recorded once per window, throttled past a limit:
         the error to answer."""
-        return await run_in_threadpool(
+        return await run_blocking(
             partial(
                 auth_failures.authentication_failed,
                 self.services,
@@ -351,7 +352,7 @@ class QueryApi:
             return execute_request(services, meta, service, name, authenticate, params)
 
         try:
-            output = await run_in_threadpool(run)
+            output = await run_blocking(run)
         except KeyAuthenticationFailed as failed:
             raise await self.authentication_failed(
                 failed, meta, service, info.get("action", name)
