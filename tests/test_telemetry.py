@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,10 +27,12 @@ from chamberlain.ops.core.accounts import root_caller
 from chamberlain.ops.core.context import RequestMeta, Services
 from chamberlain.ops.core.dispatch import execute
 from chamberlain.store.memory import MemoryStore
+from chamberlain.store.sql import SqlStore
 from chamberlain.telemetry import NodeFigures, Telemetry
 
 ACCOUNT = "123456789012"
 ENDPOINT = "http://127.0.0.1"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class Node:
@@ -182,3 +185,29 @@ def test_sync_copies_the_node_figures_as_increases() -> None:
     assert "chamberlain_audit_writer_lost_total 5.0" in text
     assert 'chamberlain_cache_lookups_total{cache="access_keys",result="hit"} 9.0' in text
     assert 'chamberlain_cache_lookups_total{cache="access_keys",result="miss"} 1.0' in text
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else PG_URL
+    store = SqlStore(url)
+    yield store
+    store.close()
+
+
+def test_the_pool_gauge_is_read_at_the_scrape_in_one_process(sql_store: SqlStore) -> None:
+    telemetry = Telemetry(sql_store.pool_status)
+    with sql_store.engine.connect() as first, sql_store.engine.connect() as second:
+        first.exec_driver_sql("SELECT 1")
+        second.exec_driver_sql("SELECT 1")
+        text = telemetry.exposition().decode()
+        assert 'chamberlain_db_pool_connections{state="in_use"} 2.0' in text
+        assert 'chamberlain_db_pool_connections{state="idle"} 0.0' in text
+    text = telemetry.exposition().decode()  # within SYNC_EVERY_S: a scrape syncs anyway
+    assert 'chamberlain_db_pool_connections{state="in_use"} 0.0' in text
+    assert 'chamberlain_db_pool_connections{state="idle"} 2.0' in text
+    assert "pid=" not in text
+
+
+def test_no_pool_gauge_without_a_pool() -> None:
+    assert "chamberlain_db_pool_connections" not in Telemetry().exposition().decode()

@@ -412,12 +412,14 @@ def create_app(services: Services, *, region: str = "us-east-1") -> Starlette:
             # Requests read the generations from the node's copy (until store.close).
             store.follow_generations()
         sweeper = asyncio.create_task(_sweep_periodically(services))
+        syncing = asyncio.create_task(telemetry.keep_synced())
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, syncing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if services.group_commit is not None:
                 await run_in_threadpool(services.group_commit.close)
             if isinstance(store, SqlStore):

@@ -8,6 +8,7 @@ passwords.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -15,15 +16,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 REQUEST_LOG = logging.getLogger("chamberlain.requests")
+log = logging.getLogger("chamberlain")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -39,35 +39,21 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-class _PoolCollector(Collector):
-    """Database connections in use and idle, read when scraped."""
-
-    def __init__(self, pool_status: Callable[[], dict[str, int]] | None) -> None:
-        self._pool_status = pool_status
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        if self._pool_status is None:
-            return
-        family = GaugeMetricFamily(
-            "chamberlain_db_pool_connections", "Database pool connections", labels=["state"]
-        )
-        for state, count in sorted(self._pool_status().items()):
-            family.add_metric([state], count)
-        yield family
-
-
 #: Decision outcomes (the engine's, and /v1/authorize's for a principal it could not
 #: authenticate) and where they were made.
 DECISION_OUTCOMES = ("allowed", "explicitDeny", "implicitDeny", "unauthenticated")
 DECISION_SOURCES = ("api", "authorize", "simulator")
-#: How often (at most) request ends copy the node's own figures (audit writer, caches)
-#: into the metrics; a scrape always does.
+#: How often (at most) request ends copy the node's own figures (audit writer, caches,
+#: database pool) into the metrics; a scrape always does, and with several workers each
+#: also does every SYNC_EVERY_S while idle (`keep_synced`), so that a scrape answered by
+#: another worker reads figures at most this old.
 SYNC_EVERY_S = 1.0
 
 
 class NodeFigures:
     """What the app's own objects know and a scrape should say: audit writer backlog and
-    losses, per-node cache lookups. Each a callable, read when synced."""
+    losses, per-node cache lookups (the database pool is Telemetry's `pool_status`). Each
+    a callable, read when synced."""
 
     def __init__(
         self,
@@ -142,14 +128,27 @@ class Telemetry:
             ["cache", "result"],
             registry=self.registry,
         )
+        self._pool_status = pool_status
+        # With several workers, one series per worker (a `pid` label); dead workers' are
+        # dropped (serving.Supervisor marks them).
+        self.pool = (
+            Gauge(
+                "chamberlain_db_pool_connections",
+                "Database pool connections by state (in_use, idle); with several worker "
+                "processes one series per worker (pid label), each synced at most "
+                f"{SYNC_EVERY_S:g} s before the scrape (the answering worker's at the scrape)",
+                ["state"],
+                registry=self.registry,
+                multiprocess_mode="liveall",
+            )
+            if pool_status is not None
+            else None
+        )
         self._figures = figures or NodeFigures()
         self._synced: dict[object, int] = {}
         self._next_sync = 0.0
         self._sync_lock = threading.Lock()
-        self._pool = _PoolCollector(pool_status)
         self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
-        if self._multiprocess_dir is None:
-            self.registry.register(self._pool)
 
     def sync(self, *, force: bool = False) -> None:
         """Copy the node's figures into the metrics (at most every SYNC_EVERY_S unless
@@ -162,6 +161,9 @@ class Telemetry:
             return
         try:
             self._next_sync = now + SYNC_EVERY_S
+            if self.pool is not None and self._pool_status is not None:
+                for state, count in self._pool_status().items():
+                    self.pool.labels(state).set(count)
             figures = self._figures
             if figures.audit_pending is not None:
                 self.audit_pending.set(figures.audit_pending())
@@ -174,6 +176,20 @@ class Telemetry:
         finally:
             self._sync_lock.release()
 
+    async def keep_synced(self) -> None:
+        """With several workers, sync every SYNC_EVERY_S until cancelled (a worker's
+        figures reach the shared files even when it serves no request: an idle worker's
+        pool and audit backlog are then read as they are, not as they were at its last
+        request). One process answers every scrape itself: nothing to do."""
+        if self._multiprocess_dir is None:
+            return
+        while True:  # a sync is due SYNC_EVERY_S after the last (a request's or ours)
+            await asyncio.sleep(max(self._next_sync - time.monotonic(), 0.01))
+            try:
+                self.sync()
+            except Exception:  # a figure that failed to read; the next round tries again
+                log.exception("metrics sync failed")
+
     def _advance(self, counter: Any, key: object, total: int) -> None:
         increase = total - self._synced.get(key, 0)
         if increase > 0:
@@ -184,12 +200,12 @@ class Telemetry:
         self.sync(force=True)
         if self._multiprocess_dir is None:
             return generate_latest(self.registry)
-        # Several workers: the sum of every worker's files (this worker's pool only).
+        # Several workers: every worker's files (this one's just synced), summed or by pid
+        # as each metric's multiprocess mode says.
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
             registry, path=self._multiprocess_dir
         )
-        registry.register(self._pool)
         return generate_latest(registry)
 
     def observe(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -174,6 +175,42 @@ def test_metrics_sum_the_workers(workers: Server) -> None:
     assert counted == served
 
 
+def _pool_series(server: Server) -> dict[tuple[int, str], float]:
+    """chamberlain_db_pool_connections of one scrape: (pid, state) -> connections."""
+    with urllib.request.urlopen(f"{server.endpoint}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    series = {}
+    for found in re.finditer(
+        r"^chamberlain_db_pool_connections\{(.*)\} (\S+)$", text, re.MULTILINE
+    ):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1)))
+        series[int(labels["pid"]), labels["state"]] = float(found.group(2))
+    return series
+
+
+def test_the_pool_gauge_reports_every_worker(workers: Server) -> None:
+    key = workers.client("iam").create_access_key(UserName="admin")["AccessKey"]
+    url = _presigned(workers, key["AccessKeyId"], key["SecretAccessKey"])
+    mark = len(_requests_log(workers))
+    for _ in range(20):  # until each worker has served (and so opened connections)
+        assert all(status == 200 for status, _ in _burst(url, 16))
+        served = {e["pid"] for e in _requests_log(workers)[mark:]}
+        if len(served) == 2:
+            break
+    assert len(served) == 2
+    # One scrape, answered by one worker, shows both pools, the other's as synced within
+    # about a second: soon each holds the connections its requests opened, all idle once
+    # the load is over (an idle worker's figure is not left as it was mid-burst).
+    deadline = time.monotonic() + 15
+    while True:
+        series = _pool_series(workers)
+        assert {pid for pid, _ in series} == served, series
+        if all(series[pid, "in_use"] == 0 and series[pid, "idle"] >= 1 for pid in served):
+            break
+        assert time.monotonic() < deadline, series
+        time.sleep(0.5)
+
+
 def test_sigterm_flushes_each_workers_audit_events(tmp_path: Path) -> None:
     server = init_and_serve(tmp_path, extra=("--workers", "2"))
     try:
@@ -215,6 +252,13 @@ def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
                 break
         assert all(s == 200 for s, _ in answers)
         assert server.process.poll() is None
+        # the dead worker's pool is no longer reported, its replacement's is (once started)
+        while True:
+            pids = {pid for pid, _ in _pool_series(server)}
+            if victim not in pids and len(pids) == 2:
+                break
+            assert time.monotonic() < deadline, pids
+            time.sleep(0.2)
     finally:
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=60) == 0
