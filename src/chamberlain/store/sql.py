@@ -538,6 +538,24 @@ _DELETE_DIGESTS = event_digests.delete().where(
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
 _INSERT_EVENT = events.insert()
+
+
+def _driver_insert(table: Table) -> dict[str, str]:
+    """An INSERT of every column of `table` in each driver's own parameter style, run by
+    the driver's executemany: the audit writer's batches skip SQLAlchemy's per-row
+    parameter processing (a tenth of a read call's CPU), the values being plain already."""
+    columns = [c.name for c in table.columns]
+    names = ", ".join(columns)
+    return {
+        "sqlite": f"INSERT INTO {table.name} ({names}) VALUES "
+        f"({', '.join(':' + c for c in columns)})",
+        "postgresql": f"INSERT INTO {table.name} ({names}) VALUES "
+        f"({', '.join(f'%({c})s' for c in columns)})",
+    }
+
+
+_DRIVER_INSERT_EVENT = _driver_insert(events)
+_DRIVER_INSERT_ATTRIBUTE = _driver_insert(event_attributes)
 # The audit verifier's reads of the index: which of some rows exist (primary key seeks),
 # how many there are, and all of them in key order (keyset pagination).
 _INDEX_CHUNK = 500
@@ -668,13 +686,15 @@ class _SqlEventLog:
         if not events:
             return
         attributes = [row for event in events for row in _attribute_params(event)]
+        dialect = self._conn.dialect.name
         try:
-            # executemany: both drivers send the rows in a few multi-row statements
-            self._conn.execute(_INSERT_EVENT, [_event_row(event) for event in events])
+            self._conn.exec_driver_sql(
+                _DRIVER_INSERT_EVENT[dialect], [_event_row(event) for event in events]
+            )
         except IntegrityError:
             raise Conflict(f"an event of {events[0].account_id} exists") from None
         if attributes:
-            self._conn.execute(_INSERT_ATTRIBUTE, attributes)
+            self._conn.exec_driver_sql(_DRIVER_INSERT_ATTRIBUTE[dialect], attributes)
 
     def last(self, account_id: str) -> Event | None:
         row = self._conn.execute(_LAST, {"a": account_id}).first()
