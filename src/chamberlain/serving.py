@@ -91,6 +91,7 @@ def _uvicorn_config(app: Any, settings: Settings) -> Any:
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        http="httptools",  # C parser: about a tenth less CPU per request than h11
     )
 
 
