@@ -230,7 +230,7 @@ class QueryApi:
             now=now.replace(microsecond=0),  # IAM's dates have whole seconds
             source_ip=request.client.host if request.client else "",
             user_agent=request.headers.get("user-agent", ""),
-            secure_transport=request.url.scheme == "https",
+            secure_transport=request.scope.get("scheme") == "https",  # (request.url: costly)
             region=self.region,
         )
 

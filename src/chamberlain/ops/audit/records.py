@@ -347,14 +347,19 @@ def _principal(record: Mapping[str, Any]) -> str | None:
     return identity.get("arn") or None
 
 
+def _event_time(text: str) -> dt.datetime:
+    """CloudTrail's eventTime (YYYY-MM-DDTHH:MM:SSZ, UTC); ValueError for anything else."""
+    if len(text) != 20 or text[10] != "T" or not text.endswith("Z"):
+        raise ValueError(f"not an eventTime: {text!r}")
+    return dt.datetime.fromisoformat(text)  # 3.11 reads the Z: a tenth of strptime's cost
+
+
 def event_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """What an Event repeats of its record (verify checks they still agree)."""
     identity = record.get("userIdentity") or {}
     return {
         "event_id": record["eventID"],
-        "event_time": dt.datetime.strptime(record["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=dt.UTC
-        ),
+        "event_time": _event_time(record["eventTime"]),
         "event_name": record["eventName"],
         "event_source": record["eventSource"],
         "read_only": bool(record.get("readOnly")),
