@@ -91,7 +91,11 @@ class GroupCommit:
                     self._atexit = True
             self._pending.append(entry)
             self._submitted += 1
-            self._cond.notify_all()
+            # The writer waits for a first job (idle), or for a full batch (filling):
+            # waking it at every job in between would only send it back to sleep.
+            pending = len(self._pending)
+            if pending == 1 or pending >= self._max_batch:
+                self._cond.notify_all()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every job submitted before this call is committed; False on timeout."""
