@@ -10,11 +10,11 @@ import logging
 import uuid
 from typing import Protocol
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chamberlain.http_body import read_body
+from chamberlain.offload import run_blocking
 from chamberlain.ops.core.authn import KeyAuthenticationFailed, SignedRequest
 from chamberlain.ops.core.authorize import (
     SIGNING_NAME,
@@ -105,7 +105,7 @@ class AuthorizeEndpoint:
                 now=now.replace(microsecond=0),
                 source_ip=request.client.host if request.client else "",
                 user_agent=request.headers.get("user-agent", ""),
-                secure_transport=request.url.scheme == "https",
+                secure_transport=request.scope.get("scheme") == "https",
                 region=self.api.region,
             )
             signed, meta = self.api.signed(request, body, SIGNING_NAME, meta)
@@ -114,7 +114,7 @@ class AuthorizeEndpoint:
                 # the calling service's signature, the end user's and the decision: one
                 # hop to a worker thread, one read-only transaction (the body is decoded
                 # once the calling service is authenticated)
-                caller, answer = await run_in_threadpool(
+                caller, answer = await run_blocking(
                     authorize_call,
                     self.api.services,
                     service,

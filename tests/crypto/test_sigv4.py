@@ -554,3 +554,28 @@ def test_botocore_any_query_parameters_verify(params: dict[str, str], presigned:
     else:
         SigV4Auth(credentials, "iam", "us-east-1").add_auth(request)
     _verify_view(_server_view(request.prepare()), SECRET, "iam")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20150830T123600Z", datetime(2015, 8, 30, 12, 36, 0, tzinfo=UTC)),
+        ("20240229T235959Z", datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)),
+        ("20230229T000000Z", None),  # no such day
+        ("20151301T000000Z", None),
+        ("20150830T240000Z", None),
+        ("20150830T123660Z", None),
+        ("00000830T123600Z", None),
+        ("2015-08-30T12:36:00Z", None),
+        ("20150830T123600", None),
+        ("20150830T123600Z ", None),
+    ],
+)
+def test_parse_amz_date_is_strict(text: str, expected: datetime | None) -> None:
+    if expected is not None:
+        assert sigv4.parse_amz_date(text) == expected
+        return
+    with pytest.raises(SignatureError) as caught:
+        sigv4.parse_amz_date(text)
+    assert caught.value.reason is Reason.INCOMPLETE_SIGNATURE
+    assert f"Got '{text}'" in str(caught.value)

@@ -157,6 +157,17 @@ def test_a_write_becomes_a_cloudtrail_record(services: Services) -> None:
     assert event.record == audit.canonical(rec)
 
 
+@pytest.mark.parametrize(
+    "text", ["2026-11-28T12:00:00+00:00", "2026-11-28 12:00:00Z", "2026-02-30T12:00:00Z", ""]
+)
+def test_event_time_is_read_back_in_its_own_format_only(services: Services, text: str) -> None:
+    run(services, root_caller(), "iam", "CreateUser", UserName="bob")
+    (rec,) = records(services)
+    assert audit.event_fields(rec)["event_time"] == NOW
+    with pytest.raises(ValueError):
+        audit.event_fields({**rec, "eventTime": text})
+
+
 def test_reads_are_recorded_without_response_elements(services: Services) -> None:
     run(services, root_caller(), "iam", "CreateUser", UserName="bob")
     run(services, root_caller(), "iam", "GetUser", UserName="bob")

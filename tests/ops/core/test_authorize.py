@@ -19,11 +19,18 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from starlette.testclient import TestClient
-from tests.ops.conftest import ACCOUNT
+from tests.ops.conftest import ACCOUNT, meta, root_caller
 
 from chamberlain.app import create_app
-from chamberlain.ops.core.context import Services
+from chamberlain.ops.audit import records, trail
+from chamberlain.ops.core.authorize import DATA_EVENTS_CACHE, AuthorizeQuery, authorize_call
+from chamberlain.ops.core.context import Caller, Services
+from chamberlain.ops.core.dispatch import execute
+from chamberlain.ops.core.errors import NoSuchEntity
+from chamberlain.ops.core.group_commit import GroupCommit
+from chamberlain.store.sql import SqlStore
 
 ENDPOINT = "http://127.0.0.1"
 APP = "https://widgets.example.com"
@@ -488,3 +495,145 @@ def test_presigned_url_of_the_end_user(h: Harness) -> None:
     assert h.call(ask("widgets:GetWidget", {"request": forwarded})).json()["errorCode"] == (
         "SignatureDoesNotMatch"
     )
+
+
+# ------------------------------------------------- audit batching and the setting's cache
+
+
+def _service_and_alice(services: Services) -> Caller:
+    """The account's root (the calling service: allowed everything) and user alice with
+    ALICE_POLICY; returns the service."""
+    caller = root_caller()
+    execute(services, caller, meta(), "iam", "CreateUser", {"UserName": "alice"})
+    execute(services, caller, meta(), "iam", "PutUserPolicy", {"UserName": "alice",
+            "PolicyName": "p", "PolicyDocument": json.dumps(ALICE_POLICY)})  # fmt: skip
+    return caller
+
+
+def _by_arn(action: str, name: str = "alice") -> AuthorizeQuery:
+    return AuthorizeQuery(action, WIDGET, principal_arn=f"arn:aws:iam::{ACCOUNT}:user/{name}")
+
+
+@pytest.mark.parametrize("data_events", [False, True])
+def test_decisions_events_are_chained_in_batches_in_order_with_reads(
+    sql_services: Services, monkeypatch: pytest.MonkeyPatch, data_events: bool
+) -> None:
+    """Decisions (allowed, denied, refused) interleaved with API reads: every event lands
+    once, in the order the calls were answered, the chain verifies, and each batch read
+    the chain's head once and inserted its events in one statement (not per event)."""
+    services = sql_services
+    service = _service_and_alice(services)
+    if data_events:
+        execute(services, service, meta(), "iam", "PutAccountProperties",
+                {"Properties": {"chamberlain/AuthorizeDataEvents": "true"}})  # fmt: skip
+    heads: list[str] = []
+    batches: list[int] = []
+    singles: list[str] = []
+    chain_head, append_pending, append = (
+        records._chain_head,
+        records.append_pending,
+        records.append,
+    )
+
+    def counted_head(uow: Any, account_id: str) -> tuple[int, str]:
+        heads.append(account_id)
+        return chain_head(uow, account_id)
+
+    def counted_batch(uow: Any, batch: Any) -> None:
+        batches.append(len(batch))
+        append_pending(uow, batch)
+
+    def counted_single(uow: Any, secrets: Any, account_id: str, *args: Any) -> Any:
+        singles.append(account_id)
+        return append(uow, secrets, account_id, *args)
+
+    monkeypatch.setattr(records, "_chain_head", counted_head)
+    monkeypatch.setattr(records, "append_pending", counted_batch)
+    monkeypatch.setattr(records, "append", counted_single)
+    assert isinstance(services.store, SqlStore)
+    inserts: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
+            inserts.append(statement)
+
+    event.listen(services.store.engine, "before_cursor_execute", count)
+    # long enough for the calls to share a batch, even on a busy machine
+    services.group_commit = GroupCommit(services.store, max_delay=1.0)
+    expected: list[tuple[str, str]] = []
+    for n in range(12):
+        request = meta()
+        if n % 3 == 2:  # an API read in between: its event takes its turn
+            execute(services, service, request, "iam", "GetUser", {"UserName": "alice"})
+            expected.append((request.request_id, "GetUser"))
+            continue
+        action = "widgets:GetWidget" if n % 2 else "widgets:DeleteWidget"
+        _, answer = authorize_call(services, service, request, _by_arn(action))
+        assert answer["decision"] == ("allowed" if n % 2 else "explicitDeny")
+        expected.append((request.request_id, action.split(":")[1] if data_events else "Authorize"))
+    refused = meta()
+    with pytest.raises(NoSuchEntity):
+        authorize_call(services, service, refused, _by_arn("widgets:GetWidget", "nobody"))
+    expected.append((refused.request_id, "Authorize"))
+    assert services.group_commit.flush()
+    services.group_commit.close()
+    event.remove(services.store.engine, "before_cursor_execute", count)
+
+    assert singles == []  # no event appended one at a time
+    assert sum(batches) == len(expected)
+    assert heads == [ACCOUNT] * len(batches)  # one head read per batch (one account)
+    assert len(inserts) == len(batches)  # one multi-row insert per batch
+    result = trail.verify(services.store, services.secrets)
+    assert result.problems == ()
+    with services.store.unit_of_work(read_only=True) as uow:
+        trail_events = [json.loads(e.record) for e in uow.events.iterate(ACCOUNT)]
+    got = [(r["requestID"], r["eventName"]) for r in trail_events]
+    assert got[-len(expected) :] == expected
+    if data_events:
+        decisions = [r for r in trail_events[-len(expected) :] if r["eventName"] != "GetUser"]
+        assert [r["eventCategory"] for r in decisions[:-1]] == ["Data"] * (len(decisions) - 1)
+        assert decisions[-1]["errorCode"] == "NoSuchEntity"  # the management event
+
+
+def test_data_events_setting_is_cached_per_node_under_the_accounts_generation(
+    sql_services: Services,
+) -> None:
+    """Two nodes on one database: each reads the setting once while the account's
+    generation stands (a write to one user does not move it), and a change made on either
+    node takes effect at the very next call on both."""
+    node_a = sql_services
+    node_b = Services(node_a.store, node_a.secrets, node_a.tokens,
+                      password_params=node_a.password_params)  # fmt: skip
+    service = _service_and_alice(node_a)
+
+    def category(node: Services) -> str:
+        request = meta()
+        authorize_call(node, service, request, _by_arn("widgets:GetWidget"))
+        with node.store.unit_of_work(read_only=True) as uow:
+            last = uow.events.last(ACCOUNT)
+            assert last is not None
+            record = json.loads(last.record)
+        assert record["requestID"] == request.request_id
+        return str(record["eventCategory"])
+
+    def lookups(node: Services) -> tuple[int, int]:
+        return (node.cache_stats[(DATA_EVENTS_CACHE, True)],
+                node.cache_stats[(DATA_EVENTS_CACHE, False)])  # fmt: skip
+
+    def put(node: Services, value: str) -> None:
+        execute(node, service, meta(), "iam", "PutAccountProperties",
+                {"Properties": {"chamberlain/AuthorizeDataEvents": value}})  # fmt: skip
+
+    assert [category(node_a), category(node_b), category(node_a)] == ["Management"] * 3
+    assert lookups(node_a) == (1, 1) and lookups(node_b) == (0, 1)
+    execute(node_b, service, meta(), "iam", "CreateUser", {"UserName": "bob"})  # bob's scope
+    assert category(node_a) == "Management" and lookups(node_a) == (2, 1)
+
+    put(node_b, "true")  # on the other node
+    assert category(node_a) == "Data" and lookups(node_a) == (2, 2)
+    assert category(node_a) == "Data" and lookups(node_a) == (3, 2)
+    assert category(node_b) == "Data"
+    put(node_a, "false")  # on this node
+    assert category(node_a) == "Management"
+    assert category(node_b) == "Management"
+    assert trail.verify(node_a.store, node_a.secrets).problems == ()

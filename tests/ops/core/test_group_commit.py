@@ -145,6 +145,29 @@ def test_flush_waits_and_close_commits_what_is_pending(store: SqlStore) -> None:
     assert trail.verify(store, secrets).events == 2
 
 
+def test_the_writer_wakes_for_a_first_job_and_for_a_full_batch(store: SqlStore) -> None:
+    """Jobs handed over while a batch fills do not wake the writer (it would only wait
+    again); the first job of an idle writer and the job that fills a batch do."""
+    secrets = SecretBox(generate_key())
+    writer = GroupCommit(store, max_delay=60.0, max_batch=3)  # never waits out its delay
+    for n in range(6):  # two full batches
+        pending = records.pending_event(secrets, ACCOUNT, _record(ACCOUNT, n), [])
+        writer.submit_item((ACCOUNT,), records.append_pending, pending)
+    assert writer.flush(timeout=30)
+    fast = GroupCommit(store, max_delay=0.001)
+    for n in range(6, 9):  # one at a time, each to an idle writer
+        fast.submit_item(
+            (ACCOUNT,),
+            records.append_pending,
+            records.pending_event(secrets, ACCOUNT, _record(ACCOUNT, n), []),
+        )
+        assert fast.flush(timeout=30)  # fmt: skip
+    writer.close()
+    fast.close()
+    result = trail.verify(store, secrets)
+    assert result.problems == () and result.events == 9
+
+
 def test_a_failing_job_does_not_take_its_batch_with_it(store: SqlStore) -> None:
     secrets = SecretBox(generate_key())
     writer = GroupCommit(store, max_delay=0.05)

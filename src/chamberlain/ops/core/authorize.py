@@ -34,7 +34,14 @@ from chamberlain.ops.core.authn import (
     authenticate_in,
     signature_error,
 )
-from chamberlain.ops.core.context import Caller, OpContext, RequestMeta, Services, Session
+from chamberlain.ops.core.context import (
+    Caller,
+    OpContext,
+    RequestMeta,
+    Services,
+    Session,
+    note_cache,
+)
 from chamberlain.ops.core.errors import AccessDenied, NoSuchEntity, ServiceError, ValidationError
 from chamberlain.ops.iam.account_settings import SETTINGS_KEY
 from chamberlain.ops.sts.sessions import encode_authorization_message
@@ -250,11 +257,33 @@ def _unauthenticated(error: ServiceError) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- audit
 
 
+#: services.cache[DATA_EVENTS_CACHE]: {account id: (its generation, data events on?)}.
+DATA_EVENTS_CACHE = "authorize_data_events"
+_DATA_EVENTS_LIMIT = 10_000
+
+
 def data_events_enabled(ctx: OpContext, account_id: str) -> bool:
+    """Whether the account set `chamberlain/AuthorizeDataEvents` to true. Cached per node
+    under the account's generation (store/scopes.py: a change to its AccountSettings
+    bumps the account's), which this unit of work has read already for the principal's
+    policies: a change takes effect at the next call, on every node. The generation is
+    read before the settings, so a change committed in between leaves a newer one."""
+    cache: dict[str, tuple[int, bool]] = ctx.services.cache.setdefault(DATA_EVENTS_CACHE, {})
+    generation = ctx.uow.generation(account_id)
+    hit = cache.get(account_id)
+    if hit is not None and generation >= 0 and hit[0] == generation:
+        note_cache(ctx.services, DATA_EVENTS_CACHE, True)
+        return hit[1]
+    note_cache(ctx.services, DATA_EVENTS_CACHE, False)
     stored = ctx.uow.repo(AccountSettings).get(account_id, SETTINGS_KEY)
-    if stored is None:
-        return False
-    return dict(stored.properties).get(DATA_EVENTS_PROPERTY, "").lower() == "true"
+    enabled = stored is not None and (
+        dict(stored.properties).get(DATA_EVENTS_PROPERTY, "").lower() == "true"
+    )
+    if generation >= 0:  # negative: changed in this (writing) unit of work, uncommitted
+        if len(cache) >= _DATA_EVENTS_LIMIT:
+            cache.clear()
+        cache[account_id] = (generation, enabled)
+    return enabled
 
 
 def _management_record(
@@ -318,14 +347,11 @@ def _data_record(
 
 
 def _append(services: Services, account_id: str, rec: Mapping[str, Any]) -> None:
-    """A decision is a read: its event goes through the group-commit writer (batched,
-    on disk within milliseconds, as every read-only call's), at once without one."""
-    secrets, writer = services.secrets, services.group_commit
-    if writer is not None:
-        writer.submit((account_id,), lambda uow: audit.append(uow, secrets, account_id, rec, []))
-        return
-    with services.store.unit_of_work() as uow:
-        audit.append(uow, secrets, account_id, rec, [])
+    """A decision is a read: its event is serialized here and handed to the group-commit
+    writer, which chains a batch's events (every decision's and the API's reads', in the
+    order handed over) with one read of each chain's head and multi-row inserts; at once
+    without one."""
+    audit.append_deferred(services, account_id, rec)
 
 
 # ----------------------------------------------------------------------------- entry

@@ -91,10 +91,10 @@ class GroupCommit:
                     self._atexit = True
             self._pending.append(entry)
             self._submitted += 1
-            if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
-                # The writer waits for a first job, then lets the batch fill until its
-                # deadline or until it is full: waking it for every job in between would
-                # cost a thread switch per call.
+            # The writer waits for a first job (idle), or for a full batch (filling):
+            # waking it at every job in between would only send it back to sleep.
+            pending = len(self._pending)
+            if pending == 1 or pending >= self._max_batch:
                 self._cond.notify_all()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
