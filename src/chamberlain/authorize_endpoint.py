@@ -10,7 +10,7 @@ import logging
 import uuid
 from typing import Protocol
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from chamberlain.http_body import read_body
@@ -134,6 +134,9 @@ class AuthorizeEndpoint:
         except ServiceError as exc:
             info["outcome"] = exc.code
             return _error(exc.code, exc.message, exc.http_status, request_id)
+        except ClientDisconnect:  # the client went away mid-body: nothing to answer
+            info["outcome"] = "ClientDisconnected"
+            return Response(status_code=400)
         except Exception:
             info["outcome"] = "InternalFailure"
             log.exception("internal error serving request %s", request_id)

@@ -87,6 +87,30 @@ def test_one_json_line_per_request_without_secrets(proxied: Server) -> None:
     assert "Signature=" not in text and "Authorization" not in text
 
 
+@pytest.mark.parametrize("path", ["/", "/v1/authorize"])
+def test_a_client_gone_mid_body_is_one_log_line_not_an_internal_error(
+    proxied: Server, path: str
+) -> None:
+    """A request whose client closes before its body is complete is no bug of ours:
+    one request line (outcome ClientDisconnected), no traceback (a log flood otherwise)."""
+    import socket
+
+    host, port = proxied.endpoint.removeprefix("http://").split(":")
+    before = len(_request_lines(proxied))
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: 1000\r\n\r\nAction=GetUser".encode()
+        )
+        time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while len(_request_lines(proxied)) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e["outcome"] for e in _request_lines(proxied)[before:]] == ["ClientDisconnected"]
+    assert "internal error" not in proxied.log.read_text()
+
+
 def test_a_trusted_proxy_decides_source_ip_and_secure_transport(proxied: Server) -> None:
     iam = proxied.client("iam")
     iam.create_user(UserName="tls-only")
