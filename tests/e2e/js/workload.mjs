@@ -86,7 +86,8 @@ const admin = {
 const stsRegion = process.env.CHAMBERLAIN_STS_REGION || "eu-west-1";
 // IAM's report times have whole seconds.
 const started = new Date(Math.floor(Date.now() / 1000) * 1000);
-const run = `js${started.getTime().toString(36)}`;
+// Unique per run, even for two runs within one second (a fast server allows it).
+const run = `js${started.getTime().toString(36)}${process.pid.toString(36)}`;
 const path = `/${run}/`;
 
 function need(name) {

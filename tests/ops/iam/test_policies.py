@@ -22,23 +22,12 @@ from chamberlain.policy.validate import IAM_RESOURCE_PATH
 from chamberlain.store.sql import SqlStore
 
 from ..conftest import ACCOUNT, LOWER, NOW, meta, migrated_store, root_caller, user_caller
+from ..entity_seed import TRUST
 
 Call = Callable[..., Any]
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 def error_of(call: Call, *args: Any, **params: Any) -> ServiceError:
