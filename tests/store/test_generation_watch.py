@@ -194,3 +194,27 @@ def test_without_a_follower_every_read_goes_to_the_database(
     statements = _statements(node)
     _generation(node, dave)
     assert statements() >= 1
+
+
+def test_a_commit_changing_many_scopes_reaches_the_other_node_whole(
+    two_nodes: tuple[SqlStore, SqlStore],
+) -> None:
+    """400 users changed in one transaction: on PostgreSQL more than one notification's
+    worth (pg_notify takes 8000 bytes), sent in parts; every scope arrives."""
+    node, other = two_nodes
+    _following(node)
+    names = [f"user-with-a-long-name-{i:04d}" for i in range(400)]
+    scopes = [principal_scope(A, "user", name) for name in names]
+    for scope in scopes:
+        assert _generation(node, scope) == 0  # known to the node: read, then kept
+    with other.unit_of_work() as uow:
+        for name in names:
+            arn = f"arn:aws:iam::{A}:user/{name}"
+            uow.repo(User).put(User(A, f"AIDA{name}", name, "/", arn, NOW))
+    started = time.monotonic()
+    while any(_generation(node, scope) == 0 for scope in scopes):
+        assert time.monotonic() - started < BOUND_S, "not every change arrived within 1 s"
+        time.sleep(0.01)
+    statements = _statements(node)
+    assert all(_generation(node, scope) == 1 for scope in scopes)
+    assert statements() == 0  # all from the copy
