@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from chamberlain.domain import User
+from chamberlain.store import generation_watch
 from chamberlain.store.generation_watch import GenerationWatch
 from chamberlain.store.scopes import principal_scope
 from chamberlain.store.sql import DB_FILE, SqlStore
@@ -73,6 +74,22 @@ def test_reads_of_units_of_work_begun_before_a_restart_are_dropped() -> None:
     watch.learned("a", 5, now)
     assert watch.get("a", now) is None  # set after `now` was taken
     assert watch.get("a", watch.token() or now) == 5
+
+
+def test_the_copy_is_not_used_once_the_follower_is_not_heard_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A follower whose connection died without a word (a partition) completes no round
+    trip: STALE_S after the last one, units of work read the database again."""
+    watch = GenerationWatch()
+    watch.restart(live=True)
+    watch.heard()
+    assert watch.token() is not None
+    later = time.monotonic() + generation_watch.STALE_S + 0.1
+    monkeypatch.setattr(generation_watch.time, "monotonic", lambda: later)
+    assert watch.token() is None
+    watch.heard()  # heard again: used again
+    assert watch.token() is not None
 
 
 # --- two nodes on one database --------------------------------------------------------
@@ -218,3 +235,43 @@ def test_a_commit_changing_many_scopes_reaches_the_other_node_whole(
     statements = _statements(node)
     assert all(_generation(node, scope) == 1 for scope in scopes)
     assert statements() == 0  # all from the copy
+
+
+def test_a_lost_listener_falls_back_to_the_database_then_listens_again(
+    pg_schemas: PgSchemas,
+) -> None:
+    """PostgreSQL: the listening connection killed (a database restart, a proxy timeout):
+    units of work read the generations from the database until the follower has
+    listened again, and no change made meanwhile is missed."""
+    schema = pg_schemas.new()
+    node, other = SqlStore(PG_URL, schema=schema), SqlStore(PG_URL, schema=schema)
+    node.migrate()
+    try:
+        _following(node)
+        erin = principal_scope(A, "user", "erin")
+        _add_user(node, "erin")
+        before = _generation(node, erin)
+        with other.unit_of_work() as uow:
+            killed = uow.connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = %(name)s",
+                {"name": node.notify_channel},
+            ).scalars().all()
+        assert killed == [True]
+        _add_user(other, "erin")  # while the node may not be listening
+        started = time.monotonic()
+        while _generation(node, erin) != before + 1:
+            assert time.monotonic() - started < 5, "a change made meanwhile was missed"
+            time.sleep(0.01)
+        _following(node)  # listening again (the follower retries after a second)
+        _add_user(other, "erin")
+        started = time.monotonic()
+        while _generation(node, erin) != before + 2:
+            assert time.monotonic() - started < BOUND_S
+            time.sleep(0.005)
+        statements = _statements(node)
+        assert _generation(node, erin) == before + 2
+        assert statements() == 0  # from the copy again
+    finally:
+        node.close()
+        other.close()

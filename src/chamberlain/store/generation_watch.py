@@ -23,19 +23,27 @@ read under it (which would keep stale data for good):
   work's snapshot, so the unit of work reads that scope from the database instead;
 - the copy is used only while its follower is live, and what units of work read is kept
   only if they began after the follower (re)started (the token's epoch): a change made
-  while no follower looked would be missed otherwise.
+  while no follower looked would be missed otherwise. Live means heard from: the
+  follower completes a round trip to the database at least every `HEARTBEAT_S`, and the
+  copy stops being used `STALE_S` after the last one (a connection that died without a
+  word, in a network partition, must not leave the node deciding on an old copy).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 log = logging.getLogger("chamberlain.store")
 
 #: How often the SQLite follower looks for changes (seconds).
 POLL_S = 0.05
+#: How often the PostgreSQL follower checks its connection (the SQLite one's every look
+#: is a round trip), and how long after its last round trip the copy is still used.
+HEARTBEAT_S = 0.25
+STALE_S = 0.75
 #: Scopes kept before the copy starts over (each a few hundred bytes).
 MAX_SCOPES = 200_000
 
@@ -51,12 +59,17 @@ class GenerationWatch:
         self._version = 0
         self._epoch = 0
         self._live = False
+        self._heard = 0.0  # time.monotonic() of the follower's last round trip
 
     def token(self) -> Token | None:
         """What a unit of work takes when it begins; None while no follower is live."""
-        if not self._live:
+        if not self._live or time.monotonic() - self._heard > STALE_S:
             return None
         return self._epoch, self._version
+
+    def heard(self) -> None:
+        """The follower has just completed a round trip to the database."""
+        self._heard = time.monotonic()
 
     def get(self, scope: str, token: Token) -> int | None:
         """The scope's generation, if known and set before `token` was taken."""
@@ -83,6 +96,7 @@ class GenerationWatch:
             self._epoch += 1
             self._known.clear()
             self._live = live
+            self._heard = time.monotonic()
 
     def _merge(self, generations: Iterable[tuple[str, int]]) -> None:
         self._version += 1

@@ -77,7 +77,7 @@ from chamberlain.store.events import (
     index_value,
     to_micros,
 )
-from chamberlain.store.generation_watch import POLL_S, Follower, GenerationWatch
+from chamberlain.store.generation_watch import HEARTBEAT_S, POLL_S, Follower, GenerationWatch
 from chamberlain.store.scopes import NEEDS_ENTITY, changed_scope
 
 T = TypeVar("T")
@@ -1336,6 +1336,12 @@ class SqlStore:
         self._follower = Follower(watch, follow)
 
     @property
+    def notify_channel(self) -> str:
+        """PostgreSQL: the channel of this database's (schema's) generation changes, and
+        the application_name of a node's listening connection in pg_stat_activity."""
+        return self._notify_channel
+
+    @property
     def following(self) -> bool:
         """Whether units of work now read the generations from the node's copy."""
         return self._watch is not None and self._watch.token() is not None
@@ -1347,6 +1353,7 @@ class SqlStore:
         while not stopped.wait(POLL_S):
             with self._transaction(read_only=True) as conn:
                 rows = conn.execute(_CHANGES_SINCE, {"since": since}).all()
+            watch.heard()
             if rows:
                 since = int(rows[-1][2])
                 watch.changed((scope, int(generation)) for scope, generation, _ in rows)
@@ -1355,12 +1362,24 @@ class SqlStore:
         import psycopg
 
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        # A connection that dies silently fails within seconds (then the follower starts
+        # over); the copy is unused from STALE_S after the last round trip anyway.
+        with psycopg.connect(
+            conninfo,
+            autocommit=True,
+            application_name=self._notify_channel,  # as pg_stat_activity names it
+            tcp_user_timeout=5000,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
+        ) as conn:
             conn.execute(f'LISTEN "{self._notify_channel}"')
             watch.restart(live=True)  # what commits from now on is notified to us
             while not stopped.is_set():
-                for note in conn.notifies(timeout=0.5):
+                for note in conn.notifies(timeout=HEARTBEAT_S):
                     watch.changed(_parse_notification(note.payload))
+                conn.execute("SELECT 1")  # still connected: notifications still come
+                watch.heard()
 
     def accounts(self) -> Iterator[str]:
         with self._transaction(read_only=True) as conn:
