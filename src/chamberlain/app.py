@@ -144,17 +144,7 @@ def _failure(
         # In the installed botocore model but not implemented here: the client gets the
         # same answer as for an action the service does not have.
         log.info("unimplemented operation %s (request %s)", exc.args[0], request_id)
-        unknown = unknown_action(service, exc.args[0].partition(":")[2])
-        info["outcome"] = unknown.code
-        return _error_response(
-            service,
-            unknown.code,
-            unknown.message,
-            unknown.http_status,
-            unknown.sender_fault,
-            request_id,
-            aws_fault=unknown.aws_fault_namespace,
-        )
+        exc = unknown_action(service, exc.args[0].partition(":")[2])
     if isinstance(exc, ProtocolError):
         info["outcome"] = exc.code
         return _error_response(

@@ -9,13 +9,14 @@ SIGINT passes SIGTERM on: each worker lets its in-flight requests finish (30 s a
 and its audit group-commit writer flush, then exits.
 
 What is per process and why it stays correct: the caches (access keys, signing keys,
-compiled policy sets) are checked against the account's generation read in each
-request's transaction, so a change made through any worker (or node) is seen by the
-next request on every other; throttle counters and failed-authentication counts are
-rows in the database, shared by all; each worker has its own group-commit writer,
-flushed at its shutdown. Prometheus metrics are aggregated over the workers through
-prometheus_client's multiprocess mode (files in a temporary directory the supervisor
-owns), so a scrape reached by any worker reports the whole server.
+compiled policy sets) are checked against the generations, which each worker's follower
+keeps current (store/generation_watch.py), so a change made through any worker (or node)
+is seen by every other within the follower's bound (50 ms on SQLite); throttle counters
+and failed-authentication counts are rows in the database, shared by all; each worker
+has its own group-commit writer, flushed at its shutdown. Prometheus metrics are
+aggregated over the workers through prometheus_client's multiprocess mode (files in a
+temporary directory the supervisor owns), so a scrape reached by any worker reports the
+whole server.
 """
 
 from __future__ import annotations
@@ -107,16 +108,22 @@ def _server(config: Any, on_ready: Callable[[], None]) -> Any:
     return Server(config)
 
 
+def _serving_app(services: Services, settings: Settings) -> Any:
+    """The app of a serving process, its heap settled (app.settle_heap) before it serves."""
+    from chamberlain.app import create_app, settle_heap
+
+    app = create_app(services, region=settings.region)
+    settle_heap()
+    return app
+
+
 def serve(settings: Settings, services: Services, ready: str) -> bool:
     """Serve until stopped; `ready` is printed once every worker accepts connections.
     `services` (already migrated) serve a single worker; with several, they are closed
     first and each worker opens its own. Returns whether the server started."""
     if settings.workers <= 1:
-        from chamberlain.app import create_app, settle_heap
-
         _start_housekeeping(services, settings)
-        app = create_app(services, region=settings.region)
-        settle_heap()
+        app = _serving_app(services, settings)
         server = _server(_uvicorn_config(app, settings), lambda: print(ready, flush=True))
         server.run()
         return bool(server.started)
@@ -126,14 +133,13 @@ def serve(settings: Settings, services: Services, ready: str) -> bool:
 
 def worker_main(settings: Settings, sock: socket.socket, index: int, ready: Connection) -> None:
     """A worker process (spawned): its own store and app on the supervisor's socket."""
-    from chamberlain.app import build_services, create_app, settle_heap
+    from chamberlain.app import build_services
 
     configure_logging(settings.log_level, settings.log_format, worker=index)
     services = build_services(settings, migrate=False)  # the supervisor migrated
     if index == 0:  # one worker is enough for the hourly housekeeping
         _start_housekeeping(services, settings)
-    app = create_app(services, region=settings.region)
-    settle_heap()
+    app = _serving_app(services, settings)
     server = _server(_uvicorn_config(app, settings), lambda: ready.send(os.getpid()))
     try:
         server.run(sockets=[sock])

@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import time
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -327,6 +328,20 @@ def _in_thread(fn: Any) -> threading.Thread:
     return thread
 
 
+def _holding(
+    store: SqlStore, account: str, locked: threading.Event, release: threading.Event
+) -> Callable[[], None]:
+    """A unit of work holding `account`'s lock: `locked` once held, until `release`."""
+
+    def holder() -> None:
+        with store.unit_of_work() as uow:
+            uow.lock_account(account)
+            locked.set()
+            release.wait(10)
+
+    return holder
+
+
 def test_readers_neither_wait_for_nor_see_an_open_writer(store: Store) -> None:
     written, release = threading.Event(), threading.Event()
 
@@ -426,12 +441,7 @@ def test_an_out_of_order_lock_that_is_free_is_taken(store: Store) -> None:
 
 def test_postgres_out_of_order_lock_raises_without_waiting(pg_store: SqlStore) -> None:
     locked, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with pg_store.unit_of_work() as uow:
-            uow.lock_account(A)
-            locked.set()
-            release.wait(10)
+    holder = _holding(pg_store, A, locked, release)
 
     thread = _in_thread(holder)
     try:
@@ -500,12 +510,7 @@ def test_sqlite_writer_takes_the_write_lock_at_begin(sqlite_store: SqlStore) -> 
 
 def test_postgres_lock_account_is_per_account(pg_store: SqlStore) -> None:
     locked, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with pg_store.unit_of_work() as uow:
-            uow.lock_account(A)
-            locked.set()
-            release.wait(10)
+    holder = _holding(pg_store, A, locked, release)
 
     def lock_and_write(account_id: str) -> None:
         with pg_store.unit_of_work() as uow:

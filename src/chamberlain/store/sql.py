@@ -537,7 +537,6 @@ _DELETE_DIGESTS = event_digests.delete().where(
 )
 _DIGESTS = select(event_digests).where(_D.account_id == _ACCOUNT).order_by(_D.seq, _D.kind)
 _INSERT_ATTRIBUTE = event_attributes.insert()
-_INSERT_EVENT = events.insert()
 
 
 def _driver_insert(table: Table) -> dict[str, str]:

@@ -206,8 +206,8 @@ def _stamps(uow: UnitOfWork, key: AccessKey) -> tuple[int, int]:
 
 def _cached_key(uow: UnitOfWork, services: Services, access_key_id: str) -> _CachedKey:
     """The active key and its caller: from the cache when its generations are unchanged
-    (two small reads), else read afresh (and cached). InvalidClientTokenId for an
-    unknown or inactive key."""
+    (the node's copy of them, else two small reads), else read afresh (and cached).
+    InvalidClientTokenId for an unknown or inactive key."""
     cache: dict[str, _CachedKey] = services.cache.setdefault("access_keys", {})
     entry = cache.get(access_key_id)
     if entry is not None and _stamps(uow, entry.key) == entry.stamps:

@@ -346,14 +346,6 @@ def _data_record(
     return rec
 
 
-def _append(services: Services, account_id: str, rec: Mapping[str, Any]) -> None:
-    """A decision is a read: its event is serialized here and handed to the group-commit
-    writer, which chains a batch's events (every decision's and the API's reads', in the
-    order handed over) with one read of each chain's head and multi-row inserts; at once
-    without one."""
-    audit.append_deferred(services, account_id, rec)
-
-
 # ----------------------------------------------------------------------------- entry
 
 
@@ -457,15 +449,15 @@ def _authorize_in(
     except ServiceError as error:
         if services.audit:
             rec = _management_record(service_caller, meta, query, principal_arn, error=error)
-            _append(services, service_caller.account_id, rec)
+            audit.append_deferred(services, service_caller.account_id, rec)
         raise
     if services.audit:
         if data_events and principal is not None:
             rec = _data_record(service_caller, meta, principal, query, answer)
-            _append(services, principal.account_id, rec)
+            audit.append_deferred(services, principal.account_id, rec)
         else:
             rec = _management_record(
                 service_caller, meta, query, principal_arn, outcome=answer["decision"]
             )
-            _append(services, service_caller.account_id, rec)
+            audit.append_deferred(services, service_caller.account_id, rec)
     return answer

@@ -236,18 +236,22 @@ def _aws_entries(ctx: OpContext) -> list[Entry]:
 
 def _entries(ctx: OpContext, wanted: set[str]) -> list[Entry]:
     account = ctx.account_id
-    users: list[User] = ctx.uow.repo(User).list(account)
-    roles: list[Role] = ctx.uow.repo(Role).list(account)
     entries: list[Entry] = []
     if "User" in wanted:
-        entries += [(_page_key(1, u.key), USERS, partial(_user_detail, ctx, u)) for u in users]
+        entries += [
+            (_page_key(1, u.key), USERS, partial(_user_detail, ctx, u))
+            for u in ctx.uow.repo(User).list(account)
+        ]
     if "Group" in wanted:
         entries += [
             (_page_key(2, g.key), GROUPS, partial(_group_detail, ctx, g))
             for g in ctx.uow.repo(Group).list(account)
         ]
     if "Role" in wanted:
-        entries += [(_page_key(3, r.key), ROLES, partial(_role_detail, ctx, r)) for r in roles]
+        entries += [
+            (_page_key(3, r.key), ROLES, partial(_role_detail, ctx, r))
+            for r in ctx.uow.repo(Role).list(account)
+        ]
     if "LocalManagedPolicy" in wanted:
         entries += [
             (_page_key(4, p.key), POLICIES, partial(_local_policy_detail, ctx, p))
